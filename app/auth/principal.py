@@ -1,0 +1,23 @@
+"""Who is making a request, independent of how they proved it (cookie session or API token)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "tenant" | "platform" | "token"
+    user_id: int | None
+    role: str
+    name: str
+    email: str = ""
+    tenant_slug: str | None = None
+    opd_id: int | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_platform(self) -> bool:
+        return self.kind == "platform"
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles

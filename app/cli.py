@@ -1,0 +1,241 @@
+"""The ``siaga112`` command: serve, worker, db upgrade/pending, tenants, demo."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.config import get_settings
+
+cli = typer.Typer(help="Siaga112 — platform pusat panggilan darurat 112", no_args_is_help=True)
+db_cli = typer.Typer(help="Database migrations for public and every tenant schema", no_args_is_help=True)
+tenants_cli = typer.Typer(help="Tenants (kabupaten/kota)", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(tenants_cli, name="tenants")
+console = Console()
+
+
+def _database_url() -> str:
+    url = get_settings().database_url
+    if not url:
+        console.print("[red]DATABASE_URL is not set[/red] (only `siaga112 serve` starts the embedded database)")
+        raise typer.Exit(2)
+    return url
+
+
+def run_deploy(url: str, workers: int = 4) -> bool:
+    """Migrate public and every pending tenant with a progress bar; True if nothing failed."""
+    from app.db.migrate import deploy
+
+    progress = Progress(TextColumn("[bold]tenant schemas"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=console, transient=False)
+    task = {"id": None}
+
+    def on_plan(total: int, pending: int) -> None:
+        if pending:
+            progress.start()
+            task["id"] = progress.add_task("migrate", total=pending)
+        console.print(f"public: up to date · tenants: {total} schemas, {pending} pending")
+
+    def on_progress(slug: str, status: str, error: str | None) -> None:
+        if task["id"] is not None:
+            progress.advance(task["id"])
+        if error:
+            progress.console.print(f"[red]failed[/red] {slug}: {error}")
+
+    try:
+        result = deploy(url, workers=workers, on_plan=on_plan, on_progress=on_progress)
+    finally:
+        progress.stop()
+    console.print(f"ok {len(result.ok)} · failed {len(result.failed)} · skipped (up to date) {len(result.skipped)}"
+                  f" · {result.seconds:.2f}s")
+    return not result.failed
+
+
+@db_cli.command("upgrade")
+def db_upgrade(workers: int = typer.Option(4, help="tenant schemas migrated in parallel")):
+    """Migrate public, then every tenant schema that is behind, under an advisory lock."""
+    ok = run_deploy(_database_url(), workers)
+    raise typer.Exit(0 if ok else 1)
+
+
+@db_cli.command("pending")
+def db_pending():
+    """List tenant schemas that are not at the head revision (one query for all of them)."""
+    from app.db.engine import make_sync_engine
+    from app.db.migrate import head_revision, pending_tenants
+
+    engine = make_sync_engine(_database_url())
+    with engine.connect() as conn:
+        pending = pending_tenants(conn)
+    engine.dispose()
+    console.print(f"head {head_revision('tenant')}: {len(pending)} pending")
+    for slug in pending:
+        console.print(f"  {slug}")
+    raise typer.Exit(1 if pending else 0)
+
+
+@tenants_cli.command("create")
+def tenants_create(
+    region_code: str = typer.Argument(..., help="Kemendagri code, e.g. 13.72"),
+    status: str = typer.Option("pending"),
+):
+    """Provision a regency from the official list by its Kemendagri code."""
+    from app.tenancy.provision import NewTenant, provision_tenant
+    from app.tenancy.regions import regency
+
+    reg = regency(region_code)
+    if reg is None:
+        console.print(f"[red]unknown region code {region_code}[/red]")
+        raise typer.Exit(2)
+
+    async def go():
+        from app.db.engine import make_async_engine
+
+        engine = make_async_engine(get_settings())
+        try:
+            await provision_tenant(engine, NewTenant(reg.slug, reg.short_name, reg.code, reg.province,
+                                                     reg.timezone, status))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    console.print(f"created {reg.short_name} as /t/{reg.slug}")
+
+
+@tenants_cli.command("list")
+def tenants_list():
+    from sqlalchemy import text
+
+    from app.db.engine import make_sync_engine
+
+    engine = make_sync_engine(_database_url())
+    table = Table("slug", "name", "code", "province", "status", "tz")
+    with engine.connect() as conn:
+        for row in conn.execute(text(
+            "SELECT slug, name, region_code, province, status, timezone FROM public.tenants ORDER BY region_code"
+        )):
+            table.add_row(*[str(v) for v in row])
+    engine.dispose()
+    console.print(table)
+
+
+@cli.command("demo")
+def demo():
+    """Create the six demo regencies with staff accounts (idempotent)."""
+    _print_accounts(asyncio.run(_seed_demo()))
+
+
+async def _seed_demo():
+    from app.db.database import Database
+    from app.db.engine import make_async_engine
+    from app.tenancy.demo import seed_demo
+
+    engine = make_async_engine(get_settings())
+    try:
+        return await seed_demo(engine, Database(engine))
+    finally:
+        await engine.dispose()
+
+
+def _print_accounts(accounts) -> None:
+    from app.tenancy.demo import DEMO_PASSWORD
+
+    table = Table(title=f"Demo accounts (password: {DEMO_PASSWORD})")
+    for col in ("where", "email", "role", "login page"):
+        table.add_column(col, overflow="fold")
+    for a in accounts:
+        table.add_row(a.where, a.email, a.role, a.url)
+    console.print(table)
+
+
+@cli.command("worker")
+def worker():
+    """Run the arq worker (SLA timers, rollups, webhooks)."""
+    from arq import run_worker
+
+    from app.worker import WorkerSettings
+
+    run_worker(WorkerSettings)
+
+
+@cli.command("serve")
+def serve(
+    host: str = typer.Option(None, help="default 127.0.0.1 (HOST)"),
+    port: int = typer.Option(None, help="default 8112 (PORT)"),
+    with_worker: bool = typer.Option(True, "--worker/--no-worker"),
+    with_demo: bool = typer.Option(True, "--demo/--no-demo"),
+):
+    """Run the whole platform. Without DATABASE_URL/REDIS_URL it starts embedded servers."""
+    import uvicorn
+
+    from app.embedded import DataDirLock, EmbeddedError, EmbeddedPostgres, EmbeddedRedis
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    root = Path(settings.data_dir).resolve()
+    lock, pg, rds, worker_proc = None, None, None, None
+    # SIGTERM behaves like Ctrl-C so the embedded servers are always stopped.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if not settings.database_url or not settings.redis_url:
+            lock = DataDirLock(root)
+            lock.acquire()
+        if not settings.database_url:
+            pg = EmbeddedPostgres(root)
+            console.print(f"starting embedded PostgreSQL in {pg.pgdata} …")
+            pg.start()
+            os.environ["DATABASE_URL"] = pg.url
+        if not settings.redis_url:
+            rds = EmbeddedRedis(root)
+            console.print("starting embedded Redis (valkey) …")
+            rds.start()
+            os.environ["REDIS_URL"] = rds.url
+        get_settings.cache_clear()
+        settings = get_settings()
+        if not run_deploy(settings.database_url):
+            raise typer.Exit(1)
+        if with_demo and settings.environment != "production":
+            _print_accounts(asyncio.run(_seed_demo()))
+        if with_worker:
+            worker_proc = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=os.environ.copy())
+        console.print(f"[bold green]Siaga112 is up:[/bold green] http://{host}:{port}/  (Ctrl-C stops everything)")
+        from app.main import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    except EmbeddedError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker_proc is not None:
+            worker_proc.send_signal(signal.SIGINT)
+            try:
+                worker_proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker_proc.kill()
+        if rds is not None:
+            rds.stop()
+        if pg is not None:
+            pg.stop()
+        if lock is not None:
+            lock.release()
+        console.print("stopped")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Settings, read once from the environment (prefix-free names such as DATABASE_URL)."""
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = Field("development", description="development | test | production")
+    # Empty means: start the embedded PostgreSQL / Redis (see app/embedded.py).
+    database_url: str = ""
+    redis_url: str = ""
+    data_dir: Path = PROJECT_ROOT / ".siaga112"
+    secret_key: str = ""
+    # The domain under which <slug>.<domain> host names bind a request to a tenant.
+    tenant_domain: str = ""
+    # Secure cookies need HTTPS; None means "on everywhere except local development".
+    cookie_secure: bool | None = None
+    session_max_age_s: int = 12 * 3600
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    # Recycle pooled connections so each one's catalog cache (≈0.8 MB per touched schema) stays bounded.
+    db_pool_recycle_s: int = 900
+    tenant_cache_ttl_s: float = 5.0
+    upload_dir: Path = PROJECT_ROOT / ".siaga112" / "uploads"
+    host: str = "127.0.0.1"
+    port: int = 8112
+
+    @model_validator(mode="after")
+    def _secret_required_in_production(self) -> "Settings":
+        if self.cookie_secure is None:
+            self.cookie_secure = self.environment != "development"
+        if not self.secret_key:
+            if self.environment == "production":
+                raise ValueError("SECRET_KEY must be set in production")
+            self.secret_key = _dev_secret(self.data_dir)
+        elif self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        return self
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """A per-checkout secret kept beside the embedded data, so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,105 @@
+"""Application factory. Everything stateful (engine, Redis, arq pool) is built in the lifespan."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from arq import create_pool
+from arq.connections import RedisSettings
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from app.config import PROJECT_ROOT, Settings, get_settings
+from app.db.database import Database
+from app.db.engine import make_async_engine
+from app.tenancy.registry import TenantRegistry
+from app.web.errors import LoginRequired
+from app.web.hosts import TenantHostMiddleware
+from app.web.templating import is_htmx, render
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if not settings.database_url or not settings.redis_url:
+        raise RuntimeError("DATABASE_URL and REDIS_URL must be set (siaga112 serve sets them for the embedded default)")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_async_engine(settings)
+        app.state.db = Database(engine)
+        app.state.registry = TenantRegistry(engine, ttl_s=settings.tenant_cache_ttl_s)
+        app.state.redis = aioredis.from_url(settings.redis_url)
+        app.state.arq = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        try:
+            yield
+        finally:
+            await app.state.arq.aclose()
+            await app.state.redis.aclose()
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="Siaga112 API",
+        version="1",
+        description="Multi-tenant platform for Indonesia's 112 emergency call centres (NTPD).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="siaga112_session",
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+    if settings.tenant_domain:
+        app.add_middleware(TenantHostMiddleware, domain=settings.tenant_domain)
+
+    app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "app" / "static")), name="static")
+    _include_routers(app)
+    _install_error_handlers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from app.auth.views import router as auth_views
+    from app.calls.views import router as console_views
+    from app.web.pages import router as pages
+
+    for router in (pages, auth_views, console_views):
+        app.include_router(router)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired):
+        if is_htmx(request):
+            return JSONResponse({"detail": exc.detail}, status_code=401, headers={"HX-Redirect": exc.login_url})
+        if _wants_html(request):
+            return RedirectResponse(f"{exc.login_url}?next={request.url.path}", status_code=303)
+        return JSONResponse({"detail": exc.detail}, status_code=401)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if _wants_html(request) and not is_htmx(request):
+            return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
+                          status_code=exc.status_code)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path", "form")),
+             "message": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "Data tidak valid (validation error)", "errors": errors}, status_code=422)

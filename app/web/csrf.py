@@ -1,0 +1,41 @@
+"""CSRF protection for cookie-authenticated requests: a per-session token, checked on writes.
+
+HTML forms send it as the ``csrf_token`` field; htmx and fetch send ``X-CSRF-Token`` (set once
+in base.html through ``hx-headers``). Bearer-token API calls carry no cookie and need none.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from fastapi import HTTPException, Request
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def verify_csrf(request: Request) -> None:
+    if request.method in SAFE_METHODS:
+        return
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return
+    expected = request.session.get("csrf")
+    sent = request.headers.get("x-csrf-token")
+    if not sent and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not hmac.compare_digest(expected, sent):
+        raise HTTPException(
+            status_code=403,
+            detail="Sesi formulir kedaluwarsa atau tidak sah (CSRF). Muat ulang halaman dan coba lagi.",
+        )

@@ -1,0 +1,130 @@
+"""FastAPI dependencies: the tenant a request is bound to, its session, and who is asking.
+
+Routes read as ``async def f(tenant: TenantDep, session: TenantSessionDep, user: OperatorDep)``.
+"""
+from __future__ import annotations
+
+from typing import Annotated, AsyncIterator, Callable
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import PlatformUser, User
+from app.auth.principal import Principal
+from app.config import Settings
+from app.db.database import Database
+from app.tenancy.registry import TenantInfo, TenantRegistry
+from app.web.errors import Forbidden, LoginRequired, NotFound
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_registry(request: Request) -> TenantRegistry:
+    return request.app.state.registry
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+async def current_tenant(slug: str, request: Request) -> TenantInfo:
+    tenant = await get_registry(request).get(slug)
+    if tenant is None:
+        raise NotFound("Kabupaten/kota tidak terdaftar")
+    if tenant.status == "suspended":
+        raise Forbidden("Layanan 112 kabupaten/kota ini sedang dinonaktifkan (suspended)")
+    request.state.tenant = tenant
+    return tenant
+
+
+TenantDep = Annotated[TenantInfo, Depends(current_tenant)]
+
+
+async def tenant_session(tenant: TenantDep, db: DbDep) -> AsyncIterator[AsyncSession]:
+    async with db.tenant(tenant.slug) as session:
+        yield session
+
+
+TenantSessionDep = Annotated[AsyncSession, Depends(tenant_session)]
+
+
+async def public_session(db: DbDep) -> AsyncIterator[AsyncSession]:
+    async with db.public() as session:
+        yield session
+
+
+PublicSessionDep = Annotated[AsyncSession, Depends(public_session)]
+
+
+def tenant_login_url(slug: str) -> str:
+    return f"/t/{slug}/login"
+
+
+async def current_tenant_user(request: Request, tenant: TenantDep, session: TenantSessionDep) -> User:
+    """The logged-in user of THIS tenant; a session of another tenant counts as not logged in."""
+    data = request.session
+    if data.get("k") != "tenant" or data.get("s") != tenant.slug or not data.get("u"):
+        raise LoginRequired(tenant_login_url(tenant.slug))
+    user = await session.get(User, data["u"])
+    if user is None or not user.is_active or user.session_version != data.get("v"):
+        request.session.clear()
+        raise LoginRequired(tenant_login_url(tenant.slug))
+    request.state.principal = Principal(
+        kind="tenant", user_id=user.id, role=user.role, name=user.full_name, email=user.email,
+        tenant_slug=tenant.slug, opd_id=user.opd_id,
+    )
+    return user
+
+
+TenantUserDep = Annotated[User, Depends(current_tenant_user)]
+
+
+def tenant_roles(*roles: str) -> Callable:
+    async def dep(user: TenantUserDep) -> User:
+        if user.role not in roles:
+            raise Forbidden()
+        return user
+
+    return dep
+
+
+OperatorDep = Annotated[User, Depends(tenant_roles("operator", "supervisor", "admin"))]
+SupervisorDep = Annotated[User, Depends(tenant_roles("supervisor", "admin"))]
+AdminDep = Annotated[User, Depends(tenant_roles("admin"))]
+OpdStaffDep = Annotated[User, Depends(tenant_roles("opd_staff"))]
+
+
+async def current_platform_user(request: Request, session: PublicSessionDep) -> PlatformUser:
+    data = request.session
+    if data.get("k") != "platform" or not data.get("u"):
+        raise LoginRequired("/login")
+    user = await session.get(PlatformUser, data["u"])
+    if user is None or not user.is_active or user.session_version != data.get("v"):
+        request.session.clear()
+        raise LoginRequired("/login")
+    request.state.principal = Principal(
+        kind="platform", user_id=user.id, role=user.role, name=user.full_name, email=user.email,
+    )
+    return user
+
+
+PlatformUserDep = Annotated[PlatformUser, Depends(current_platform_user)]
+
+
+def platform_roles(*roles: str) -> Callable:
+    async def dep(user: PlatformUserDep) -> PlatformUser:
+        if user.role not in roles:
+            raise Forbidden()
+        return user
+
+    return dep
+
+
+KominfoDep = Annotated[PlatformUser, Depends(platform_roles("kominfo", "platform_admin"))]
+PlatformAdminDep = Annotated[PlatformUser, Depends(platform_roles("platform_admin"))]

@@ -1,0 +1,47 @@
+"""One Jinja2 environment for every page, with the helpers templates need."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from app.config import PROJECT_ROOT
+from app.web.csrf import csrf_token
+
+templates = Jinja2Templates(directory=str(PROJECT_ROOT / "templates"))
+
+
+def local_time(value: datetime | None, tz: str = "Asia/Jakarta", fmt: str = "%d %b %Y %H:%M:%S") -> str:
+    if value is None:
+        return "–"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def elapsed(since: datetime | None, until: datetime | None = None) -> str:
+    if since is None:
+        return "–"
+    end = until or datetime.now(timezone.utc)
+    seconds = max(0, int((end - since).total_seconds()))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+templates.env.globals["csrf_token"] = csrf_token
+templates.env.filters["local_time"] = local_time
+templates.env.filters["elapsed"] = elapsed
+
+
+def render(request: Request, name: str, context: dict | None = None, status_code: int = 200, headers=None):
+    ctx = {"request": request, "principal": getattr(request.state, "principal", None),
+           "tenant": getattr(request.state, "tenant", None)}
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"

@@ -1,0 +1,46 @@
+"""arq worker: one WorkerSettings collecting every domain's jobs.
+
+Run with ``siaga112 worker`` (or ``arq app.worker.WorkerSettings``). Jobs take the tenant as an
+explicit argument and must be idempotent: arq may run a job more than once.
+"""
+from __future__ import annotations
+
+from arq.connections import RedisSettings
+
+from app.config import get_settings
+from app.db.database import Database
+from app.db.engine import make_async_engine
+
+
+async def startup(ctx: dict) -> None:
+    settings = get_settings()
+    ctx["settings"] = settings
+    ctx["db"] = Database(make_async_engine(settings, pool_size=5, max_overflow=5))
+
+
+async def shutdown(ctx: dict) -> None:
+    await ctx["db"].dispose()
+
+
+async def ping(ctx: dict) -> str:
+    """Used by health checks and tests to prove a worker is consuming the queue."""
+    return "pong"
+
+
+def _functions() -> list:
+    return [ping]
+
+
+def _cron_jobs() -> list:
+    return []
+
+
+class WorkerSettings:
+    functions = _functions()
+    cron_jobs = _cron_jobs()
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(get_settings().redis_url or "redis://127.0.0.1:6379")
+    max_jobs = 50
+    job_timeout = 60
+    keep_result = 60

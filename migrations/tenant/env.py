@@ -1,0 +1,3 @@
+from app.db.alembic_env import run
+
+run("tenant")
