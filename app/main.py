@@ -13,7 +13,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from app import jobs
 from app.config import PROJECT_ROOT, Settings, get_settings
+from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
+from app.events import load_subscribers
 from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.tenancy.registry import TenantRegistry
@@ -38,9 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = TenantRegistry(engine, ttl_s=settings.tenant_cache_ttl_s)
         app.state.redis = aioredis.from_url(settings.redis_url)
         app.state.arq = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        jobs.set_queue(app.state.arq)
         try:
             yield
         finally:
+            jobs.set_queue(None)
             await app.state.arq.aclose()
             await app.state.redis.aclose()
             await app.state.db.dispose()
@@ -52,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    load_subscribers()
 
     app.add_middleware(
         SessionMiddleware,
@@ -71,12 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _include_routers(app: FastAPI) -> None:
-    from app.auth.views import router as auth_views
-    from app.calls.views import router as console_views
-    from app.web.pages import router as pages
+    """Every domain's ``api.router`` (JSON under /api/v1) and ``views.router`` (HTML)."""
+    from app.discovery import import_domain_modules
 
-    for router in (pages, auth_views, console_views):
-        app.include_router(router)
+    for kind in ("api", "views"):
+        for module in import_domain_modules(kind):
+            app.include_router(module.router)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from arq.connections import RedisSettings
 
+from app import jobs
 from app.config import get_settings
+from app.db import models  # noqa: F401
+from app.discovery import import_domain_modules
+from app.events import load_subscribers
 from app.db.database import Database
 from app.db.engine import make_async_engine
 
@@ -16,6 +20,8 @@ async def startup(ctx: dict) -> None:
     settings = get_settings()
     ctx["settings"] = settings
     ctx["db"] = Database(make_async_engine(settings, pool_size=5, max_overflow=5))
+    jobs.set_queue(ctx["redis"])
+    load_subscribers()
 
 
 async def shutdown(ctx: dict) -> None:
@@ -28,11 +34,18 @@ async def ping(ctx: dict) -> str:
 
 
 def _functions() -> list:
-    return [ping]
+    """``FUNCTIONS`` of every ``app.<domain>.jobs`` module."""
+    found = [ping]
+    for module in import_domain_modules("jobs"):
+        found.extend(getattr(module, "FUNCTIONS", []))
+    return found
 
 
 def _cron_jobs() -> list:
-    return []
+    found = []
+    for module in import_domain_modules("jobs"):
+        found.extend(getattr(module, "CRON_JOBS", []))
+    return found
 
 
 class WorkerSettings:

@@ -1,7 +1,7 @@
 """One row per tenant table, so the isolation suite can prove every table is bound per tenant.
 
-When a model is added, add its seed here: the isolation test fails for a table with no seed.
-Each builder takes the session-bound ids created so far and returns the row's values.
+When a model is added, seed it in tests/seeds/seed_<domain>.py: the isolation test fails for a
+table with no seed.
 """
 from __future__ import annotations
 
@@ -34,5 +34,17 @@ async def seed_every_table(session: AsyncSession, marker: str) -> dict[str, int]
         incident_id=ids["incident"], opd_id=ids["opd"], status="sent", version=1).returning(Dispatch.id))).scalar_one()
     ids["event"] = (await session.execute(insert(EventLog).values(
         entity="call", entity_id=ids["call"], kind="logged", data={"marker": marker}).returning(EventLog.id))).scalar_one()
+    for module in _seed_modules():
+        await module.seed(session, ids, marker)
     await session.commit()
     return ids
+
+
+def _seed_modules():
+    import importlib
+    import pkgutil
+
+    import tests.seeds as pkg
+
+    names = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("seed_"))
+    return [importlib.import_module(f"tests.seeds.{n}") for n in names]

@@ -1,6 +1,8 @@
-"""Imports every model so both metadatas are complete (Alembic, provisioning, drift check)."""
-from app.auth.models import PlatformUser, User  # noqa: F401
-from app.calls.models import Call, EventLog, Incident  # noqa: F401
-from app.dispatch.models import Category, CategoryOpd, Dispatch, Opd  # noqa: F401
-from app.tenancy.models import Tenant  # noqa: F401
+"""Imports every ``app.<domain>.models`` module so both metadatas are complete.
+
+Alembic, provisioning and the drift check all import this module first.
+"""
 from app.db.base import PublicBase, TenantBase  # noqa: F401
+from app.discovery import import_domain_modules
+
+import_domain_modules("models")

@@ -6,6 +6,7 @@ Usage: DATABASE_URL=... python -m app.db.regen_initial [public|tenant]
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from alembic.autogenerate import produce_migrations, render_python_code
@@ -18,7 +19,7 @@ from app.db.alembic_env import unqualified
 from app.db.base import PublicBase, TenantBase
 from app.db.engine import make_sync_engine
 
-SCRATCH = "_siaga112_regen"
+SCRATCH = f"_siaga112_regen_{os.getpid()}"
 REVISIONS = {"public": "p0001", "tenant": "t0001"}
 
 TEMPLATE = '''"""initial {scope} schema

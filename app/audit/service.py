@@ -1,0 +1,75 @@
+"""Recording audit entries in the caller's transaction (so the change and its record commit together)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditLog, PlatformAuditLog
+
+
+def client_ip(request: Request | None) -> str | None:
+    if request is None or request.client is None:
+        return None
+    return request.client.host
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def snapshot(obj, fields: list[str] | None = None) -> dict:
+    """A before/after picture of an ORM object's columns (secrets are never included)."""
+    cols = fields or [c.key for c in obj.__table__.columns]
+    return _jsonable({c: getattr(obj, c) for c in cols if "password" not in c and "secret" not in c})
+
+
+async def record(
+    session: AsyncSession,
+    action: str,
+    *,
+    actor_id: int | None = None,
+    actor_label: str | None = None,
+    request: Request | None = None,
+    entity: str | None = None,
+    entity_id: Any = None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    """Add a tenant audit row; the caller's commit persists it with the change itself."""
+    await session.execute(insert(AuditLog).values(
+        actor_id=actor_id, actor_label=actor_label, ip=client_ip(request), action=action, entity=entity,
+        entity_id=None if entity_id is None else str(entity_id), before=_jsonable(before), after=_jsonable(after),
+    ))
+
+
+async def record_platform(
+    session: AsyncSession,
+    action: str,
+    *,
+    actor_id: int | None = None,
+    actor_label: str | None = None,
+    request: Request | None = None,
+    tenant_slug: str | None = None,
+    entity: str | None = None,
+    entity_id: Any = None,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    await session.execute(insert(PlatformAuditLog).values(
+        actor_id=actor_id, actor_label=actor_label, ip=client_ip(request), action=action,
+        tenant_slug=tenant_slug, entity=entity, entity_id=None if entity_id is None else str(entity_id),
+        before=_jsonable(before), after=_jsonable(after),
+    ))

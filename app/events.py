@@ -1,0 +1,82 @@
+"""In-process domain events, handled inside the same transaction as the change that caused them.
+
+The call workflow emits events (``call.created``, ``dispatch.status_changed`` …); other domains
+(SLA clocks, national rollups, notifications) register handlers that write their rows in the
+SAME transaction, so a dispatch never exists without its SLA clock. Work that must happen after
+the commit (enqueueing an arq job) is queued with ``after_commit`` and run by ``commit``; if it
+fails (Redis down), the periodic reconciliation jobs repair it from PostgreSQL.
+
+Event names and payloads:
+  call.created            call=Call
+  call.updated            call=Call, changes=dict[field, (old, new)]
+  incident.opened         incident=Incident, call=Call | None
+  incident.updated        incident=Incident, changes=dict
+  dispatch.created        dispatch=Dispatch, incident=Incident
+  dispatch.status_changed dispatch=Dispatch, old=str, new=str
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, "DomainEvent"], Awaitable[None]]
+_handlers: dict[str, list[Handler]] = defaultdict(list)
+
+
+@dataclass
+class DomainEvent:
+    name: str
+    tenant: str  # slug
+    actor_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, item: str) -> Any:
+        try:
+            return self.payload[item]
+        except KeyError as exc:
+            raise AttributeError(item) from exc
+
+
+def subscribe(name: str) -> Callable[[Handler], Handler]:
+    """Decorator: ``@subscribe("dispatch.created") async def f(session, event): ...``"""
+
+    def register(fn: Handler) -> Handler:
+        if fn not in _handlers[name]:
+            _handlers[name].append(fn)
+        return fn
+
+    return register
+
+
+async def emit(session: AsyncSession, name: str, tenant: str, actor_id: int | None = None, **payload) -> None:
+    event = DomainEvent(name, tenant, actor_id, payload)
+    for handler in list(_handlers.get(name, ())):
+        await handler(session, event)
+
+
+def after_commit(session: AsyncSession, action: Callable[[], Awaitable[Any]]) -> None:
+    session.info.setdefault("after_commit", []).append(action)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit actions (their failures are logged, not raised)."""
+    await session.commit()
+    actions = session.info.pop("after_commit", [])
+    for action in actions:
+        try:
+            await action()
+        except Exception:  # the DB is the source of truth; reconciliation repairs this
+            log.exception("after-commit action failed")
+
+
+def load_subscribers() -> None:
+    """Import every ``app.<domain>.handlers`` module so its @subscribe handlers register."""
+    from app.discovery import import_domain_modules
+
+    import_domain_modules("handlers")
