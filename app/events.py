@@ -13,6 +13,8 @@ Event names and payloads:
   incident.updated        incident=Incident, changes=dict
   dispatch.created        dispatch=Dispatch, incident=Incident
   dispatch.status_changed dispatch=Dispatch, old=str, new=str
+  sla.clock_closed        clock=<SLA clock row>, breached=bool   (emitted by app/sla)
+  sla.breached            clock=<SLA clock row>, level=int        (emitted by app/sla)
 """
 from __future__ import annotations
 

@@ -128,3 +128,67 @@ def platform_roles(*roles: str) -> Callable:
 
 KominfoDep = Annotated[PlatformUser, Depends(platform_roles("kominfo", "platform_admin"))]
 PlatformAdminDep = Annotated[PlatformUser, Depends(platform_roles("platform_admin"))]
+
+
+# --- JSON API: a principal from a cookie session OR a bearer API token -------------------------
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+async def api_tenant_principal(request: Request, tenant: TenantDep, session: TenantSessionDep) -> Principal:
+    from app.auth.tokens import resolve_tenant_token
+
+    token = _bearer(request)
+    if token is not None:
+        principal = await resolve_tenant_token(request, tenant.slug, session, token)
+        if principal is None:
+            raise LoginRequired(tenant_login_url(tenant.slug))
+        request.state.principal = principal
+        return principal
+    await current_tenant_user(request, tenant, session)
+    return request.state.principal
+
+
+ApiPrincipalDep = Annotated[Principal, Depends(api_tenant_principal)]
+
+
+def api_tenant_access(*roles: str, scope: str | None = None) -> Callable:
+    """A user with one of ``roles``, or a token carrying ``scope``."""
+
+    async def dep(principal: ApiPrincipalDep) -> Principal:
+        if principal.kind == "token":
+            if scope is None or scope not in principal.scopes:
+                raise Forbidden("Token tidak memiliki izin untuk tindakan ini (missing scope)")
+        elif principal.role not in roles:
+            raise Forbidden()
+        return principal
+
+    return dep
+
+
+async def api_platform_principal(request: Request, session: PublicSessionDep) -> Principal:
+    from app.auth.tokens import resolve_platform_token
+
+    token = _bearer(request)
+    if token is not None:
+        principal = await resolve_platform_token(request, session, token)
+        if principal is None:
+            raise LoginRequired("/login")
+        request.state.principal = principal
+        return principal
+    await current_platform_user(request, session)
+    return request.state.principal
+
+
+def api_platform_access(*roles: str, scope: str | None = None) -> Callable:
+    async def dep(principal: Annotated[Principal, Depends(api_platform_principal)]) -> Principal:
+        if principal.kind == "token":
+            if scope is None or scope not in principal.scopes:
+                raise Forbidden("Token tidak memiliki izin untuk tindakan ini (missing scope)")
+        elif principal.role not in roles:
+            raise Forbidden()
+        return principal
+
+    return dep

@@ -1,0 +1,33 @@
+"""Live updates for consoles: a per-tenant Redis pub/sub channel carrying small change notices.
+
+Anything that changes what an operator or OPD sees (a call logged, a dispatch acknowledged, a
+call ringing, an SLA breach) calls ``notify``; the console's SSE endpoint relays the notices and
+htmx re-fetches the affected fragment. Works across several app processes and the worker.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator
+
+from redis.asyncio import Redis
+
+
+def channel(tenant_slug: str) -> str:
+    return f"live:{tenant_slug}"
+
+
+async def notify(redis: Redis, tenant_slug: str, topic: str, data: dict[str, Any] | None = None) -> None:
+    """topic: e.g. "calls", "incidents", "dispatches", "ringing", "sla" (the fragment to refresh)."""
+    await redis.publish(channel(tenant_slug), json.dumps({"topic": topic, "data": data or {}}))
+
+
+async def listen(redis: Redis, tenant_slug: str) -> AsyncIterator[dict[str, Any]]:
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(channel(tenant_slug))
+    try:
+        async for message in pubsub.listen():
+            if message.get("type") == "message":
+                yield json.loads(message["data"])
+    finally:
+        await pubsub.unsubscribe(channel(tenant_slug))
+        await pubsub.aclose()
