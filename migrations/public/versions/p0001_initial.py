@@ -31,6 +31,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_platform_audit_log'))
     )
     op.create_index('ix_platform_audit_log_at', 'platform_audit_log', ['at'], unique=False)
+    op.create_table('platform_oidc_provider',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('issuer', sa.String(length=300), nullable=False),
+    sa.Column('client_id', sa.String(length=200), nullable=False),
+    sa.Column('client_secret_enc', sa.String(length=1000), nullable=False),
+    sa.Column('label', sa.String(length=80), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_platform_oidc_provider'))
+    )
     op.create_table('platform_users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -63,13 +74,73 @@ def upgrade() -> None:
     sa.UniqueConstraint('region_code', name=op.f('uq_tenants_region_code')),
     sa.UniqueConstraint('slug', name=op.f('uq_tenants_slug'))
     )
+    op.create_table('platform_api_tokens',
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('lookup', sa.String(length=24), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('scopes', postgresql.ARRAY(sa.String(length=40)), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_used_ip', sa.String(length=45), nullable=True),
+    sa.CheckConstraint("(kind = 'personal') = (user_id IS NOT NULL)", name=op.f('ck_platform_api_tokens_personal_has_user')),
+    sa.CheckConstraint("kind IN ('service', 'personal')", name=op.f('ck_platform_api_tokens_kind')),
+    sa.ForeignKeyConstraint(['user_id'], ['platform_users.id'], name=op.f('fk_platform_api_tokens_user_id_platform_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_platform_api_tokens')),
+    sa.UniqueConstraint('lookup', name=op.f('uq_platform_api_tokens_lookup'))
+    )
+    op.create_index(op.f('ix_platform_api_tokens_user_id'), 'platform_api_tokens', ['user_id'], unique=False)
+    op.create_table('signup_applications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('resume_token_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('step', sa.Integer(), nullable=False),
+    sa.Column('region_code', sa.String(length=5), nullable=True),
+    sa.Column('contact_name', sa.String(length=200), nullable=True),
+    sa.Column('contact_nip', sa.String(length=18), nullable=True),
+    sa.Column('contact_email', sa.String(length=254), nullable=True),
+    sa.Column('contact_phone', sa.String(length=20), nullable=True),
+    sa.Column('legal_number', sa.String(length=120), nullable=True),
+    sa.Column('legal_date', sa.Date(), nullable=True),
+    sa.Column('document_path', sa.String(length=100), nullable=True),
+    sa.Column('document_size', sa.Integer(), nullable=True),
+    sa.Column('document_sha256', sa.String(length=64), nullable=True),
+    sa.Column('opds', postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    sa.Column('admin_name', sa.String(length=200), nullable=True),
+    sa.Column('admin_email', sa.String(length=254), nullable=True),
+    sa.Column('admin_password_hash', sa.String(length=255), nullable=True),
+    sa.Column('tenant_id', sa.Integer(), nullable=True),
+    sa.Column('review_comment', sa.Text(), nullable=True),
+    sa.Column('reviewed_by', sa.String(length=254), nullable=True),
+    sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("status IN ('draft', 'submitted', 'sent_back', 'verified')", name=op.f('ck_signup_applications_status')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_signup_applications_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_signup_applications')),
+    sa.UniqueConstraint('resume_token_hash', name=op.f('uq_signup_applications_resume_token_hash'))
+    )
+    op.create_index(op.f('ix_signup_applications_tenant_id'), 'signup_applications', ['tenant_id'], unique=False)
+    op.create_index('uq_signup_applications_region_live', 'signup_applications', ['region_code'], unique=True, postgresql_where="status <> 'draft'")
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
 # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_index('uq_signup_applications_region_live', table_name='signup_applications', postgresql_where="status <> 'draft'")
+    op.drop_index(op.f('ix_signup_applications_tenant_id'), table_name='signup_applications')
+    op.drop_table('signup_applications')
+    op.drop_index(op.f('ix_platform_api_tokens_user_id'), table_name='platform_api_tokens')
+    op.drop_table('platform_api_tokens')
     op.drop_table('tenants')
     op.drop_table('platform_users')
+    op.drop_table('platform_oidc_provider')
     op.drop_index('ix_platform_audit_log_at', table_name='platform_audit_log')
     op.drop_table('platform_audit_log')
     # ### end Alembic commands ###

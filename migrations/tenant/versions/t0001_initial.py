@@ -55,6 +55,23 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_event_log'))
     )
     op.create_index('ix_event_log_entity', 'event_log', ['entity', 'entity_id', 'id'], unique=False)
+    op.create_table('kecamatan',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kecamatan')),
+    sa.UniqueConstraint('name', name=op.f('uq_kecamatan_name'))
+    )
+    op.create_table('oidc_provider',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('issuer', sa.String(length=300), nullable=False),
+    sa.Column('client_id', sa.String(length=200), nullable=False),
+    sa.Column('client_secret_enc', sa.String(length=1000), nullable=False),
+    sa.Column('label', sa.String(length=80), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oidc_provider'))
+    )
     op.create_table('opds',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=40), nullable=False),
@@ -70,6 +87,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_opds')),
     sa.UniqueConstraint('code', name=op.f('uq_opds_code'))
     )
+    op.create_table('telephony_events',
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('event_id', sa.String(length=100), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('external_call_id', sa.String(length=100), nullable=False),
+    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_telephony_events')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_telephony_events_event_id'))
+    )
+    op.create_index('ix_telephony_events_received_at', 'telephony_events', ['received_at'], unique=False)
     op.create_table('category_opds',
     sa.Column('category_id', sa.Integer(), nullable=False),
     sa.Column('opd_id', sa.Integer(), nullable=False),
@@ -77,6 +105,15 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['opd_id'], ['opds.id'], name=op.f('fk_category_opds_opd_id_opds'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('category_id', 'opd_id', name=op.f('pk_category_opds'))
     )
+    op.create_table('kelurahan',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kecamatan_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.ForeignKeyConstraint(['kecamatan_id'], ['kecamatan.id'], name=op.f('fk_kelurahan_kecamatan_id_kecamatan'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kelurahan')),
+    sa.UniqueConstraint('kecamatan_id', 'name', name=op.f('uq_kelurahan_kecamatan_id_name'))
+    )
+    op.create_index(op.f('ix_kelurahan_kecamatan_id'), 'kelurahan', ['kecamatan_id'], unique=False)
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -95,6 +132,74 @@ def upgrade() -> None:
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
     op.create_index(op.f('ix_users_opd_id'), 'users', ['opd_id'], unique=False)
+    op.create_table('webhook_deliveries',
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('opd_id', sa.Integer(), nullable=False),
+    sa.Column('event', sa.String(length=40), nullable=False),
+    sa.Column('payload', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=120), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_status_code', sa.Integer(), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('last_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'delivered', 'failed')", name=op.f('ck_webhook_deliveries_status')),
+    sa.ForeignKeyConstraint(['opd_id'], ['opds.id'], name=op.f('fk_webhook_deliveries_opd_id_opds'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_webhook_deliveries_dedupe_key'))
+    )
+    op.create_index('ix_webhook_deliveries_pending', 'webhook_deliveries', ['status'], unique=False, postgresql_where="status = 'pending'")
+    op.create_table('account_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('purpose', sa.String(length=8), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("purpose IN ('invite', 'reset')", name=op.f('ck_account_links_purpose')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_account_links_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_account_links')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_account_links_token_hash'))
+    )
+    op.create_index(op.f('ix_account_links_user_id'), 'account_links', ['user_id'], unique=False)
+    op.create_table('api_tokens',
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('lookup', sa.String(length=24), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('scopes', postgresql.ARRAY(sa.String(length=40)), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_used_ip', sa.String(length=45), nullable=True),
+    sa.CheckConstraint("(kind = 'personal') = (user_id IS NOT NULL)", name=op.f('ck_api_tokens_personal_has_user')),
+    sa.CheckConstraint("kind IN ('service', 'personal')", name=op.f('ck_api_tokens_kind')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('lookup', name=op.f('uq_api_tokens_lookup'))
+    )
+    op.create_index(op.f('ix_api_tokens_user_id'), 'api_tokens', ['user_id'], unique=False)
+    op.create_table('caller_watch_list',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('caller_number', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('removed_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_caller_watch_list_created_by_users')),
+    sa.ForeignKeyConstraint(['removed_by'], ['users.id'], name=op.f('fk_caller_watch_list_removed_by_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_caller_watch_list'))
+    )
+    op.create_index('uq_caller_watch_list_active_number', 'caller_watch_list', ['caller_number'], unique=True, postgresql_where=sa.text('removed_at IS NULL'))
     op.create_table('incidents',
     sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('category_id', sa.Integer(), nullable=False),
@@ -117,6 +222,58 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incidents'))
     )
     op.create_index('ix_incidents_open_category', 'incidents', ['status', 'category_id', 'opened_at'], unique=False)
+    op.create_table('notifications',
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('audience', sa.String(length=12), nullable=False),
+    sa.Column('opd_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('level', sa.SmallInteger(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=True),
+    sa.Column('link', sa.String(length=300), nullable=True),
+    sa.Column('data', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=120), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('read_by', sa.Integer(), nullable=True),
+    sa.CheckConstraint("(audience = 'opd') = (opd_id IS NOT NULL)", name=op.f('ck_notifications_opd_audience')),
+    sa.CheckConstraint("audience IN ('supervisors', 'opd')", name=op.f('ck_notifications_audience')),
+    sa.ForeignKeyConstraint(['opd_id'], ['opds.id'], name=op.f('fk_notifications_opd_id_opds'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['read_by'], ['users.id'], name=op.f('fk_notifications_read_by_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_notifications_dedupe_key'))
+    )
+    op.create_index('ix_notifications_audience_created', 'notifications', ['audience', 'opd_id', 'created_at'], unique=False)
+    op.create_table('sla_policies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('priority', sa.SmallInteger(), nullable=False),
+    sa.Column('category_id', sa.Integer(), nullable=True),
+    sa.Column('answer_s', sa.Integer(), nullable=True),
+    sa.Column('dispatch_s', sa.Integer(), nullable=True),
+    sa.Column('acknowledge_s', sa.Integer(), nullable=True),
+    sa.Column('arrival_s', sa.Integer(), nullable=True),
+    sa.Column('resolution_s', sa.Integer(), nullable=True),
+    sa.Column('warning_pct', sa.SmallInteger(), nullable=False),
+    sa.Column('escalation_delay_s', sa.Integer(), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint('escalation_delay_s > 0', name=op.f('ck_sla_policies_escalation_delay')),
+    sa.CheckConstraint('priority BETWEEN 1 AND 4', name=op.f('ck_sla_policies_priority')),
+    sa.CheckConstraint('warning_pct BETWEEN 1 AND 99', name=op.f('ck_sla_policies_warning_pct')),
+    sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_sla_policies_category_id_categories'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['updated_by'], ['users.id'], name=op.f('fk_sla_policies_updated_by_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sla_policies')),
+    sa.UniqueConstraint('priority', 'category_id', name='uq_sla_policies_priority_category', postgresql_nulls_not_distinct=True)
+    )
+    op.create_table('telephony_secrets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('secret', sa.String(length=128), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('valid_until', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_telephony_secrets_created_by_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_telephony_secrets'))
+    )
     op.create_table('calls',
     sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('caller_number', sa.String(length=16), nullable=False),
@@ -131,10 +288,22 @@ def upgrade() -> None:
     sa.Column('incident_id', sa.BigInteger(), nullable=True),
     sa.Column('notes', sa.Text(), nullable=True),
     sa.Column('external_id', sa.String(length=100), nullable=True),
+    sa.Column('telephony_state', sa.String(length=12), nullable=True),
+    sa.Column('called_number', sa.String(length=16), nullable=True),
+    sa.Column('trunk', sa.String(length=40), nullable=True),
+    sa.Column('operator_extension', sa.String(length=20), nullable=True),
+    sa.Column('transferred_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('silent_suspected', sa.Boolean(), server_default='false', nullable=False),
+    sa.Column('location_lat', sa.Float(), nullable=True),
+    sa.Column('location_lon', sa.Float(), nullable=True),
+    sa.Column('location_radius_m', sa.Float(), nullable=True),
+    sa.Column('location_source', sa.String(length=8), nullable=True),
+    sa.Column('location_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint("(outcome = 'duplicate') = (duplicate_of_id IS NOT NULL)", name=op.f('ck_calls_duplicate_has_original')),
     sa.CheckConstraint("channel IN ('voice', 'sms', 'app', 'walk_in')", name=op.f('ck_calls_channel')),
     sa.CheckConstraint("outcome IN ('emergency', 'non_emergency_info', 'prank', 'silent', 'misdial', 'duplicate')", name=op.f('ck_calls_outcome')),
+    sa.CheckConstraint("telephony_state IN ('ringing', 'answered', 'transferred', 'ended', 'missed')", name=op.f('ck_calls_telephony_state')),
     sa.ForeignKeyConstraint(['duplicate_of_id'], ['calls.id'], name=op.f('fk_calls_duplicate_of_id_calls')),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_calls_incident_id_incidents')),
     sa.ForeignKeyConstraint(['operator_id'], ['users.id'], name=op.f('fk_calls_operator_id_users')),
@@ -167,11 +336,103 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_dispatches_incident_id'), 'dispatches', ['incident_id'], unique=False)
     op.create_index('ix_dispatches_opd_open', 'dispatches', ['opd_id', 'status'], unique=False)
+    op.create_table('sla_clocks',
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
+    sa.Column('subject', sa.String(length=10), nullable=False),
+    sa.Column('subject_id', sa.BigInteger(), nullable=False),
+    sa.Column('call_id', sa.BigInteger(), nullable=True),
+    sa.Column('incident_id', sa.BigInteger(), nullable=True),
+    sa.Column('dispatch_id', sa.BigInteger(), nullable=True),
+    sa.Column('opd_id', sa.Integer(), nullable=True),
+    sa.Column('category_id', sa.Integer(), nullable=True),
+    sa.Column('priority', sa.SmallInteger(), nullable=False),
+    sa.Column('policy_id', sa.Integer(), nullable=True),
+    sa.Column('target_s', sa.Integer(), nullable=False),
+    sa.Column('warning_pct', sa.SmallInteger(), nullable=False),
+    sa.Column('escalation_delay_s', sa.Integer(), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('warn_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('deadline', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('escalate_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('next_due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('warned_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('breached_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('lateness_ms', sa.BigInteger(), nullable=True),
+    sa.Column('escalation_level', sa.SmallInteger(), nullable=False),
+    sa.Column('escalated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('stopped_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('close_reason', sa.String(length=10), nullable=True),
+    sa.Column('actual_ms', sa.BigInteger(), nullable=True),
+    sa.Column('overrun_ms', sa.BigInteger(), nullable=True),
+    sa.Column('met', sa.Boolean(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("close_reason IN ('done', 'cancelled')", name=op.f('ck_sla_clocks_close_reason')),
+    sa.CheckConstraint("kind IN ('answer', 'dispatch', 'acknowledge', 'arrival', 'resolution')", name=op.f('ck_sla_clocks_kind')),
+    sa.CheckConstraint("subject IN ('call', 'incident', 'dispatch')", name=op.f('ck_sla_clocks_subject')),
+    sa.CheckConstraint('escalation_level BETWEEN 0 AND 2', name=op.f('ck_sla_clocks_escalation_level')),
+    sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_sla_clocks_category_id_categories'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['opd_id'], ['opds.id'], name=op.f('fk_sla_clocks_opd_id_opds'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['policy_id'], ['sla_policies.id'], name=op.f('fk_sla_clocks_policy_id_sla_policies'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sla_clocks')),
+    sa.UniqueConstraint('kind', 'subject', 'subject_id', name='uq_sla_clocks_kind_subject')
+    )
+    op.create_index('ix_sla_clocks_incident', 'sla_clocks', ['incident_id'], unique=False)
+    op.create_index('ix_sla_clocks_next_due', 'sla_clocks', ['next_due_at'], unique=False, postgresql_where='next_due_at IS NOT NULL')
+    op.create_index('ix_sla_clocks_started', 'sla_clocks', ['started_at'], unique=False)
+    op.create_table('aml_locations',
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('call_id', sa.BigInteger(), nullable=True),
+    sa.Column('caller_number', sa.String(length=16), nullable=False),
+    sa.Column('lat', sa.Float(), nullable=True),
+    sa.Column('lon', sa.Float(), nullable=True),
+    sa.Column('radius_m', sa.Float(), nullable=True),
+    sa.Column('positioned_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('confidence', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=1), nullable=False),
+    sa.Column('imsi', sa.String(length=15), nullable=True),
+    sa.Column('imei', sa.String(length=16), nullable=True),
+    sa.Column('mcc', sa.String(length=3), nullable=True),
+    sa.Column('mnc', sa.String(length=3), nullable=True),
+    sa.Column('raw', sa.Text(), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.CheckConstraint("method IN ('G', 'W', 'C', 'N')", name=op.f('ck_aml_locations_method')),
+    sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_aml_locations_call_id_calls')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_aml_locations'))
+    )
+    op.create_index(op.f('ix_aml_locations_call_id'), 'aml_locations', ['call_id'], unique=False)
+    op.create_index('ix_aml_locations_caller_received', 'aml_locations', ['caller_number', 'received_at'], unique=False)
+    op.create_table('callback_tasks',
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('call_id', sa.BigInteger(), nullable=False),
+    sa.Column('caller_number', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('done_by', sa.Integer(), nullable=True),
+    sa.Column('note', sa.String(length=500), nullable=True),
+    sa.CheckConstraint("status IN ('open', 'done', 'void')", name=op.f('ck_callback_tasks_status')),
+    sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_callback_tasks_call_id_calls')),
+    sa.ForeignKeyConstraint(['done_by'], ['users.id'], name=op.f('fk_callback_tasks_done_by_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_callback_tasks'))
+    )
+    op.create_index(op.f('ix_callback_tasks_call_id'), 'callback_tasks', ['call_id'], unique=False)
+    op.create_index('ix_callback_tasks_status_created', 'callback_tasks', ['status', 'created_at'], unique=False)
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
 # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_index('ix_callback_tasks_status_created', table_name='callback_tasks')
+    op.drop_index(op.f('ix_callback_tasks_call_id'), table_name='callback_tasks')
+    op.drop_table('callback_tasks')
+    op.drop_index('ix_aml_locations_caller_received', table_name='aml_locations')
+    op.drop_index(op.f('ix_aml_locations_call_id'), table_name='aml_locations')
+    op.drop_table('aml_locations')
+    op.drop_index('ix_sla_clocks_started', table_name='sla_clocks')
+    op.drop_index('ix_sla_clocks_next_due', table_name='sla_clocks', postgresql_where='next_due_at IS NOT NULL')
+    op.drop_index('ix_sla_clocks_incident', table_name='sla_clocks')
+    op.drop_table('sla_clocks')
     op.drop_index('ix_dispatches_opd_open', table_name='dispatches')
     op.drop_index(op.f('ix_dispatches_incident_id'), table_name='dispatches')
     op.drop_table('dispatches')
@@ -179,12 +440,30 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_calls_incident_id'), table_name='calls')
     op.drop_index('ix_calls_caller_received', table_name='calls')
     op.drop_table('calls')
+    op.drop_table('telephony_secrets')
+    op.drop_table('sla_policies')
+    op.drop_index('ix_notifications_audience_created', table_name='notifications')
+    op.drop_table('notifications')
     op.drop_index('ix_incidents_open_category', table_name='incidents')
     op.drop_table('incidents')
+    op.drop_index('uq_caller_watch_list_active_number', table_name='caller_watch_list', postgresql_where=sa.text('removed_at IS NULL'))
+    op.drop_table('caller_watch_list')
+    op.drop_index(op.f('ix_api_tokens_user_id'), table_name='api_tokens')
+    op.drop_table('api_tokens')
+    op.drop_index(op.f('ix_account_links_user_id'), table_name='account_links')
+    op.drop_table('account_links')
+    op.drop_index('ix_webhook_deliveries_pending', table_name='webhook_deliveries', postgresql_where="status = 'pending'")
+    op.drop_table('webhook_deliveries')
     op.drop_index(op.f('ix_users_opd_id'), table_name='users')
     op.drop_table('users')
+    op.drop_index(op.f('ix_kelurahan_kecamatan_id'), table_name='kelurahan')
+    op.drop_table('kelurahan')
     op.drop_table('category_opds')
+    op.drop_index('ix_telephony_events_received_at', table_name='telephony_events')
+    op.drop_table('telephony_events')
     op.drop_table('opds')
+    op.drop_table('oidc_provider')
+    op.drop_table('kecamatan')
     op.drop_index('ix_event_log_entity', table_name='event_log')
     op.drop_table('event_log')
     op.drop_table('categories')

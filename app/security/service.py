@@ -1,0 +1,89 @@
+"""Creating and revoking API tokens, with the audit record in the same transaction."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record, record_platform
+from app.auth.tokens import generate_token
+from app.security.models import ApiToken, PlatformApiToken
+from app.security.scopes import PLATFORM_SCOPES, TENANT_SCOPES, TOKEN_KINDS
+
+
+def token_form_problems(name: str, kind: str, scopes: list[str], allowed: dict, user_id: int | None,
+                        expires_days: str) -> dict[str, str]:
+    errors = {}
+    if not name.strip():
+        errors["name"] = "Nama token wajib diisi"
+    elif len(name.strip()) > 120:
+        errors["name"] = "Nama token maksimal 120 karakter"
+    if kind not in TOKEN_KINDS:
+        errors["kind"] = "Jenis token tidak dikenal"
+    elif kind == "personal" and user_id is None:
+        errors["user_id"] = "Token pribadi harus dimiliki seorang pengguna"
+    if not scopes:
+        errors["scopes"] = "Pilih minimal satu izin"
+    elif any(s not in allowed for s in scopes):
+        errors["scopes"] = "Izin tidak dikenal"
+    if expires_days.strip():
+        if not expires_days.strip().isdigit() or not 1 <= int(expires_days) <= 730:
+            errors["expires_days"] = "Masa berlaku 1–730 hari (kosongkan untuk tanpa batas)"
+    return errors
+
+
+def _expiry(expires_days: str) -> datetime | None:
+    return datetime.now(timezone.utc) + timedelta(days=int(expires_days)) if expires_days.strip() else None
+
+
+async def create_tenant_token(session: AsyncSession, request: Request, actor, *, name: str, kind: str,
+                              scopes: list[str], user_id: int | None, expires_days: str = "") -> tuple[ApiToken, str]:
+    new = generate_token()
+    row = ApiToken(name=name.strip(), kind=kind, lookup=new.lookup, token_hash=new.token_hash,
+                   scopes=sorted(set(scopes)), user_id=user_id if kind == "personal" else None,
+                   created_by=actor.id, expires_at=_expiry(expires_days))
+    session.add(row)
+    await session.flush()
+    await record(session, "api_token.create", actor_id=actor.id, actor_label=actor.email, request=request,
+                 entity="api_token", entity_id=row.id,
+                 after={"name": row.name, "kind": kind, "scopes": row.scopes, "user_id": row.user_id})
+    await session.commit()
+    return row, new.plain
+
+
+async def create_platform_token(session: AsyncSession, request: Request, actor, *, name: str, kind: str,
+                                scopes: list[str], user_id: int | None, expires_days: str = "") -> tuple[PlatformApiToken, str]:
+    new = generate_token()
+    row = PlatformApiToken(name=name.strip(), kind=kind, lookup=new.lookup, token_hash=new.token_hash,
+                           scopes=sorted(set(scopes)), user_id=user_id if kind == "personal" else None,
+                           created_by=actor.id, expires_at=_expiry(expires_days))
+    session.add(row)
+    await session.flush()
+    await record_platform(session, "api_token.create", actor_id=actor.id, actor_label=actor.email,
+                          request=request, entity="api_token", entity_id=row.id,
+                          after={"name": row.name, "kind": kind, "scopes": row.scopes, "user_id": row.user_id})
+    await session.commit()
+    return row, new.plain
+
+
+async def revoke_token(session: AsyncSession, request: Request, actor, model, token_id: int) -> bool:
+    row = await session.get(model, token_id)
+    if row is None:
+        return False
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(timezone.utc)
+        audit = record if model is ApiToken else record_platform
+        await audit(session, "api_token.revoke", actor_id=actor.id, actor_label=actor.email, request=request,
+                    entity="api_token", entity_id=row.id, before={"name": row.name, "revoked_at": None},
+                    after={"name": row.name, "revoked_at": row.revoked_at})
+        await session.commit()
+    return True
+
+
+async def list_tokens(session: AsyncSession, model) -> list:
+    return list((await session.execute(select(model).order_by(model.revoked_at.is_not(None), model.id.desc()))).scalars())
+
+
+SCOPES_FOR = {ApiToken: TENANT_SCOPES, PlatformApiToken: PLATFORM_SCOPES}

@@ -1,0 +1,106 @@
+"""Admin pages for API tokens (tenant and platform); SSO settings and audit search live beside them."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from app.auth.models import PlatformUser, User
+from app.security.models import ApiToken, PlatformApiToken
+from app.security.scopes import PLATFORM_SCOPES, TENANT_SCOPES
+from app.security.service import (create_platform_token, create_tenant_token, list_tokens, revoke_token,
+                                  token_form_problems)
+from app.web.csrf import verify_csrf
+from app.web.deps import AdminDep, PlatformAdminDep, PublicSessionDep, TenantDep, TenantSessionDep
+from app.web.errors import NotFound
+from app.web.templating import render
+
+router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["security (HTML)"])
+
+
+def _int_or_none(value: str) -> int | None:
+    return int(value) if value.strip().isdigit() else None
+
+
+async def _tokens_page(request, session, model, user_model, base: str, scopes: dict, *, errors=None,
+                       form=None, created=None, status_code=200):
+    users = (await session.execute(select(user_model).where(user_model.is_active).order_by(user_model.full_name))).scalars().all()
+    return render(request, "security/tokens.html", {
+        "title": "Token API", "base": base, "tokens": await list_tokens(session, model), "users": users,
+        "scopes": scopes, "errors": errors or {}, "form": form or {"kind": "service", "scopes": []},
+        "created": created, "user_names": {u.id: u.full_name for u in users},
+    }, status_code=status_code)
+
+
+@router.get("/t/{slug}/admin/tokens")
+async def tenant_tokens(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
+    return await _tokens_page(request, session, ApiToken, User, f"/t/{tenant.slug}/admin/tokens", TENANT_SCOPES)
+
+
+@router.post("/t/{slug}/admin/tokens")
+async def tenant_token_create(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
+    name: Annotated[str, Form(max_length=200)] = "", kind: Annotated[str, Form(max_length=16)] = "service",
+    user_id: Annotated[str, Form(max_length=12)] = "", expires_days: Annotated[str, Form(max_length=6)] = "",
+    scopes: Annotated[list[str], Form()] = [],
+):
+    uid = _int_or_none(user_id)
+    errors = token_form_problems(name, kind, scopes, TENANT_SCOPES, uid, expires_days)
+    if uid is not None and kind == "personal" and "user_id" not in errors:
+        owner = await session.get(User, uid)
+        if owner is None or not owner.is_active:
+            errors["user_id"] = "Pengguna tidak ditemukan"
+    base = f"/t/{tenant.slug}/admin/tokens"
+    form = {"name": name, "kind": kind, "user_id": uid, "expires_days": expires_days, "scopes": scopes}
+    if errors:
+        return await _tokens_page(request, session, ApiToken, User, base, TENANT_SCOPES, errors=errors,
+                                  form=form, status_code=422)
+    row, plain = await create_tenant_token(session, request, admin, name=name, kind=kind, scopes=scopes,
+                                           user_id=uid, expires_days=expires_days)
+    return await _tokens_page(request, session, ApiToken, User, base, TENANT_SCOPES,
+                              created={"name": row.name, "plain": plain}, status_code=201)
+
+
+@router.post("/t/{slug}/admin/tokens/{token_id}/revoke")
+async def tenant_token_revoke(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
+                              token_id: int):
+    if not await revoke_token(session, request, admin, ApiToken, token_id):
+        raise NotFound("Token tidak ditemukan")
+    return RedirectResponse(f"/t/{tenant.slug}/admin/tokens", status_code=303)
+
+
+@router.get("/platform/tokens")
+async def platform_tokens(request: Request, session: PublicSessionDep, admin: PlatformAdminDep):
+    return await _tokens_page(request, session, PlatformApiToken, PlatformUser, "/platform/tokens", PLATFORM_SCOPES)
+
+
+@router.post("/platform/tokens")
+async def platform_token_create(
+    request: Request, session: PublicSessionDep, admin: PlatformAdminDep,
+    name: Annotated[str, Form(max_length=200)] = "", kind: Annotated[str, Form(max_length=16)] = "service",
+    user_id: Annotated[str, Form(max_length=12)] = "", expires_days: Annotated[str, Form(max_length=6)] = "",
+    scopes: Annotated[list[str], Form()] = [],
+):
+    uid = _int_or_none(user_id)
+    errors = token_form_problems(name, kind, scopes, PLATFORM_SCOPES, uid, expires_days)
+    if uid is not None and kind == "personal" and "user_id" not in errors:
+        owner = await session.get(PlatformUser, uid)
+        if owner is None or not owner.is_active:
+            errors["user_id"] = "Pengguna tidak ditemukan"
+    form = {"name": name, "kind": kind, "user_id": uid, "expires_days": expires_days, "scopes": scopes}
+    if errors:
+        return await _tokens_page(request, session, PlatformApiToken, PlatformUser, "/platform/tokens",
+                                  PLATFORM_SCOPES, errors=errors, form=form, status_code=422)
+    row, plain = await create_platform_token(session, request, admin, name=name, kind=kind, scopes=scopes,
+                                             user_id=uid, expires_days=expires_days)
+    return await _tokens_page(request, session, PlatformApiToken, PlatformUser, "/platform/tokens",
+                              PLATFORM_SCOPES, created={"name": row.name, "plain": plain}, status_code=201)
+
+
+@router.post("/platform/tokens/{token_id}/revoke")
+async def platform_token_revoke(request: Request, session: PublicSessionDep, admin: PlatformAdminDep, token_id: int):
+    if not await revoke_token(session, request, admin, PlatformApiToken, token_id):
+        raise NotFound("Token tidak ditemukan")
+    return RedirectResponse("/platform/tokens", status_code=303)
