@@ -22,6 +22,7 @@ from app.db.engine import make_async_engine
 from app.tenancy.registry import TenantRegistry
 from app.web.errors import LoginRequired
 from app.web.hosts import TenantHostMiddleware
+from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.templating import is_htmx, render
 
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.tenant_domain:
         app.add_middleware(TenantHostMiddleware, domain=settings.tenant_domain)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=bool(settings.cookie_secure))
 
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "app" / "static")), name="static")
     _include_routers(app)
@@ -79,7 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _include_routers(app: FastAPI) -> None:
     """Every domain's ``api.router`` (JSON under /api/v1) and ``views.router`` (HTML)."""
     from app.discovery import import_domain_modules
+    from app.web import pages  # landing page, /healthz and /readyz (not a domain package)
 
+    app.include_router(pages.router)
     for kind in ("api", "views"):
         for module in import_domain_modules(kind):
             app.include_router(module.router)

@@ -7,7 +7,12 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
+import time
+
+from app.audit.service import client_ip, record, record_platform
+from app.auth.ratelimit import LoginLimiter, wait_message
 from app.auth.service import authenticate_platform_user, authenticate_tenant_user
+from app.security.sso import audit_logout, platform_sso_url, tenant_sso_url
 from app.web.csrf import verify_csrf
 from app.web.deps import PublicSessionDep, TenantDep, TenantSessionDep
 from app.web.templating import render
@@ -32,18 +37,23 @@ def _safe_next(next_url: str | None, prefix: str) -> str | None:
     return next_url
 
 
-def _start_session(request: Request, **values) -> None:
+def _limiter(request: Request, scope: str) -> LoginLimiter:
+    return LoginLimiter(request.app.state.redis, scope)
+
+
+def start_session(request: Request, **values) -> None:
     csrf = request.session.get("csrf")
     request.session.clear()
-    request.session.update(values)
+    request.session.update(values, t=int(time.time()))
     if csrf:
         request.session["csrf"] = csrf
 
 
 @router.get("/t/{slug}/login")
-async def tenant_login_page(request: Request, tenant: TenantDep, next: str | None = None):
+async def tenant_login_page(request: Request, tenant: TenantDep, session: TenantSessionDep, next: str | None = None):
     return render(request, "auth/login.html", {"action": f"/t/{tenant.slug}/login", "next": next,
-                                               "title": f"Masuk — 112 {tenant.name}"})
+                                               "title": f"Masuk — 112 {tenant.name}",
+                                               "sso_url": await tenant_sso_url(session, tenant.slug)})
 
 
 @router.post("/t/{slug}/login")
@@ -61,23 +71,39 @@ async def tenant_login(
     if not password:
         errors["password"] = "Kata sandi wajib diisi"
     user = None
+    status, headers = 422, None
+    limiter, ip = _limiter(request, tenant.slug), client_ip(request) or "-"
     if not errors:
-        user = await authenticate_tenant_user(session, email, password)
-        if user is None:
-            errors["password"] = "Email atau kata sandi salah"
+        wait = await limiter.retry_after(email, ip)
+        if wait:
+            errors["password"], status, headers = wait_message(wait), 429, {"Retry-After": str(wait)}
+        else:
+            user = await authenticate_tenant_user(session, email, password)
+            if user is None:
+                wait = await limiter.failed(email, ip)
+                await record(session, "login.failure", actor_label=email.strip()[:254], request=request,
+                             entity="user", after={"locked_for_s": wait} if wait else None)
+                await session.commit()
+                errors["password"], status = "Email atau kata sandi salah", 401
     if errors:
         return render(request, "auth/login.html",
                       {"action": f"/t/{tenant.slug}/login", "errors": errors, "email": email, "next": next,
-                       "title": f"Masuk — 112 {tenant.name}"}, status_code=401 if user is None and "password" in errors and len(errors) == 1 else 422)
-    _start_session(request, k="tenant", s=tenant.slug, u=user.id, v=user.session_version)
+                       "title": f"Masuk — 112 {tenant.name}", "sso_url": await tenant_sso_url(session, tenant.slug)},
+                      status_code=status, headers=headers)
+    await limiter.succeeded(email, ip)
+    await record(session, "login.success", actor_id=user.id, actor_label=user.email, request=request,
+                 entity="user", entity_id=user.id, after={"method": "password"})
+    await session.commit()
+    start_session(request, k="tenant", s=tenant.slug, u=user.id, v=user.session_version)
     target = _safe_next(next, f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(slug=tenant.slug)
     return RedirectResponse(target, status_code=303)
 
 
 @router.get("/login")
-async def platform_login_page(request: Request, next: str | None = None):
+async def platform_login_page(request: Request, session: PublicSessionDep, next: str | None = None):
     return render(request, "auth/login.html", {"action": "/login", "next": next,
-                                               "title": "Masuk — Kominfo / Komdigi"})
+                                               "title": "Masuk — Kominfo / Komdigi",
+                                               "sso_url": await platform_sso_url(session)})
 
 
 @router.post("/login")
@@ -94,20 +120,36 @@ async def platform_login(
     if not password:
         errors["password"] = "Kata sandi wajib diisi"
     user = None
+    status, headers = 422, None
+    limiter, ip = _limiter(request, "platform"), client_ip(request) or "-"
     if not errors:
-        user = await authenticate_platform_user(session, email, password)
-        if user is None:
-            errors["password"] = "Email atau kata sandi salah"
+        wait = await limiter.retry_after(email, ip)
+        if wait:
+            errors["password"], status, headers = wait_message(wait), 429, {"Retry-After": str(wait)}
+        else:
+            user = await authenticate_platform_user(session, email, password)
+            if user is None:
+                wait = await limiter.failed(email, ip)
+                await record_platform(session, "login.failure", actor_label=email.strip()[:254], request=request,
+                                      entity="platform_user", after={"locked_for_s": wait} if wait else None)
+                await session.commit()
+                errors["password"], status = "Email atau kata sandi salah", 401
     if errors:
         return render(request, "auth/login.html",
                       {"action": "/login", "errors": errors, "email": email, "next": next,
-                       "title": "Masuk — Kominfo / Komdigi"}, status_code=401 if "email" not in errors else 422)
-    _start_session(request, k="platform", u=user.id, v=user.session_version)
+                       "title": "Masuk — Kominfo / Komdigi", "sso_url": await platform_sso_url(session)},
+                      status_code=status, headers=headers)
+    await limiter.succeeded(email, ip)
+    await record_platform(session, "login.success", actor_id=user.id, actor_label=user.email, request=request,
+                          entity="platform_user", entity_id=user.id, after={"method": "password"})
+    await session.commit()
+    start_session(request, k="platform", u=user.id, v=user.session_version)
     return RedirectResponse(_safe_next(next, "/national") or "/national", status_code=303)
 
 
 @router.post("/logout")
 async def logout(request: Request):
     slug = request.session.get("s")
+    await audit_logout(request)
     request.session.clear()
     return RedirectResponse(f"/t/{slug}/login" if slug else "/login", status_code=303)

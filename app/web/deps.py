@@ -4,6 +4,7 @@ Routes read as ``async def f(tenant: TenantDep, session: TenantSessionDep, user:
 """
 from __future__ import annotations
 
+import time
 from typing import Annotated, AsyncIterator, Callable
 
 from fastapi import Depends, Request
@@ -62,6 +63,13 @@ async def public_session(db: DbDep) -> AsyncIterator[AsyncSession]:
 PublicSessionDep = Annotated[AsyncSession, Depends(public_session)]
 
 
+def session_expired(request: Request) -> bool:
+    """Absolute lifetime from login: a stolen cookie stops working even if kept fresh by use."""
+    started = request.session.get("t")
+    max_age = request.app.state.settings.session_max_age_s
+    return not isinstance(started, int) or time.time() - started > max_age
+
+
 def tenant_login_url(slug: str) -> str:
     return f"/t/{slug}/login"
 
@@ -72,7 +80,7 @@ async def current_tenant_user(request: Request, tenant: TenantDep, session: Tena
     if data.get("k") != "tenant" or data.get("s") != tenant.slug or not data.get("u"):
         raise LoginRequired(tenant_login_url(tenant.slug))
     user = await session.get(User, data["u"])
-    if user is None or not user.is_active or user.session_version != data.get("v"):
+    if user is None or not user.is_active or user.session_version != data.get("v") or session_expired(request):
         request.session.clear()
         raise LoginRequired(tenant_login_url(tenant.slug))
     request.state.principal = Principal(
@@ -105,7 +113,7 @@ async def current_platform_user(request: Request, session: PublicSessionDep) -> 
     if data.get("k") != "platform" or not data.get("u"):
         raise LoginRequired("/login")
     user = await session.get(PlatformUser, data["u"])
-    if user is None or not user.is_active or user.session_version != data.get("v"):
+    if user is None or not user.is_active or user.session_version != data.get("v") or session_expired(request):
         request.session.clear()
         raise LoginRequired("/login")
     request.state.principal = Principal(
