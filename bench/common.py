@@ -1,37 +1,114 @@
-"""Helpers shared by the bench scripts: a throw-away database, real regencies, timing figures.
+"""Shared helpers for the benchmark scripts (conventions: bench/README.md).
 
-Every bench creates its own database (``siaga112_bench_<name>_<pid>``) on BENCH_PG_URL (an admin
-URL, default the local server) and drops it afterwards, so it never touches dev or test data.
+Every benchmark runs against its OWN throw-away database (and, if it starts a server, its own
+Redis index), and drives servers that run in SEPARATE processes (uvicorn, started here), so the
+load generator never shares an event loop or a GIL with the code it measures. Nothing here
+touches the developer's or the tests' data.
+
+Typical use::
+
+    from bench.common import bench_environment, provision, make_user, Server, login, summarize
+
+    def main() -> dict:
+        with bench_environment("intake") as env:        # fresh DB at head + Redis index
+            slug = provision(env.database_url)           # one active tenant
+            email = make_user(env.database_url, slug, "operator")
+            with Server(env, workers=2) as srv:          # uvicorn subprocess on a free port
+                cookies, csrf = login(srv.url, slug, email)
+                ...
+            return {"figure": 1.0}
 """
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import os
+import platform
+import secrets
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from contextlib import contextmanager
-from typing import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
 
-import psycopg
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/x.py` works as well as `python -m bench.x`
+    sys.path.insert(0, str(ROOT))
 
-BENCH_PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BENCH_PG_URL = os.environ.get("BENCH_PG_URL", os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+PG_ADMIN = BENCH_PG_URL
+REDIS_BASE = os.environ.get("BENCH_REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")).rstrip("/")
+BENCH_PASSWORD = "bench-sandi-112-aman"
+# Claimed with the same key as tests/conftest.py, so a test run never picks (and flushes) our index.
+_REDIS_CLAIM_KEY = "siaga112:test-claim"
+RESULT_MARKER = "BENCH_RESULT "
 
 
-@contextmanager
-def bench_database(name: str) -> Iterator[str]:
-    """Create ``siaga112_bench_<name>_<hex>``, migrate public, point the app at it; drop on exit."""
-    db = f"siaga112_bench_{name}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(BENCH_PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    url = BENCH_PG_URL.rsplit("/", 1)[0] + "/" + db
+def quick() -> bool:
+    """BENCH_QUICK=1 asks every benchmark for a smaller run (CI smoke, development)."""
+    return os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
+
+
+def log(*parts) -> None:
+    """Progress goes to stderr so stdout stays for figures."""
+    print(*parts, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- database and Redis
+
+
+def _point_app_at(url: str) -> None:
+    """Settings read the environment: make in-process helpers (provision, users) use this DB."""
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("ENVIRONMENT", "test")
     os.environ.setdefault("SECRET_KEY", "bench-secret-key-" + "x" * 40)
     from app.config import get_settings
 
     get_settings.cache_clear()
+
+
+def create_database(name: str | None = None, migrate: bool = True) -> str:
+    """CREATE DATABASE (unique name) and migrate public to head; returns its URL."""
+    import psycopg
+
+    name = name or f"siaga112_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(BENCH_PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{BENCH_PG_URL.rsplit('/', 1)[0]}/{name}"
+    if migrate:
+        from app.db.engine import make_sync_engine
+        from app.db.migrate import upgrade_public
+
+        engine = make_sync_engine(url)
+        with engine.begin() as conn:
+            upgrade_public(conn)
+        engine.dispose()
+    return url
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(BENCH_PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def bench_database(name: str) -> Iterator[str]:
+    """Create ``siaga112_bench_<name>_<hex>``, migrate public, point the app at it; drop on exit."""
+    db = f"siaga112_bench_{name}_{uuid.uuid4().hex[:6]}"
+    created = False
     try:
+        url = create_database(db, migrate=False)
+        created = True
+        _point_app_at(url)
         from app.db.engine import make_sync_engine
         from app.db.migrate import upgrade_public
 
@@ -41,8 +118,78 @@ def bench_database(name: str) -> Iterator[str]:
         engine.dispose()
         yield url
     finally:
-        with psycopg.connect(BENCH_PG_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        if created:
+            drop_database(db)
+
+
+@contextmanager
+def redis_index() -> Iterator[str]:
+    """Claim a free Redis database index (1-15) for this run; flushed and released on exit."""
+    import redis
+
+    token = secrets.token_hex(8)
+    chosen = None
+    for index in range(15, 0, -1):  # from the top: test runs claim from the bottom
+        r = redis.Redis.from_url(f"{REDIS_BASE}/{index}")
+        try:
+            if r.set(_REDIS_CLAIM_KEY, token, nx=True, ex=3 * 3600):
+                chosen = index
+                break
+        finally:
+            r.close()
+    if chosen is None:
+        raise RuntimeError("no free Redis database index (1-15) for this benchmark")
+    url = f"{REDIS_BASE}/{chosen}"
+    try:
+        yield url
+    finally:
+        r = redis.Redis.from_url(url)
+        try:
+            r.flushdb()  # also releases the claim key
+        finally:
+            r.close()
+
+
+@dataclass
+class BenchEnv:
+    database_url: str
+    redis_url: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """Process environment for a server/worker bound to this bench's DB and Redis."""
+        env = os.environ.copy()
+        env.update(
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            ENVIRONMENT="production",
+            SECRET_KEY="bench-secret-key-" + "x" * 40,
+            COOKIE_SECURE="false",  # plain http on loopback
+            TENANT_CACHE_TTL_S="5",
+            PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        )
+        env.update(self.extra_env)
+        env.update(overrides)
+        return env
+
+
+@contextmanager
+def bench_environment(label: str = "bench") -> Iterator[BenchEnv]:
+    """A fresh database (public at head) plus a claimed Redis index, both removed afterwards."""
+    with bench_database(label) as url, redis_index() as redis_url:
+        os.environ["REDIS_URL"] = redis_url
+        from app.config import get_settings
+
+        get_settings.cache_clear()
+        yield BenchEnv(url, redis_url)
+
+
+# ---------------------------------------------------------------- data set-up
+
+
+def run(coro):
+    """asyncio.run for set-up helpers called from sync code."""
+    return asyncio.run(coro)
 
 
 def regency_tenants(n: int, offset: int = 0):
@@ -71,12 +218,186 @@ async def provision_many(engine, tenants, concurrency: int = 4) -> list[float]:
     return times
 
 
+async def provision_async(database_url: str, slug: str | None = None, status: str = "active",
+                          region_code: str | None = None, name: str | None = None) -> str:
+    from app.config import get_settings
+    from app.db.engine import make_async_engine
+    from app.tenancy.provision import NewTenant, provision_tenant
+
+    slug = slug or f"bench_{uuid.uuid4().hex[:6]}"
+    engine = make_async_engine(get_settings(), url=database_url, pool_size=2, max_overflow=0)
+    try:
+        await provision_tenant(engine, NewTenant(slug, name or f"Kota Bench {slug[-6:]}",
+                                                 region_code or f"B{uuid.uuid4().hex[:4]}",
+                                                 "Sumatera Barat", "WIB", status))
+    finally:
+        await engine.dispose()
+    return slug
+
+
+def provision(database_url: str, slug: str | None = None, status: str = "active", **kw) -> str:
+    """Provision one tenant through app.tenancy.provision; returns its slug."""
+    return run(provision_async(database_url, slug, status, **kw))
+
+
+async def make_user_async(database_url: str, slug: str, role: str = "operator",
+                          password: str = BENCH_PASSWORD, opd_code: str | None = None) -> str:
+    from sqlalchemy import select
+
+    from app.auth.models import User
+    from app.auth.passwords import hash_password
+    from app.config import get_settings
+    from app.db.database import Database
+    from app.db.engine import make_async_engine
+    from app.dispatch.models import Opd
+
+    engine = make_async_engine(get_settings(), url=database_url, pool_size=2, max_overflow=0)
+    db = Database(engine)
+    email = f"{role}-{uuid.uuid4().hex[:8]}@{slug.replace('_', '-')}.bench.id"
+    try:
+        async with db.tenant(slug) as s:
+            opd_id = None
+            if role == "opd_staff":
+                opd_id = (await s.execute(select(Opd.id).where(Opd.code == (opd_code or "damkar")))).scalar_one()
+            s.add(User(email=email, full_name=f"{role.title()} Bench", role=role, opd_id=opd_id,
+                       password_hash=hash_password(password), is_active=True, session_version=1))
+            await s.commit()
+    finally:
+        await engine.dispose()
+    return email
+
+
+def make_user(database_url: str, slug: str, role: str = "operator", **kw) -> str:
+    """Create a tenant user (password BENCH_PASSWORD); returns the e-mail to log in with."""
+    return run(make_user_async(database_url, slug, role, **kw))
+
+
+# ---------------------------------------------------------------- the server under test
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """uvicorn serving ``app.main:create_app`` in a SEPARATE process on a free loopback port.
+
+    ``with Server(env, workers=2) as srv: srv.url`` — waits for /healthz, stops with SIGTERM
+    (graceful) on exit, SIGKILL if it does not stop in time. Output goes to ``srv.log_path``
+    (its tail is shown if the server fails to start).
+    """
+
+    def __init__(self, env: BenchEnv, workers: int = 2, port: int | None = None,
+                 extra_env: dict[str, str] | None = None, args: Iterable[str] = (),
+                 startup_timeout_s: float = 60.0):
+        self.env = env
+        self.workers = workers
+        self.port = port or free_port()
+        self.extra_env = extra_env or {}
+        self.args = list(args)
+        self.startup_timeout_s = startup_timeout_s
+        self.proc: subprocess.Popen | None = None
+        self.log_path = Path(f"/tmp/siaga112-bench-server-{self.port}.log")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Server":
+        cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+               "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "10",
+               *self.args]
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env.env(**self.extra_env),
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        import httpx
+
+        deadline = time.monotonic() + self.startup_timeout_s
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                resp = httpx.get(self.url + "/healthz", timeout=2)
+                if resp.status_code == 200:
+                    return
+                last = f"{resp.status_code} {resp.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server did not become healthy ({last}); log:\n{self.log_path.read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+        self.proc = None
+
+    def __enter__(self) -> "Server":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def login(base_url: str, slug: str, email: str, password: str = BENCH_PASSWORD) -> tuple[dict[str, str], str]:
+    """Log in through the real login form; returns (cookies, csrf_token) for later requests."""
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=base_url, follow_redirects=False, timeout=10) as c:
+        page = c.get(f"/t/{slug}/login", headers={"accept": "text/html"})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        if not token:
+            raise RuntimeError(f"no CSRF token on the login page ({page.status_code})")
+        resp = c.post(f"/t/{slug}/login", data={"email": email, "password": password,
+                                                 "csrf_token": token.group(1)})
+        if resp.status_code != 303:
+            raise RuntimeError(f"login failed: {resp.status_code} {resp.text[:300]}")
+        return dict(c.cookies), token.group(1)
+
+
+# ---------------------------------------------------------------- statistics and output
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of an unsorted list; nan for an empty list."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
+    """Interpolated p50/p95/p99 (same unit as the input)."""
     vs = sorted(values)
     if len(vs) < 2:
         return {"p50": vs[0], "p95": vs[0], "p99": vs[0]}
     q = statistics.quantiles(vs, n=100, method="inclusive")
     return {"p50": q[49], "p95": q[94], "p99": q[98]}
+
+
+def summarize(latencies_s: list[float], prefix: str = "") -> dict[str, float]:
+    """p50/p95/p99/max in milliseconds, rounded, keyed ``<prefix>p50_ms`` …"""
+    return {f"{prefix}{name}_ms": round(percentile(latencies_s, p) * 1000, 2)
+            for name, p in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))}
 
 
 def rss_mb(pid: int | None = None) -> float:
@@ -90,3 +411,119 @@ def rss_mb(pid: int | None = None) -> float:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on (for docs/benchmarks.md)."""
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    pg = "?"
+    try:
+        import psycopg
+
+        with psycopg.connect(BENCH_PG_URL) as conn:
+            pg = conn.execute("SHOW server_version").fetchone()[0]
+    except Exception:
+        pass
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": mem, "python": platform.python_version(),
+            "postgresql": pg, "os": platform.platform()}
+
+
+def emit(figures: dict) -> dict:
+    """Print a benchmark's figures (one per line) plus one machine-readable line for run_all."""
+    width = max((len(k) for k in figures), default=0)
+    for key, value in figures.items():
+        print(f"  {key:<{width}}  {value}")
+    print(RESULT_MARKER + json.dumps(figures, default=str), flush=True)
+    return figures
+
+
+def scratch_tenant_revision(dest, rev: str = "tbench01") -> "Path":
+    """A copy of migrations/tenant plus one metadata-only revision on top of the current head.
+
+    For benches and the scale test only (``migrate_tenants(..., script_location=dest)``); it is
+    never written into migrations/. Adding a nullable column without a default and a comment
+    touch only the catalog, like most real additive changes.
+    """
+    import shutil
+    from pathlib import Path
+
+    from app.config import PROJECT_ROOT
+    from app.db.migrate import head_revision
+
+    dest = Path(dest) / "tenant"
+    shutil.copytree(PROJECT_ROOT / "migrations" / "tenant", dest,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / "versions" / f"{rev}_bench.py").write_text(f'''"""bench: metadata-only change"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "{rev}"
+down_revision = "{head_revision('tenant')}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("calls", sa.Column("bench_note", sa.Text(), nullable=True))
+    op.execute("COMMENT ON COLUMN calls.bench_note IS 'bench revision'")
+
+
+def downgrade() -> None:
+    op.drop_column("calls", "bench_note")
+''')
+    return dest
+
+
+class BackendMemory:
+    """Samples the private memory (RssAnon) of this database's server backends, in a thread.
+
+    A backend caches the catalog of every schema it touched until it exits; this shows whether
+    connection recycling keeps that bounded. Needs the server on this machine (reads /proc).
+    """
+
+    def __init__(self, url: str, interval: float = 0.2):
+        import threading
+
+        self.url, self.interval = url, interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        dbname = self.url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            while not self._stop.is_set():
+                pids = [r[0] for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,))]
+                for pid in pids:
+                    try:
+                        with open(f"/proc/{pid}/status") as fh:
+                            for line in fh:
+                                if line.startswith("RssAnon:"):
+                                    self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+                    except OSError:
+                        pass
+                self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
