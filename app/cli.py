@@ -20,6 +20,8 @@ db_cli = typer.Typer(help="Database migrations for public and every tenant schem
 tenants_cli = typer.Typer(help="Tenants (kabupaten/kota)", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(tenants_cli, name="tenants")
+national_cli = typer.Typer(help="National rollups for the Kominfo dashboard", no_args_is_help=True)
+cli.add_typer(national_cli, name="national")
 console = Console()
 
 
@@ -31,8 +33,11 @@ def _database_url() -> str:
     return url
 
 
-def run_deploy(url: str, workers: int = 4) -> bool:
-    """Migrate public and every pending tenant with a progress bar; True if nothing failed."""
+def run_deploy(url: str, workers: int = 4, report: Path | None = None) -> bool:
+    """Migrate public and every pending tenant with a progress bar; True if nothing failed.
+
+    ``report`` gets one JSON object per tenant: {"slug", "status": ok|failed|skipped, "error"}.
+    """
     from app.db.migrate import deploy
 
     progress = Progress(TextColumn("[bold]tenant schemas"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -57,13 +62,25 @@ def run_deploy(url: str, workers: int = 4) -> bool:
         progress.stop()
     console.print(f"ok {len(result.ok)} · failed {len(result.failed)} · skipped (up to date) {len(result.skipped)}"
                   f" · {result.seconds:.2f}s")
+    if result.failed:
+        console.print("failed tenants stay at their old revision; fix and rerun `siaga112 db upgrade` to resume")
+    if report is not None:
+        import json
+
+        rows = ([{"slug": s, "status": "ok", "error": None} for s in sorted(result.ok)]
+                + [{"slug": s, "status": "failed", "error": e} for s, e in sorted(result.failed.items())]
+                + [{"slug": s, "status": "skipped", "error": None} for s in result.skipped])
+        report.write_text(json.dumps(rows, indent=1, ensure_ascii=False))
     return not result.failed
 
 
 @db_cli.command("upgrade")
-def db_upgrade(workers: int = typer.Option(4, help="tenant schemas migrated in parallel")):
+def db_upgrade(
+    workers: int = typer.Option(4, help="tenant schemas migrated in parallel"),
+    report: Path = typer.Option(None, help="write a per-tenant JSON report (ok / failed+error / skipped)"),
+):
     """Migrate public, then every tenant schema that is behind, under an advisory lock."""
-    ok = run_deploy(_database_url(), workers)
+    ok = run_deploy(_database_url(), workers, report)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -73,14 +90,47 @@ def db_pending():
     from app.db.engine import make_sync_engine
     from app.db.migrate import head_revision, pending_tenants
 
+    import time
+
+    started = time.perf_counter()
     engine = make_sync_engine(_database_url())
     with engine.connect() as conn:
         pending = pending_tenants(conn)
     engine.dispose()
-    console.print(f"head {head_revision('tenant')}: {len(pending)} pending")
+    console.print(f"head {head_revision('tenant')}: {len(pending)} pending ({time.perf_counter() - started:.2f}s)")
     for slug in pending:
         console.print(f"  {slug}")
     raise typer.Exit(1 if pending else 0)
+
+
+@db_cli.command("drift")
+def db_drift(
+    tenant: list[str] = typer.Option(None, "--tenant", "-t", help="check only these slugs (default: all)"),
+    limit: int = typer.Option(20, help="lines shown per drifted tenant"),
+):
+    """Compare every tenant schema's catalog with the models; exit 1 if any tenant drifted."""
+    import time
+
+    from app.db.catalog import tenant_drift
+    from app.db.engine import make_sync_engine
+
+    started = time.perf_counter()
+    engine = make_sync_engine(_database_url())
+    try:
+        with engine.connect() as conn:
+            drift = tenant_drift(conn, tenant or None)
+    finally:
+        engine.dispose()
+    drifted = {slug: lines for slug, lines in drift.items() if lines}
+    for slug, lines in sorted(drifted.items()):
+        console.print(f"[red]drift[/red] {slug}: {len(lines)} difference(s)")
+        for line in lines[:limit]:
+            console.print(f"    {line}", markup=False, highlight=False)
+        if len(lines) > limit:
+            console.print(f"    … {len(lines) - limit} more")
+    console.print(f"{len(drift)} tenant schemas checked · {len(drifted)} drifted · "
+                  f"{time.perf_counter() - started:.2f}s")
+    raise typer.Exit(1 if drifted else 0)
 
 
 @tenants_cli.command("create")
@@ -157,6 +207,33 @@ def _print_accounts(accounts) -> None:
     console.print(table)
 
 
+@national_cli.command("rebuild")
+def national_rebuild(
+    tenant: list[str] = typer.Option(None, "--tenant", help="slug (repeatable); default: every tenant"),
+    workers: int = typer.Option(4, help="tenants recounted in parallel"),
+):
+    """Recount the national rollups from each tenant's own tables (replaces its rows atomically)."""
+    from app.national.rollup import rebuild_all
+
+    async def go():
+        from app.db.database import Database
+        from app.db.engine import make_async_engine
+
+        engine = make_async_engine(get_settings(), pool_size=workers, max_overflow=0)
+        try:
+            return await rebuild_all(Database(engine), tenant or None, workers)
+        finally:
+            await engine.dispose()
+
+    _database_url()
+    result = asyncio.run(go())
+    for slug, error in result.failed.items():
+        console.print(f"[red]failed[/red] {slug}: {error}")
+    console.print(f"rebuilt {len(result.ok)} tenants ({result.rows} day rows) · failed {len(result.failed)}"
+                  f" · {result.seconds:.2f}s")
+    raise typer.Exit(1 if result.failed else 0)
+
+
 @cli.command("worker")
 def worker():
     """Run the arq worker (SLA timers, rollups, webhooks)."""
@@ -165,6 +242,37 @@ def worker():
     from app.worker import WorkerSettings
 
     run_worker(WorkerSettings)
+
+
+@cli.command("web")
+def web(
+    host: str = typer.Option(None, help="default HOST (0.0.0.0 in the container image)"),
+    port: int = typer.Option(None, help="default PORT"),
+    workers: int = typer.Option(1, envvar="WEB_CONCURRENCY", help="uvicorn worker processes"),
+    graceful_s: int = typer.Option(20, envvar="GRACEFUL_SHUTDOWN_S",
+                                   help="on SIGTERM, seconds in-flight requests get to finish"),
+):
+    """Production web process: the app only (no embedded servers, no migrations, no demo data).
+
+    Deploy order: `siaga112 db upgrade` once, then roll out web and worker tasks; /readyz
+    stays 503 until the public schema is at this code's head.
+    """
+    import uvicorn
+
+    settings = get_settings()
+    if not settings.database_url or not settings.redis_url:
+        console.print("[red]DATABASE_URL and REDIS_URL must be set[/red] (`siaga112 serve` is the all-in-one mode)")
+        raise typer.Exit(2)
+    uvicorn.run(
+        "app.main:create_app", factory=True,
+        host=host or settings.host, port=port or settings.port, workers=workers,
+        timeout_graceful_shutdown=graceful_s,
+        # Longer than the load balancer's idle timeout (60 s), or it reuses a closed connection (502).
+        timeout_keep_alive=75,
+        # Behind the load balancer: trust X-Forwarded-For/Proto (the security group admits only it).
+        proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "*"),
+        server_header=False, log_level=os.environ.get("LOG_LEVEL", "info"),
+    )
 
 
 @cli.command("serve")

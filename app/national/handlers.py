@@ -1,0 +1,119 @@
+"""Keep the national rollups current from the call workflow's domain events.
+
+Each handler runs in the emitting service's transaction (see app.events), so the counters commit
+or roll back with the change itself. A missed or wrong increment is repaired by the nightly
+recount (app.national.jobs), which is the reference definition of every figure.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.dispatch.models import Category, Opd
+from app.events import DomainEvent, subscribe
+from app.national.models import national_daily_category, national_daily_opd, outcome_col
+from app.national.rollup import answer_deltas, bump, bump_keyed, call_deltas, loaded, local_day, tenant_ref
+
+log = logging.getLogger(__name__)
+
+
+async def _ref(session: AsyncSession, event: DomainEvent):
+    ref = await tenant_ref(session, event.tenant)
+    if ref is None:
+        log.warning("national rollup: unknown tenant %r in %s", event.tenant, event.name)
+    return ref
+
+
+@subscribe("call.created")
+async def on_call_created(session: AsyncSession, event: DomainEvent) -> None:
+    ref = await _ref(session, event)
+    if ref is None:
+        return
+    outcome, received_at, answered_at = await loaded(session, event.call, "outcome", "received_at", "answered_at")
+    await bump(session, ref, local_day(received_at, ref.zone), call_deltas(outcome, received_at, answered_at))
+
+
+@subscribe("call.updated")
+async def on_call_updated(session: AsyncSession, event: DomainEvent) -> None:
+    changes = event.payload.get("changes") or {}
+    if "outcome" not in changes and "answered_at" not in changes:
+        return
+    ref = await _ref(session, event)
+    if ref is None:
+        return
+    (received_at,) = await loaded(session, event.call, "received_at")
+    deltas: dict[str, int] = {}
+
+    def add(more: dict[str, int]) -> None:
+        for k, v in more.items():
+            deltas[k] = deltas.get(k, 0) + v
+
+    if "outcome" in changes:
+        old, new = changes["outcome"]
+        if old != new:
+            add({outcome_col(old): -1, outcome_col(new): 1})
+    if "answered_at" in changes:
+        old, new = changes["answered_at"]
+        add(answer_deltas(received_at, old, -1))
+        add(answer_deltas(received_at, new, 1))
+    await bump(session, ref, local_day(received_at, ref.zone), deltas)
+
+
+@subscribe("incident.opened")
+async def on_incident_opened(session: AsyncSession, event: DomainEvent) -> None:
+    ref = await _ref(session, event)
+    if ref is None:
+        return
+    category_id, opened_at = await loaded(session, event.incident, "category_id", "opened_at")
+    day = local_day(opened_at, ref.zone)
+    await bump(session, ref, day, {"incidents": 1})
+    category = await session.get(Category, category_id)
+    if category is not None:
+        await bump_keyed(session, ref, national_daily_category, "category_code", category.code, day, "incidents", 1)
+
+
+@subscribe("incident.updated")
+async def on_incident_updated(session: AsyncSession, event: DomainEvent) -> None:
+    """A re-categorised incident moves its count to the new category."""
+    change = (event.payload.get("changes") or {}).get("category_id")
+    if not change or change[0] == change[1]:
+        return
+    ref = await _ref(session, event)
+    if ref is None:
+        return
+    (opened_at,) = await loaded(session, event.incident, "opened_at")
+    day = local_day(opened_at, ref.zone)
+    for category_id, sign in ((change[0], -1), (change[1], 1)):
+        category = await session.get(Category, category_id) if category_id is not None else None
+        if category is not None:
+            await bump_keyed(session, ref, national_daily_category, "category_code", category.code, day,
+                             "incidents", sign)
+
+
+@subscribe("dispatch.created")
+async def on_dispatch_created(session: AsyncSession, event: DomainEvent) -> None:
+    ref = await _ref(session, event)
+    if ref is None:
+        return
+    opd_id, sent_at = await loaded(session, event.dispatch, "opd_id", "sent_at")
+    day = local_day(sent_at, ref.zone)
+    await bump(session, ref, day, {"dispatches": 1})
+    opd = await session.get(Opd, opd_id)
+    if opd is not None:
+        await bump_keyed(session, ref, national_daily_opd, "opd_type", opd.type, day, "dispatches", 1)
+
+
+@subscribe("sla.clock_closed")
+async def on_sla_clock_closed(session: AsyncSession, event: DomainEvent) -> None:
+    """Counted on the tenant-local day the clock stopped; a cancelled clock (met NULL) is not a
+    measurement (the recount applies the same two rules)."""
+    ref = await _ref(session, event)
+    if ref is None:
+        return
+    clock = event.payload.get("clock")
+    stopped_at, met = (await loaded(session, clock, "stopped_at", "met")) if clock is not None else (None, False)
+    if clock is not None and met is None:
+        return
+    breached = bool(event.payload.get("breached"))
+    await bump(session, ref, local_day(stopped_at, ref.zone), {"sla_breached" if breached else "sla_met": 1})

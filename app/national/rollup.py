@@ -1,0 +1,282 @@
+"""The write side of the national rollups: increments from domain events, and the full recount.
+
+Increments run inside the tenant's own transaction (``INSERT … ON CONFLICT DO UPDATE SET
+x = x + n`` on the tenant's row for that local day), so a call and its count commit together and
+contention is only between transactions of the SAME tenant on the same day.
+
+Recount vs increments: the recount takes an exclusive per-tenant advisory lock; every increment
+takes the shared form of the same lock first. So a recount waits for in-flight intake
+transactions of that tenant to commit (their rows are then visible to it), and intake that starts
+meanwhile waits (its row is invisible to the recount and its increment lands after it). Nothing
+is counted twice or lost.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, case, cast, delete, func, inspect, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.calls.models import Call, Incident
+from app.dispatch.models import Category, Dispatch, Opd
+from app.national.models import (
+    ANSWER_BUCKETS_S,
+    COUNTER_COLS,
+    bucket_col,
+    bucket_index,
+    national_daily,
+    national_daily_category,
+    national_daily_opd,
+    outcome_col,
+)
+from app.tenancy.models import TIMEZONES, Tenant
+
+log = logging.getLogger(__name__)
+
+LOCK_NAMESPACE = 112_006  # pg_advisory_xact_lock(namespace, tenant_id)
+_TENANT_TTL_S = 300.0
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    id: int
+    slug: str
+    zone: ZoneInfo
+
+    @property
+    def zone_name(self) -> str:
+        return self.zone.key
+
+
+_tenants: dict[str, tuple[float, TenantRef]] = {}
+
+
+async def tenant_ref(session: AsyncSession, slug: str) -> TenantRef | None:
+    """slug → registry id and time zone, cached per process (ids never change for a slug)."""
+    now = time.monotonic()
+    hit = _tenants.get(slug)
+    if hit and hit[0] > now:
+        return hit[1]
+    row = (await session.execute(select(Tenant.id, Tenant.timezone).where(Tenant.slug == slug))).first()
+    if row is None:
+        _tenants.pop(slug, None)
+        return None
+    ref = TenantRef(row.id, slug, ZoneInfo(TIMEZONES[row.timezone]))
+    _tenants[slug] = (now + _TENANT_TTL_S, ref)
+    return ref
+
+
+def forget_tenant(slug: str) -> None:
+    _tenants.pop(slug, None)
+
+
+def local_day(at: datetime | None, zone: ZoneInfo) -> date:
+    at = at or datetime.now(timezone.utc)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(zone).date()
+
+
+def answer_ms(received_at: datetime, answered_at: datetime) -> int:
+    return max(0, (answered_at - received_at) // timedelta(milliseconds=1))
+
+
+# --- increments ---------------------------------------------------------------------------------
+
+async def _shared_lock(session: AsyncSession, tenant_id: int) -> None:
+    """Once per transaction: the shared side of the recount lock (see module docstring)."""
+    tx = session.get_transaction()
+    held = session.info.setdefault("national_locks", {})
+    if held.get(tenant_id) is tx and tx is not None:
+        return
+    await session.execute(select(func.pg_advisory_xact_lock_shared(LOCK_NAMESPACE, tenant_id)))
+    held[tenant_id] = session.get_transaction()
+
+
+async def bump(session: AsyncSession, ref: TenantRef, day: date, deltas: dict[str, int]) -> None:
+    deltas = {k: v for k, v in deltas.items() if v}
+    if not deltas:
+        return
+    await _shared_lock(session, ref.id)
+    stmt = pg_insert(national_daily).values(tenant_id=ref.id, day=day, **deltas)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "day"],
+        set_={k: national_daily.c[k] + stmt.excluded[k] for k in deltas},
+    )
+    await session.execute(stmt)
+
+
+async def bump_keyed(session: AsyncSession, ref: TenantRef, table, key_col: str, key: str, day: date,
+                     column: str, delta: int) -> None:
+    await _shared_lock(session, ref.id)
+    stmt = pg_insert(table).values(tenant_id=ref.id, day=day, **{key_col: key, column: delta})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "day", key_col],
+        set_={column: table.c[column] + stmt.excluded[column]},
+    )
+    await session.execute(stmt)
+
+
+def call_deltas(outcome: str | None, received_at: datetime | None, answered_at: datetime | None,
+                sign: int = 1) -> dict[str, int]:
+    """The counters one call contributes (sign=-1 takes them back)."""
+    d = {"calls_total": sign, outcome_col(outcome): sign}
+    d.update(answer_deltas(received_at, answered_at, sign))
+    return d
+
+
+def answer_deltas(received_at: datetime | None, answered_at: datetime | None, sign: int = 1) -> dict[str, int]:
+    if answered_at is None:
+        return {}
+    received_at = received_at or answered_at
+    ms = answer_ms(received_at, answered_at)
+    return {"calls_answered": sign, "answer_ms_sum": sign * ms, bucket_col(bucket_index(ms / 1000)): sign}
+
+
+async def loaded(session: AsyncSession, obj, *names: str) -> list:
+    """Attribute values without an implicit (async-illegal) lazy load of expired server defaults."""
+    state = inspect(obj)
+    missing = [n for n in names if n in state.unloaded]
+    if missing and state.persistent:
+        await session.refresh(obj, missing)
+    return [getattr(obj, n, None) for n in names]
+
+
+# --- recount ------------------------------------------------------------------------------------
+
+def _day(column, zone_name: str):
+    return cast(func.timezone(zone_name, column), Date)
+
+
+def _bucket_expr(seconds):
+    return case(*[(seconds <= bound, i) for i, bound in enumerate(ANSWER_BUCKETS_S)],
+                else_=len(ANSWER_BUCKETS_S))
+
+
+async def recount(session: AsyncSession, ref: TenantRef) -> tuple[dict, dict, dict]:
+    """Rows for the three rollup tables, computed from the tenant's own tables (tenant-bound session)."""
+    zone = ref.zone_name
+    daily: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_COLS, 0))
+
+    day = _day(Call.received_at, zone)
+    for d, outcome, n in (await session.execute(
+        select(day, Call.outcome, func.count()).group_by(day, Call.outcome)
+    )).all():
+        daily[d]["calls_total"] += n
+        daily[d][outcome_col(outcome)] += n
+
+    seconds = func.extract("epoch", Call.answered_at - Call.received_at)
+    ms = func.greatest(func.floor(seconds * 1000), 0)
+    bucket = _bucket_expr(seconds)
+    for d, b, n, total_ms in (await session.execute(
+        select(day, bucket, func.count(), func.sum(ms))
+        .where(Call.answered_at.is_not(None)).group_by(day, bucket)
+    )).all():
+        daily[d]["calls_answered"] += n
+        daily[d]["answer_ms_sum"] += int(total_ms or 0)
+        daily[d][bucket_col(int(b))] += n
+
+    categories: dict[tuple[date, str], int] = {}
+    iday = _day(Incident.opened_at, zone)
+    for d, code, n in (await session.execute(
+        select(iday, Category.code, func.count()).join(Category, Category.id == Incident.category_id)
+        .group_by(iday, Category.code)
+    )).all():
+        categories[(d, code)] = n
+        daily[d]["incidents"] += n
+
+    opds: dict[tuple[date, str], int] = {}
+    dday = _day(Dispatch.sent_at, zone)
+    for d, opd_type, n in (await session.execute(
+        select(dday, Opd.type, func.count()).join(Opd, Opd.id == Dispatch.opd_id).group_by(dday, Opd.type)
+    )).all():
+        opds[(d, opd_type)] = n
+        daily[d]["dispatches"] += n
+
+    for d, met, breached in await _recount_sla(session, zone):
+        daily[d]["sla_met"] += met
+        daily[d]["sla_breached"] += breached
+    return daily, categories, opds
+
+
+async def _recount_sla(session: AsyncSession, zone: str) -> list[tuple[date, int, int]]:
+    """SLA clocks (app.sla) stopped as 'done', per local day of stopping; cancelled ones are not
+    measurements (app.sla emits sla.clock_closed only for 'done' clocks: the same rule)."""
+    from app.sla.models import SlaClock
+
+    d = _day(SlaClock.stopped_at, zone)
+    rows = (await session.execute(
+        select(d, func.count().filter(SlaClock.met.is_(True)), func.count().filter(SlaClock.met.is_(False)))
+        .where(SlaClock.stopped_at.is_not(None), SlaClock.close_reason == "done", SlaClock.met.is_not(None))
+        .group_by(d)
+    )).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def rebuild_tenant(db, slug: str) -> int:
+    """Recompute one tenant's rollup rows and replace them atomically; returns the day-row count."""
+    async with db.tenant(slug) as session:
+        forget_tenant(slug)
+        ref = await tenant_ref(session, slug)
+        if ref is None:
+            raise LookupError(f"unknown tenant {slug!r}")
+        await session.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, ref.id)))
+        daily, categories, opds = await recount(session, ref)
+        for table in (national_daily, national_daily_category, national_daily_opd):
+            await session.execute(delete(table).where(table.c.tenant_id == ref.id))
+        if daily:
+            await session.execute(insert(national_daily),
+                                  [{"tenant_id": ref.id, "day": d, **counters} for d, counters in daily.items()])
+        if categories:
+            await session.execute(insert(national_daily_category), [
+                {"tenant_id": ref.id, "day": d, "category_code": code, "incidents": n}
+                for (d, code), n in categories.items()])
+        if opds:
+            await session.execute(insert(national_daily_opd), [
+                {"tenant_id": ref.id, "day": d, "opd_type": t, "dispatches": n} for (d, t), n in opds.items()])
+        await session.commit()
+        return len(daily)
+
+
+async def tenant_slugs(db) -> list[str]:
+    """Every tenant with a schema (pending ones may already take trial calls)."""
+    async with db.public() as session:
+        return list((await session.execute(select(Tenant.slug).order_by(Tenant.id))).scalars())
+
+
+
+@dataclass
+class RebuildResult:
+    ok: list[str]
+    failed: dict[str, str]
+    rows: int
+    seconds: float
+
+
+async def rebuild_all(db, slugs: list[str] | None = None, workers: int = 4) -> RebuildResult:
+    """Recount many tenants, ``workers`` at a time; one tenant's failure doesn't stop the rest."""
+    import asyncio
+
+    started = time.perf_counter()
+    slugs = slugs or await tenant_slugs(db)
+    result = RebuildResult([], {}, 0, 0.0)
+    gate = asyncio.Semaphore(max(1, workers))
+
+    async def one(slug: str) -> None:
+        async with gate:
+            try:
+                result.rows += await rebuild_tenant(db, slug)
+                result.ok.append(slug)
+            except Exception as exc:  # reported per tenant; the others go on
+                log.exception("national rebuild failed for %s", slug)
+                result.failed[slug] = str(exc)
+
+    await asyncio.gather(*(one(s) for s in slugs))
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,416 @@
+"""Read side of the national dashboard: every figure comes from public tables only
+(``tenants`` + the rollups), never from a tenant schema, so a request costs the same at 6 or 514
+regencies. Shared by the HTML pages, the CSV exports and the JSON API.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, and_, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.national.models import (
+    ANSWER_BUCKETS_S,
+    BUCKET_COLS,
+    OUTCOME_COLS,
+    national_daily,
+    national_daily_category,
+    national_daily_opd,
+)
+from app.tenancy.models import Tenant
+from app.tenancy.regions import provinces, regencies
+
+NATIONAL_TOTAL = 514
+STATUSES = ("active", "verified", "pending", "suspended")
+MAX_RANGE_DAYS = 3660
+DEFAULT_RANGE_DAYS = 30
+SUMMED = ["calls_total", *OUTCOME_COLS, "calls_answered", "answer_ms_sum", *BUCKET_COLS,
+          "incidents", "dispatches", "sla_met", "sla_breached"]
+
+
+class FilterError(ValueError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Filters:
+    date_from: date
+    date_to: date  # inclusive
+    province: str | None = None
+
+    @property
+    def days(self) -> int:
+        return (self.date_to - self.date_from).days + 1
+
+    @property
+    def granularity(self) -> str:
+        return "day" if self.days <= 92 else "week" if self.days <= 731 else "month"
+
+    def query(self, **extra) -> dict:
+        q = {"from": self.date_from.isoformat(), "to": self.date_to.isoformat()}
+        if self.province:
+            q["province"] = self.province
+        q.update({k: v for k, v in extra.items() if v is not None})
+        return q
+
+
+def today_wib() -> date:
+    return datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Jakarta")).date()
+
+
+def province_names() -> list[str]:
+    return sorted(provinces().values())
+
+
+def make_filters(date_from: date | None, date_to: date | None, province: str | None) -> Filters:
+    """Defaults (the last 30 days, whole country) and validation shared by page and API."""
+    errors = {}
+    to = date_to or today_wib()
+    frm = date_from or (to - timedelta(days=DEFAULT_RANGE_DAYS - 1))
+    if frm > to:
+        errors["from"] = "Tanggal awal harus sebelum tanggal akhir"
+    elif (to - frm).days + 1 > MAX_RANGE_DAYS:
+        errors["from"] = f"Rentang paling panjang {MAX_RANGE_DAYS} hari"
+    province = (province or "").strip() or None
+    if province and province not in provinces().values():
+        errors["province"] = "Provinsi tidak dikenal"
+    if errors:
+        raise FilterError(errors)
+    return Filters(frm, to, province)
+
+
+# --- derived figures ------------------------------------------------------------------------------
+
+def ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def percentile_bound(buckets: list[int], p: float) -> int | None:
+    """Upper bound (s) of the histogram bucket holding the p-quantile; None = the open last bucket
+    (> 600 s) or no data. Resolution is the bucket width, by design."""
+    total = sum(buckets)
+    if not total:
+        return None
+    need = p * total
+    running = 0
+    for i, n in enumerate(buckets):
+        running += n
+        if running >= need:
+            return ANSWER_BUCKETS_S[i] if i < len(ANSWER_BUCKETS_S) else None
+    return None
+
+
+@dataclass
+class Figures:
+    """Summed counters plus the figures everyone asks for."""
+
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SUMMED, 0))
+
+    def __getitem__(self, key: str) -> int:
+        return self.counters[key]
+
+    @property
+    def calls(self) -> int:
+        return self.counters["calls_total"]
+
+    @property
+    def prank_silent(self) -> int:
+        return self.counters["calls_prank"] + self.counters["calls_silent"]
+
+    @property
+    def prank_silent_ratio(self) -> float | None:
+        return ratio(self.prank_silent, self.calls)
+
+    @property
+    def sla_compliance(self) -> float | None:
+        met, breached = self.counters["sla_met"], self.counters["sla_breached"]
+        return ratio(met, met + breached)
+
+    @property
+    def answer_avg_s(self) -> float | None:
+        n = self.counters["calls_answered"]
+        return round(self.counters["answer_ms_sum"] / n / 1000, 1) if n else None
+
+    @property
+    def buckets(self) -> list[int]:
+        return [self.counters[c] for c in BUCKET_COLS]
+
+    @property
+    def answer_p50_s(self) -> int | None:
+        return percentile_bound(self.buckets, 0.5)
+
+    @property
+    def answer_p90_s(self) -> int | None:
+        return percentile_bound(self.buckets, 0.9)
+
+    @property
+    def answer_over_max(self) -> dict[str, bool]:
+        """Whether p50/p90 fell in the open bucket (to tell '> 600 s' from 'no data')."""
+        has = self.counters["calls_answered"] > 0
+        return {"p50": has and self.answer_p50_s is None, "p90": has and self.answer_p90_s is None}
+
+    def as_dict(self) -> dict:
+        c = self.counters
+        return {
+            "calls": c["calls_total"],
+            "by_outcome": {col.removeprefix("calls_"): c[col] for col in OUTCOME_COLS},
+            "prank_silent": self.prank_silent,
+            "prank_silent_ratio": self.prank_silent_ratio,
+            "answered": c["calls_answered"],
+            "answer_avg_s": self.answer_avg_s,
+            "answer_p50_s": self.answer_p50_s,
+            "answer_p90_s": self.answer_p90_s,
+            "answer_histogram": [{"le_s": ANSWER_BUCKETS_S[i] if i < len(ANSWER_BUCKETS_S) else None, "calls": n}
+                                 for i, n in enumerate(self.buckets)],
+            "incidents": c["incidents"],
+            "dispatches": c["dispatches"],
+            "sla_met": c["sla_met"],
+            "sla_breached": c["sla_breached"],
+            "sla_compliance": self.sla_compliance,
+        }
+
+
+def _figures(row) -> Figures:
+    f = Figures()
+    for col in SUMMED:
+        f.counters[col] = int(getattr(row, col) or 0) if row is not None else 0
+    return f
+
+
+def _sums():
+    return [func.coalesce(func.sum(national_daily.c[c]), 0).label(c) for c in SUMMED]
+
+
+def _range(f: Filters):
+    return and_(national_daily.c.day >= f.date_from, national_daily.c.day <= f.date_to)
+
+
+def _in_province(stmt, f: Filters, day_table=national_daily):
+    if f.province:
+        stmt = stmt.join(Tenant, Tenant.id == day_table.c.tenant_id).where(Tenant.province == f.province)
+    return stmt
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+async def totals(session: AsyncSession, f: Filters) -> Figures:
+    stmt = _in_province(select(*_sums()).select_from(national_daily), f).where(_range(f))
+    return _figures((await session.execute(stmt)).first())
+
+
+def _bucket_dates(f: Filters) -> list[date]:
+    unit = f.granularity
+    start = _trunc(f.date_from, unit)
+    out, d = [], start
+    while d <= f.date_to:
+        out.append(d)
+        if unit == "day":
+            d += timedelta(days=1)
+        elif unit == "week":
+            d += timedelta(days=7)
+        else:
+            d = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return out
+
+
+def _trunc(d: date, unit: str) -> date:
+    if unit == "week":
+        return d - timedelta(days=d.weekday())
+    if unit == "month":
+        return d.replace(day=1)
+    return d
+
+
+SERIES = ("calls_total", "calls_emergency", "prank_silent", "sla_met", "sla_breached")
+
+
+async def timeseries(session: AsyncSession, f: Filters) -> list[dict]:
+    """National (or the filtered province's) volumes per day/week/month, gaps filled with zeros."""
+    bucket = cast(func.date_trunc(f.granularity, national_daily.c.day), Date).label("bucket")
+    c = national_daily.c
+    stmt = _in_province(select(
+        bucket, func.sum(c.calls_total), func.sum(c.calls_emergency),
+        func.sum(c.calls_prank + c.calls_silent), func.sum(c.sla_met), func.sum(c.sla_breached),
+    ).select_from(national_daily), f).where(_range(f)).group_by(bucket)
+    found = {r[0]: [int(v or 0) for v in r[1:]] for r in (await session.execute(stmt)).all()}
+    return [{"date": d, **dict(zip(SERIES, found.get(d, [0] * len(SERIES))))} for d in _bucket_dates(f)]
+
+
+@dataclass
+class ProvinceRow:
+    name: str
+    regencies: int
+    status: dict[str, int]
+    figures: Figures
+    series: list[int]
+
+    @property
+    def registered(self) -> int:
+        return sum(self.status.values())
+
+    @property
+    def not_joined(self) -> int:
+        return max(0, self.regencies - self.registered)
+
+    @property
+    def coverage(self) -> float:
+        return self.status.get("active", 0) / self.regencies if self.regencies else 0.0
+
+
+def regencies_per_province() -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for reg in regencies().values():
+        counts[reg.province] += 1
+    return counts
+
+
+async def status_counts(session: AsyncSession) -> dict[str, dict[str, int]]:
+    rows = (await session.execute(
+        select(Tenant.province, Tenant.status, func.count()).group_by(Tenant.province, Tenant.status)
+    )).all()
+    out: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
+    for province, status, n in rows:
+        out[province][status] += n
+    return out
+
+
+async def provinces_table(session: AsyncSession, f: Filters) -> list[ProvinceRow]:
+    """All 38 provinces (the province filter does not hide the others: it is the map's data)."""
+    per_province = regencies_per_province()
+    statuses = await status_counts(session)
+    c = national_daily.c
+    figs = {r.province: _figures(r) for r in (await session.execute(
+        select(Tenant.province, *_sums()).select_from(national_daily)
+        .join(Tenant, Tenant.id == c.tenant_id).where(_range(f)).group_by(Tenant.province)
+    )).all()}
+    bucket = cast(func.date_trunc(f.granularity, c.day), Date)
+    series: dict[str, dict[date, int]] = defaultdict(dict)
+    for province, d, n in (await session.execute(
+        select(Tenant.province, bucket, func.sum(c.calls_total)).select_from(national_daily)
+        .join(Tenant, Tenant.id == c.tenant_id).where(_range(f)).group_by(Tenant.province, bucket)
+    )).all():
+        series[province][d] = int(n or 0)
+    dates = _bucket_dates(f)
+    names = sorted(set(per_province) | set(statuses))
+    return [
+        ProvinceRow(name, per_province.get(name, 0), dict(statuses.get(name, dict.fromkeys(STATUSES, 0))),
+                    figs.get(name, Figures()), [series[name].get(d, 0) for d in dates])
+        for name in names
+    ]
+
+
+@dataclass
+class Rollout:
+    total: int
+    status: dict[str, int]
+    launches: list[dict]  # one per active tenant: ordinal, name, province, activated_at
+
+    @property
+    def registered(self) -> int:
+        return sum(self.status.values())
+
+    @property
+    def not_joined(self) -> int:
+        return max(0, self.total - self.registered)
+
+    def timeline(self) -> list[dict]:
+        """Cumulative launches at the end of each year (and the latest launch)."""
+        by_year: dict[int, int] = {}
+        for launch in self.launches:
+            by_year[launch["activated_at"].year] = launch["ordinal"]
+        return [{"year": y, "launched": n} for y, n in sorted(by_year.items())]
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, **self.status, "not_joined": self.not_joined,
+                "registered": self.registered, "timeline": self.timeline(),
+                "launches": [{**x, "activated_at": x["activated_at"].isoformat()} for x in self.launches]}
+
+
+async def launches(session: AsyncSession) -> list[dict]:
+    """Every activation in order: the n-th regency to launch 112 nationally."""
+    rows = (await session.execute(
+        select(Tenant.id, Tenant.slug, Tenant.name, Tenant.province, Tenant.activated_at)
+        .where(Tenant.activated_at.is_not(None)).order_by(Tenant.activated_at, Tenant.id)
+    )).all()
+    return [{"ordinal": i, "tenant_id": r.id, "slug": r.slug, "name": r.name, "province": r.province,
+             "activated_at": r.activated_at} for i, r in enumerate(rows, start=1)]
+
+
+async def rollout(session: AsyncSession, province: str | None = None, all_launches: list[dict] | None = None) -> Rollout:
+    statuses = await status_counts(session)
+    if province:
+        total = regencies_per_province().get(province, 0)
+        status = dict(statuses.get(province, dict.fromkeys(STATUSES, 0)))
+    else:
+        total = NATIONAL_TOTAL
+        status = dict.fromkeys(STATUSES, 0)
+        for counts in statuses.values():
+            for k, v in counts.items():
+                status[k] += v
+    all_launches = all_launches if all_launches is not None else await launches(session)
+    chosen = [x for x in all_launches if not province or x["province"] == province]
+    if province:  # ordinal within the province, for the province's own timeline
+        chosen = [{**x, "ordinal": i} for i, x in enumerate(chosen, start=1)]
+    return Rollout(total, status, chosen)
+
+
+REGENCY_SORTS = {
+    "name": lambda r: r["name"].lower(),
+    "province": lambda r: (r["province"].lower(), r["name"].lower()),
+    "status": lambda r: r["status"],
+    "launch": lambda r: r["launch_ordinal"] or 10**6,
+    "calls": lambda r: r["calls"],
+    "emergency": lambda r: r["emergency"],
+    "prank_silent_ratio": lambda r: -1 if r["prank_silent_ratio"] is None else r["prank_silent_ratio"],
+    "sla_compliance": lambda r: -1 if r["sla_compliance"] is None else r["sla_compliance"],
+    "answer_p90_s": lambda r: -1 if r["answer_p90_s"] is None else r["answer_p90_s"],
+    "incidents": lambda r: r["incidents"],
+    "dispatches": lambda r: r["dispatches"],
+}
+
+
+async def regencies_table(session: AsyncSession, f: Filters, sort: str = "calls", descending: bool = True,
+                          all_launches: list[dict] | None = None) -> list[dict]:
+    """One row per registered regency (zero rows included), sorted in Python (≤ 514 rows)."""
+    c = national_daily.c
+    sums = (select(c.tenant_id, *_sums()).where(_range(f)).group_by(c.tenant_id)).subquery()
+    stmt = (select(Tenant.id, Tenant.slug, Tenant.name, Tenant.region_code, Tenant.province, Tenant.status,
+                   *[sums.c[col] for col in SUMMED])
+            .select_from(Tenant).outerjoin(sums, sums.c.tenant_id == Tenant.id))
+    if f.province:
+        stmt = stmt.where(Tenant.province == f.province)
+    all_launches = all_launches if all_launches is not None else await launches(session)
+    ordinal = {x["tenant_id"]: x["ordinal"] for x in all_launches}
+    rows = []
+    for r in (await session.execute(stmt)).all():
+        fig = _figures(r)
+        rows.append({
+            "tenant_id": r.id, "slug": r.slug, "name": r.name, "region_code": r.region_code,
+            "province": r.province, "status": r.status, "launch_ordinal": ordinal.get(r.id),
+            "calls": fig.calls, "emergency": fig["calls_emergency"], "prank_silent": fig.prank_silent,
+            "prank_silent_ratio": fig.prank_silent_ratio, "sla_met": fig["sla_met"],
+            "sla_breached": fig["sla_breached"], "sla_compliance": fig.sla_compliance,
+            "answer_p50_s": fig.answer_p50_s, "answer_p90_s": fig.answer_p90_s,
+            "incidents": fig["incidents"], "dispatches": fig["dispatches"],
+        })
+    key = REGENCY_SORTS.get(sort, REGENCY_SORTS["calls"])
+    rows.sort(key=lambda r: r["name"].lower())
+    rows.sort(key=key, reverse=descending)
+    return rows
+
+
+async def breakdown(session: AsyncSession, f: Filters, kind: str) -> list[dict]:
+    """Incidents by category code (kind="category") or dispatches by OPD type (kind="opd")."""
+    table, key, value = ((national_daily_category, "category_code", "incidents") if kind == "category"
+                         else (national_daily_opd, "opd_type", "dispatches"))
+    stmt = select(table.c[key], func.sum(table.c[value])).where(
+        table.c.day >= f.date_from, table.c.day <= f.date_to).group_by(table.c[key])
+    stmt = _in_province(stmt, f, table)
+    rows = [(k, int(n)) for k, n in (await session.execute(stmt)).all() if n]
+    rows.sort(key=lambda kv: (-kv[1], kv[0]))
+    return [{key: k, value: n} for k, n in rows]

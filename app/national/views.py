@@ -1,0 +1,231 @@
+"""The ministry's national dashboard (/national) and its CSV exports. Kominfo/platform roles only.
+
+One URL serves the full page and, for htmx, just the part that changed (filters → #dashboard,
+a sort click → #regencies); the filters live in the query string so every view is a link.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from urllib.parse import urlencode
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from app.national import service
+from app.national.service import FilterError, Filters
+from app.national.svg import MAP_CREDIT, launch_chart, legend, line_chart, province_map, sparkline
+from app.tenancy.defaults import DEFAULT_CATEGORIES, DEFAULT_OPDS
+from app.web.deps import KominfoDep, PublicSessionDep
+from app.web.errors import NotFound
+from app.web.templating import is_htmx, render
+
+router = APIRouter(tags=["national dashboard (HTML)"])
+
+CATEGORY_LABELS = {code: name for code, name, _, _ in DEFAULT_CATEGORIES}
+OPD_LABELS = {o["type"]: o["name"] for o in DEFAULT_OPDS} | {"rsud": "RSUD", "dprkp": "DPRKP", "other": "Lainnya"}
+STATUS_LABELS = {"active": "Aktif", "verified": "Terverifikasi", "pending": "Menunggu", "suspended": "Ditangguhkan",
+                 "not_joined": "Belum bergabung"}
+MAP_METRICS = {
+    "coverage": "Cakupan (aktif / kab-kota)",
+    "calls": "Jumlah panggilan",
+    "prank": "Rasio iseng + diam",
+    "sla": "Kepatuhan SLA",
+}
+REGENCY_COLUMNS = [  # (sort key, header, default direction descending?)
+    ("name", "Kabupaten/kota", False), ("province", "Provinsi", False), ("status", "Status", False),
+    ("launch", "Peluncuran", False), ("calls", "Panggilan", True), ("emergency", "Darurat", True),
+    ("prank_silent_ratio", "Iseng+diam", True), ("sla_compliance", "SLA", True),
+    ("answer_p90_s", "Jawab p90", True), ("incidents", "Insiden", True), ("dispatches", "Penugasan", True),
+]
+
+
+def pct(v: float | None) -> str:
+    return "–" if v is None else f"{v * 100:.1f}%".replace(".", ",")
+
+
+def num(v: int | float | None) -> str:
+    return "–" if v is None else f"{v:,.0f}".replace(",", ".")
+
+
+def seconds(v: int | None, over: bool = False) -> str:
+    if over:
+        return "> 600 dtk"
+    return "–" if v is None else f"≤ {v} dtk"
+
+
+def _parse_date(raw: str | None, field: str, errors: dict) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[field] = "Tanggal tidak valid (format YYYY-MM-DD)"
+        return None
+
+
+def parse_filters(date_from: str | None, date_to: str | None, province: str | None) -> tuple[Filters, dict]:
+    """Filters from the query string, or the defaults plus messages for the fields that were wrong."""
+    errors: dict[str, str] = {}
+    frm, to = _parse_date(date_from, "from", errors), _parse_date(date_to, "to", errors)
+    try:
+        filters = service.make_filters(frm, to, province)
+    except FilterError as exc:
+        errors.update(exc.errors)
+        keep_province = province if "province" not in exc.errors else None
+        try:
+            filters = service.make_filters(None, None, keep_province)
+        except FilterError:
+            filters = service.make_filters(None, None, None)
+    return filters, errors
+
+
+def _map_values(provinces: list, metric: str) -> tuple[dict, dict, float, callable]:
+    values, labels = {}, {}
+    for p in provinces:
+        fig = p.figures
+        if metric == "calls":
+            values[p.name] = fig.calls if p.registered else None
+            labels[p.name] = f"{num(fig.calls)} panggilan"
+        elif metric == "prank":
+            values[p.name] = fig.prank_silent_ratio
+            labels[p.name] = f"{pct(fig.prank_silent_ratio)} iseng+diam dari {num(fig.calls)} panggilan"
+        elif metric == "sla":
+            values[p.name] = fig.sla_compliance
+            labels[p.name] = f"SLA {pct(fig.sla_compliance)}"
+        else:
+            values[p.name] = p.coverage
+            labels[p.name] = f"{p.status['active']} aktif dari {p.regencies} kab/kota"
+    if metric in ("coverage", "prank", "sla"):
+        return values, labels, 1.0, pct
+    real = [v for v in values.values() if v]
+    return values, labels, float(max(real) if real else 0), num
+
+
+async def dashboard_context(session, filters: Filters, sort: str, descending: bool, metric: str) -> dict:
+    launches = await service.launches(session)
+    rollout = await service.rollout(session, filters.province, launches)
+    totals = await service.totals(session, filters)
+    series = await service.timeseries(session, filters)
+    provinces = await service.provinces_table(session, filters)
+    regencies = await service.regencies_table(session, filters, sort, descending, launches)
+    categories = await service.breakdown(session, filters, "category")
+    opds = await service.breakdown(session, filters, "opd")
+
+    dates = [p["date"] for p in series]
+    chart = line_chart(dates, [
+        ("Semua panggilan", [p["calls_total"] for p in series], "#1d4ed8"),
+        ("Iseng + diam", [p["prank_silent"] for p in series], "#f59e0b"),
+        ("Darurat", [p["calls_emergency"] for p in series], "#c8102e"),
+    ], unit=filters.granularity, title="Panggilan 112 dari waktu ke waktu")
+    sla_chart = line_chart(dates, [
+        ("SLA terpenuhi", [p["sla_met"] for p in series], "#1a7f37"),
+        ("SLA terlewati", [p["sla_breached"] for p in series], "#c8102e"),
+    ], unit=filters.granularity, height=180, title="SLA dari waktu ke waktu")
+    values, labels, peak, fmt = _map_values(provinces, metric)
+    shown_provinces = [p for p in provinces if p.registered or p.figures.calls]
+    shown_provinces.sort(key=lambda p: (-p.figures.calls, -p.status["active"], p.name))
+    bar_peak = max([c["incidents"] for c in categories] + [o["dispatches"] for o in opds] + [1])
+    return {
+        "filters": filters, "rollout": rollout, "totals": totals, "series": series, "chart": chart,
+        "sla_chart": sla_chart, "provinces": provinces, "shown_provinces": shown_provinces,
+        "regencies": regencies, "categories": categories, "opds": opds, "bar_peak": bar_peak,
+        "launch_chart": launch_chart(rollout.launches, rollout.total),
+        "map": province_map(values, labels, filters.province,
+                            link="/national?" + urlencode({**filters.query(map=metric), "province": ""})),
+        "map_legend": legend(peak, fmt), "map_metric": metric, "map_metrics": MAP_METRICS,
+        "map_credit": MAP_CREDIT, "sort": sort, "descending": descending, "columns": REGENCY_COLUMNS,
+        "province_names": service.province_names(), "status_labels": STATUS_LABELS,
+        "category_labels": CATEGORY_LABELS, "opd_labels": OPD_LABELS, "sparkline": sparkline,
+        "pct": pct, "num": num, "seconds": seconds, "qs": lambda **kw: urlencode(filters.query(**kw)),
+    }
+
+
+DateFrom = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")]
+DateTo = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD, inclusive")]
+
+
+@router.get("/national", include_in_schema=False)
+async def national_dashboard(
+    request: Request, user: KominfoDep, session: PublicSessionDep,
+    date_from: DateFrom = None, date_to: DateTo = None, province: str | None = None,
+    sort: str = "calls", dir: str | None = None, map: str = "coverage",
+):
+    filters, errors = parse_filters(date_from, date_to, province)
+    if sort not in service.REGENCY_SORTS:
+        sort = "calls"
+    default_desc = dict((k, d) for k, _, d in REGENCY_COLUMNS)[sort]
+    descending = default_desc if dir not in ("asc", "desc") else dir == "desc"
+    metric = map if map in MAP_METRICS else "coverage"
+    ctx = await dashboard_context(session, filters, sort, descending, metric)
+    target = request.headers.get("hx-target") if is_htmx(request) else None
+    ctx.update(errors=errors, title="Dasbor Nasional 112 — Kominfo / Komdigi", oob=target == "regencies")
+    template = {"regencies": "national/_regencies.html", "dashboard": "national/_dashboard.html"}.get(
+        target, "national/index.html")
+    status = 422 if errors and not is_htmx(request) else 200
+    response = render(request, template, ctx, status_code=status)
+    response.headers["Vary"] = "HX-Request, HX-Target"
+    return response
+
+
+# --- CSV exports ----------------------------------------------------------------------------------
+
+def _csv(name: str, header: list[str], rows) -> Response:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="siaga112-{name}.csv"'})
+
+
+def _r(v):
+    return "" if v is None else v
+
+
+EXPORTS = ("rollout", "launches", "timeseries", "provinces", "regencies", "categories", "opds")
+
+
+@router.get("/national/export/{name}.csv", include_in_schema=False)
+async def national_export(request: Request, name: str, user: KominfoDep, session: PublicSessionDep,
+                          date_from: DateFrom = None, date_to: DateTo = None, province: str | None = None,
+                          sort: str = "calls", dir: str = "desc"):
+    if name not in EXPORTS:
+        raise NotFound("Ekspor tidak dikenal")
+    filters, errors = parse_filters(date_from, date_to, province)
+    if errors:
+        return Response("; ".join(f"{k}: {v}" for k, v in errors.items()), status_code=422, media_type="text/plain")
+    if name == "rollout":
+        rows = await service.provinces_table(session, filters)
+        return _csv(name, ["province", "regencies", "active", "verified", "pending", "suspended", "not_joined"],
+                    [[p.name, p.regencies, *[p.status[s] for s in service.STATUSES], p.not_joined] for p in rows])
+    if name == "launches":
+        ro = await service.rollout(session, filters.province)
+        return _csv(name, ["ordinal", "of", "name", "province", "activated_at"],
+                    [[x["ordinal"], ro.total, x["name"], x["province"], x["activated_at"].isoformat()] for x in ro.launches])
+    if name == "timeseries":
+        series = await service.timeseries(session, filters)
+        return _csv(name, [filters.granularity, *service.SERIES],
+                    [[p["date"].isoformat(), *[p[k] for k in service.SERIES]] for p in series])
+    if name == "provinces":
+        rows = await service.provinces_table(session, filters)
+        return _csv(name, ["province", "calls", "emergency", "prank_silent", "prank_silent_ratio", "sla_met",
+                           "sla_breached", "sla_compliance", "answer_p90_s", "incidents", "dispatches"],
+                    [[p.name, p.figures.calls, p.figures["calls_emergency"], p.figures.prank_silent,
+                      _r(p.figures.prank_silent_ratio), p.figures["sla_met"], p.figures["sla_breached"],
+                      _r(p.figures.sla_compliance), _r(p.figures.answer_p90_s), p.figures["incidents"],
+                      p.figures["dispatches"]] for p in rows])
+    if name == "regencies":
+        rows = await service.regencies_table(session, filters, sort if sort in service.REGENCY_SORTS else "calls",
+                                             dir != "asc")
+        cols = ["region_code", "name", "province", "status", "launch_ordinal", "calls", "emergency", "prank_silent",
+                "prank_silent_ratio", "sla_met", "sla_breached", "sla_compliance", "answer_p50_s", "answer_p90_s",
+                "incidents", "dispatches"]
+        return _csv(name, cols, [[_r(r[c]) for c in cols] for r in rows])
+    kind = "category" if name == "categories" else "opd"
+    rows = await service.breakdown(session, filters, kind)
+    key, value = ("category_code", "incidents") if kind == "category" else ("opd_type", "dispatches")
+    return _csv(name, [key, value], [[r[key], r[value]] for r in rows])
