@@ -505,6 +505,8 @@ class BackendMemory:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        import psycopg
+
         dbname = self.url.rsplit("/", 1)[1]
         with psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
             while not self._stop.is_set():

@@ -1,4 +1,4 @@
-"""Target 1: provisioning one tenant (schema, tables at head, stamp, seed) in ≤ 1 s p95.
+"""Target 1: provisioning one tenant (schema, tables at head, stamp, seed) in <= 1 s p95.
 
 Usage: python bench/tenancy_provision.py [N=50] [--concurrency 1]
 Sequential by default, so each figure is one tenant's own latency.
@@ -12,10 +12,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_database, percentiles, provision_many, regency_tenants  # noqa: E402
+from bench.common import bench_database, emit, percentiles, provision_many, quick, regency_tenants  # noqa: E402
+
+TARGETS = {"provision_p95_ms": "<= 1000"}
 
 
-async def run(n: int, concurrency: int) -> dict[str, float]:
+async def _run(n: int, concurrency: int) -> dict:
     from app.config import get_settings
     from app.db.engine import make_async_engine
 
@@ -24,20 +26,18 @@ async def run(n: int, concurrency: int) -> dict[str, float]:
         times = await provision_many(engine, regency_tenants(n), concurrency=concurrency)
     finally:
         await engine.dispose()
-    return percentiles(times) | {"n": n, "total": sum(times)}
+    return {f"provision_{k}_ms": round(v * 1000, 1) for k, v in percentiles(times).items()}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("n", nargs="?", type=int, default=50)
-    ap.add_argument("--concurrency", type=int, default=1)
-    args = ap.parse_args()
+def main(n: int | None = None, concurrency: int = 1) -> dict:
+    n = n or (20 if quick() else 50)
     with bench_database("provision"):
-        f = asyncio.run(run(args.n, args.concurrency))
-    print(f"provision {f['n']} tenants (concurrency {args.concurrency}): "
-          f"p50 {f['p50'] * 1000:.0f} ms · p95 {f['p95'] * 1000:.0f} ms · p99 {f['p99'] * 1000:.0f} ms "
-          f"(target p95 ≤ 1000 ms)")
+        return {"tenants": n, "concurrency": concurrency} | asyncio.run(_run(n, concurrency))
 
 
 if __name__ == "__main__":
-    main()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("n", nargs="?", type=int, default=None)
+    ap.add_argument("--concurrency", type=int, default=1)
+    a = ap.parse_args()
+    emit(main(a.n, a.concurrency))

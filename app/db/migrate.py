@@ -2,15 +2,15 @@
 
 Deploys take one PostgreSQL advisory lock so two can't race. "Is anything pending?" is a single
 query over every tenant's ``alembic_version`` (not one Alembic run per tenant), so a deploy with
-nothing to do returns at once. Tenants migrate in parallel threads, one transaction each with a
+nothing to do returns at once. Tenants migrate in parallel worker processes, one transaction each with a
 ``lock_timeout``; a failed tenant is reported and the rest go on, and a rerun resumes because
 finished tenants are simply no longer pending.
 """
 from __future__ import annotations
 
-import threading
+import multiprocessing
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
@@ -48,10 +49,28 @@ def head_revision(scope: str, script_location: Path | None = None) -> str:
     return heads[0]
 
 
+def _upgrade(cfg: Config, scope: str, target: str, script_location: Path | None) -> None:
+    """``alembic upgrade`` with the revision files parsed once per process, not once per tenant."""
+    script = _script(scope, str(script_location) if script_location else None)
+
+    def upgrade(rev, context):
+        return script._upgrade_revs(target, rev)
+
+    with EnvironmentContext(cfg, script, fn=upgrade, as_sql=False, starting_rev=None,
+                            destination_rev=target, tag=None):
+        script.run_env()
+
+
+def public_version(conn: Connection) -> str | None:
+    if conn.execute(text("SELECT to_regclass('public.alembic_version')")).scalar() is None:
+        return None
+    return conn.execute(text("SELECT version_num FROM public.alembic_version")).scalar()
+
+
 def upgrade_public(conn: Connection) -> None:
     cfg = alembic_config("public")
     cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "head")
+    _upgrade(cfg, "public", "head", None)
 
 
 def upgrade_tenant(
@@ -66,7 +85,7 @@ def upgrade_tenant(
     cfg.attributes["connection"] = conn
     cfg.attributes["schema"] = schema_for(slug)
     conn.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": lock_timeout})
-    command.upgrade(cfg, target)
+    _upgrade(cfg, "tenant", target, script_location)
 
 
 def downgrade_tenant(conn: Connection, slug: str, target: str) -> None:
@@ -85,13 +104,18 @@ def tenant_schemas(conn: Connection) -> list[str]:
 
 
 def tenant_versions(conn: Connection) -> dict[str, str | None]:
-    """Every tenant schema's Alembic revision, in one round trip (None: no version table)."""
+    """Every tenant schema's Alembic revision in two round trips, however many tenants exist.
+
+    The UNION ALL is sent with ``exec_driver_sql``: its text changes with the tenant list, and
+    it must not add an entry to the engine's compiled-statement cache every time it does.
+    """
     rows = conn.execute(
         text(
             """
             SELECT n.nspname, c.oid IS NOT NULL
             FROM pg_namespace n
             LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'alembic_version'
+                                 AND c.relkind = 'r'
             WHERE n.nspname LIKE :p
             """
         ),
@@ -102,15 +126,16 @@ def tenant_versions(conn: Connection) -> dict[str, str | None]:
     if with_table:
         q = conn.dialect.identifier_preparer.quote
         union = " UNION ALL ".join(
-            f"SELECT '{s}' AS s, version_num FROM {q(s)}.alembic_version" for s in with_table
+            f"SELECT '{s}', version_num FROM {q(s)}.alembic_version" for s in with_table
         )
-        for schema, version in conn.execute(text(union)):
+        for schema, version in conn.exec_driver_sql(union):
             versions[schema] = version
     return versions
 
 
-def pending_tenants(conn: Connection, head: str | None = None) -> list[str]:
-    head = head or head_revision("tenant")
+def pending_tenants(conn: Connection, head: str | None = None, script_location: Path | None = None) -> list[str]:
+    """Slugs of tenant schemas not at ``head``: one catalog query, not one Alembic run each."""
+    head = head or head_revision("tenant", script_location)
     return sorted(slug_for_schema(s) for s, v in tenant_versions(conn).items() if v != head)
 
 
@@ -120,11 +145,59 @@ class FleetResult:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    connections: int = 0  # connections opened (workers recycle theirs every ``recycle_every``)
 
 
-class _Worker(threading.local):
-    conn: Connection | None = None
-    used: int = 0
+class _Runner:
+    """One worker's connection, closed and reopened every ``recycle_every`` tenants.
+
+    A server backend keeps the catalog entries of every schema it touched (~0.8 MB each) until
+    it exits, so recycling keeps server memory flat whatever the fleet size.
+    """
+
+    def __init__(self, engine: Engine, recycle_every: int):
+        self.engine, self.recycle_every = engine, recycle_every
+        self.conn: Connection | None = None
+        self.used = 0
+
+    def migrate(self, slug: str, target: str, lock_timeout: str,
+                script_location: Path | None) -> tuple[str, str, str | None, bool]:
+        """(slug, "ok"|"failed", error, opened a new connection)."""
+        opened = False
+        try:
+            if self.conn is not None and (self.used >= self.recycle_every or self.conn.invalidated):
+                self.close()
+            if self.conn is None:
+                self.conn, self.used, opened = self.engine.connect(), 0, True
+            self.used += 1
+            with self.conn.begin():
+                upgrade_tenant(self.conn, slug, target=target, lock_timeout=lock_timeout,
+                               script_location=script_location)
+            return slug, "ok", None, opened
+        except Exception as exc:  # reported per tenant; the fleet goes on
+            return slug, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}", opened
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+
+
+_process_runner: _Runner | None = None  # one per worker process
+
+
+def _worker_init(url: str, recycle_every: int) -> None:
+    from sqlalchemy.pool import NullPool
+
+    global _process_runner
+    _process_runner = _Runner(make_sync_engine(url, poolclass=NullPool), recycle_every)
+
+
+def _worker_migrate(slug: str, target: str, lock_timeout: str, script_location: Path | None):
+    assert _process_runner is not None
+    return _process_runner.migrate(slug, target, lock_timeout, script_location)
 
 
 def migrate_tenants(
@@ -135,53 +208,59 @@ def migrate_tenants(
     lock_timeout: str = "5s",
     on_progress: Callable[[str, str, str | None], None] | None = None,
     script_location: Path | None = None,
+    target: str = "head",
 ) -> FleetResult:
-    """Migrate the given tenants, ``workers`` at a time, one transaction per tenant."""
+    """Migrate the given tenants, ``workers`` at a time, one transaction per tenant.
+
+    Tenants already at the target are reported as skipped without running Alembic, so a rerun
+    after a crash or a failed tenant resumes where the last run stopped. Workers are PROCESSES:
+    Alembic's ``op``/``context`` are process-global proxies, so two threads running migrations
+    at once would execute each other's operations (and the GIL would serialise them anyway).
+    """
     result = FleetResult()
-    local = _Worker()
     started = time.perf_counter()
-    all_conns: list[Connection] = []
-    guard = threading.Lock()
+    slugs = list(slugs)
+    head = head_revision("tenant", script_location) if target == "head" else target
+    with engine.connect() as conn:
+        pending = set(pending_tenants(conn, head))
+    todo = [s for s in slugs if s in pending]
+    for slug in slugs:
+        if slug not in pending:
+            result.skipped.append(slug)
+            if on_progress:
+                on_progress(slug, "skipped", None)
 
-    def connection() -> Connection:
-        if local.conn is not None and local.used >= recycle_every:
-            # A connection that touched many schemas keeps their catalog entries; start afresh.
-            local.conn.close()
-            local.conn = None
-        if local.conn is None:
-            local.conn = engine.connect()
-            local.used = 0
-            with guard:
-                all_conns.append(local.conn)
-        local.used += 1
-        return local.conn
+    def record(outcome: tuple[str, str, str | None, bool]) -> None:
+        slug, status, error, opened = outcome
+        result.connections += opened
+        if status == "ok":
+            result.ok.append(slug)
+        else:
+            result.failed[slug] = error or ""
+        if on_progress:
+            on_progress(slug, status, error)
 
-    def one(slug: str) -> tuple[str, str, str | None]:
-        conn = connection()
+    if workers <= 1 or len(todo) <= 1:
+        runner = _Runner(engine, recycle_every)
         try:
-            with conn.begin():
-                upgrade_tenant(conn, slug, lock_timeout=lock_timeout, script_location=script_location)
-            return slug, "ok", None
-        except Exception as exc:  # reported per tenant; the fleet goes on
-            return slug, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = [pool.submit(one, s) for s in slugs]
+            for slug in todo:
+                record(runner.migrate(slug, target, lock_timeout, script_location))
+        finally:
+            runner.close()
+    elif todo:
+        url = engine.url.render_as_string(hide_password=False)
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(todo)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(url, recycle_every),
+        ) as pool:
+            futures = {pool.submit(_worker_migrate, s, target, lock_timeout, script_location): s for s in todo}
             for fut in as_completed(futures):
-                slug, status, error = fut.result()
-                if status == "ok":
-                    result.ok.append(slug)
-                else:
-                    result.failed[slug] = error or ""
-                if on_progress:
-                    on_progress(slug, status, error)
-    finally:
-        for c in all_conns:
-            try:
-                c.close()
-            except Exception:
-                pass
+                try:
+                    record(fut.result())
+                except Exception as exc:  # a worker process died: its tenant is not migrated
+                    record((futures[fut], "failed", f"{type(exc).__name__}: {exc}", False))
     result.seconds = time.perf_counter() - started
     return result
 
@@ -192,8 +271,13 @@ def deploy(
     on_progress: Callable[[str, str, str | None], None] | None = None,
     on_plan: Callable[[int, int], None] | None = None,
     lock_wait_s: float = 600.0,
+    script_location: Path | None = None,
 ) -> FleetResult:
-    """Migrate public, then every pending tenant, under the deploy advisory lock."""
+    """Migrate public, then every pending tenant, under the deploy advisory lock.
+
+    With nothing pending this is three catalog queries and no Alembic run at all.
+    """
+    started = time.perf_counter()
     engine = make_sync_engine(url, pool_size=workers + 1, max_overflow=0)
     try:
         with engine.connect() as lock_conn:
@@ -206,15 +290,23 @@ def deploy(
             lock_conn.commit()
             try:
                 with engine.connect() as conn:
-                    with conn.begin():
-                        upgrade_public(conn)
-                    all_schemas = tenant_schemas(conn)
-                    pending = pending_tenants(conn)
+                    if public_version(conn) != head_revision("public"):
+                        conn.rollback()
+                        with conn.begin():
+                            upgrade_public(conn)
+                    versions = tenant_versions(conn)
                     conn.rollback()
+                head = head_revision("tenant", script_location)
+                pending = sorted(slug_for_schema(s) for s, v in versions.items() if v != head)
                 if on_plan:
-                    on_plan(len(all_schemas), len(pending))
-                result = migrate_tenants(engine, pending, workers=workers, on_progress=on_progress)
-                result.skipped = sorted(set(slug_for_schema(s) for s in all_schemas) - set(pending))
+                    on_plan(len(versions), len(pending))
+                if not pending:
+                    result = FleetResult()
+                else:
+                    result = migrate_tenants(engine, pending, workers=workers, on_progress=on_progress,
+                                             script_location=script_location)
+                result.skipped = sorted(set(result.skipped) | (set(slug_for_schema(s) for s in versions) - set(pending)))
+                result.seconds = time.perf_counter() - started
                 return result
             finally:
                 lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": DEPLOY_LOCK_KEY})
