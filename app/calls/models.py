@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -23,6 +24,7 @@ from app.db.base import TenantBase, utcnow_column
 CHANNELS = ("voice", "sms", "app", "walk_in")
 OUTCOMES = ("emergency", "non_emergency_info", "prank", "silent", "misdial", "duplicate")
 INCIDENT_STATUSES = ("open", "closed")
+TELEPHONY_STATES = ("ringing", "answered", "transferred", "ended", "missed")
 
 
 class Call(TenantBase):
@@ -33,6 +35,7 @@ class Call(TenantBase):
         CheckConstraint("(outcome = 'duplicate') = (duplicate_of_id IS NOT NULL)", name="duplicate_has_original"),
         Index("ix_calls_caller_received", "caller_number", "received_at"),
         Index("ix_calls_received_at", "received_at"),
+        CheckConstraint(f"telephony_state IN {TELEPHONY_STATES}", name="telephony_state"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -49,6 +52,19 @@ class Call(TenantBase):
     notes: Mapped[str | None] = mapped_column(Text)
     # Set when the call arrived through the telephony integrator (its own call id).
     external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # Telephony (app/telephony): integrator state and timings, merged by event time, not arrival.
+    telephony_state: Mapped[str | None] = mapped_column(String(12))
+    called_number: Mapped[str | None] = mapped_column(String(16))
+    trunk: Mapped[str | None] = mapped_column(String(40))
+    operator_extension: Mapped[str | None] = mapped_column(String(20))
+    transferred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    silent_suspected: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Caller position (AML or typed by the operator); radius in metres.
+    location_lat: Mapped[float | None] = mapped_column(Float)
+    location_lon: Mapped[float | None] = mapped_column(Float)
+    location_radius_m: Mapped[float | None] = mapped_column(Float)
+    location_source: Mapped[str | None] = mapped_column(String(8))
+    location_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = utcnow_column()
 
 

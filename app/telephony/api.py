@@ -1,0 +1,123 @@
+"""Integrator endpoints (HMAC-signed call events, AML positions) and the JSON claim of a ringing call.
+
+    POST /api/v1/t/<slug>/telephony/events          signed call event (ringing|answered|transferred|ended)
+    POST /api/v1/t/<slug>/telephony/aml             AML text (signed, or bearer token with telephony:webhook)
+    POST /api/v1/t/<slug>/telephony/calls/<id>/claim  an operator answers ("Angkat"); 409 if someone else did
+"""
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.calls.http import make_ctx, service_errors
+from app.calls.service import Ctx
+from app.telephony import service
+from app.telephony.aml import AmlError
+from app.telephony.schemas import AmlIn, CallEventIn
+from app.telephony.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, secret_cache
+from app.web.csrf import verify_csrf
+from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
+from app.web.errors import Conflict, Forbidden
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1/t/{slug}/telephony", tags=["telephony"])
+MAX_BODY = 16 * 1024
+WEBHOOK_SCOPE = "telephony:webhook"
+Operator = Annotated[Principal, Depends(api_tenant_access("operator", "supervisor", "admin"))]
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, f"Body terlalu besar (maks {MAX_BODY} byte)")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(413, f"Body terlalu besar (maks {MAX_BODY} byte)")
+    return body
+
+
+async def _verify_signature(request: Request, session: AsyncSession, slug: str, body: bytes) -> None:
+    try:
+        await secret_cache.verify(session, slug, request.headers.get(TIMESTAMP_HEADER),
+                                  request.headers.get(SIGNATURE_HEADER), body)
+    except SignatureError as exc:
+        log.warning("telephony request refused for %s: %s", slug, exc.message)
+        raise HTTPException(exc.status, exc.message) from None
+
+
+def _parse(model: type[BaseModel], body: bytes):
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+
+
+def _integrator_ctx(request: Request, session: AsyncSession, tenant) -> Ctx:
+    return Ctx(session=session, tenant=tenant.slug, actor=service.INTEGRATOR, redis=request.app.state.redis,
+               request=request, region_code=tenant.region_code)
+
+
+@router.post("/events", summary="Integrator call event (HMAC-SHA256 signed)")
+async def call_event(request: Request, tenant: TenantDep, session: TenantSessionDep):
+    body = await _body(request)
+    await _verify_signature(request, session, tenant.slug, body)
+    ev: CallEventIn = _parse(CallEventIn, body)
+    redis = request.app.state.redis
+    if not await service.claim_event_id(redis, tenant.slug, ev.event_id):
+        raise Conflict(f"Event {ev.event_id} sudah pernah diterima (replay ditolak)")
+    try:
+        result = await service.apply_event(_integrator_ctx(request, session, tenant), ev)
+    except service.Replay as exc:
+        raise Conflict(exc.message) from None
+    except BaseException:
+        await service.release_event_id(redis, tenant.slug, ev.event_id)
+        raise
+    call = result.call
+    return {"call_id": call.id, "external_id": call.external_id, "state": call.telephony_state,
+            "created": result.created, "silent_suspected": call.silent_suspected}
+
+
+async def _aml_auth(request: Request, session: AsyncSession, slug: str, body: bytes) -> None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        from app.auth.tokens import resolve_tenant_token
+
+        principal = await resolve_tenant_token(request, slug, session, auth[7:].strip())
+        if principal is None:
+            raise HTTPException(401, "Token API tidak sah atau kedaluwarsa")
+        if WEBHOOK_SCOPE not in principal.scopes:
+            raise Forbidden(f"Token tidak memiliki izin {WEBHOOK_SCOPE}")
+        return
+    await _verify_signature(request, session, slug, body)
+
+
+@router.post("/aml", status_code=201, summary="AML position (ETSI TS 103 625 text form)")
+async def aml_delivery(request: Request, tenant: TenantDep, session: TenantSessionDep):
+    body = await _body(request)
+    await _aml_auth(request, session, tenant.slug, body)
+    data: AmlIn = _parse(AmlIn, body)
+    try:
+        loc, call = await service.ingest_aml(_integrator_ctx(request, session, tenant), data.caller_number,
+                                             data.message)
+    except AmlError as exc:
+        log.warning("AML rejected for %s from %s: %s | %r", tenant.slug, data.caller_number, exc, data.message[:200])
+        raise RequestValidationError([{"loc": ("body", "message", exc.field), "type": "aml_invalid",
+                                       "msg": f"Pesan AML tidak valid — {exc.field}: {exc.message}"}]) from None
+    return {"id": loc.id, "call_id": call.id if call else None, "attached": call is not None,
+            "lat": loc.lat, "lon": loc.lon, "radius_m": loc.radius_m, "method": loc.method,
+            "positioned_at": loc.positioned_at.isoformat()}
+
+
+@router.post("/calls/{call_id}/claim", dependencies=[Depends(verify_csrf)],
+             summary="Answer (claim) a ringing call; 409 if another operator already did")
+async def claim_call(call_id: int, request: Request, session: TenantSessionDep, who: Operator):
+    with service_errors():
+        call = await service.claim(make_ctx(request, session, who), call_id)
+    return {"call_id": call.id, "operator_id": call.operator_id, "state": call.telephony_state,
+            "answered_at": call.answered_at.isoformat() if call.answered_at else None}

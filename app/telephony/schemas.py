@@ -1,0 +1,53 @@
+"""Integrator payloads: call events and AML deliveries (strict: unknown fields are refused)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
+
+from app.calls.phone import normalize_phone
+
+EVENT_TYPES = ("ringing", "answered", "transferred", "ended")
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=32),
+                  AfterValidator(normalize_phone)]
+# The called number is 112 itself or a short/trunk number: digits only, not normalised.
+Called = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{2,15}$")]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40,
+                                         pattern=r"^[A-Za-z0-9._:/ -]+$")]
+Extension = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20,
+                                             pattern=r"^[A-Za-z0-9*#._-]+$")]
+
+MAX_EVENT_AGE = timedelta(hours=24)
+MAX_EVENT_AHEAD = timedelta(minutes=5)
+
+
+class CallEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: Ident
+    type: Literal["ringing", "answered", "transferred", "ended"]
+    call_id: Ident
+    caller_number: Phone
+    called_number: Called | None = None
+    trunk: Label | None = None
+    occurred_at: AwareDatetime
+    operator_extension: Extension | None = None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        now = datetime.now(timezone.utc)
+        if value > now + MAX_EVENT_AHEAD:
+            raise ValueError("occurred_at lebih dari 5 menit di masa depan (periksa jam integrator)")
+        if value < now - MAX_EVENT_AGE:
+            raise ValueError("occurred_at lebih dari 24 jam yang lalu")
+        return value.astimezone(timezone.utc)
+
+
+class AmlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    caller_number: Phone
+    message: Annotated[str, StringConstraints(min_length=1, max_length=1024)]

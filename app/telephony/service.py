@@ -1,0 +1,420 @@
+"""Telephony workflow: integrator events → calls, console claims, AML positions, callbacks, watch list.
+
+Events are applied by their OWN timestamps under the call's row lock, so arrival order does not
+matter (an ``ended`` that overtakes its ``answered`` still yields one consistent call), and each
+event id is accepted once (Redis SET NX for speed, a unique column for durability).
+Call rows are written here only for the integrator path; history, audit, domain events and
+live notices go through the call workflow's helpers (``app.calls.service``).
+"""
+from __future__ import annotations
+
+import logging
+import secrets as _secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import events
+from app.audit.service import record
+from app.auth.models import User
+from app.auth.principal import Principal
+from app.calls.errors import ConflictError, InvalidInput, NotFoundError
+from app.calls.models import Call
+from app.calls.service import Ctx, finish, log_event, now
+from app.telephony import aml, triage
+from app.telephony.models import AmlLocation, CallbackTask, TelephonyEvent, WatchEntry, WebhookSecret
+from app.telephony.schemas import CallEventIn
+from app.telephony.signing import secret_cache
+
+log = logging.getLogger(__name__)
+
+INTEGRATOR = Principal(kind="token", user_id=None, role="integrator", name="Integrator telepon",
+                       scopes=frozenset({"telephony:webhook"}))
+TRACKED = ("received_at", "answered_at", "transferred_at", "ended_at", "telephony_state", "outcome",
+           "silent_suspected", "operator_extension", "operator_id", "location_lat", "location_lon",
+           "location_radius_m")
+SECRET_GRACE = timedelta(minutes=15)
+REPLAY_TTL_S = 900  # longer than the 5-minute timestamp window + clock skew
+RINGING_VISIBLE = timedelta(hours=1)  # a "ringing" call with no later event is stale after this
+AML_CALL_WINDOW = timedelta(minutes=30)
+AML_EARLY_WINDOW = timedelta(minutes=2)  # an AML may overtake the call's ringing event
+
+
+class Replay(ConflictError):
+    pass
+
+
+@dataclass
+class EventResult:
+    call: Call
+    created: bool
+    changes: dict
+
+
+# --- replay protection ---------------------------------------------------------------------------
+
+def _replay_key(slug: str, event_id: str) -> str:
+    return f"tel:evt:{slug}:{event_id}"
+
+
+async def claim_event_id(redis, slug: str, event_id: str) -> bool:
+    """Fast first line against replays; False if seen. Redis down → rely on the DB constraint."""
+    if redis is None:
+        return True
+    try:
+        return bool(await redis.set(_replay_key(slug, event_id), b"1", nx=True, ex=REPLAY_TTL_S))
+    except Exception:  # noqa: BLE001 - the unique column still refuses the replay
+        log.warning("redis unavailable for replay check; falling back to the database", exc_info=True)
+        return True
+
+
+async def release_event_id(redis, slug: str, event_id: str) -> None:
+    """Processing failed: let the integrator's retry through."""
+    if redis is not None:
+        try:
+            await redis.delete(_replay_key(slug, event_id))
+        except Exception:  # noqa: BLE001
+            log.warning("could not release replay key %s", event_id, exc_info=True)
+
+
+# --- integrator call events ----------------------------------------------------------------------
+
+def derive_state(call: Call) -> str:
+    if call.ended_at is not None:
+        return "ended" if call.answered_at is not None else "missed"
+    if call.transferred_at is not None:
+        return "transferred"
+    if call.answered_at is not None:
+        return "answered"
+    return "ringing"
+
+
+def _earliest(current: datetime | None, new: datetime) -> datetime:
+    return new if current is None or new < current else current
+
+
+def _merge(call: Call, ev: CallEventIn) -> None:
+    ts = ev.occurred_at
+    call.received_at = _earliest(call.received_at, ts)  # the call existed at least since then
+    if ev.type == "answered":
+        call.answered_at = _earliest(call.answered_at, ts)
+        call.operator_extension = ev.operator_extension or call.operator_extension
+    elif ev.type == "transferred":
+        call.transferred_at = _earliest(call.transferred_at, ts)
+        call.answered_at = call.answered_at or ts  # a call is answered before it is transferred
+        call.operator_extension = ev.operator_extension or call.operator_extension
+    elif ev.type == "ended":
+        call.ended_at = _earliest(call.ended_at, ts)
+    call.called_number = call.called_number or ev.called_number
+    call.trunk = call.trunk or ev.trunk
+    call.telephony_state = derive_state(call)
+    triage.apply_silent_flag(call)
+
+
+async def _lock_or_create(session: AsyncSession, ev: CallEventIn) -> tuple[Call, bool]:
+    stmt = select(Call).where(Call.external_id == ev.call_id).with_for_update()
+    call = (await session.execute(stmt)).scalar_one_or_none()
+    if call is not None:
+        return call, False
+    ins = pg_insert(Call).values(
+        external_id=ev.call_id, caller_number=ev.caller_number, channel="voice", received_at=ev.occurred_at,
+        telephony_state="ringing", called_number=ev.called_number, trunk=ev.trunk,
+    ).on_conflict_do_nothing(index_elements=["external_id"]).returning(Call)
+    call = (await session.execute(select(Call).from_statement(ins))).scalar_one_or_none()
+    if call is not None:
+        return call, True
+    # Another event of the same call inserted it first: wait for its lock like everyone else.
+    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one(), False
+
+
+async def _sync_callback(session: AsyncSession, call: Call, was_missed: bool) -> None:
+    """A missed call gets one open callback task; a late event showing it was answered voids it."""
+    missed = call.telephony_state == "missed"
+    if not missed and not was_missed:
+        return
+    task = (await session.execute(select(CallbackTask).where(CallbackTask.call_id == call.id))).scalar_one_or_none()
+    if missed and task is None:
+        session.add(CallbackTask(call_id=call.id, caller_number=call.caller_number, status="open"))
+    elif missed and task.status == "void":
+        task.status, task.note = "open", None
+    elif not missed and task is not None and task.status == "open":
+        task.status, task.note = "void", "Event terlambat: panggilan ternyata dijawab"
+
+
+async def apply_event(ctx: Ctx, ev: CallEventIn) -> EventResult:
+    """Apply one verified integrator event and commit. Raises Replay if its id was seen before."""
+    session = ctx.session
+    fresh = (await session.execute(
+        pg_insert(TelephonyEvent).values(event_id=ev.event_id, kind=ev.type, external_call_id=ev.call_id,
+                                         occurred_at=ev.occurred_at)
+        .on_conflict_do_nothing(index_elements=["event_id"]).returning(TelephonyEvent.id)
+    )).scalar_one_or_none()
+    if fresh is None:
+        raise Replay(f"Event {ev.event_id} sudah pernah diterima (replay ditolak)")
+
+    call, created = await _lock_or_create(session, ev)
+    before = {f: getattr(call, f) for f in TRACKED}
+    _merge(call, ev)
+    if created:
+        await _attach_early_aml(session, call)
+    changes = {f: (before[f], getattr(call, f)) for f in TRACKED if before[f] != getattr(call, f)}
+    await _sync_callback(session, call, before["telephony_state"] == "missed")
+    log_event(ctx, "call", call.id, f"telephony.{ev.type}",
+              {"event_id": ev.event_id, "occurred_at": ev.occurred_at, "extension": ev.operator_extension})
+    await session.flush()
+    if created:
+        await events.emit(session, "call.created", ctx.tenant, call=call)
+    elif changes:
+        await events.emit(session, "call.updated", ctx.tenant, call=call, changes=changes)
+    topics = ["calls"]
+    if "ringing" in (call.telephony_state, before["telephony_state"]) or created:
+        topics.append("ringing")
+    if "telephony_state" in changes and call.telephony_state == "missed":
+        topics.append("callbacks")
+    await finish(ctx, *topics)
+    return EventResult(call, created, changes)
+
+
+# --- the operator's "Angkat" -------------------------------------------------------------------
+
+async def claim(ctx: Ctx, call_id: int) -> Call:
+    """Exactly one operator wins a ringing call: a conditional UPDATE, re-checked under the row
+    lock, so a concurrent second claim matches no row and gets a ConflictError."""
+    session = ctx.session
+    stmt = (select(Call).from_statement(
+        update(Call).where(Call.id == call_id, Call.operator_id.is_(None), Call.ended_at.is_(None))
+        .values(operator_id=ctx.actor_id).returning(Call)
+    ).execution_options(populate_existing=True))
+    call = (await session.execute(stmt)).scalar_one_or_none()
+    if call is None:
+        await session.rollback()
+        current = (await session.execute(select(Call).where(Call.id == call_id))).scalar_one_or_none()
+        if current is None:
+            raise NotFoundError(f"Panggilan #{call_id} tidak ditemukan")
+        if current.operator_id == ctx.actor_id:
+            return current  # a double click by the same operator
+        if current.operator_id is not None:
+            who = await session.get(User, current.operator_id)
+            name = who.full_name if who else f"operator #{current.operator_id}"
+            raise ConflictError(f"Panggilan ini sudah diangkat oleh {name}")
+        raise ConflictError("Panggilan ini sudah berakhir sebelum diangkat")
+    before_state, before_answered = call.telephony_state, call.answered_at
+    call.answered_at = call.answered_at or now()
+    if call.telephony_state is not None:
+        call.telephony_state = derive_state(call)
+    changes = {"operator_id": (None, ctx.actor_id)}
+    if call.answered_at != before_answered:
+        changes["answered_at"] = (before_answered, call.answered_at)
+    if call.telephony_state != before_state:
+        changes["telephony_state"] = (before_state, call.telephony_state)
+    log_event(ctx, "call", call.id, "claimed", {"operator_id": ctx.actor_id})
+    await session.flush()
+    await record(session, "call.claimed", actor_id=ctx.actor_id, actor_label=ctx.actor_label, request=ctx.request,
+                 entity="call", entity_id=call.id, after={"operator_id": ctx.actor_id})
+    await events.emit(session, "call.updated", ctx.tenant, actor_id=ctx.actor_id, call=call, changes=changes)
+    await finish(ctx, "ringing", "calls")
+    return call
+
+
+# --- console queries ---------------------------------------------------------------------------
+
+async def ringing_calls(session: AsyncSession, limit: int = 50) -> list[Call]:
+    rows = await session.execute(
+        select(Call).where(Call.telephony_state == "ringing", Call.operator_id.is_(None),
+                           Call.received_at >= now() - RINGING_VISIBLE)
+        .order_by(Call.received_at).limit(limit)
+    )
+    return list(rows.scalars().all())
+
+
+async def my_live_calls(session: AsyncSession, user_id: int) -> list[Call]:
+    rows = await session.execute(
+        select(Call).where(Call.operator_id == user_id, Call.ended_at.is_(None), Call.external_id.is_not(None),
+                           Call.received_at >= now() - timedelta(hours=12))
+        .order_by(Call.received_at.desc()).limit(10)
+    )
+    return list(rows.scalars().all())
+
+
+async def annotate(session: AsyncSession, calls: list[Call]) -> list[dict]:
+    """Each call with its caller's 30-day prank/silent count and watch-list entry (two queries)."""
+    numbers = [c.caller_number for c in calls]
+    rep = await triage.reputation(session, numbers)
+    watch = await triage.watch_entries(session, numbers)
+    out = []
+    for c in calls:
+        count, entry = rep.get(c.caller_number, 0), watch.get(c.caller_number)
+        out.append({"call": c, "prank_count": count, "watch": entry,
+                    "level": triage.warning_level(count, entry is not None)})
+    return out
+
+
+# --- AML -----------------------------------------------------------------------------------------
+
+async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
+    """Positions that arrived before the call's first event (SMS can be faster than signalling)."""
+    rows = (await session.execute(
+        update(AmlLocation)
+        .where(AmlLocation.call_id.is_(None), AmlLocation.caller_number == call.caller_number,
+               AmlLocation.received_at >= now() - AML_EARLY_WINDOW)
+        .values(call_id=call.id)
+        .returning(AmlLocation.lat, AmlLocation.lon, AmlLocation.radius_m, AmlLocation.positioned_at)
+    )).all()
+    best = max((r for r in rows if r.lat is not None), key=lambda r: r.positioned_at, default=None)
+    if best is not None:
+        _set_location(call, best.lat, best.lon, best.radius_m, best.positioned_at)
+
+
+def _set_location(call: Call, lat, lon, radius, at: datetime) -> bool:
+    if call.location_at is not None and call.location_source == "aml" and at < call.location_at:
+        return False  # keep the newer fix
+    call.location_lat, call.location_lon, call.location_radius_m = lat, lon, radius
+    call.location_source, call.location_at = "aml", at
+    return True
+
+
+async def ingest_aml(ctx: Ctx, caller_number: str, text: str) -> tuple[AmlLocation, Call | None]:
+    """Parse strictly (AmlError → 422 at the edge), store, and attach to the caller's live call."""
+    msg = aml.parse(text)
+    session = ctx.session
+    call = (await session.execute(
+        select(Call).where(Call.caller_number == caller_number,
+                           Call.telephony_state.in_(("ringing", "answered", "transferred")),
+                           Call.received_at >= now() - AML_CALL_WINDOW)
+        .order_by(Call.received_at.desc()).limit(1).with_for_update()
+    )).scalar_one_or_none()
+    loc = AmlLocation(call_id=call.id if call else None, caller_number=caller_number, lat=msg.lat, lon=msg.lon,
+                      radius_m=msg.radius_m, positioned_at=msg.positioned_at, confidence=msg.confidence,
+                      method=msg.method, imsi=msg.imsi, imei=msg.imei, mcc=msg.mcc, mnc=msg.mnc, raw=text)
+    session.add(loc)
+    topics = []
+    if call is not None and msg.has_position:
+        before = {f: getattr(call, f) for f in ("location_lat", "location_lon", "location_radius_m")}
+        if _set_location(call, msg.lat, msg.lon, msg.radius_m, msg.positioned_at):
+            changes = {f: (v, getattr(call, f)) for f, v in before.items() if v != getattr(call, f)}
+            await session.flush()
+            log_event(ctx, "call", call.id, "location",
+                      {"source": "aml", "lat": msg.lat, "lon": msg.lon, "radius_m": msg.radius_m,
+                       "method": msg.method, "confidence": msg.confidence})
+            if changes:
+                await events.emit(session, "call.updated", ctx.tenant, call=call, changes=changes)
+            topics = ["location", "ringing"]
+    await finish(ctx, *topics)
+    return loc, call
+
+
+async def call_locations(session: AsyncSession, call_ids: list[int]) -> list[dict]:
+    """Latest AML fix of each call (for the map)."""
+    if not call_ids:
+        return []
+    rows = await session.execute(
+        select(Call.id, Call.caller_number, Call.location_lat, Call.location_lon, Call.location_radius_m,
+               Call.location_at)
+        .where(Call.id.in_(call_ids), Call.location_lat.is_not(None))
+    )
+    return [{"call_id": r.id, "caller": r.caller_number, "lat": r.location_lat, "lon": r.location_lon,
+             "radius_m": r.location_radius_m or 0, "at": r.location_at.isoformat() if r.location_at else None}
+            for r in rows.all()]
+
+
+# --- callback tasks ------------------------------------------------------------------------------
+
+async def callback_tasks(session: AsyncSession, status: str = "open", limit: int = 200) -> list[tuple]:
+    rows = await session.execute(
+        select(CallbackTask, Call).join(Call, Call.id == CallbackTask.call_id)
+        .where(CallbackTask.status == status)
+        .order_by(CallbackTask.created_at.desc() if status != "open" else CallbackTask.created_at)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def complete_callback(ctx: Ctx, task_id: int, note: str | None) -> CallbackTask:
+    task = (await ctx.session.execute(
+        select(CallbackTask).where(CallbackTask.id == task_id).with_for_update())).scalar_one_or_none()
+    if task is None:
+        raise NotFoundError(f"Tugas telepon balik #{task_id} tidak ditemukan")
+    if task.status != "open":
+        raise ConflictError("Tugas telepon balik ini sudah selesai atau dibatalkan")
+    task.status, task.done_at, task.done_by, task.note = "done", now(), ctx.actor_id, note
+    log_event(ctx, "call", task.call_id, "callback_done", {"task_id": task.id, "note": note})
+    await record(ctx.session, "callback.done", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
+                 request=ctx.request, entity="callback_task", entity_id=task.id, after={"note": note})
+    await finish(ctx, "callbacks")
+    return task
+
+
+# --- watch list (supervisors) ----------------------------------------------------------------------
+
+async def watch_list(session: AsyncSession) -> list[dict]:
+    entries = list((await session.execute(
+        select(WatchEntry).where(WatchEntry.removed_at.is_(None)).order_by(WatchEntry.created_at.desc())
+    )).scalars().all())
+    rep = await triage.reputation(session, [e.caller_number for e in entries])
+    return [{"entry": e, "prank_count": rep.get(e.caller_number, 0)} for e in entries]
+
+
+async def add_watch(ctx: Ctx, number: str, reason: str) -> WatchEntry:
+    exists = (await ctx.session.execute(select(WatchEntry.id).where(
+        WatchEntry.caller_number == number, WatchEntry.removed_at.is_(None)))).scalar_one_or_none()
+    if exists is not None:
+        raise InvalidInput("caller_number", "Nomor ini sudah ada di daftar pantauan")
+    entry = WatchEntry(caller_number=number, reason=reason, created_by=ctx.actor_id)
+    ctx.session.add(entry)
+    await ctx.session.flush()
+    await record(ctx.session, "watch.added", actor_id=ctx.actor_id, actor_label=ctx.actor_label, request=ctx.request,
+                 entity="watch_entry", entity_id=entry.id, after={"caller_number": number, "reason": reason})
+    await finish(ctx, "ringing")
+    return entry
+
+
+async def remove_watch(ctx: Ctx, entry_id: int) -> None:
+    entry = (await ctx.session.execute(select(WatchEntry).where(
+        WatchEntry.id == entry_id, WatchEntry.removed_at.is_(None)).with_for_update())).scalar_one_or_none()
+    if entry is None:
+        raise NotFoundError("Entri daftar pantauan tidak ditemukan")
+    entry.removed_at, entry.removed_by = now(), ctx.actor_id
+    await record(ctx.session, "watch.removed", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
+                 request=ctx.request, entity="watch_entry", entity_id=entry.id,
+                 before={"caller_number": entry.caller_number, "reason": entry.reason})
+    await finish(ctx, "ringing")
+
+
+# --- webhook secrets (admins) ----------------------------------------------------------------------
+
+async def secret_status(session: AsyncSession) -> list[WebhookSecret]:
+    at = now()
+    rows = await session.execute(
+        select(WebhookSecret).where((WebhookSecret.valid_until.is_(None)) | (WebhookSecret.valid_until > at))
+        .order_by(WebhookSecret.created_at.desc())
+    )
+    return list(rows.scalars().all())
+
+
+async def rotate_secret(ctx: Ctx, grace: timedelta = SECRET_GRACE) -> str:
+    """A new active secret; the previous one stays valid for ``grace``, older ones stop now."""
+    session = ctx.session
+    at = now()
+    valid = list((await session.execute(
+        select(WebhookSecret).where((WebhookSecret.valid_until.is_(None)) | (WebhookSecret.valid_until > at))
+        .with_for_update()
+    )).scalars().all())
+    for old in valid:
+        old.valid_until = at + grace if old.valid_until is None else min(old.valid_until, at)
+    value = _secrets.token_hex(32)
+    session.add(WebhookSecret(secret=value, created_by=ctx.actor_id))
+    await session.flush()
+    await record(session, "telephony.secret_rotated", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
+                 request=ctx.request, entity="telephony_secret",
+                 after={"grace_s": int(grace.total_seconds()), "previous": len(valid)})
+    await finish(ctx)
+    secret_cache.invalidate(ctx.tenant)
+    return value
+
+
+async def active_secret(session: AsyncSession) -> str | None:
+    return (await session.execute(select(WebhookSecret.secret).where(WebhookSecret.valid_until.is_(None))
+                                  .order_by(WebhookSecret.id.desc()).limit(1))).scalar_one_or_none()

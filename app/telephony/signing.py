@@ -1,0 +1,122 @@
+"""HMAC-SHA256 request signing shared by the integrator webhook, the AML endpoint and the simulator.
+
+The signature covers ``<unix timestamp> + "." + <raw body>``, sent as ``X-Siaga112-Timestamp``
+and ``X-Siaga112-Signature: sha256=<hex>``. Signing the timestamp lets us refuse a captured
+request replayed later; the event id (see service) refuses one replayed within the window.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.telephony.models import WebhookSecret
+
+TIMESTAMP_HEADER = "X-Siaga112-Timestamp"
+SIGNATURE_HEADER = "X-Siaga112-Signature"
+MAX_AGE_S = 300  # older than 5 minutes: refused as a possible replay
+MAX_SKEW_S = 60  # clocks differ a little; more than a minute ahead is refused
+
+
+class SignatureError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def sign(secret: str, timestamp: str | int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    ts = str(int(now if now is not None else time.time()))
+    return {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(secret, ts, body)}
+
+
+def check_timestamp(raw: str | None, now: float) -> None:
+    if not raw:
+        raise SignatureError(401, f"Header {TIMESTAMP_HEADER} wajib ada (unix seconds)")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise SignatureError(400, f"{TIMESTAMP_HEADER} harus berupa detik unix (bilangan bulat)")
+    age = now - int(raw)
+    if age > MAX_AGE_S:
+        raise SignatureError(401, f"Timestamp terlalu lama ({int(age)} detik > {MAX_AGE_S}): ditolak sebagai replay")
+    if age < -MAX_SKEW_S:
+        raise SignatureError(401, f"Timestamp {int(-age)} detik di masa depan (maks {MAX_SKEW_S}): periksa jam server")
+
+
+def matches(secrets: list[str], timestamp: str, body: bytes, signature: str) -> bool:
+    """Constant-time comparison against every currently valid secret (all are tried)."""
+    ok = False
+    for secret in secrets:
+        ok |= hmac.compare_digest(sign(secret, timestamp, body), signature)
+    return ok
+
+
+@dataclass
+class _Entry:
+    loaded: float
+    secrets: list[tuple[str, datetime | None]]
+
+
+class SecretCache:
+    """Per-process cache of each tenant's valid secrets, so the hot path skips a query.
+
+    A signature that fails with cached secrets triggers one reload (at most once a second per
+    tenant), so a rotation done by another process is picked up on the first new-secret request.
+    """
+
+    def __init__(self, ttl_s: float = 30.0, reload_gap_s: float = 1.0):
+        self.ttl_s = ttl_s
+        self.reload_gap_s = reload_gap_s
+        self._entries: dict[str, _Entry] = {}
+
+    def invalidate(self, slug: str) -> None:
+        self._entries.pop(slug, None)
+
+    async def _load(self, session: AsyncSession, slug: str) -> _Entry:
+        now = datetime.now(timezone.utc)
+        rows = (await session.execute(
+            select(WebhookSecret.secret, WebhookSecret.valid_until)
+            .where(or_(WebhookSecret.valid_until.is_(None), WebhookSecret.valid_until > now))
+        )).all()
+        entry = _Entry(time.monotonic(), [(r[0], r[1]) for r in rows])
+        self._entries[slug] = entry
+        return entry
+
+    async def verify(self, session: AsyncSession, slug: str, timestamp: str | None, signature: str | None,
+                     body: bytes, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        if not signature:
+            raise SignatureError(401, f"Header {SIGNATURE_HEADER} wajib ada (sha256=<hex>)")
+        check_timestamp(timestamp, now)
+        if not signature.startswith("sha256=") or len(signature) != 71:
+            raise SignatureError(401, f"{SIGNATURE_HEADER} harus berformat sha256=<64 hex>")
+        entry = self._entries.get(slug)
+        fresh = False
+        if entry is None or time.monotonic() - entry.loaded > self.ttl_s:
+            entry, fresh = await self._load(session, slug), True
+        if matches(_valid(entry), timestamp, body, signature):
+            return
+        if not fresh and time.monotonic() - entry.loaded > self.reload_gap_s:
+            entry = await self._load(session, slug)
+            if matches(_valid(entry), timestamp, body, signature):
+                return
+        if not entry.secrets:
+            raise SignatureError(403, "Integrasi telepon belum dikonfigurasi: admin harus membuat secret webhook")
+        raise SignatureError(401, "Tanda tangan HMAC tidak cocok (secret salah atau body berubah)")
+
+
+def _valid(entry: _Entry) -> list[str]:
+    now = datetime.now(timezone.utc)
+    return [s for s, until in entry.secrets if until is None or until > now]
+
+
+secret_cache = SecretCache()
