@@ -1,0 +1,1 @@
+"""The regency admin's own configuration pages: OPDs, categories and routing, users, areas."""

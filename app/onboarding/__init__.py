@@ -1,0 +1,1 @@
+"""Regency onboarding: the public signup wizard and Kominfo's verification and activation."""
