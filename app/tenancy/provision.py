@@ -105,6 +105,9 @@ async def seed_defaults(conn: AsyncConnection) -> None:
     ]
     if links:
         await conn.execute(insert(CategoryOpd), links)
+    from app.sla.policies import seed_default_policies  # SLA targets P1–P4 (NENA / 10-minute reaction)
+
+    await seed_default_policies(conn)
 
 
 async def provision_tenant(engine: AsyncEngine, new: NewTenant, seed: bool = True) -> int:

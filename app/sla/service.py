@@ -1,0 +1,262 @@
+"""SLA clocks: start and stop them from domain events, and fire warnings, breaches, escalations.
+
+Exactly-once: each transition is ONE conditional UPDATE (``… WHERE breached_at IS NULL AND
+stopped_at IS NULL … RETURNING``). PostgreSQL re-checks the WHERE clause after a concurrent
+writer commits, so two workers (or a worker and the reconciliation cron, or a stop racing a
+breach) can never both win; notifications are written only by the winner, in its transaction.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import BigInteger, DateTime, and_, func, inspect, literal, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import jobs, live
+from app.dispatch.models import Opd
+from app.events import after_commit, commit, emit
+from app.notify.service import add_notification, queue_webhook
+from app.sla import clock
+from app.sla.models import SlaClock
+from app.sla.policies import KIND_SHORT, format_duration, select_policy
+
+log = logging.getLogger(__name__)
+
+# Only timers due within this window are copied into Redis; the reconciliation cron (every
+# 30 s) brings later ones in as they approach, so Redis never holds hours of deferred jobs.
+SCHEDULE_HORIZON = timedelta(minutes=2)
+# A timer this much overdue is fired by the reconciliation cron itself instead of re-queued.
+OVERDUE_GRACE = timedelta(seconds=5)
+
+
+async def ensure_loaded(session: AsyncSession, obj, *names: str) -> None:
+    """Load server-default columns (received_at…) without lazy loading, which async forbids."""
+    unloaded = inspect(obj).unloaded
+    missing = [n for n in names if n in unloaded]
+    if missing:
+        await session.refresh(obj, missing)
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)
+
+
+def next_due(c: SlaClock) -> datetime | None:
+    if c.stopped_at is not None:
+        return None
+    pending = []
+    if c.breached_at is None:
+        pending.append(c.deadline)
+        if c.warned_at is None:
+            pending.append(c.warn_at)
+    elif c.escalated_at is None:
+        pending.append(c.escalate_at)
+    return min(pending) if pending else None
+
+
+# --- scheduling -------------------------------------------------------------------------------
+
+def job_id(tenant_slug: str, clock_id: int, due: datetime) -> str:
+    """One arq job per (clock, due time): re-enqueueing the same timer is a no-op."""
+    return f"sla:{tenant_slug}:{clock_id}:{int(due.timestamp() * 1000)}"
+
+
+async def schedule(tenant_slug: str, clock_id: int, due: datetime | None) -> bool:
+    """Copy a timer into Redis if it is within the horizon. False if not queued (later / duplicate)."""
+    if due is None or due - clock.now() > SCHEDULE_HORIZON:
+        return False
+    job = await jobs.enqueue("sla_check", tenant_slug, clock_id, int(due.timestamp() * 1000),
+                             _job_id=job_id(tenant_slug, clock_id, due), _defer_by=clock.delay_until(due))
+    return job is not None
+
+
+def _schedule_after_commit(session: AsyncSession, tenant_slug: str, c: SlaClock) -> None:
+    clock_id, due = c.id, c.next_due_at
+    if due is not None and due - clock.now() <= SCHEDULE_HORIZON:
+        after_commit(session, lambda: schedule(tenant_slug, clock_id, due))
+
+
+# --- starting and stopping --------------------------------------------------------------------
+
+async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, subject: str, subject_id: int,
+                      started_at: datetime, priority: int, category_id: int | None, call_id: int | None = None,
+                      incident_id: int | None = None, dispatch_id: int | None = None,
+                      opd_id: int | None = None) -> SlaClock | None:
+    """Start the clock for one target, unless the policy does not measure it or it exists already."""
+    policy = await select_policy(session, priority, category_id)
+    target = policy.target_for(kind)
+    if target is None:
+        return None
+    deadline = started_at + timedelta(seconds=target)
+    warn_at = started_at + timedelta(seconds=target * policy.warning_pct / 100)
+    values = dict(
+        kind=kind, subject=subject, subject_id=subject_id, call_id=call_id, incident_id=incident_id,
+        dispatch_id=dispatch_id, opd_id=opd_id, category_id=category_id, priority=priority, policy_id=policy.id,
+        target_s=target, warning_pct=policy.warning_pct, escalation_delay_s=policy.escalation_delay_s,
+        started_at=started_at, warn_at=warn_at, deadline=deadline,
+        escalate_at=deadline + timedelta(seconds=policy.escalation_delay_s),
+        next_due_at=min(warn_at, deadline), escalation_level=0,
+    )
+    stmt = (insert(SlaClock).values(**values)
+            .on_conflict_do_nothing(constraint="uq_sla_clocks_kind_subject").returning(SlaClock))
+    created = (await session.execute(stmt)).scalar_one_or_none()
+    if created is not None:
+        _schedule_after_commit(session, tenant_slug, created)
+    return created
+
+
+async def stop_clocks(session: AsyncSession, tenant_slug: str, at: datetime, *, reason: str = "done",
+                      actor_id: int | None = None, **where) -> list[SlaClock]:
+    """Stop every open clock matching ``where`` (e.g. kind=, subject=, subject_id= or incident_id=).
+
+    A clock stopped after its deadline that the worker had not flagged yet is recorded as
+    breached now, with its lateness, so a worker outage never turns a late step into a met one.
+    """
+    conditions = [getattr(SlaClock, k) == v for k, v in where.items()]
+    rows = (await session.execute(
+        select(SlaClock).where(and_(*conditions), SlaClock.stopped_at.is_(None))
+        .with_for_update().execution_options(populate_existing=True)
+    )).scalars().all()
+    closed = []
+    for c in rows:
+        if c.stopped_at is not None:  # stopped by a concurrent transaction we waited for
+            continue
+        c.stopped_at, c.close_reason, c.next_due_at = at, reason, None
+        c.actual_ms = max(0, _ms(at - c.started_at))
+        c.overrun_ms = _ms(at - c.deadline)
+        c.met = at <= c.deadline
+        if not c.met and c.breached_at is None:
+            c.breached_at, c.lateness_ms = at, c.overrun_ms
+        closed.append(c)
+    await session.flush()
+    for c in closed:
+        if c.close_reason == "done":
+            await emit(session, "sla.clock_closed", tenant_slug, actor_id=actor_id, clock=c, breached=not c.met)
+    return closed
+
+
+async def retarget_open_clocks(session: AsyncSession, tenant_slug: str, incident_id: int, priority: int,
+                               category_id: int | None) -> int:
+    """Priority/category changed: re-derive the targets of this incident's clocks not yet breached."""
+    rows = (await session.execute(
+        select(SlaClock).where(SlaClock.incident_id == incident_id, SlaClock.stopped_at.is_(None),
+                               SlaClock.breached_at.is_(None))
+        .with_for_update().execution_options(populate_existing=True)
+    )).scalars().all()
+    for c in rows:
+        policy = await select_policy(session, priority, category_id)
+        target = policy.target_for(c.kind)
+        c.priority, c.category_id, c.policy_id = priority, category_id, policy.id
+        if target is None:
+            c.stopped_at, c.close_reason, c.next_due_at = clock.now(), "cancelled", None
+            continue
+        c.target_s, c.warning_pct, c.escalation_delay_s = target, policy.warning_pct, policy.escalation_delay_s
+        c.deadline = c.started_at + timedelta(seconds=target)
+        c.warn_at = c.started_at + timedelta(seconds=target * policy.warning_pct / 100)
+        c.escalate_at = c.deadline + timedelta(seconds=policy.escalation_delay_s)
+        c.next_due_at = next_due(c)
+        _schedule_after_commit(session, tenant_slug, c)
+    await session.flush()
+    return len(rows)
+
+
+# --- firing -----------------------------------------------------------------------------------
+
+@dataclass
+class Fired:
+    warned: bool = False
+    breached: bool = False
+    escalated: bool = False
+    next_due_at: datetime | None = None
+    clock: SlaClock | None = None
+    notices: list = field(default_factory=list)
+
+
+def _lateness_sql(at: datetime):
+    return func.floor(func.extract("epoch", literal(at, DateTime(timezone=True)) - SlaClock.deadline) * 1000).cast(BigInteger)
+
+
+async def _transition(session: AsyncSession, clock_id: int, conditions: list, values: dict) -> SlaClock | None:
+    stmt = (update(SlaClock).where(SlaClock.id == clock_id, SlaClock.stopped_at.is_(None), *conditions)
+            .values(**values).returning(SlaClock).execution_options(populate_existing=True,
+                                                                     synchronize_session=False))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fired:
+    """Apply whatever is due on one clock at ``clock.now()``; commits. Safe to call any number of times."""
+    at = clock.now()
+    fired = Fired()
+    c = await _transition(session, clock_id, [SlaClock.breached_at.is_(None), SlaClock.deadline <= at],
+                          dict(breached_at=at, lateness_ms=_lateness_sql(at), escalation_level=1))
+    if c is not None:
+        fired.breached = True
+        await _announce(session, tenant_slug, c, "breached", 1)
+    else:
+        c = await _transition(session, clock_id, [SlaClock.breached_at.is_(None), SlaClock.warned_at.is_(None),
+                                                  SlaClock.warn_at <= at], dict(warned_at=at))
+        if c is not None:
+            fired.warned = True
+            await _announce(session, tenant_slug, c, "warning", 0)
+    c2 = await _transition(session, clock_id, [SlaClock.breached_at.is_not(None), SlaClock.escalated_at.is_(None),
+                                               SlaClock.escalate_at <= at], dict(escalated_at=at, escalation_level=2))
+    if c2 is not None:
+        fired.escalated = True
+        await _announce(session, tenant_slug, c2, "escalated", 2)
+    c = (await session.execute(select(SlaClock).where(SlaClock.id == clock_id).with_for_update()
+                               .execution_options(populate_existing=True))).scalar_one_or_none()
+    if c is None:
+        await session.rollback()
+        return fired
+    due = next_due(c)
+    if c.next_due_at != due:
+        c.next_due_at = due
+    fired.next_due_at, fired.clock = due, c
+    if fired.warned or fired.breached or fired.escalated:
+        data = {"clock_id": c.id, "kind": c.kind, "level": c.escalation_level, "dispatch_id": c.dispatch_id,
+                "incident_id": c.incident_id, "call_id": c.call_id}
+        after_commit(session, lambda: live.notify(jobs.get_queue(), tenant_slug, "sla", data))
+    await commit(session)
+    return fired
+
+
+_TITLES = {
+    "warning": "Peringatan SLA: {what} mendekati batas waktu",
+    "breached": "SLA terlampaui: {what}",
+    "escalated": "Eskalasi tingkat 2: {what} belum ditangani",
+}
+
+
+async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage: str, level: int) -> None:
+    """Notify supervisors and the OPD (in-app + signed webhook) and emit sla.breached."""
+    opd = await session.get(Opd, c.opd_id) if c.opd_id else None
+    subject = {"call": f"panggilan #{c.call_id}", "incident": f"insiden #{c.incident_id}",
+               "dispatch": f"penugasan #{c.dispatch_id}"}[c.subject]
+    what = f"{KIND_SHORT[c.kind]} {subject}" + (f" ({opd.name})" if opd else "")
+    title = _TITLES[stage].format(what=what)
+    body = f"Target {format_duration(c.target_s)}, batas {c.deadline:%H:%M:%S} UTC, prioritas P{c.priority}."
+    if stage != "warning":
+        body += f" Terlambat {format_duration((c.lateness_ms or 0) / 1000)} saat terdeteksi."
+    if opd and opd.escalation_contact and level >= 1:
+        body += f" Kontak eskalasi {opd.name}: {opd.escalation_contact}."
+    link = f"/t/{tenant_slug}/sla/clocks/{c.id}"
+    data = {"clock_id": c.id, "kind": c.kind, "subject": c.subject, "dispatch_id": c.dispatch_id,
+            "incident_id": c.incident_id, "call_id": c.call_id, "deadline": c.deadline.isoformat(),
+            "lateness_ms": c.lateness_ms, "level": level}
+    kind = f"sla.{stage}"
+    await add_notification(session, audience="supervisors", kind=kind, level=level, title=title, body=body,
+                           link=link, data=data, dedupe_key=f"sla:{c.id}:{stage}:supervisors")
+    if opd is not None:
+        await add_notification(session, audience="opd", opd_id=opd.id, kind=kind, level=level, title=title,
+                               body=body, link=link, data=data, dedupe_key=f"sla:{c.id}:{stage}:opd")
+        if stage != "warning":
+            payload = {"event": kind, "tenant": tenant_slug, "level": level, "title": title,
+                       "opd": {"code": opd.code, "name": opd.name, "escalation_contact": opd.escalation_contact},
+                       "clock": {**data, "target_s": c.target_s, "started_at": c.started_at.isoformat(),
+                                 "breached_at": c.breached_at.isoformat() if c.breached_at else None}}
+            await queue_webhook(session, tenant_slug, opd, kind, payload, dedupe_key=f"sla:{c.id}:{stage}")
+    if stage != "warning":
+        await emit(session, "sla.breached", tenant_slug, clock=c, level=level)
