@@ -77,7 +77,8 @@ def describe(kind: str, row: tuple) -> str:
         return f"column {table}.{col} {typ}{extra}"
     if kind == "tables":
         return f"table {row[0]}"
-    return f"{kind[:-1]} {row[0]}.{row[1]}: {' '.join(str(v) for v in row[2:])}"
+    singular = {"indexes": "index", "constraints": "constraint", "triggers": "trigger"}[kind]
+    return f"{singular} {row[0]}.{row[1]}: {' '.join(str(v) for v in row[2:])}"
 
 
 def diff(reference: dict[str, set], actual: dict[str, set]) -> list[str]:
