@@ -88,7 +88,8 @@ async def finish(issuer: str, client_id: str, client_secret: str, redirect_uri: 
     except OidcError:
         raise
     except Exception as exc:  # network/protocol errors from the provider: refuse the login, never 500
-        raise OidcError(f"Penukaran kode SSO gagal ({type(exc).__name__})") from exc
+        reason = getattr(exc, "error", None) or type(exc).__name__
+        raise OidcError(f"Penukaran kode SSO gagal ({str(reason)[:80]})") from exc
     return claims
 
 

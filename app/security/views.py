@@ -104,3 +104,8 @@ async def platform_token_revoke(request: Request, session: PublicSessionDep, adm
     if not await revoke_token(session, request, admin, PlatformApiToken, token_id):
         raise NotFound("Token tidak ditemukan")
     return RedirectResponse("/platform/tokens", status_code=303)
+
+
+from app.security.sso_views import router as _sso_router  # noqa: E402
+
+router.include_router(_sso_router)
