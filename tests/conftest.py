@@ -10,6 +10,7 @@ import itertools
 import os
 import secrets
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -43,6 +44,8 @@ os.environ["REDIS_URL"] = f"{REDIS_BASE}/{REDIS_INDEX}"
 os.environ["ENVIRONMENT"] = "test"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ["TENANT_CACHE_TTL_S"] = "0"
+# Uploaded documents go to a throw-away folder, never into the checkout's .siaga112.
+os.environ.setdefault("UPLOAD_DIR", tempfile.mkdtemp(prefix="siaga112-uploads-"))
 
 
 def pytest_sessionstart(session):
