@@ -1,0 +1,30 @@
+"""Caller numbers: stored as E.164 so a repeat caller is recognised however the number was typed."""
+from __future__ import annotations
+
+import re
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+_INDONESIA = re.compile(r"\+62[1-9]\d{6,11}")
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def normalize_phone(raw: str) -> str:
+    """'0812-3456-7890' / '62812…' / '+62 812…' → '+6281234567890'; raises ValueError if not a number.
+
+    Indonesian national numbers (leading 0) get +62; '00' is the international prefix.
+    """
+    value = _SEPARATORS.sub("", raw or "")
+    if value.startswith("00"):
+        value = "+" + value[2:]
+    elif value.startswith("0"):
+        value = "+62" + value[1:]
+    elif value.startswith("62"):
+        value = "+" + value
+    if not value.startswith("+") or not value[1:].isdigit():
+        raise ValueError("Nomor penelepon tidak valid: gunakan format 08xx atau +62xx (E.164)")
+    if value.startswith("+62"):
+        if not _INDONESIA.fullmatch(value):
+            raise ValueError("Nomor Indonesia tidak valid: +62 diikuti 7–12 digit (misal +6281234567890)")
+    elif not _E164.fullmatch(value):
+        raise ValueError("Nomor tidak valid: E.164 adalah + diikuti 7–15 digit")
+    return value
