@@ -237,10 +237,14 @@ def national_rebuild(
 @cli.command("worker")
 def worker():
     """Run the arq worker (SLA timers, rollups, webhooks)."""
+    import logging.config
+
     from arq import run_worker
+    from arq.logs import default_log_config
 
     from app.worker import WorkerSettings
 
+    logging.config.dictConfig(default_log_config(verbose=False))  # job and shutdown lines on stdout
     run_worker(WorkerSettings)
 
 

@@ -57,3 +57,6 @@ class WorkerSettings:
     max_jobs = 50
     job_timeout = 60
     keep_result = 60
+    # On SIGTERM stop taking jobs and give running ones this long before cancelling them (they are
+    # idempotent and re-run). Below the orchestrator's stop timeout (ECS stopTimeout = 30 s).
+    job_completion_wait = 25

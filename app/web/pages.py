@@ -1,5 +1,14 @@
-"""Pages that belong to no single domain: the landing page and health checks."""
+"""Pages that belong to no single domain: the landing page and health checks.
+
+``/healthz`` (liveness, container HEALTHCHECK): the database and Redis answer.
+``/readyz`` (readiness, load balancer target group): the same, plus the public schema is at this
+code's Alembic head, so a task built from new code never takes traffic before `siaga112 db
+upgrade` ran. Tenant schemas still behind are reported (count) but do not fail readiness: a
+fleet migration is resumable and per tenant, and one slow tenant must not take the fleet down.
+"""
 from __future__ import annotations
+
+import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -20,9 +29,7 @@ async def landing(request: Request, session: PublicSessionDep):
     return render(request, "landing.html", {"tenants": tenants})
 
 
-@router.get("/healthz", tags=["ops"])
-async def healthz(request: Request):
-    """Liveness and readiness: the database and Redis both answer."""
+async def _dependency_checks(request: Request) -> dict[str, str]:
     checks = {}
     try:
         async with request.app.state.db.engine.connect() as conn:
@@ -35,5 +42,54 @@ async def healthz(request: Request):
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
+    return checks
+
+
+def _answer(checks: dict, **extra) -> JSONResponse:
     healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
+    return JSONResponse({"status": "ok" if healthy else "degraded", **checks, **extra},
+                        status_code=200 if healthy else 503, headers={"cache-control": "no-store"})
+
+
+@router.get("/healthz", tags=["ops"])
+async def healthz(request: Request):
+    """Liveness: the database and Redis both answer."""
+    return _answer(await _dependency_checks(request))
+
+
+_BEHIND_TTL_S = 30.0
+
+
+async def _tenants_behind(request: Request, conn) -> int:
+    """Tenant schemas not at head; recounted at most every 30 s (probes come every few seconds)."""
+    from app.db.migrate import head_revision, tenant_versions
+
+    cached = getattr(request.app.state, "tenants_behind", None)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < _BEHIND_TTL_S:
+        return cached[1]
+    head = head_revision("tenant")
+    count = sum(1 for v in (await conn.run_sync(tenant_versions)).values() if v != head)
+    request.app.state.tenants_behind = (now, count)
+    return count
+
+
+@router.get("/readyz", tags=["ops"])
+async def readyz(request: Request):
+    """Readiness: dependencies answer and the public schema is at this code's migration head."""
+    from app.db.migrate import head_revision
+
+    checks = await _dependency_checks(request)
+    extra = {}
+    if checks["database"] == "ok":
+        try:
+            head = head_revision("public")
+            async with request.app.state.db.engine.connect() as conn:
+                current = (await conn.execute(text("SELECT version_num FROM public.alembic_version"))).scalar()
+                extra["tenants_behind"] = await _tenants_behind(request, conn)
+            checks["migrations"] = "ok" if current == head else f"error: public at {current}, code needs {head}"
+        except Exception as exc:
+            checks["migrations"] = f"error: {type(exc).__name__}"
+    else:
+        checks["migrations"] = "unknown"
+    return _answer(checks, **extra)
