@@ -43,3 +43,9 @@ class PlatformAuditLog(PublicBase):
     entity_id: Mapped[str | None] = mapped_column(String(60))
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
+
+
+from app.audit.append_only import attach as _append_only  # noqa: E402
+
+_append_only(AuditLog.__table__)
+_append_only(PlatformAuditLog.__table__)
