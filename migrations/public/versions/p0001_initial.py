@@ -74,6 +74,59 @@ def upgrade() -> None:
     sa.UniqueConstraint('region_code', name=op.f('uq_tenants_region_code')),
     sa.UniqueConstraint('slug', name=op.f('uq_tenants_slug'))
     )
+    op.create_table('national_daily',
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('calls_total', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('calls_emergency', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('calls_non_emergency_info', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('calls_prank', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('calls_silent', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('calls_misdial', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('calls_duplicate', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('calls_unclassified', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('calls_answered', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_ms_sum', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('answer_b00', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b01', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b02', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b03', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b04', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b05', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b06', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b07', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b08', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b09', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b10', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b11', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b12', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b13', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b14', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('answer_b15', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('incidents', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('dispatches', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('sla_met', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('sla_breached', sa.Integer(), server_default='0', nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_national_daily_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', 'day', name=op.f('pk_national_daily'))
+    )
+    op.create_index('ix_national_daily_day', 'national_daily', ['day'], unique=False)
+    op.create_table('national_daily_category',
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('category_code', sa.String(length=40), nullable=False),
+    sa.Column('incidents', sa.Integer(), server_default='0', nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_national_daily_category_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', 'day', 'category_code', name=op.f('pk_national_daily_category'))
+    )
+    op.create_table('national_daily_opd',
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('opd_type', sa.String(length=16), nullable=False),
+    sa.Column('dispatches', sa.Integer(), server_default='0', nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_national_daily_opd_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', 'day', 'opd_type', name=op.f('pk_national_daily_opd'))
+    )
     op.create_table('platform_api_tokens',
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
@@ -138,6 +191,10 @@ def downgrade() -> None:
     op.drop_table('signup_applications')
     op.drop_index(op.f('ix_platform_api_tokens_user_id'), table_name='platform_api_tokens')
     op.drop_table('platform_api_tokens')
+    op.drop_table('national_daily_opd')
+    op.drop_table('national_daily_category')
+    op.drop_index('ix_national_daily_day', table_name='national_daily')
+    op.drop_table('national_daily')
     op.drop_table('tenants')
     op.drop_table('platform_users')
     op.drop_table('platform_oidc_provider')
