@@ -161,6 +161,35 @@ def tenants_create(
     console.print(f"created {reg.short_name} as /t/{reg.slug}")
 
 
+@tenants_cli.command("apply")
+def tenants_apply(paths: list[Path] = typer.Argument(..., help="manifest files, e.g. tenants/kota_solok.toml")):
+    """Apply regency manifests idempotently (create the tenant if missing, update OPDs/categories by code)."""
+    from app.tenancy.manifest import ManifestError, apply, load
+
+    try:
+        manifests = [load(p) for p in paths]
+    except ManifestError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+
+    async def go():
+        from app.db.database import Database
+        from app.db.engine import make_async_engine
+
+        engine = make_async_engine(get_settings())
+        try:
+            return [await apply(Database(engine), m) for m in manifests]
+        finally:
+            await engine.dispose()
+
+    _database_url()
+    for result in asyncio.run(go()):
+        head = "created" if result.created_tenant else "updated" if result.changes else "unchanged"
+        console.print(f"[bold]{result.slug}[/bold]: {head}")
+        for change in result.changes:
+            console.print(f"  {change}")
+
+
 @tenants_cli.command("list")
 def tenants_list():
     from sqlalchemy import text

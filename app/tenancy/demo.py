@@ -1,33 +1,23 @@
 """The demo: the six regencies named in shared/README.md, with staff accounts to log in with.
 
-Idempotent: running it again creates nothing twice. Never run in production.
+Each regency comes from its manifest in tenants/ (OPDs, routing, SLA overrides, launch date);
+this module only adds the staff accounts. Idempotent: running it again creates nothing twice.
+Never run in production.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.models import PlatformUser, User
 from app.auth.passwords import hash_password
 from app.db.database import Database
 from app.dispatch.models import Opd
-from app.tenancy.models import Tenant
-from app.tenancy.provision import NewTenant, provision_tenant
-from app.tenancy.regions import regency
+from app.tenancy import manifest
 
 DEMO_PASSWORD = "siaga112-demo"
-# Kemendagri code → launch date reported in the news (shared/README.md), or None if unknown.
-DEMO_REGENCIES: list[tuple[str, datetime | None]] = [
-    ("16.06", datetime(2018, 10, 15, tzinfo=timezone.utc)),   # Kab. Musi Banyuasin, 22nd of 514
-    ("14.71", datetime(2018, 9, 1, tzinfo=timezone.utc)),     # Kota Pekanbaru
-    ("13.72", datetime(2020, 9, 29, tzinfo=timezone.utc)),    # Kota Solok
-    ("35.16", datetime(2022, 1, 20, tzinfo=timezone.utc)),    # Kab. Mojokerto, aiming for 84th
-    ("13.71", datetime(2023, 8, 7, tzinfo=timezone.utc)),     # Kota Padang
-    ("16.71", None),                                          # Kota Palembang (verified, not live)
-]
 
 
 @dataclass
@@ -45,23 +35,10 @@ def demo_email(role: str, slug: str) -> str:
 async def seed_demo(engine: AsyncEngine, db: Database) -> list[DemoAccount]:
     accounts: list[DemoAccount] = []
     password_hash = hash_password(DEMO_PASSWORD)
-    for code, launched in DEMO_REGENCIES:
-        reg = regency(code)
-        assert reg is not None, code
-        async with db.public() as s:
-            exists = (await s.execute(select(Tenant.id).where(Tenant.region_code == code))).scalar()
-        if not exists:
-            await provision_tenant(
-                engine,
-                NewTenant(slug=reg.slug, name=reg.short_name, region_code=code, province=reg.province,
-                          timezone=reg.timezone, status="active" if launched else "verified"),
-            )
-            async with db.public() as s:
-                await s.execute(
-                    update(Tenant).where(Tenant.region_code == code).values(
-                        verified_at=launched or datetime.now(timezone.utc), activated_at=launched)
-                )
-                await s.commit()
+    for path in manifest.discover():
+        m = manifest.load(path)
+        await manifest.apply(db, m)
+        reg = m.region
         async with db.tenant(reg.slug) as s:
             damkar = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
             for role, opd_id in (("admin", None), ("supervisor", None), ("operator", None), ("opd_staff", damkar)):
