@@ -7,6 +7,7 @@ TENANT_SCOPES: dict[str, str] = {
     "dispatch:read": "Membaca status penugasan OPD",
     "dispatch:write": "Memperbarui status penugasan OPD",
     "telephony:webhook": "Webhook integrator telepon (CTI/PBX)",
+    "sla:read": "Membaca kebijakan dan kepatuhan SLA",
 }
 PLATFORM_SCOPES: dict[str, str] = {
     "national:read": "Statistik nasional (alat Kominfo/Komdigi)",

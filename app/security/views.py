@@ -109,3 +109,11 @@ async def platform_token_revoke(request: Request, session: PublicSessionDep, adm
 from app.security.sso_views import router as _sso_router  # noqa: E402
 
 router.include_router(_sso_router)
+
+from app.security.audit_views import router as _audit_router  # noqa: E402
+
+router.include_router(_audit_router)
+
+from app.security.profile_views import router as _profile_router  # noqa: E402
+
+router.include_router(_profile_router)

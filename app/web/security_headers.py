@@ -9,6 +9,8 @@ CSP = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
+    # style="" attributes only (bar widths, legend colours); <style> blocks stay forbidden.
+    "style-src-attr 'unsafe-inline'",
     "img-src 'self' data: https://*.tile.openstreetmap.org",
     "connect-src 'self'",
     "font-src 'self'",
