@@ -1,0 +1,129 @@
+// Operator console: outcome shortcuts, live elapsed times, the Leaflet map (window.siagaMap) with
+// incident markers and the pin for a new incident, and relaying SSE notices to other panels.
+(function () {
+  "use strict";
+  // --- elapsed times tick client-side between fragment refreshes ---------------------------------
+  function fmt(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
+  }
+  setInterval(function () {
+    var now = Date.now();
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var t = Date.parse(el.dataset.since);
+      if (!isNaN(t)) el.textContent = fmt((now - t) / 1000);
+    });
+  }, 1000);
+
+
+  var root = document.getElementById("console");
+  if (!root) return;  // the OPD queue only needs the ticking times above
+  var slug = root.dataset.slug;
+
+  // --- keyboard shortcuts: Alt+<key> clicks the outcome button with data-shortcut=<key> ---------
+  document.addEventListener("keydown", function (evt) {
+    if (!evt.altKey || evt.ctrlKey || evt.metaKey) return;
+    var key = (evt.key || "").toUpperCase();
+    if (key === "N") {
+      evt.preventDefault();
+      window.htmx.ajax("GET", "/t/" + slug + "/calls/new", {target: "#intake", swap: "innerHTML"});
+      return;
+    }
+    var button = document.querySelector('#call-form button[data-shortcut="' + key + '"]');
+    if (button) { evt.preventDefault(); button.click(); }
+  });
+  // Enter in the number field must never submit (the first button is "Darurat").
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key === "Enter" && evt.target && evt.target.id === "f-caller_number") {
+      evt.preventDefault();
+      var notes = document.getElementById("f-notes");
+      if (notes) notes.focus();
+    }
+  });
+
+  // --- map --------------------------------------------------------------------------------------
+  var map = null, incidentLayer = null, pin = null;
+  if (window.L && document.getElementById("map")) {
+    map = window.L.map("map", {zoomControl: true}).setView([-2.5, 118], 5);
+    window.L.tileLayer("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", {
+      subdomains: "abc", maxZoom: 19,
+      attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+    }).addTo(map);
+    incidentLayer = window.L.layerGroup().addTo(map);
+    window.siagaMap = map;
+    map.on("click", function (evt) {
+      var lat = document.getElementById("f-lat"), lon = document.getElementById("f-lon");
+      if (!lat || !lon) return;
+      lat.value = evt.latlng.lat.toFixed(6);
+      lon.value = evt.latlng.lng.toFixed(6);
+      placePin(evt.latlng.lat, evt.latlng.lng);
+      document.body.dispatchEvent(new CustomEvent("pin"));
+    });
+  }
+  var fitted = false;
+  function placePin(lat, lon) {
+    if (!map) return;
+    if (pin) pin.setLatLng([lat, lon]); else pin = window.L.marker([lat, lon]).addTo(map);
+  }
+  function drawIncidents() {
+    if (!map) return;
+    incidentLayer.clearLayers();
+    var points = [];
+    document.querySelectorAll("#incidents .incident[data-lat]").forEach(function (el) {
+      var ll = [parseFloat(el.dataset.lat), parseFloat(el.dataset.lon)];
+      var prio = el.classList.contains("prio-1") ? "#c8102e" : el.classList.contains("prio-2") ? "#b26b00" : "#44506a";
+      window.L.circleMarker(ll, {radius: 8, color: prio, fillOpacity: 0.7}).bindTooltip(el.dataset.label)
+        .addTo(incidentLayer);
+      points.push(ll);
+    });
+    if (points.length && !fitted) {
+      map.fitBounds(points, {maxZoom: 15, padding: [30, 30]});
+      fitted = true;
+    }
+  }
+  function syncPinFromForm() {
+    var lat = document.getElementById("f-lat"), lon = document.getElementById("f-lon");
+    if (pin && (!lat || !lat.value)) { map.removeLayer(pin); pin = null; }
+    if (lat && lon && lat.value && lon.value) placePin(parseFloat(lat.value), parseFloat(lon.value));
+  }
+
+  document.body.addEventListener("htmx:afterSwap", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (!target) return;
+    if (target.id === "incidents") drawIncidents();
+    if (target.id === "intake") {
+      syncPinFromForm();
+      var focus = target.querySelector("[autofocus]");
+      if (focus) focus.focus();
+    }
+  });
+  document.body.addEventListener("change", function (evt) {
+    var el = evt.target;
+    if (el && el.id === "f-category_id") {  // default priority of the category
+      var opt = el.options[el.selectedIndex];
+      var p = opt && opt.dataset.priority;
+      var chosen = document.querySelector('#incident-form input[name="priority"]:checked');
+      if (p && !chosen) {
+        var radio = document.querySelector('#incident-form input[name="priority"][value="' + p + '"]');
+        if (radio) radio.checked = true;
+      }
+    }
+    if (el && (el.id === "f-lat" || el.id === "f-lon")) {
+      syncPinFromForm();
+      document.body.dispatchEvent(new CustomEvent("pin"));
+    }
+  });
+
+  // A call picked up in the telephony panel opens in the intake form.
+  document.body.addEventListener("telClaimed", function (evt) {
+    var id = evt.detail && evt.detail.call_id;
+    if (id) window.htmx.ajax("GET", "/t/" + slug + "/calls/" + id + "/form", {target: "#intake", swap: "innerHTML"});
+  });
+  // Relay every live notice as a DOM event other panels can listen to (telephony, SLA).
+  document.body.addEventListener("htmx:sseMessage", function (evt) {
+    var topic = evt.detail && evt.detail.type;
+    document.body.dispatchEvent(new CustomEvent("siaga:live", {detail: {topic: topic}}));
+  });
+})();
