@@ -140,7 +140,6 @@ async def opd_save(request: Request, tenant: TenantDep, session: TenantSessionDe
     if not errors:
         saved, errors = await service.save_opd(session, opd, values, admin, request)
     if errors:
-        await session.rollback()
         return _opd_form(request, opd, data, errors, status_code=422)
     return RedirectResponse(f"/t/{tenant.slug}/admin/opds?ok={saved.code}", status_code=303)
 
@@ -192,7 +191,6 @@ async def category_save(request: Request, tenant: TenantDep, session: TenantSess
     if not errors:
         saved, errors = await service.save_category(session, cat, values, routed, admin, request)
     if errors:
-        await session.rollback()
         return await _category_form(request, session, cat, data, routed, errors, status_code=422)
     return RedirectResponse(f"/t/{tenant.slug}/admin/categories?ok={saved.code}", status_code=303)
 
@@ -225,7 +223,6 @@ async def user_invite(request: Request, tenant: TenantDep, session: TenantSessio
     if not errors:
         link, errors = await service.invite_user(session, tenant.slug, values, admin, request)
     if errors:
-        await session.rollback()
         return await _users(request, tenant, session, admin, errors=errors, form=data, status_code=422)
     return await _users(request, tenant, session, admin, link={"url": link, "email": values["email"], "purpose": "invite"},
                         status_code=201)
@@ -239,7 +236,6 @@ async def user_role(request: Request, tenant: TenantDep, session: TenantSessionD
     if not errors:
         errors = await service.change_role(session, user, values, admin, request)
     if errors:
-        await session.rollback()
         return await _users(request, tenant, session, admin, row_errors={user_id: " ".join(errors.values())},
                             status_code=422)
     return RedirectResponse(f"/t/{tenant.slug}/admin/users?ok=role", status_code=303)
@@ -252,7 +248,6 @@ async def user_active(request: Request, tenant: TenantDep, session: TenantSessio
     active = request.url.path.endswith("/activate")
     problem = await service.set_active(session, user, active, admin, request)
     if problem:
-        await session.rollback()
         return await _users(request, tenant, session, admin, row_errors={user_id: problem}, status_code=409)
     return RedirectResponse(f"/t/{tenant.slug}/admin/users?ok={'activated' if active else 'deactivated'}",
                             status_code=303)
