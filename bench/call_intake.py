@@ -1,0 +1,242 @@
+"""Call intake: POST /api/v1/t/{slug}/calls through the whole app vs a raw psycopg INSERT loop.
+
+Three measurements against one fresh tenant (its own database, uvicorn with 2 workers in a
+separate process, load generated from this process or by `wrk`):
+
+1. raw: N asyncio psycopg connections, each `INSERT INTO <tenant>.calls … ; COMMIT` in a loop —
+   the ceiling PostgreSQL itself allows on this machine at that concurrency;
+2. api: the same N concurrent clients (closed loop) POSTing a call as a logged-in operator
+   (session cookie + CSRF header), through auth, validation, the one-statement insert with its
+   event-log row, domain events, commit and the live notice; `wrk` if installed, else httpx;
+3. paced: an open loop at a FIXED offered rate (200 calls/s by default), each request sent at its
+   scheduled time whatever the previous ones did; latency counts from the scheduled time, so a
+   stall shows up in p99 (no coordinated omission).
+
+Targets: api ≥ 25 % of raw; paced p99 < 50 ms. Options: --concurrency, --seconds, --rate.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    Server, bench_environment, emit, log, login, make_user, provision, quick, run, summarize,
+)
+
+TARGETS = {"api_vs_raw_pct": "≥ 25", "paced_p99_ms": "< 50"}
+BODY = {"caller_number": "+6281234567890", "channel": "voice"}
+
+
+# ---------------------------------------------------------------- raw PostgreSQL ceiling
+
+
+async def raw_loop(database_url: str, slug: str, concurrency: int, seconds: float) -> dict:
+    import psycopg
+
+    from app.db.tenancy import schema_for
+
+    sql = (f'INSERT INTO "{schema_for(slug)}".calls (caller_number, channel, language) '
+           "VALUES (%s, %s, 'id')")
+    latencies: list[float] = []
+    conns = [await psycopg.AsyncConnection.connect(database_url) for _ in range(concurrency)]
+    deadline = time.perf_counter() + seconds
+
+    async def worker(conn) -> None:
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            await conn.execute(sql, (BODY["caller_number"], BODY["channel"]))
+            await conn.commit()
+            latencies.append(time.perf_counter() - t0)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(c) for c in conns))
+    finally:
+        for c in conns:
+            await c.close()
+    elapsed = time.perf_counter() - started
+    return {"count": len(latencies), "rate": len(latencies) / elapsed, "latencies": latencies}
+
+
+# ---------------------------------------------------------------- API, closed loop
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '%(body)s'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Cookie"] = "%(cookie)s"
+wrk.headers["X-CSRF-Token"] = "%(csrf)s"
+done = function(summary, latency, requests)
+  io.write(string.format("WRKJSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"non2xx\\": %%d, " ..
+    "\\"errors\\": %%d, \\"p50_us\\": %%d, \\"p99_us\\": %%d}\\n",
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def api_closed_loop_wrk(url: str, slug: str, cookies: dict, csrf: str, concurrency: int, seconds: float) -> dict:
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(WRK_SCRIPT % {"body": json.dumps(BODY), "cookie": cookie, "csrf": csrf})
+        script = fh.name
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", script,
+             f"{url}/api/v1/t/{slug}/calls"],
+            capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    finally:
+        os.unlink(script)
+    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+    r = json.loads(line[len("WRKJSON "):])
+    ok = r["requests"] - r["non2xx"] - r["errors"]
+    return {"count": ok, "failed": r["non2xx"] + r["errors"], "rate": ok / (r["duration_us"] / 1e6),
+            "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000, "tool": "wrk"}
+
+
+async def api_closed_loop_httpx(url: str, slug: str, cookies: dict, csrf: str, concurrency: int,
+                                seconds: float) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    failed = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, cookies=cookies, headers={"x-csrf-token": csrf},
+                                 limits=limits, timeout=10) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal failed
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    status = (await client.post(f"/api/v1/t/{slug}/calls", json=BODY)).status_code
+                except httpx.HTTPError:
+                    status = 0
+                if status == 201:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    failed += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    s = summarize(latencies)
+    return {"count": len(latencies), "failed": failed, "rate": len(latencies) / elapsed,
+            "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"], "tool": "httpx"}
+
+
+# ---------------------------------------------------------------- API, open loop at a fixed rate
+
+
+async def api_open_loop(url: str, slug: str, cookies: dict, csrf: str, rate: float, seconds: float) -> dict:
+    import httpx
+
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    failed = 0
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=url, cookies=cookies, headers={"x-csrf-token": csrf},
+                                 limits=limits, timeout=10) as client:
+
+        async def one(scheduled: float) -> None:
+            nonlocal failed
+            try:
+                resp = await client.post(f"/api/v1/t/{slug}/calls", json=BODY)
+                ok = resp.status_code == 201
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - scheduled)
+            else:
+                failed += 1
+
+        tasks = []
+        t0 = time.perf_counter() + 0.05
+        for i in range(total):
+            scheduled = t0 + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(scheduled)))
+        await asyncio.gather(*tasks)
+        achieved = len(latencies) / (time.perf_counter() - t0)
+    return {"count": len(latencies), "failed": failed, "achieved_rate": achieved, **summarize(latencies)}
+
+
+def count_calls(database_url: str, slug: str) -> int:
+    import psycopg
+
+    from app.db.tenancy import schema_for
+
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(f'SELECT count(*) FROM "{schema_for(slug)}".calls').fetchone()[0]
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(concurrency: int | None = None, seconds: float | None = None, rate: float = 200.0) -> dict:
+    concurrency = concurrency or (8 if quick() else 16)
+    seconds = seconds or (3.0 if quick() else 10.0)
+    with bench_environment("intake") as env:
+        slug = provision(env.database_url)
+        email = make_user(env.database_url, slug, "operator")
+
+        log(f"raw psycopg INSERT+COMMIT, {concurrency} connections, {seconds:.0f}s …")
+        raw = run(raw_loop(env.database_url, slug, concurrency, seconds))
+        raw_lat = summarize(raw["latencies"])
+
+        with Server(env, workers=2) as srv:
+            cookies, csrf = login(srv.url, slug, email)
+            before = count_calls(env.database_url, slug)
+            log("warm-up …")
+            run(api_closed_loop_httpx(srv.url, slug, cookies, csrf, 4, 1.0))
+            log(f"API closed loop, {concurrency} connections, {seconds:.0f}s …")
+            if shutil.which("wrk"):
+                api = api_closed_loop_wrk(srv.url, slug, cookies, csrf, concurrency, seconds)
+            else:
+                api = run(api_closed_loop_httpx(srv.url, slug, cookies, csrf, concurrency, seconds))
+            log(f"API open loop at {rate:.0f} calls/s, {seconds:.0f}s …")
+            paced = run(api_open_loop(srv.url, slug, cookies, csrf, rate, seconds))
+            after = count_calls(env.database_url, slug)
+
+    return {
+        "concurrency": concurrency,
+        "raw_insert_per_s": round(raw["rate"], 1),
+        "raw_p50_ms": raw_lat["p50_ms"],
+        "api_calls_per_s": round(api["rate"], 1),
+        "api_p50_ms": round(api["p50_ms"], 2),
+        "api_p99_ms": round(api["p99_ms"], 2),
+        "api_failed": api["failed"],
+        "api_vs_raw_pct": round(100 * api["rate"] / raw["rate"], 1),
+        "load_generator": api["tool"],
+        "paced_offered_per_s": rate,
+        "paced_achieved_per_s": round(paced["achieved_rate"], 1),
+        "paced_p50_ms": paced["p50_ms"],
+        "paced_p95_ms": paced["p95_ms"],
+        "paced_p99_ms": paced["p99_ms"],
+        "paced_failed": paced["failed"],
+        # Every 201 must be a row: the API's count of successes and the table agree.
+        "rows_written_by_api": after - before,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int)
+    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--rate", type=float, default=200.0)
+    a = parser.parse_args()
+    emit(main(a.concurrency, a.seconds, a.rate))
