@@ -18,7 +18,6 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,11 +37,11 @@ class SlaPolicy(TenantBase):
         CheckConstraint("priority BETWEEN 1 AND 4", name="priority"),
         CheckConstraint("warning_pct BETWEEN 1 AND 99", name="warning_pct"),
         CheckConstraint("escalation_delay_s > 0", name="escalation_delay"),
-        UniqueConstraint("priority", "category_id", postgresql_nulls_not_distinct=True,
-                         name="uq_sla_policies_priority_category"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "P1" or "P1/C7": one policy per (priority, category); a single unique column (see policy_scope).
+    scope: Mapped[str] = mapped_column(String(40), unique=True)
     priority: Mapped[int] = mapped_column(SmallInteger)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"))
     answer_s: Mapped[int | None] = mapped_column(Integer)
@@ -59,6 +58,14 @@ class SlaPolicy(TenantBase):
         return getattr(self, f"{kind}_s")
 
 
+def policy_scope(priority: int, category_id: int | None) -> str:
+    return f"P{priority}" + (f"/C{category_id}" if category_id else "")
+
+
+def clock_key(kind: str, subject: str, subject_id: int) -> str:
+    return f"{kind}:{subject}:{subject_id}"
+
+
 class SlaClock(TenantBase):
     __tablename__ = "sla_clocks"
     __table_args__ = (
@@ -66,13 +73,14 @@ class SlaClock(TenantBase):
         CheckConstraint(f"subject IN {SUBJECTS}", name="subject"),
         CheckConstraint(f"close_reason IN {CLOSE_REASONS}", name="close_reason"),
         CheckConstraint("escalation_level BETWEEN 0 AND 2", name="escalation_level"),
-        UniqueConstraint("kind", "subject", "subject_id", name="uq_sla_clocks_kind_subject"),
         Index("ix_sla_clocks_next_due", "next_due_at", postgresql_where="next_due_at IS NOT NULL"),
         Index("ix_sla_clocks_started", "started_at"),
         Index("ix_sla_clocks_incident", "incident_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # "<kind>:<subject>:<id>": one clock per target per call/incident/dispatch (see clock_key).
+    key: Mapped[str] = mapped_column(String(60), unique=True)
     kind: Mapped[str] = mapped_column(String(12))
     subject: Mapped[str] = mapped_column(String(10))
     subject_id: Mapped[int] = mapped_column(BigInteger)

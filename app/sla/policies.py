@@ -11,7 +11,7 @@ import re
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.sla.models import CLOCK_KINDS, SlaPolicy
+from app.sla.models import CLOCK_KINDS, SlaPolicy, policy_scope
 
 KIND_LABELS = {
     "answer": "Menjawab panggilan (dering → dijawab)",
@@ -37,7 +37,7 @@ TARGET_FIELDS = tuple(f"{k}_s" for k in CLOCK_KINDS)
 
 async def seed_default_policies(conn: AsyncConnection) -> None:
     """Called by tenant provisioning (``conn`` already bound to the new tenant's schema)."""
-    await conn.execute(insert(SlaPolicy), [dict(priority=p, category_id=None, **v) for p, v in DEFAULT_POLICIES.items()])
+    await conn.execute(insert(SlaPolicy), [dict(priority=p, category_id=None, scope=policy_scope(p, None), **v) for p, v in DEFAULT_POLICIES.items()])
 
 
 async def select_policy(session: AsyncSession, priority: int, category_id: int | None) -> SlaPolicy:

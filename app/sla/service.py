@@ -20,7 +20,7 @@ from app.dispatch.models import Opd
 from app.events import after_commit, commit, emit
 from app.notify.service import add_notification, queue_webhook
 from app.sla import clock
-from app.sla.models import SlaClock
+from app.sla.models import SlaClock, clock_key
 from app.sla.policies import KIND_SHORT, format_duration, select_policy
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, sub
     deadline = started_at + timedelta(seconds=target)
     warn_at = started_at + timedelta(seconds=target * policy.warning_pct / 100)
     values = dict(
-        kind=kind, subject=subject, subject_id=subject_id, call_id=call_id, incident_id=incident_id,
+        key=clock_key(kind, subject, subject_id), kind=kind, subject=subject, subject_id=subject_id, call_id=call_id, incident_id=incident_id,
         dispatch_id=dispatch_id, opd_id=opd_id, category_id=category_id, priority=priority, policy_id=policy.id,
         target_s=target, warning_pct=policy.warning_pct, escalation_delay_s=policy.escalation_delay_s,
         started_at=started_at, warn_at=warn_at, deadline=deadline,
@@ -101,7 +101,7 @@ async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, sub
         next_due_at=min(warn_at, deadline), escalation_level=0,
     )
     stmt = (insert(SlaClock).values(**values)
-            .on_conflict_do_nothing(constraint="uq_sla_clocks_kind_subject").returning(SlaClock))
+            .on_conflict_do_nothing(index_elements=["key"]).returning(SlaClock))
     created = (await session.execute(stmt)).scalar_one_or_none()
     if created is not None:
         _schedule_after_commit(session, tenant_slug, created)

@@ -17,7 +17,7 @@ from app.calls.models import Incident
 from app.dispatch.models import Category, Dispatch, Opd
 from app.sla import clock as sla_clock
 from app.sla import service as sla_service
-from app.sla.models import SlaPolicy
+from app.sla.models import SlaPolicy, policy_scope
 from app.worker import WorkerSettings
 
 events.load_subscribers()  # what create_app and the worker do at start-up
@@ -85,7 +85,8 @@ async def set_policy(db, slug: str, priority: int = 1, category_id: int | None =
             SlaPolicy.priority == priority,
             SlaPolicy.category_id == category_id if category_id else SlaPolicy.category_id.is_(None)))).scalar_one_or_none()
         if existing is None:
-            s.add(SlaPolicy(priority=priority, category_id=category_id, **fields))
+            s.add(SlaPolicy(priority=priority, category_id=category_id, scope=policy_scope(priority, category_id),
+                            **fields))
         else:
             for k, v in fields.items():
                 setattr(existing, k, v)
@@ -138,7 +139,9 @@ def captured_events():
     seen: list = []
 
     async def grab(session, event):
-        seen.append(event)
+        # Plain values: the clock row may belong to a transaction that is later rolled back.
+        seen.append(dict(name=event.name, tenant=event.tenant, clock_id=event.clock.id, kind=event.clock.kind,
+                         level=event.payload.get("level"), breached=event.payload.get("breached")))
 
     for name in ("sla.breached", "sla.clock_closed"):
         events.subscribe(name)(grab)

@@ -246,6 +246,7 @@ def upgrade() -> None:
     op.create_index('ix_notifications_audience_created', 'notifications', ['audience', 'opd_id', 'created_at'], unique=False)
     op.create_table('sla_policies',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('scope', sa.String(length=40), nullable=False),
     sa.Column('priority', sa.SmallInteger(), nullable=False),
     sa.Column('category_id', sa.Integer(), nullable=True),
     sa.Column('answer_s', sa.Integer(), nullable=True),
@@ -263,7 +264,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['category_id'], ['categories.id'], name=op.f('fk_sla_policies_category_id_categories'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['updated_by'], ['users.id'], name=op.f('fk_sla_policies_updated_by_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sla_policies')),
-    sa.UniqueConstraint('priority', 'category_id', name='uq_sla_policies_priority_category', postgresql_nulls_not_distinct=True)
+    sa.UniqueConstraint('scope', name=op.f('uq_sla_policies_scope'))
     )
     op.create_table('telephony_secrets',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -338,6 +339,7 @@ def upgrade() -> None:
     op.create_index('ix_dispatches_opd_open', 'dispatches', ['opd_id', 'status'], unique=False)
     op.create_table('sla_clocks',
     sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('key', sa.String(length=60), nullable=False),
     sa.Column('kind', sa.String(length=12), nullable=False),
     sa.Column('subject', sa.String(length=10), nullable=False),
     sa.Column('subject_id', sa.BigInteger(), nullable=False),
@@ -375,7 +377,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['opd_id'], ['opds.id'], name=op.f('fk_sla_clocks_opd_id_opds'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['policy_id'], ['sla_policies.id'], name=op.f('fk_sla_clocks_policy_id_sla_policies'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sla_clocks')),
-    sa.UniqueConstraint('kind', 'subject', 'subject_id', name='uq_sla_clocks_kind_subject')
+    sa.UniqueConstraint('key', name=op.f('uq_sla_clocks_key'))
     )
     op.create_index('ix_sla_clocks_incident', 'sla_clocks', ['incident_id'], unique=False)
     op.create_index('ix_sla_clocks_next_due', 'sla_clocks', ['next_due_at'], unique=False, postgresql_where='next_due_at IS NOT NULL')
