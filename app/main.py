@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -104,6 +105,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
                           status_code=exc.status_code)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError):
+        # Safety net (SQLSTATE class 22: out-of-range ids, NUL bytes, overlong text): bad input is a
+        # 422, never a 500. The request's transaction was rolled back, so nothing was half-written.
+        return JSONResponse({"detail": "Data tidak valid (nilai di luar batas yang diizinkan)",
+                             "errors": []}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

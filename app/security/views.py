@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
@@ -18,6 +18,9 @@ from app.web.errors import NotFound
 from app.web.templating import render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["security (HTML)"])
+
+# Path ids beyond PostgreSQL's integer range would reach the database and fail there (500).
+DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _int_or_none(value: str) -> int | None:
@@ -65,7 +68,7 @@ async def tenant_token_create(
 
 @router.post("/t/{slug}/admin/tokens/{token_id}/revoke")
 async def tenant_token_revoke(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-                              token_id: int):
+                              token_id: DbId):
     if not await revoke_token(session, request, admin, ApiToken, token_id):
         raise NotFound("Token tidak ditemukan")
     return RedirectResponse(f"/t/{tenant.slug}/admin/tokens", status_code=303)
@@ -100,7 +103,7 @@ async def platform_token_create(
 
 
 @router.post("/platform/tokens/{token_id}/revoke")
-async def platform_token_revoke(request: Request, session: PublicSessionDep, admin: PlatformAdminDep, token_id: int):
+async def platform_token_revoke(request: Request, session: PublicSessionDep, admin: PlatformAdminDep, token_id: DbId):
     if not await revoke_token(session, request, admin, PlatformApiToken, token_id):
         raise NotFound("Token tidak ditemukan")
     return RedirectResponse("/platform/tokens", status_code=303)
