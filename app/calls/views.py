@@ -13,7 +13,7 @@ from app.calls import service
 from app.calls.errors import InvalidInput, NotFoundError, ServiceError
 from app.calls.forms import clean, parse
 from app.calls.http import make_ctx
-from app.calls.models import OUTCOMES
+from app.calls.models import OUTCOMES, Call
 from app.calls.phone import normalize_phone
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
 from app.dispatch import service as dispatching
@@ -190,6 +190,13 @@ async def existing_call_form(call_id: int, request: Request, tenant: TenantDep, 
                                   "notes": call.notes or ""})
 
 
+async def _reload(session, call):
+    """After a rollback ORM objects are expired; the error page still needs the call."""
+    if call is None:
+        return None
+    return await session.get(Call, call.id, populate_existing=True) if "id" in call.__dict__ else None
+
+
 async def _get_or_404(coro):
     try:
         return await coro
@@ -226,8 +233,8 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
         errors = {"__all__": getattr(exc, "message", str(exc))}
     if errors:
         await session.rollback()
-        return await _call_form(request, session, form=dict(form), errors=errors, status_code=422,
-                                call=call if existing_id else None)
+        call = await _reload(session, call if existing_id else None)
+        return await _call_form(request, session, form=dict(form), errors=errors, status_code=422, call=call)
     label = OUTCOME_LABELS.get(call.outcome or "", "tanpa hasil")
     if call.outcome == "emergency" and call.incident_id is None:
         return await _incident_form(request, session, call,
@@ -256,7 +263,8 @@ async def open_incident(request: Request, tenant: TenantDep, session: TenantSess
             errors = {"__all__": exc.message}
     if errors:
         await session.rollback()
-        return await _incident_form(request, session, call, form=dict(form), errors=errors, status_code=422)
+        return await _incident_form(request, session, await _reload(session, call), form=dict(form), errors=errors,
+                                    status_code=422)
     return await _dispatch_form(request, session, incident,
                                 headers=_toast(f"Insiden #{incident.id} dibuka — pilih OPD"))
 

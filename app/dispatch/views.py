@@ -21,21 +21,22 @@ router = APIRouter(prefix="/t/{slug}/opd", dependencies=[Depends(verify_csrf)], 
 STEPS = ("sent", "acknowledged", "en_route", "on_scene", "resolved")
 
 
-async def _queue_ctx(session, user) -> dict:
-    return {"items": await service.opd_queue(session, user.opd_id), "labels": service.STATUS_LABELS,
+async def _queue_ctx(request, session) -> dict:
+    # The principal, not the ORM user: after a rollback ORM objects are expired.
+    return {"items": await service.opd_queue(session, request.state.principal.opd_id), "labels": service.STATUS_LABELS,
             "actions": service.ACTION_LABELS, "next_step": service.NEXT_STEP, "steps": STEPS}
 
 
 async def _queue_fragment(request, session, user, message: str | None = None, status_code: int = 200):
     headers = {"HX-Trigger": json.dumps({"showToast": message})} if message else None
-    return render(request, "dispatch/_queue.html", await _queue_ctx(session, user), status_code=status_code,
+    return render(request, "dispatch/_queue.html", await _queue_ctx(request, session), status_code=status_code,
                   headers=headers)
 
 
 @router.get("", include_in_schema=False)
 async def queue_page(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OpdStaffDep):
     opd = await session.get(Opd, user.opd_id)
-    return render(request, "dispatch/queue.html", {"opd": opd, **await _queue_ctx(session, user)})
+    return render(request, "dispatch/queue.html", {"opd": opd, **await _queue_ctx(request, session)})
 
 
 @router.get("/fragments/queue", include_in_schema=False)
