@@ -493,37 +493,55 @@ class BackendMemory:
     """Samples the private memory (RssAnon) of this database's server backends, in a thread.
 
     A backend caches the catalog of every schema it touched until it exits; this shows whether
-    connection recycling keeps that bounded. Needs the server on this machine (reads /proc).
+    connection recycling keeps that bounded. ``peak_mb`` covers backends that STARTED during the
+    measurement (e.g. fleet workers); ``preexisting_peak_mb`` the ones already open before.
+    Needs the server on this machine (reads /proc).
     """
 
     def __init__(self, url: str, interval: float = 0.2):
         import threading
 
         self.url, self.interval = url, interval
-        self.peak_mb = 0.0
+        self.peaks: dict[int, float] = {}
+        self.preexisting: set[int] = set()
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def peak_mb(self) -> float:
+        return max((v for pid, v in self.peaks.items() if pid not in self.preexisting), default=0.0)
+
+    @property
+    def preexisting_peak_mb(self) -> float:
+        return max((v for pid, v in self.peaks.items() if pid in self.preexisting), default=0.0)
 
     def _run(self) -> None:
         import psycopg
 
         dbname = self.url.rsplit("/", 1)[1]
         with psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            first = True
             while not self._stop.is_set():
                 pids = [r[0] for r in conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,))]
+                if first:
+                    self.preexisting, first = set(pids), False
+                    self._ready.set()
                 for pid in pids:
                     try:
                         with open(f"/proc/{pid}/status") as fh:
                             for line in fh:
                                 if line.startswith("RssAnon:"):
-                                    self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+                                    mb = int(line.split()[1]) / 1024
+                                    self.peaks[pid] = max(self.peaks.get(pid, 0.0), mb)
                     except OSError:
                         pass
                 self._stop.wait(self.interval)
 
     def __enter__(self):
         self._thread.start()
+        self._ready.wait(10)
         return self
 
     def __exit__(self, *exc):
