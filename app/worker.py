@@ -60,3 +60,5 @@ class WorkerSettings:
     # On SIGTERM stop taking jobs and give running ones this long before cancelling them (they are
     # idempotent and re-run). Below the orchestrator's stop timeout (ECS stopTimeout = 30 s).
     job_completion_wait = 25
+    # arq refreshes its health key this often; the container HEALTHCHECK reads it (docker/healthcheck.py).
+    health_check_interval = 30
