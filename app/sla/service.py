@@ -79,6 +79,15 @@ def _schedule_after_commit(session: AsyncSession, tenant_slug: str, c: SlaClock)
         after_commit(session, lambda: schedule(tenant_slug, clock_id, due))
 
 
+async def _policy(session: AsyncSession, priority: int, category_id: int | None):
+    """One policy lookup per transaction and (priority, category): a dispatch starts three clocks."""
+    cache = session.info.setdefault("sla_policies", {})
+    key = (priority, category_id)
+    if key not in cache:
+        cache[key] = await select_policy(session, priority, category_id)
+    return cache[key]
+
+
 # --- starting and stopping --------------------------------------------------------------------
 
 async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, subject: str, subject_id: int,
@@ -86,7 +95,7 @@ async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, sub
                       incident_id: int | None = None, dispatch_id: int | None = None,
                       opd_id: int | None = None) -> SlaClock | None:
     """Start the clock for one target, unless the policy does not measure it or it exists already."""
-    policy = await select_policy(session, priority, category_id)
+    policy = await _policy(session, priority, category_id)
     target = policy.target_for(kind)
     if target is None:
         return None
@@ -187,39 +196,50 @@ async def _transition(session: AsyncSession, clock_id: int, conditions: list, va
 
 
 async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fired:
-    """Apply whatever is due on one clock at ``clock.now()``; commits. Safe to call any number of times."""
+    """Apply whatever is due on one clock at ``clock.now()``; commits. Safe to call any number of times.
+
+    A plain read decides which transition to try; the guarded UPDATE decides who wins. Each
+    UPDATE also moves ``next_due_at`` on, so a typical breach costs one read and one write.
+    """
     at = clock.now()
     fired = Fired()
-    c = await _transition(session, clock_id, [SlaClock.breached_at.is_(None), SlaClock.deadline <= at],
-                          dict(breached_at=at, lateness_ms=_lateness_sql(at), escalation_level=1))
-    if c is not None:
-        fired.breached = True
-        await _announce(session, tenant_slug, c, "breached", 1)
-    else:
-        c = await _transition(session, clock_id, [SlaClock.breached_at.is_(None), SlaClock.warned_at.is_(None),
-                                                  SlaClock.warn_at <= at], dict(warned_at=at))
-        if c is not None:
-            fired.warned = True
-            await _announce(session, tenant_slug, c, "warning", 0)
-    c2 = await _transition(session, clock_id, [SlaClock.breached_at.is_not(None), SlaClock.escalated_at.is_(None),
-                                               SlaClock.escalate_at <= at], dict(escalated_at=at, escalation_level=2))
-    if c2 is not None:
-        fired.escalated = True
-        await _announce(session, tenant_slug, c2, "escalated", 2)
-    c = (await session.execute(select(SlaClock).where(SlaClock.id == clock_id).with_for_update()
+    c = (await session.execute(select(SlaClock).where(SlaClock.id == clock_id)
                                .execution_options(populate_existing=True))).scalar_one_or_none()
+    if c is not None and c.stopped_at is None:
+        if c.breached_at is None and c.deadline <= at:
+            escalate_now = c.escalate_at <= at
+            won = await _transition(session, clock_id, [SlaClock.breached_at.is_(None), SlaClock.deadline <= at],
+                                    dict(breached_at=at, lateness_ms=_lateness_sql(at), escalation_level=1,
+                                         next_due_at=None if escalate_now else SlaClock.escalate_at))
+            if won is not None:
+                c, fired.breached = won, True
+                await _announce(session, tenant_slug, c, "breached", 1)
+        elif c.breached_at is None and c.warned_at is None and c.warn_at <= at:
+            won = await _transition(session, clock_id, [SlaClock.breached_at.is_(None), SlaClock.warned_at.is_(None),
+                                                        SlaClock.warn_at <= at],
+                                    dict(warned_at=at, next_due_at=SlaClock.deadline))
+            if won is not None:
+                c, fired.warned = won, True
+                await _announce(session, tenant_slug, c, "warning", 0)
+        if c.breached_at is not None and c.escalated_at is None and c.escalate_at <= at:
+            won = await _transition(session, clock_id, [SlaClock.breached_at.is_not(None),
+                                                        SlaClock.escalated_at.is_(None), SlaClock.escalate_at <= at],
+                                    dict(escalated_at=at, escalation_level=2, next_due_at=None))
+            if won is not None:
+                c, fired.escalated = won, True
+                await _announce(session, tenant_slug, c, "escalated", 2)
     if c is None:
         await session.rollback()
         return fired
-    due = next_due(c)
-    if c.next_due_at != due:
-        c.next_due_at = due
-    fired.next_due_at, fired.clock = due, c
+    fired.clock = c
+    fired.next_due_at = c.next_due_at
     if fired.warned or fired.breached or fired.escalated:
         data = {"clock_id": c.id, "kind": c.kind, "level": c.escalation_level, "dispatch_id": c.dispatch_id,
                 "incident_id": c.incident_id, "call_id": c.call_id}
         after_commit(session, lambda: live.notify(jobs.get_queue(), tenant_slug, "sla", data))
-    await commit(session)
+        await commit(session)
+    else:
+        await session.rollback()
     return fired
 
 
