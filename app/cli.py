@@ -263,6 +263,34 @@ def national_rebuild(
     raise typer.Exit(1 if result.failed else 0)
 
 
+@cli.command("simulate")
+def simulate(
+    slug: str = typer.Argument(..., help="tenant slug, e.g. kota_solok"),
+    url: str = typer.Option("http://127.0.0.1:8112", help="base URL of a running Siaga112"),
+    secret: str = typer.Option(None, help="webhook secret (default: read/create it via DATABASE_URL)"),
+    seed: int = typer.Option(112, help="same seed, same day"),
+    calls: int = typer.Option(20, help="ordinary calls per day (Kota Solok: about 20)"),
+    flood: bool = typer.Option(False, "--flood/--no-flood", help="add a flood-day spike (hundreds an hour)"),
+    prank_ratio: float = typer.Option(0.8, min=0.0, max=1.0, help="share of prank/silent calls"),
+    speed: float = typer.Option(60.0, min=0.0, help="1 = live, 60 = an hour a minute, 0 = as fast as possible"),
+    concurrency: int = typer.Option(16, min=1, max=512),
+):
+    """Replay a realistic day of 112 calls through the signed telephony webhook (app/telephony/simulator.py)."""
+    from app.telephony import simulator
+
+    scenario = simulator.build_day(seed=seed, calls=calls, flood=flood, prank_ratio=prank_ratio)
+    if secret is None:
+        secret = asyncio.run(simulator.tenant_secret(_database_url(), slug))
+    console.print(f"{scenario.calls} calls, {len(scenario.events)} events "
+                  f"({dict(scenario.kinds)}), span {scenario.span_s / 3600:.1f} h, speed {speed or 'max'}")
+    report = asyncio.run(simulator.replay(scenario, url, slug, secret, speed=speed, concurrency=concurrency))
+    console.print(f"sent {report.sent} in {report.seconds:.1f}s · statuses {dict(report.statuses)} · "
+                  f"p50 {report.percentile(50):.1f} ms · p99 {report.percentile(99):.1f} ms")
+    for line in report.errors[:5]:
+        console.print(f"[yellow]{line}[/yellow]")
+    raise typer.Exit(0 if not report.errors else 1)
+
+
 @cli.command("worker")
 def worker():
     """Run the arq worker (SLA timers, rollups, webhooks)."""

@@ -13,7 +13,7 @@ import secrets as _secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,19 +115,19 @@ def _merge(call: Call, ev: CallEventIn) -> None:
 
 
 async def _lock_or_create(session: AsyncSession, ev: CallEventIn) -> tuple[Call, bool]:
-    stmt = select(Call).where(Call.external_id == ev.call_id).with_for_update()
-    call = (await session.execute(stmt)).scalar_one_or_none()
-    if call is not None:
-        return call, False
+    """Insert the call or lock the existing row, in ONE round trip (a no-op DO UPDATE locks it)."""
     ins = pg_insert(Call).values(
         external_id=ev.call_id, caller_number=ev.caller_number, channel="voice", received_at=ev.occurred_at,
         telephony_state="ringing", called_number=ev.called_number, trunk=ev.trunk,
-    ).on_conflict_do_nothing(index_elements=["external_id"]).returning(Call)
-    call = (await session.execute(select(Call).from_statement(ins))).scalar_one_or_none()
-    if call is not None:
-        return call, True
-    # Another event of the same call inserted it first: wait for its lock like everyone else.
-    return (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one(), False
+    )
+    inserted = literal_column("xmax = 0").label("inserted")
+    stmt = ins.on_conflict_do_update(index_elements=["external_id"],
+                                     set_={"external_id": ins.excluded.external_id})
+    row = (await session.execute(
+        select(Call, inserted).from_statement(stmt.returning(*Call.__table__.c, inserted))
+        .execution_options(populate_existing=True)
+    )).one()
+    return row[0], bool(row[1])
 
 
 async def _sync_callback(session: AsyncSession, call: Call, was_missed: bool) -> None:
