@@ -176,6 +176,8 @@ class BenchEnv:
 @contextmanager
 def bench_environment(label: str = "bench") -> Iterator[BenchEnv]:
     """A fresh database (public at head) plus a claimed Redis index, both removed afterwards."""
+    # `kill <pid>` must still drop the database, release the Redis index and stop the server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with bench_database(label) as url, redis_index() as redis_url:
         os.environ["REDIS_URL"] = redis_url
         from app.config import get_settings
