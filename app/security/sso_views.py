@@ -130,15 +130,19 @@ async def _begin(request: Request, provider, scope: str, callback: str, next_url
     return RedirectResponse(flow.url, status_code=303)
 
 
+class _Refused(str):
+    """An error message whose status is 403 (no login of this browser in progress: forged callback)."""
+
+
 async def _complete(request: Request, provider, scope: str, callback: str, code: str | None, state: str | None,
                     error: str | None) -> dict | str:
     """Verified claims, or an error message for the login page."""
     pending = request.session.pop("oidc", None)
-    if error:
-        return f"Penyedia SSO menolak masuk ({error[:60]})"
-    if (not pending or pending.get("scope") != scope or not state or not code
+    if (not pending or pending.get("scope") != scope or not state
             or not isinstance(pending.get("state"), str) or pending["state"] != state):
-        return "Sesi SSO tidak sah atau kedaluwarsa. Silakan ulangi."
+        return _Refused("Sesi SSO tidak sah atau kedaluwarsa. Silakan ulangi.")
+    if error or not code:
+        return f"Penyedia SSO menolak masuk ({(error or 'tanpa kode')[:60]})"
     if provider is None or not provider.enabled:
         return "SSO belum diaktifkan"
     secret = decrypt_secret(request.app.state.settings.secret_key, provider.client_secret_enc)
@@ -169,7 +173,7 @@ async def tenant_sso_callback(request: Request, tenant: TenantDep, session: Tena
     result = await _complete(request, await load_provider(session, OidcProvider), tenant.slug,
                              f"/t/{tenant.slug}/sso/callback", code, state, error)
     if isinstance(result, str):
-        return _login_error(request, action, title, result, 400)
+        return _login_error(request, action, title, result, 403 if isinstance(result, _Refused) else 400)
     email = oidc.verified_email(result)
     user = None
     if email:
@@ -202,7 +206,8 @@ async def platform_sso_callback(request: Request, session: PublicSessionDep,
     result = await _complete(request, await load_provider(session, PlatformOidcProvider), "platform",
                              "/login/sso/callback", code, state, error)
     if isinstance(result, str):
-        return _login_error(request, "/login", "Masuk — Kominfo / Komdigi", result, 400)
+        return _login_error(request, "/login", "Masuk — Kominfo / Komdigi", result,
+                            403 if isinstance(result, _Refused) else 400)
     email = oidc.verified_email(result)
     user = None
     if email:

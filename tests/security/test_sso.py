@@ -100,10 +100,10 @@ async def test_forged_state_is_refused(admin_client, idp, tenant_a, user_factory
     operator = await user_factory(tenant_a, "operator")
     idp.user = {"sub": "kc-2", "email": operator.email}
     resp = await _round_trip(client, f"/t/{tenant_a.slug}/sso/login", tamper_state=True)
-    assert resp.status_code == 400 and "tidak sah" in resp.text
-    # A callback with no login in progress (CSRF login) is refused too.
+    assert resp.status_code == 403 and "tidak sah" in resp.text
+    # A callback with no login in progress (login CSRF) is refused too.
     stray = await client.get(f"/t/{tenant_a.slug}/sso/callback?code=x&state=y", headers={"accept": "text/html"})
-    assert stray.status_code == 400
+    assert stray.status_code == 403
 
 
 async def test_unknown_unverified_or_other_tenant_email_is_refused(admin_client, idp, tenant_a, tenant_b,
