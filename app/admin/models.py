@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import TenantBase, utcnow_column
@@ -41,8 +41,14 @@ class Kelurahan(TenantBase):
     """Kelurahan/desa, added by the admin (the official list is too large to ship)."""
 
     __tablename__ = "kelurahan"
-    __table_args__ = (UniqueConstraint("kecamatan_id", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kecamatan_id: Mapped[int] = mapped_column(ForeignKey("kecamatan.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120))
+    # "<kecamatan_id>/<lower-case name>": one name per kecamatan, case-insensitively, as a single
+    # unique column (composite keys would break the isolation suite's row-copy check).
+    key: Mapped[str] = mapped_column(String(140), unique=True)
+
+
+def kelurahan_key(kecamatan_id: int, name: str) -> str:
+    return f"{kecamatan_id}/{name.strip().lower()}"

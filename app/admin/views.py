@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from app.admin import service
 from app.admin.areas import area_tree, ensure_kecamatan
-from app.admin.models import Kecamatan, Kelurahan
+from app.admin.models import Kecamatan, Kelurahan, kelurahan_key
 from app.audit.service import record, snapshot
 from app.auth.models import User
 from app.auth.passwords import hash_password, password_problems
@@ -311,11 +311,11 @@ async def area_add_kelurahan(request: Request, tenant: TenantDep, session: Tenan
     if not name or len(name) > 120:
         errors["kelurahan_name"] = "Nama kelurahan/desa wajib diisi (maksimal 120 karakter)"
     elif kec is not None and (await session.execute(select(Kelurahan.id).where(
-            Kelurahan.kecamatan_id == kec.id, func.lower(Kelurahan.name) == name.lower()))).scalar():
+            Kelurahan.key == kelurahan_key(kec.id, name)))).scalar():
         errors["kelurahan_name"] = f"{name} sudah ada di Kecamatan {kec.name}"
     if errors:
         return await _areas(request, session, errors=errors, form=data, status_code=422)
-    kel = Kelurahan(kecamatan_id=kec.id, name=name)
+    kel = Kelurahan(kecamatan_id=kec.id, name=name, key=kelurahan_key(kec.id, name))
     session.add(kel)
     await session.flush()
     await record(session, "area.kelurahan.create", actor_id=admin.id, actor_label=admin.email, request=request,

@@ -221,20 +221,19 @@ async def _apply_categories(s: AsyncSession, m: Manifest, opd_ids: dict[str, int
 async def _apply_sla(s: AsyncSession, m: Manifest, cat_ids: dict[str, int], changes: list[str]) -> None:
     if not m.sla:
         return
-    from app.sla.models import SlaPolicy
+    from app.sla.models import SlaPolicy, policy_scope
 
     for row in m.sla:
         cat_id = cat_ids[row["category"]] if row.get("category") else None
-        pol = (await s.execute(select(SlaPolicy).where(
-            SlaPolicy.priority == row["priority"],
-            SlaPolicy.category_id.is_(None) if cat_id is None else SlaPolicy.category_id == cat_id))).scalar()
+        scope = policy_scope(row["priority"], cat_id)
+        pol = (await s.execute(select(SlaPolicy).where(SlaPolicy.scope == scope))).scalar()
         values = {f: row[f] for f in SLA_FIELDS if f in row}
         label = f"sla P{row['priority']}/{row.get('category') or '*'}"
         if pol is None:
             from app.sla.policies import DEFAULT_POLICIES
 
             base = dict(DEFAULT_POLICIES.get(row["priority"], DEFAULT_POLICIES[1]))
-            s.add(SlaPolicy(priority=row["priority"], category_id=cat_id, **(base | values)))
+            s.add(SlaPolicy(scope=scope, priority=row["priority"], category_id=cat_id, **(base | values)))
             changes.append(f"{label}: created")
         else:
             _set(pol, values, changes, label)

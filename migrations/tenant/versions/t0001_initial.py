@@ -109,9 +109,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kecamatan_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('key', sa.String(length=140), nullable=False),
     sa.ForeignKeyConstraint(['kecamatan_id'], ['kecamatan.id'], name=op.f('fk_kelurahan_kecamatan_id_kecamatan'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kelurahan')),
-    sa.UniqueConstraint('kecamatan_id', 'name', name=op.f('uq_kelurahan_kecamatan_id_name'))
+    sa.UniqueConstraint('key', name=op.f('uq_kelurahan_key'))
     )
     op.create_index(op.f('ix_kelurahan_kecamatan_id'), 'kelurahan', ['kecamatan_id'], unique=False)
     op.create_table('users',
