@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
@@ -19,6 +20,7 @@ from app.sla import clock as sla_clock
 from app.sla import service as sla_service
 from app.sla.models import SlaPolicy, policy_scope
 from app.worker import WorkerSettings
+from tests.conftest import csrf_of, login
 
 events.load_subscribers()  # what create_app and the worker do at start-up
 
@@ -148,3 +150,22 @@ def captured_events():
     yield seen
     for name in ("sla.breached", "sla.clock_closed"):
         events._handlers[name].remove(grab)
+
+
+@pytest.fixture
+async def logged_in(app, user_factory):
+    clients = []
+
+    async def make(tenant, role, opd_code=None):
+        """An httpx client logged in as a new user of ``tenant`` with ``role`` (CSRF header set)."""
+        user = await user_factory(tenant, role, opd_code)
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver")
+        assert (await login(c, tenant.slug, user.email)).status_code == 303
+        c.headers["x-csrf-token"] = await csrf_of(c, f"/t/{tenant.slug}/login")
+        c.user = user
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        await c.aclose()

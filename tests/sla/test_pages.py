@@ -5,32 +5,11 @@ import csv
 import io
 from datetime import timedelta
 
-import httpx
-import pytest
 from sqlalchemy import select
 
 from app.sla import clock as sla_clock
 from app.sla.models import SlaClock, SlaPolicy
-from tests.conftest import csrf_of, login
 from tests.sla.conftest import change_status, open_dispatch
-
-
-@pytest.fixture
-async def logged_in(app, user_factory):
-    clients = []
-
-    async def make(tenant, role, opd_code=None):
-        user = await user_factory(tenant, role, opd_code)
-        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver")
-        assert (await login(c, tenant.slug, user.email)).status_code == 303
-        c.headers["x-csrf-token"] = await csrf_of(c, f"/t/{tenant.slug}/login")
-        c.user = user
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        await c.aclose()
 
 
 async def test_policy_editor_roles_errors_and_save(db, tenant_factory, logged_in):
