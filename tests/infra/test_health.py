@@ -65,35 +65,28 @@ async def test_readyz_counts_tenants_behind_without_failing(app, client, engine,
     assert (await client.get("/readyz")).json()["tenants_behind"] == before
 
 
-async def _fresh_app(settings):
-    from app.main import create_app
+async def test_health_reports_unreachable_redis_and_database(app, client, settings):
+    """Swap in clients for servers that are not there (a closed port, a missing database).
 
-    application = create_app(settings)
-    return application
+    The session app is reused (a second lifespan would reset the process-wide job queue).
+    """
+    real_redis, real_db = app.state.redis, app.state.db
+    try:
+        app.state.redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
+        resp = await client.get("/healthz")
+        assert resp.status_code == 503
+        assert resp.json()["redis"].startswith("error: ") and resp.json()["database"] == "ok"
+        await app.state.redis.aclose()
+        app.state.redis = real_redis
 
-
-async def test_health_reports_unreachable_redis_and_database(settings):
-    """Swap in clients for servers that are not there (a closed port, a missing database)."""
-    import httpx
-
-    application = await _fresh_app(settings)
-    async with application.router.lifespan_context(application):
-        real_redis, real_db = application.state.redis, application.state.db
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
-            application.state.redis = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1)
-            resp = await c.get("/healthz")
-            assert resp.status_code == 503
-            assert resp.json()["redis"].startswith("error: ") and resp.json()["database"] == "ok"
-            await application.state.redis.aclose()
-            application.state.redis = real_redis
-
-            missing = settings.database_url.rsplit("/", 1)[0] + "/siaga112_no_such_database"
-            application.state.db = Database(make_async_engine(settings, url=missing, pool_size=1, max_overflow=0))
-            resp = await c.get("/readyz")
-            assert resp.status_code == 503
-            body = resp.json()
-            assert body["database"].startswith("error: ") and body["migrations"] == "unknown"
-            assert body["redis"] == "ok" and body["status"] == "degraded"
-            await application.state.db.dispose()
-            application.state.db = real_db
+        missing = settings.database_url.rsplit("/", 1)[0] + "/siaga112_no_such_database"
+        app.state.db = Database(make_async_engine(settings, url=missing, pool_size=1, max_overflow=0))
+        resp = await client.get("/readyz")
+        assert resp.status_code == 503
+        body = resp.json()
+        assert body["database"].startswith("error: ") and body["migrations"] == "unknown"
+        assert body["redis"] == "ok" and body["status"] == "degraded"
+        await app.state.db.dispose()
+    finally:
+        app.state.redis, app.state.db = real_redis, real_db
+    assert (await client.get("/healthz")).status_code == 200
