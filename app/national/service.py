@@ -198,15 +198,9 @@ def _in_province(stmt, f: Filters, day_table=national_daily):
 
 # --- queries --------------------------------------------------------------------------------------
 
-async def totals(session: AsyncSession, f: Filters) -> Figures:
-    stmt = _in_province(select(*_sums()).select_from(national_daily), f).where(_range(f))
-    return _figures((await session.execute(stmt)).first())
-
-
 def _bucket_dates(f: Filters) -> list[date]:
     unit = f.granularity
-    start = _trunc(f.date_from, unit)
-    out, d = [], start
+    out, d = [], _trunc(f.date_from, unit)
     while d <= f.date_to:
         out.append(d)
         if unit == "day":
@@ -229,16 +223,22 @@ def _trunc(d: date, unit: str) -> date:
 SERIES = ("calls_total", "calls_emergency", "prank_silent", "sla_met", "sla_breached")
 
 
-async def timeseries(session: AsyncSession, f: Filters) -> list[dict]:
-    """National (or the filtered province's) volumes per day/week/month, gaps filled with zeros."""
-    bucket = cast(func.date_trunc(f.granularity, national_daily.c.day), Date).label("bucket")
-    c = national_daily.c
-    stmt = _in_province(select(
-        bucket, func.sum(c.calls_total), func.sum(c.calls_emergency),
-        func.sum(c.calls_prank + c.calls_silent), func.sum(c.sla_met), func.sum(c.sla_breached),
-    ).select_from(national_daily), f).where(_range(f)).group_by(bucket)
-    found = {r[0]: [int(v or 0) for v in r[1:]] for r in (await session.execute(stmt)).all()}
-    return [{"date": d, **dict(zip(SERIES, found.get(d, [0] * len(SERIES))))} for d in _bucket_dates(f)]
+@dataclass(frozen=True)
+class TenantRow:
+    id: int
+    slug: str
+    name: str
+    region_code: str
+    province: str
+    status: str
+    activated_at: datetime | None
+
+
+async def load_tenants(session: AsyncSession) -> list[TenantRow]:
+    """The whole registry (≤ 514 rows): statuses, launches and the tenant → province map."""
+    rows = (await session.execute(select(Tenant.id, Tenant.slug, Tenant.name, Tenant.region_code, Tenant.province,
+                                         Tenant.status, Tenant.activated_at))).all()
+    return [TenantRow(*r) for r in rows]
 
 
 @dataclass
@@ -269,46 +269,11 @@ def regencies_per_province() -> dict[str, int]:
     return counts
 
 
-async def status_counts(session: AsyncSession) -> dict[str, dict[str, int]]:
-    rows = (await session.execute(
-        select(Tenant.province, Tenant.status, func.count()).group_by(Tenant.province, Tenant.status)
-    )).all()
-    out: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
-    for province, status, n in rows:
-        out[province][status] += n
-    return out
-
-
-async def provinces_table(session: AsyncSession, f: Filters) -> list[ProvinceRow]:
-    """All 38 provinces (the province filter does not hide the others: it is the map's data)."""
-    per_province = regencies_per_province()
-    statuses = await status_counts(session)
-    c = national_daily.c
-    figs = {r.province: _figures(r) for r in (await session.execute(
-        select(Tenant.province, *_sums()).select_from(national_daily)
-        .join(Tenant, Tenant.id == c.tenant_id).where(_range(f)).group_by(Tenant.province)
-    )).all()}
-    bucket = cast(func.date_trunc(f.granularity, c.day), Date)
-    series: dict[str, dict[date, int]] = defaultdict(dict)
-    for province, d, n in (await session.execute(
-        select(Tenant.province, bucket, func.sum(c.calls_total)).select_from(national_daily)
-        .join(Tenant, Tenant.id == c.tenant_id).where(_range(f)).group_by(Tenant.province, bucket)
-    )).all():
-        series[province][d] = int(n or 0)
-    dates = _bucket_dates(f)
-    names = sorted(set(per_province) | set(statuses))
-    return [
-        ProvinceRow(name, per_province.get(name, 0), dict(statuses.get(name, dict.fromkeys(STATUSES, 0))),
-                    figs.get(name, Figures()), [series[name].get(d, 0) for d in dates])
-        for name in names
-    ]
-
-
 @dataclass
 class Rollout:
     total: int
     status: dict[str, int]
-    launches: list[dict]  # one per active tenant: ordinal, name, province, activated_at
+    launches: list[dict]  # one per activated tenant: ordinal, name, province, activated_at
 
     @property
     def registered(self) -> int:
@@ -319,7 +284,7 @@ class Rollout:
         return max(0, self.total - self.registered)
 
     def timeline(self) -> list[dict]:
-        """Cumulative launches at the end of each year (and the latest launch)."""
+        """Cumulative launches at the end of each year."""
         by_year: dict[int, int] = {}
         for launch in self.launches:
             by_year[launch["activated_at"].year] = launch["ordinal"]
@@ -328,35 +293,30 @@ class Rollout:
     def as_dict(self) -> dict:
         return {"total": self.total, **self.status, "not_joined": self.not_joined,
                 "registered": self.registered, "timeline": self.timeline(),
-                "launches": [{**x, "activated_at": x["activated_at"].isoformat()} for x in self.launches]}
+                "launches": [{k: v for k, v in x.items() if k != "tenant_id"}
+                             | {"activated_at": x["activated_at"].isoformat()} for x in self.launches]}
 
 
-async def launches(session: AsyncSession) -> list[dict]:
+def launches(tenants: list[TenantRow]) -> list[dict]:
     """Every activation in order: the n-th regency to launch 112 nationally."""
-    rows = (await session.execute(
-        select(Tenant.id, Tenant.slug, Tenant.name, Tenant.province, Tenant.activated_at)
-        .where(Tenant.activated_at.is_not(None)).order_by(Tenant.activated_at, Tenant.id)
-    )).all()
-    return [{"ordinal": i, "tenant_id": r.id, "slug": r.slug, "name": r.name, "province": r.province,
-             "activated_at": r.activated_at} for i, r in enumerate(rows, start=1)]
+    active = sorted((t for t in tenants if t.activated_at is not None), key=lambda t: (t.activated_at, t.id))
+    return [{"ordinal": i, "tenant_id": t.id, "slug": t.slug, "name": t.name, "province": t.province,
+             "activated_at": t.activated_at} for i, t in enumerate(active, start=1)]
 
 
-async def rollout(session: AsyncSession, province: str | None = None, all_launches: list[dict] | None = None) -> Rollout:
-    statuses = await status_counts(session)
-    if province:
-        total = regencies_per_province().get(province, 0)
-        status = dict(statuses.get(province, dict.fromkeys(STATUSES, 0)))
-    else:
-        total = NATIONAL_TOTAL
-        status = dict.fromkeys(STATUSES, 0)
-        for counts in statuses.values():
-            for k, v in counts.items():
-                status[k] += v
-    all_launches = all_launches if all_launches is not None else await launches(session)
-    chosen = [x for x in all_launches if not province or x["province"] == province]
-    if province:  # ordinal within the province, for the province's own timeline
-        chosen = [{**x, "ordinal": i} for i, x in enumerate(chosen, start=1)]
-    return Rollout(total, status, chosen)
+def rollout(tenants: list[TenantRow], province: str | None = None) -> Rollout:
+    chosen = [t for t in tenants if not province or t.province == province]
+    status = dict.fromkeys(STATUSES, 0)
+    for t in chosen:
+        status[t.status] = status.get(t.status, 0) + 1
+    total = regencies_per_province().get(province, 0) if province else NATIONAL_TOTAL
+    # Ordinals are national; within a province they are renumbered for its own timeline.
+    found = launches(chosen)
+    return Rollout(total, status, found)
+
+
+async def load_rollout(session: AsyncSession, province: str | None = None) -> Rollout:
+    return rollout(await load_tenants(session), province)
 
 
 REGENCY_SORTS = {
@@ -374,34 +334,100 @@ REGENCY_SORTS = {
 }
 
 
-async def regencies_table(session: AsyncSession, f: Filters, sort: str = "calls", descending: bool = True,
-                          all_launches: list[dict] | None = None) -> list[dict]:
-    """One row per registered regency (zero rows included), sorted in Python (≤ 514 rows)."""
-    c = national_daily.c
-    sums = (select(c.tenant_id, *_sums()).where(_range(f)).group_by(c.tenant_id)).subquery()
-    stmt = (select(Tenant.id, Tenant.slug, Tenant.name, Tenant.region_code, Tenant.province, Tenant.status,
-                   *[sums.c[col] for col in SUMMED])
-            .select_from(Tenant).outerjoin(sums, sums.c.tenant_id == Tenant.id))
-    if f.province:
-        stmt = stmt.where(Tenant.province == f.province)
-    all_launches = all_launches if all_launches is not None else await launches(session)
-    ordinal = {x["tenant_id"]: x["ordinal"] for x in all_launches}
-    rows = []
-    for r in (await session.execute(stmt)).all():
-        fig = _figures(r)
-        rows.append({
-            "tenant_id": r.id, "slug": r.slug, "name": r.name, "region_code": r.region_code,
-            "province": r.province, "status": r.status, "launch_ordinal": ordinal.get(r.id),
-            "calls": fig.calls, "emergency": fig["calls_emergency"], "prank_silent": fig.prank_silent,
-            "prank_silent_ratio": fig.prank_silent_ratio, "sla_met": fig["sla_met"],
-            "sla_breached": fig["sla_breached"], "sla_compliance": fig.sla_compliance,
-            "answer_p50_s": fig.answer_p50_s, "answer_p90_s": fig.answer_p90_s,
-            "incidents": fig["incidents"], "dispatches": fig["dispatches"],
-        })
-    key = REGENCY_SORTS.get(sort, REGENCY_SORTS["calls"])
-    rows.sort(key=lambda r: r["name"].lower())
-    rows.sort(key=key, reverse=descending)
-    return rows
+def _add(into: Figures, other: Figures) -> None:
+    for k, v in other.counters.items():
+        into.counters[k] += v
+
+
+@dataclass
+class Snapshot:
+    """Everything the dashboard shows for one period, from two aggregates of national_daily:
+    every counter per tenant (→ totals, provinces, regencies) and the five charted series per
+    (province, bucket) (→ national and provincial time series, sparklines). Measured: this is
+    cheaper than one GROUPING SETS pass, which sums every counter three times.
+    """
+
+    filters: Filters
+    tenants: list[TenantRow]
+    by_tenant: dict[int, Figures]
+    by_province_bucket: dict[tuple[str, date], dict[str, int]]
+
+    @classmethod
+    async def load(cls, session: AsyncSession, f: Filters) -> "Snapshot":
+        tenants = await load_tenants(session)
+        c = national_daily.c
+        by_tenant = {r.tenant_id: _figures(r) for r in (await session.execute(
+            select(c.tenant_id, *_sums()).where(_range(f)).group_by(c.tenant_id))).all()}
+        bucket = cast(func.date_trunc(f.granularity, c.day), Date).label("bucket")
+        stmt = (select(Tenant.province, bucket, func.sum(c.calls_total), func.sum(c.calls_emergency),
+                       func.sum(c.calls_prank + c.calls_silent), func.sum(c.sla_met), func.sum(c.sla_breached))
+                .select_from(national_daily).join(Tenant, Tenant.id == c.tenant_id).where(_range(f))
+                .group_by(Tenant.province, bucket))
+        by_pb = {(r[0], r[1]): dict(zip(SERIES, (int(v or 0) for v in r[2:])))
+                 for r in (await session.execute(stmt)).all()}
+        return cls(f, tenants, by_tenant, by_pb)
+
+    def _chosen(self) -> list[TenantRow]:
+        p = self.filters.province
+        return [t for t in self.tenants if not p or t.province == p]
+
+    @property
+    def totals(self) -> Figures:
+        out = Figures()
+        for t in self._chosen():
+            if t.id in self.by_tenant:
+                _add(out, self.by_tenant[t.id])
+        return out
+
+    def timeseries(self) -> list[dict]:
+        """National (or the filtered province's) volumes per day/week/month, gaps filled with zeros."""
+        p = self.filters.province
+        summed: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SERIES, 0))
+        for (province, d), values in self.by_province_bucket.items():
+            if not p or province == p:
+                for k, v in values.items():
+                    summed[d][k] += v
+        return [{"date": d, **summed[d]} for d in _bucket_dates(self.filters)]
+
+    def provinces(self) -> list[ProvinceRow]:
+        """All 38 provinces (the province filter does not hide the others: it is the map's data)."""
+        per_province = regencies_per_province()
+        status: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
+        figs: dict[str, Figures] = defaultdict(Figures)
+        for t in self.tenants:
+            status[t.province][t.status] += 1
+            if t.id in self.by_tenant:
+                _add(figs[t.province], self.by_tenant[t.id])
+        dates = _bucket_dates(self.filters)
+        names = sorted(set(per_province) | set(status))
+        return [
+            ProvinceRow(name, per_province.get(name, 0), dict(status[name]), figs[name],
+                        [self.by_province_bucket.get((name, d), {}).get("calls_total", 0) for d in dates])
+            for name in names
+        ]
+
+    def rollout(self) -> Rollout:
+        return rollout(self.tenants, self.filters.province)
+
+    def regencies(self, sort: str = "calls", descending: bool = True) -> list[dict]:
+        """One row per registered regency (zero rows included), sorted in Python (≤ 514 rows)."""
+        ordinal = {x["tenant_id"]: x["ordinal"] for x in launches(self.tenants)}
+        rows = []
+        for t in self._chosen():
+            fig = self.by_tenant.get(t.id) or Figures()
+            rows.append({
+                "tenant_id": t.id, "slug": t.slug, "name": t.name, "region_code": t.region_code,
+                "province": t.province, "status": t.status, "launch_ordinal": ordinal.get(t.id),
+                "calls": fig.calls, "emergency": fig["calls_emergency"], "prank_silent": fig.prank_silent,
+                "prank_silent_ratio": fig.prank_silent_ratio, "sla_met": fig["sla_met"],
+                "sla_breached": fig["sla_breached"], "sla_compliance": fig.sla_compliance,
+                "answer_p50_s": fig.answer_p50_s, "answer_p90_s": fig.answer_p90_s,
+                "incidents": fig["incidents"], "dispatches": fig["dispatches"],
+            })
+        key = REGENCY_SORTS.get(sort, REGENCY_SORTS["calls"])
+        rows.sort(key=lambda r: r["name"].lower())
+        rows.sort(key=key, reverse=descending)
+        return rows
 
 
 async def breakdown(session: AsyncSession, f: Filters, kind: str) -> list[dict]:

@@ -57,7 +57,7 @@ def line_chart(dates: list[date], series: list[tuple[str, list[int], str]], unit
     """Lines over time; the first series is also drawn as a light area."""
     left, right, top, bottom = 52, 12, 14, 30
     w, h = width - left - right, height - top - bottom
-    peak = _nice_max(max((max(v) for _, v, _ in series if v), default=0))
+    peak = max(4, _nice_max(max((max(v) for _, v, _ in series if v), default=0)))
     n = max(1, len(dates) - 1)
 
     def x(i: int) -> float:
@@ -115,7 +115,7 @@ def launch_chart(launches: list[dict], total: int, width: int = 520, height: int
     first = launches[0]["activated_at"].date()
     last = max(launches[-1]["activated_at"].date(), date(first.year + 1, 1, 1))
     span = max(1, (last - first).days)
-    peak = _nice_max(len(launches))
+    peak = max(4, _nice_max(len(launches)))
 
     def x(d: date) -> float:
         return left + w * (d - first).days / span

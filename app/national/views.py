@@ -105,13 +105,17 @@ def _map_values(provinces: list, metric: str) -> tuple[dict, dict, float, callab
     return values, labels, float(max(real) if real else 0), num
 
 
-async def dashboard_context(session, filters: Filters, sort: str, descending: bool, metric: str) -> dict:
-    launches = await service.launches(session)
-    rollout = await service.rollout(session, filters.province, launches)
-    totals = await service.totals(session, filters)
-    series = await service.timeseries(session, filters)
-    provinces = await service.provinces_table(session, filters)
-    regencies = await service.regencies_table(session, filters, sort, descending, launches)
+REGENCY_PAGE = 50  # rows shown before "show all" (the CSV always has every row)
+
+
+async def dashboard_context(session, filters: Filters, sort: str, descending: bool, metric: str,
+                            show_all: bool = False) -> dict:
+    snap = await service.Snapshot.load(session, filters)
+    rollout = snap.rollout()
+    totals = snap.totals
+    series = snap.timeseries()
+    provinces = snap.provinces()
+    regencies = snap.regencies(sort, descending)
     categories = await service.breakdown(session, filters, "category")
     opds = await service.breakdown(session, filters, "opd")
 
@@ -120,11 +124,11 @@ async def dashboard_context(session, filters: Filters, sort: str, descending: bo
         ("Semua panggilan", [p["calls_total"] for p in series], "#1d4ed8"),
         ("Iseng + diam", [p["prank_silent"] for p in series], "#f59e0b"),
         ("Darurat", [p["calls_emergency"] for p in series], "#c8102e"),
-    ], unit=filters.granularity, title="Panggilan 112 dari waktu ke waktu")
+    ], unit=filters.granularity, width=1200, height=260, title="Panggilan 112 dari waktu ke waktu")
     sla_chart = line_chart(dates, [
         ("SLA terpenuhi", [p["sla_met"] for p in series], "#1a7f37"),
         ("SLA terlewati", [p["sla_breached"] for p in series], "#c8102e"),
-    ], unit=filters.granularity, height=180, title="SLA dari waktu ke waktu")
+    ], unit=filters.granularity, width=600, height=220, title="SLA dari waktu ke waktu")
     values, labels, peak, fmt = _map_values(provinces, metric)
     shown_provinces = [p for p in provinces if p.registered or p.figures.calls]
     shown_provinces.sort(key=lambda p: (-p.figures.calls, -p.status["active"], p.name))
@@ -132,7 +136,8 @@ async def dashboard_context(session, filters: Filters, sort: str, descending: bo
     return {
         "filters": filters, "rollout": rollout, "totals": totals, "series": series, "chart": chart,
         "sla_chart": sla_chart, "provinces": provinces, "shown_provinces": shown_provinces,
-        "regencies": regencies, "categories": categories, "opds": opds, "bar_peak": bar_peak,
+        "regencies": regencies if show_all else regencies[:REGENCY_PAGE], "regency_count": len(regencies),
+        "show_all": show_all, "categories": categories, "opds": opds, "bar_peak": bar_peak,
         "launch_chart": launch_chart(rollout.launches, rollout.total),
         "map": province_map(values, labels, filters.province,
                             link="/national?" + urlencode({**filters.query(map=metric), "province": ""})),
@@ -152,7 +157,7 @@ DateTo = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD, inclus
 async def national_dashboard(
     request: Request, user: KominfoDep, session: PublicSessionDep,
     date_from: DateFrom = None, date_to: DateTo = None, province: str | None = None,
-    sort: str = "calls", dir: str | None = None, map: str = "coverage",
+    sort: str = "calls", dir: str | None = None, map: str = "coverage", all: bool = False,
 ):
     filters, errors = parse_filters(date_from, date_to, province)
     if sort not in service.REGENCY_SORTS:
@@ -160,7 +165,7 @@ async def national_dashboard(
     default_desc = dict((k, d) for k, _, d in REGENCY_COLUMNS)[sort]
     descending = default_desc if dir not in ("asc", "desc") else dir == "desc"
     metric = map if map in MAP_METRICS else "coverage"
-    ctx = await dashboard_context(session, filters, sort, descending, metric)
+    ctx = await dashboard_context(session, filters, sort, descending, metric, all)
     target = request.headers.get("hx-target") if is_htmx(request) else None
     ctx.update(errors=errors, title="Dasbor Nasional 112 — Kominfo / Komdigi", oob=target == "regencies")
     template = {"regencies": "national/_regencies.html", "dashboard": "national/_dashboard.html"}.get(
@@ -198,20 +203,22 @@ async def national_export(request: Request, name: str, user: KominfoDep, session
     filters, errors = parse_filters(date_from, date_to, province)
     if errors:
         return Response("; ".join(f"{k}: {v}" for k, v in errors.items()), status_code=422, media_type="text/plain")
+    if name in ("rollout", "launches", "timeseries", "provinces", "regencies"):
+        snap = await service.Snapshot.load(session, filters)
     if name == "rollout":
-        rows = await service.provinces_table(session, filters)
+        rows = snap.provinces()
         return _csv(name, ["province", "regencies", "active", "verified", "pending", "suspended", "not_joined"],
                     [[p.name, p.regencies, *[p.status[s] for s in service.STATUSES], p.not_joined] for p in rows])
     if name == "launches":
-        ro = await service.rollout(session, filters.province)
+        ro = snap.rollout()
         return _csv(name, ["ordinal", "of", "name", "province", "activated_at"],
                     [[x["ordinal"], ro.total, x["name"], x["province"], x["activated_at"].isoformat()] for x in ro.launches])
     if name == "timeseries":
-        series = await service.timeseries(session, filters)
+        series = snap.timeseries()
         return _csv(name, [filters.granularity, *service.SERIES],
                     [[p["date"].isoformat(), *[p[k] for k in service.SERIES]] for p in series])
     if name == "provinces":
-        rows = await service.provinces_table(session, filters)
+        rows = snap.provinces()
         return _csv(name, ["province", "calls", "emergency", "prank_silent", "prank_silent_ratio", "sla_met",
                            "sla_breached", "sla_compliance", "answer_p90_s", "incidents", "dispatches"],
                     [[p.name, p.figures.calls, p.figures["calls_emergency"], p.figures.prank_silent,
@@ -219,8 +226,7 @@ async def national_export(request: Request, name: str, user: KominfoDep, session
                       _r(p.figures.sla_compliance), _r(p.figures.answer_p90_s), p.figures["incidents"],
                       p.figures["dispatches"]] for p in rows])
     if name == "regencies":
-        rows = await service.regencies_table(session, filters, sort if sort in service.REGENCY_SORTS else "calls",
-                                             dir != "asc")
+        rows = snap.regencies(sort if sort in service.REGENCY_SORTS else "calls", dir != "asc")
         cols = ["region_code", "name", "province", "status", "launch_ordinal", "calls", "emergency", "prank_silent",
                 "prank_silent_ratio", "sla_met", "sla_breached", "sla_compliance", "answer_p50_s", "answer_p90_s",
                 "incidents", "dispatches"]

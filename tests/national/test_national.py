@@ -6,123 +6,20 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select
 
 from app.national.models import national_daily, national_daily_category, national_daily_opd
 from app.tenancy.regions import regencies
+from tests.national.conftest import PROV
 
-UTC = timezone.utc
-PROV = "Papua Pegunungan"  # WIT; no other suite registers tenants here
 FROM = "2025-03-01"
-
-
-def ts(hour: int, minute: int = 0, day: int = 10) -> datetime:
-    return datetime(2025, 3, day, hour, minute, tzinfo=UTC)
 
 
 def until() -> str:
     return (date.today() + timedelta(days=2)).isoformat()  # incidents/dispatches/SLA happen "now"
-
-
-def principal_of(tenant, user):
-    from app.auth.principal import Principal
-
-    return Principal(kind="tenant", user_id=user.id, role=user.role, name=user.full_name, tenant_slug=tenant.slug)
-
-
-async def _ctx_run(db, tenant, user, fn, *args):
-    from app.calls.service import Ctx
-
-    async with db.tenant(tenant.slug) as s:
-        return await fn(Ctx(session=s, tenant=tenant.slug, actor=principal_of(tenant, user)), *args)
-
-
-async def make_call(db, tenant, user, received_at, outcome=None, answer_s=None):
-    from app.calls import service
-    from app.calls.schemas import CallCreate
-
-    data = CallCreate(caller_number="+6281234567890", outcome=outcome, received_at=received_at,
-                      answered_at=received_at + timedelta(seconds=answer_s) if answer_s is not None else None)
-    return await _ctx_run(db, tenant, user, service.create_call, data)
-
-
-async def category_id(db, tenant, code):
-    from app.dispatch.models import Category, Opd  # noqa: F401
-
-    async with db.tenant(tenant.slug) as s:
-        return (await s.execute(select(Category.id).where(Category.code == code))).scalar_one()
-
-
-async def opd_id(db, tenant, code):
-    from app.dispatch.models import Opd
-
-    async with db.tenant(tenant.slug) as s:
-        return (await s.execute(select(Opd.id).where(Opd.code == code))).scalar_one()
-
-
-@pytest.fixture(scope="session")
-async def seeded(app, db, regional_tenant, user_factory):
-    """Tenant A (Papua Pegunungan, WIT, active), B (same province, verified), C (Bali, WITA).
-    Depends on ``app``: creating it loads every domain's event handlers."""
-    from sqlalchemy import update
-
-    from app.calls import service as calls
-    from app.calls.schemas import CallCorrection, IncidentCreate
-    from app.dispatch import service as dispatch
-    from app.dispatch.schemas import DispatchCreate, DispatchTransition
-    from app.tenancy.models import Tenant
-
-    a = await regional_tenant(PROV, "WIT", "active")
-    b = await regional_tenant(PROV, "WIT", "verified")
-    c = await regional_tenant("Bali", "WITA", "active")
-    async with db.public() as s:
-        await s.execute(update(Tenant).where(Tenant.id == a.id).values(activated_at=datetime(1999, 6, 1, tzinfo=UTC)))
-        await s.execute(update(Tenant).where(Tenant.id == c.id).values(activated_at=datetime(1998, 10, 1, tzinfo=UTC)))
-        await s.commit()
-    ua, ub, uc = [await user_factory(t, "operator") for t in (a, b, c)]
-
-    # Tenant A: 10 calls, answer delays 1,4,4,8,12,25,50,200 s; one call after 16:00 UTC = next WIT day.
-    await make_call(db, a, ua, ts(1), "prank", 1)
-    await make_call(db, a, ua, ts(2), "prank", 4)
-    await make_call(db, a, ua, ts(3), "silent", 4)
-    await make_call(db, a, ua, ts(4), "misdial", 8)
-    await make_call(db, a, ua, ts(5), "non_emergency_info", 12)
-    e1 = await make_call(db, a, ua, ts(6), None, 25)
-    e2 = await make_call(db, a, ua, ts(7), None, 50)
-    wrong = await make_call(db, a, ua, ts(8), "prank", 200)
-    await make_call(db, a, ua, ts(9), None)  # never classified, never answered
-    await make_call(db, a, ua, ts(16, 30), "silent")  # 01:30 WIT on 11 March
-    await _ctx_run(db, a, ua, calls.correct_call, wrong.id, CallCorrection(outcome="silent", reason="salah pilih"))
-    fire = await _ctx_run(db, a, ua, calls.open_incident, IncidentCreate(category_id=await category_id(db, a, "fire"),
-                                                                         call_id=e1.id))
-    medical = await _ctx_run(db, a, ua, calls.open_incident,
-                             IncidentCreate(category_id=await category_id(db, a, "medical"), call_id=e2.id))
-    sent = await _ctx_run(db, a, ua, dispatch.dispatch_incident, fire.id,
-                          DispatchCreate(opd_ids=[await opd_id(db, a, "damkar"), await opd_id(db, a, "bpbd")]))
-    await _ctx_run(db, a, ua, dispatch.dispatch_incident, medical.id,
-                   DispatchCreate(opd_ids=[await opd_id(db, a, "ambulans")]))
-    damkar_id = await opd_id(db, a, "damkar")
-    damkar = next(d for d in sent if d.opd_id == damkar_id)
-    damkar_staff = await user_factory(a, "opd_staff", "damkar")
-    from app.auth.principal import Principal
-    from app.calls.service import Ctx
-
-    async with db.tenant(a.slug) as s:
-        who = Principal(kind="tenant", user_id=damkar_staff.id, role="opd_staff", name="Damkar",
-                        tenant_slug=a.slug, opd_id=damkar_id)
-        await dispatch.transition(Ctx(session=s, tenant=a.slug, actor=who), damkar.id,
-                                  DispatchTransition(status="acknowledged"))
-
-    # Tenant B: 3 calls on 10 March.
-    for outcome in ("prank", "prank", "non_emergency_info"):
-        await make_call(db, b, ub, ts(2), outcome, 3)
-    # Tenant C (WITA = UTC+8): 15:30 UTC is 23:30 on the 10th, 16:30 UTC is 00:30 on the 11th.
-    await make_call(db, c, uc, ts(15, 30), "misdial", 2)
-    await make_call(db, c, uc, ts(16, 30), "prank", 2)
-    return {"a": a, "b": b, "c": c}
 
 
 async def sla_counts(db, tenant) -> tuple[int, int]:
