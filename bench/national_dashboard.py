@@ -229,6 +229,10 @@ def main(requests: int | None = None, subset: int | None = None, total_calls: in
                                      "htmx_province_filter_"))
             figures.update(summarize(measure(srv.url, cookies, "/api/v1/national/regencies", {},
                                              max(20, requests // 4)), "api_regencies_"))
+        import os
+
+        figures["load_avg_1m_during_requests"] = round(os.getloadavg()[0], 1)
+        figures["cores"] = os.cpu_count()
         log("measuring the recount on real tenant data …")
         figures.update(run(real_tenants_rebuild(env.database_url, subset, round(total_calls / 514))))
     return figures

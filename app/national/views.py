@@ -139,7 +139,7 @@ async def dashboard_context(session, filters: Filters, sort: str, descending: bo
         "regencies": regencies if show_all else regencies[:REGENCY_PAGE], "regency_count": len(regencies),
         "show_all": show_all, "categories": categories, "opds": opds, "bar_peak": bar_peak,
         "launch_chart": launch_chart(rollout.launches, rollout.total),
-        "map": province_map(values, labels, filters.province,
+        "map": province_map(values, labels, filters.province, peak=peak,
                             link="/national?" + urlencode({**filters.query(map=metric), "province": ""})),
         "map_legend": legend(peak, fmt), "map_metric": metric, "map_metrics": MAP_METRICS,
         "map_credit": MAP_CREDIT, "sort": sort, "descending": descending, "columns": REGENCY_COLUMNS,
