@@ -75,6 +75,9 @@ class CallCorrection(_In):
 
     @model_validator(mode="after")
     def _consistent(self):
+        for name in ("caller_number", "channel", "language", "outcome"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} tidak boleh dikosongkan")
         if self.outcome == "duplicate" and self.duplicate_of_id is None:
             raise ValueError("outcome 'duplicate' wajib disertai duplicate_of_id")
         if self.duplicate_of_id is not None and self.outcome not in (None, "duplicate"):

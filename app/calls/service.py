@@ -147,6 +147,9 @@ async def correct_call(ctx: Ctx, call_id: int, data: CallCorrection) -> Call:
     if values.get("duplicate_of_id") is not None:
         await _require_original(ctx.session, values["duplicate_of_id"], call.id)
         values["outcome"] = "duplicate"
+    if (values.get("outcome", call.outcome) == "duplicate") != (values.get("duplicate_of_id", call.duplicate_of_id)
+                                                                is not None):
+        raise InvalidInput("duplicate_of_id", "Outcome 'duplicate' wajib disertai panggilan aslinya (dan sebaliknya)")
     if values.get("outcome") and values["outcome"] != "emergency" and call.incident_id is not None:
         raise ConflictError(f"Panggilan ini terhubung ke insiden #{call.incident_id}; hasilnya harus 'emergency'")
     before = snapshot(call, list(CALL_FIELDS))

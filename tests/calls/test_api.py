@@ -311,6 +311,10 @@ async def test_corrections_append_events_and_keep_the_original(tenant_a, client_
     self_dup = await op.patch(api(tenant_a, f"/calls/{call['id']}"), json={"duplicate_of_id": call["id"]})
     assert self_dup.status_code == 422
     assert (await op.patch(api(tenant_a, "/calls/99999999"), json={"notes": "x"})).status_code == 404
+    for body in ({"duplicate_of_id": None}, {"caller_number": None}, {"channel": None}, {"outcome": None},
+                 {"channel": 5}, {"notes": "n" * 2001}, {"caller_number": "+62"}):
+        resp = await op.patch(api(tenant_a, f"/calls/{call['id']}"), json=body)
+        assert resp.status_code == 422, (body, resp.text)
     assert await counts(tenant_a) == before
 
 
