@@ -25,6 +25,7 @@ async def startup(ctx: dict) -> None:
 
 
 async def shutdown(ctx: dict) -> None:
+    jobs.set_queue(None)
     await ctx["db"].dispose()
 
 

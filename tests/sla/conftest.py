@@ -32,7 +32,7 @@ async def arq_pool(settings):
     await pool.flushdb()
     jobs.set_queue(pool)
     yield pool
-    jobs.set_queue(None)
+    jobs.set_queue(None)  # this loop falls back to the queue it had before (see app/jobs.py)
     await pool.flushdb()
     await pool.aclose()
 
@@ -73,7 +73,8 @@ async def background_worker(pool):
         for job_task in list(worker.tasks.values()):
             job_task.cancel()
         await asyncio.gather(task, *worker.tasks.values(), return_exceptions=True)
-        if "db" in worker.ctx:
+        if "db" in worker.ctx:  # what on_shutdown would have done
+            jobs.set_queue(None)
             await worker.ctx["db"].dispose()
 
 
