@@ -49,6 +49,32 @@ def start_session(request: Request, **values) -> None:
         request.session["csrf"] = csrf
 
 
+async def _check_password(request: Request, session, limiter_scope: str, email: str, password: str,
+                          authenticate, audit_failure):
+    """The password step shared by regency and ministry logins: required fields, the Redis
+    throttle (429 + Retry-After while locked out), then the check; failures are audited."""
+    errors: dict[str, str] = {}
+    if not email.strip():
+        errors["email"] = "Email wajib diisi"
+    if not password:
+        errors["password"] = "Kata sandi wajib diisi"
+    user, status, headers = None, 422, None
+    limiter, ip = _limiter(request, limiter_scope), client_ip(request) or "-"
+    if not errors:
+        wait = await limiter.retry_after(email, ip)
+        if wait:
+            errors["password"], status, headers = wait_message(wait), 429, {"Retry-After": str(wait)}
+        else:
+            user = await authenticate()
+            if user is None:
+                await audit_failure(await limiter.failed(email, ip))
+                await session.commit()
+                errors["password"], status = "Email atau kata sandi salah", 401
+            else:
+                await limiter.succeeded(email, ip)
+    return user, errors, status, headers
+
+
 @router.get("/t/{slug}/login")
 async def tenant_login_page(request: Request, tenant: TenantDep, session: TenantSessionDep, next: str | None = None):
     return render(request, "auth/login.html", {"action": f"/t/{tenant.slug}/login", "next": next,
@@ -65,32 +91,18 @@ async def tenant_login(
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str | None, Form()] = None,
 ):
-    errors = {}
-    if not email.strip():
-        errors["email"] = "Email wajib diisi"
-    if not password:
-        errors["password"] = "Kata sandi wajib diisi"
-    user = None
-    status, headers = 422, None
-    limiter, ip = _limiter(request, tenant.slug), client_ip(request) or "-"
-    if not errors:
-        wait = await limiter.retry_after(email, ip)
-        if wait:
-            errors["password"], status, headers = wait_message(wait), 429, {"Retry-After": str(wait)}
-        else:
-            user = await authenticate_tenant_user(session, email, password)
-            if user is None:
-                wait = await limiter.failed(email, ip)
-                await record(session, "login.failure", actor_label=email.strip()[:254], request=request,
-                             entity="user", after={"locked_for_s": wait} if wait else None)
-                await session.commit()
-                errors["password"], status = "Email atau kata sandi salah", 401
+    async def audit_failure(wait: int | None) -> None:
+        await record(session, "login.failure", actor_label=email.strip()[:254], request=request,
+                     entity="user", after={"locked_for_s": wait} if wait else None)
+
+    user, errors, status, headers = await _check_password(
+        request, session, tenant.slug, email, password,
+        lambda: authenticate_tenant_user(session, email, password), audit_failure)
     if errors:
         return render(request, "auth/login.html",
                       {"action": f"/t/{tenant.slug}/login", "errors": errors, "email": email, "next": next,
                        "title": f"Masuk — 112 {tenant.name}", "sso_url": await tenant_sso_url(session, tenant.slug)},
                       status_code=status, headers=headers)
-    await limiter.succeeded(email, ip)
     await record(session, "login.success", actor_id=user.id, actor_label=user.email, request=request,
                  entity="user", entity_id=user.id, after={"method": "password"})
     await session.commit()
@@ -114,32 +126,18 @@ async def platform_login(
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str | None, Form()] = None,
 ):
-    errors = {}
-    if not email.strip():
-        errors["email"] = "Email wajib diisi"
-    if not password:
-        errors["password"] = "Kata sandi wajib diisi"
-    user = None
-    status, headers = 422, None
-    limiter, ip = _limiter(request, "platform"), client_ip(request) or "-"
-    if not errors:
-        wait = await limiter.retry_after(email, ip)
-        if wait:
-            errors["password"], status, headers = wait_message(wait), 429, {"Retry-After": str(wait)}
-        else:
-            user = await authenticate_platform_user(session, email, password)
-            if user is None:
-                wait = await limiter.failed(email, ip)
-                await record_platform(session, "login.failure", actor_label=email.strip()[:254], request=request,
-                                      entity="platform_user", after={"locked_for_s": wait} if wait else None)
-                await session.commit()
-                errors["password"], status = "Email atau kata sandi salah", 401
+    async def audit_failure(wait: int | None) -> None:
+        await record_platform(session, "login.failure", actor_label=email.strip()[:254], request=request,
+                              entity="platform_user", after={"locked_for_s": wait} if wait else None)
+
+    user, errors, status, headers = await _check_password(
+        request, session, "platform", email, password,
+        lambda: authenticate_platform_user(session, email, password), audit_failure)
     if errors:
         return render(request, "auth/login.html",
                       {"action": "/login", "errors": errors, "email": email, "next": next,
                        "title": "Masuk — Kominfo / Komdigi", "sso_url": await platform_sso_url(session)},
                       status_code=status, headers=headers)
-    await limiter.succeeded(email, ip)
     await record_platform(session, "login.success", actor_id=user.id, actor_label=user.email, request=request,
                           entity="platform_user", entity_id=user.id, after={"method": "password"})
     await session.commit()

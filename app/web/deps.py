@@ -162,16 +162,21 @@ async def api_tenant_principal(request: Request, tenant: TenantDep, session: Ten
 ApiPrincipalDep = Annotated[Principal, Depends(api_tenant_principal)]
 
 
+def _authorize(principal: Principal, roles: tuple[str, ...], scope: str | None) -> Principal:
+    """People are checked by role, tokens by scope (a token has no role to speak of)."""
+    if principal.kind == "token":
+        if scope is None or scope not in principal.scopes:
+            raise Forbidden("Token tidak memiliki izin untuk tindakan ini (missing scope)")
+    elif principal.role not in roles:
+        raise Forbidden()
+    return principal
+
+
 def api_tenant_access(*roles: str, scope: str | None = None) -> Callable:
     """A user with one of ``roles``, or a token carrying ``scope``."""
 
     async def dep(principal: ApiPrincipalDep) -> Principal:
-        if principal.kind == "token":
-            if scope is None or scope not in principal.scopes:
-                raise Forbidden("Token tidak memiliki izin untuk tindakan ini (missing scope)")
-        elif principal.role not in roles:
-            raise Forbidden()
-        return principal
+        return _authorize(principal, roles, scope)
 
     return dep
 
@@ -192,11 +197,6 @@ async def api_platform_principal(request: Request, session: PublicSessionDep) ->
 
 def api_platform_access(*roles: str, scope: str | None = None) -> Callable:
     async def dep(principal: Annotated[Principal, Depends(api_platform_principal)]) -> Principal:
-        if principal.kind == "token":
-            if scope is None or scope not in principal.scopes:
-                raise Forbidden("Token tidak memiliki izin untuk tindakan ini (missing scope)")
-        elif principal.role not in roles:
-            raise Forbidden()
-        return principal
+        return _authorize(principal, roles, scope)
 
     return dep
