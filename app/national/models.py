@@ -69,6 +69,7 @@ national_daily_category = Table(
     Column("day", Date, primary_key=True),
     Column("category_code", String(40), primary_key=True),
     _counter("incidents"),
+    Index("ix_national_daily_category_day", "day"),  # the dashboard reads a date range of all tenants
 )
 
 # Dispatches by OPD type (damkar, bpbd, ambulans …).
@@ -79,6 +80,7 @@ national_daily_opd = Table(
     Column("day", Date, primary_key=True),
     Column("opd_type", String(16), primary_key=True),
     _counter("dispatches"),
+    Index("ix_national_daily_opd_day", "day"),
 )
 
 ROLLUP_TABLES = (national_daily, national_daily_category, national_daily_opd)

@@ -119,6 +119,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_national_daily_category_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'day', 'category_code', name=op.f('pk_national_daily_category'))
     )
+    op.create_index('ix_national_daily_category_day', 'national_daily_category', ['day'], unique=False)
     op.create_table('national_daily_opd',
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
@@ -127,6 +128,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_national_daily_opd_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('tenant_id', 'day', 'opd_type', name=op.f('pk_national_daily_opd'))
     )
+    op.create_index('ix_national_daily_opd_day', 'national_daily_opd', ['day'], unique=False)
     op.create_table('platform_api_tokens',
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
@@ -191,7 +193,9 @@ def downgrade() -> None:
     op.drop_table('signup_applications')
     op.drop_index(op.f('ix_platform_api_tokens_user_id'), table_name='platform_api_tokens')
     op.drop_table('platform_api_tokens')
+    op.drop_index('ix_national_daily_opd_day', table_name='national_daily_opd')
     op.drop_table('national_daily_opd')
+    op.drop_index('ix_national_daily_category_day', table_name='national_daily_category')
     op.drop_table('national_daily_category')
     op.drop_index('ix_national_daily_day', table_name='national_daily')
     op.drop_table('national_daily')
