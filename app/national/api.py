@@ -175,9 +175,9 @@ async def rollout(session: PublicSessionDep, province: ProvinceQ = None):
 
 @router.get("/summary", response_model=SummaryOut, summary="Headline figures for a period")
 async def summary(session: PublicSessionDep, f: FiltersDep):
-    figures = (await service.Snapshot.load(session, f)).totals
-    cats = await service.breakdown(session, f, "category")
-    opds = await service.breakdown(session, f, "opd")
+    figures = (await service.snapshot(session, f)).totals
+    cats = await service.breakdown_cached(session, f, "category")
+    opds = await service.breakdown_cached(session, f, "opd")
     return {"period": _period(f), "figures": figures.as_dict(),
             "incidents_by_category": {c["category_code"]: c["incidents"] for c in cats},
             "dispatches_by_opd_type": {o["opd_type"]: o["dispatches"] for o in opds}}
@@ -186,12 +186,12 @@ async def summary(session: PublicSessionDep, f: FiltersDep):
 @router.get("/calls/timeseries", response_model=TimeseriesOut,
             summary="Call volumes over time (day ≤ 92 days, week ≤ 2 years, else month)")
 async def calls_timeseries(session: PublicSessionDep, f: FiltersDep):
-    return {"period": _period(f), "granularity": f.granularity, "points": (await service.Snapshot.load(session, f)).timeseries()}
+    return {"period": _period(f), "granularity": f.granularity, "points": (await service.snapshot(session, f)).timeseries()}
 
 
 @router.get("/provinces", response_model=ProvincesOut, summary="Every province: rollout status and figures")
 async def provinces(session: PublicSessionDep, f: FiltersDep):
-    rows = (await service.Snapshot.load(session, f)).provinces()
+    rows = (await service.snapshot(session, f)).provinces()
     return {"period": _period(f), "provinces": [
         {"name": p.name, "regencies": p.regencies, **p.status, "not_joined": p.not_joined,
          "figures": p.figures.as_dict()} for p in rows]}
@@ -203,5 +203,5 @@ SortQ = Annotated[Literal[tuple(service.REGENCY_SORTS)], Query(description="colu
 @router.get("/regencies", response_model=RegenciesOut, summary="Every registered regency with its figures")
 async def regencies(session: PublicSessionDep, f: FiltersDep, sort: SortQ = "calls",
                     dir: Literal["asc", "desc"] = "desc"):
-    rows = (await service.Snapshot.load(session, f)).regencies(sort, dir == "desc")
+    rows = (await service.snapshot(session, f)).regencies(sort, dir == "desc")
     return {"period": _period(f), "sort": f"{sort}:{dir}", "regencies": rows}

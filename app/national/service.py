@@ -4,12 +4,14 @@ regencies. Shared by the HTML pages, the CSV exports and the JSON API.
 """
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, cast, func, select
+from sqlalchemy import Date, DateTime, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.national.models import (
@@ -61,6 +63,11 @@ class Filters:
 
 def today_wib() -> date:
     return datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Jakarta")).date()
+
+
+def local_clock(at: datetime) -> str:
+    """'16:52:03 WIB': when the shown figures were read (the ministry works in Jakarta time)."""
+    return at.astimezone(ZoneInfo("Asia/Jakarta")).strftime("%H:%M:%S WIB")
 
 
 def province_names() -> list[str]:
@@ -175,15 +182,17 @@ class Figures:
         }
 
 
-def _figures(row) -> Figures:
-    f = Figures()
-    for col in SUMMED:
-        f.counters[col] = int(getattr(row, col) or 0) if row is not None else 0
-    return f
+def _figures(values) -> Figures:
+    """From a row of SUMMED sums in column order (one dict build, no per-column getattr)."""
+    return Figures(dict(zip(SUMMED, map(int, values))))
 
 
-def _sums():
-    return [func.coalesce(func.sum(national_daily.c[c]), 0).label(c) for c in SUMMED]
+def _total(figs) -> Figures:
+    """Column-wise sum of many Figures (provinces, the nation) in one pass per column."""
+    figs = [f.counters.values() for f in figs]
+    if not figs:
+        return Figures()
+    return Figures(dict(zip(SUMMED, map(sum, zip(*figs)))))
 
 
 def _range(f: Filters):
@@ -334,11 +343,6 @@ REGENCY_SORTS = {
 }
 
 
-def _add(into: Figures, other: Figures) -> None:
-    for k, v in other.counters.items():
-        into.counters[k] += v
-
-
 @dataclass
 class Snapshot:
     """Everything the dashboard shows for one period, from two aggregates of national_daily:
@@ -351,14 +355,18 @@ class Snapshot:
     tenants: list[TenantRow]
     by_tenant: dict[int, Figures]
     by_province_bucket: dict[tuple[str, date], dict[str, int]]
+    as_of: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @classmethod
     async def load(cls, session: AsyncSession, f: Filters) -> "Snapshot":
         tenants = await load_tenants(session)
         c = national_daily.c
-        by_tenant = {r.tenant_id: _figures(r) for r in (await session.execute(
-            select(c.tenant_id, *_sums()).where(_range(f)).group_by(c.tenant_id))).all()}
-        bucket = cast(func.date_trunc(f.granularity, c.day), Date).label("bucket")
+        by_tenant = {r[0]: _figures(r[1:]) for r in (await session.execute(
+            select(c.tenant_id, *[func.sum(c[col]) for col in SUMMED]).where(_range(f))
+            .group_by(c.tenant_id))).all()}
+        # A plain date column groups far cheaper than date_trunc (which goes through timestamptz).
+        bucket = (c.day if f.granularity == "day"
+                  else cast(func.date_trunc(f.granularity, cast(c.day, DateTime)), Date)).label("bucket")
         stmt = (select(Tenant.province, bucket, func.sum(c.calls_total), func.sum(c.calls_emergency),
                        func.sum(c.calls_prank + c.calls_silent), func.sum(c.sla_met), func.sum(c.sla_breached))
                 .select_from(national_daily).join(Tenant, Tenant.id == c.tenant_id).where(_range(f))
@@ -373,11 +381,7 @@ class Snapshot:
 
     @property
     def totals(self) -> Figures:
-        out = Figures()
-        for t in self._chosen():
-            if t.id in self.by_tenant:
-                _add(out, self.by_tenant[t.id])
-        return out
+        return _total(self.by_tenant[t.id] for t in self._chosen() if t.id in self.by_tenant)
 
     def timeseries(self) -> list[dict]:
         """National (or the filtered province's) volumes per day/week/month, gaps filled with zeros."""
@@ -393,15 +397,15 @@ class Snapshot:
         """All 38 provinces (the province filter does not hide the others: it is the map's data)."""
         per_province = regencies_per_province()
         status: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATUSES, 0))
-        figs: dict[str, Figures] = defaultdict(Figures)
+        members: dict[str, list[Figures]] = defaultdict(list)
         for t in self.tenants:
             status[t.province][t.status] += 1
             if t.id in self.by_tenant:
-                _add(figs[t.province], self.by_tenant[t.id])
+                members[t.province].append(self.by_tenant[t.id])
         dates = _bucket_dates(self.filters)
         names = sorted(set(per_province) | set(status))
         return [
-            ProvinceRow(name, per_province.get(name, 0), dict(status[name]), figs[name],
+            ProvinceRow(name, per_province.get(name, 0), dict(status[name]), _total(members[name]),
                         [self.by_province_bucket.get((name, d), {}).get("calls_total", 0) for d in dates])
             for name in names
         ]
@@ -440,3 +444,57 @@ async def breakdown(session: AsyncSession, f: Filters, kind: str) -> list[dict]:
     rows = [(k, int(n)) for k, n in (await session.execute(stmt)).all() if n]
     rows.sort(key=lambda kv: (-kv[1], kv[0]))
     return [{key: k, value: n} for k, n in rows]
+
+
+# --- short-lived cache ----------------------------------------------------------------------------
+# The rollups move every few seconds anyway, so a dashboard a few seconds stale is honest (the page
+# says how old its figures are) and lets N viewers and every sort/map/htmx variant share one set of
+# queries. Per process (each uvicorn worker has its own); values are treated as immutable.
+
+CACHE_TTL_S = 10.0
+_CACHE_MAX = 256
+_cache: dict = {}  # key → (expires monotonic, value)
+_inflight: dict = {}  # (loop id, key) → Future, so concurrent misses run the queries once
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+async def cached(key, build):
+    """``await build()`` at most once per key per CACHE_TTL_S (0 disables the cache)."""
+    if CACHE_TTL_S <= 0:
+        return await build()
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    flight = (id(asyncio.get_running_loop()), key)
+    if flight in _inflight:
+        return await asyncio.shield(_inflight[flight])
+    fut = asyncio.get_running_loop().create_future()
+    _inflight[flight] = fut
+    try:
+        value = await build()
+    except BaseException as exc:
+        fut.set_exception(exc)
+        fut.exception()  # mark retrieved: nobody else may be waiting
+        raise
+    finally:
+        _inflight.pop(flight, None)
+    fut.set_result(value)
+    if len(_cache) >= _CACHE_MAX:
+        for k in [k for k, (exp, _) in _cache.items() if exp <= now] or list(_cache):
+            del _cache[k]
+    _cache[key] = (time.monotonic() + CACHE_TTL_S, value)
+    return value
+
+
+async def snapshot(session: AsyncSession, f: Filters) -> Snapshot:
+    """The period's Snapshot (province only filters in Python, so it is not part of the key)."""
+    snap = await cached(("snapshot", f.date_from, f.date_to), lambda: Snapshot.load(session, f))
+    return snap if snap.filters == f else replace(snap, filters=f)
+
+
+async def breakdown_cached(session: AsyncSession, f: Filters, kind: str) -> list[dict]:
+    return await cached(("breakdown", kind, f), lambda: breakdown(session, f, kind))

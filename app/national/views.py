@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
 from app.national import service
 from app.national.service import FilterError, Filters
@@ -21,7 +22,7 @@ from app.national.svg import MAP_CREDIT, launch_chart, legend, line_chart, provi
 from app.tenancy.defaults import DEFAULT_CATEGORIES, DEFAULT_OPDS
 from app.web.deps import KominfoDep, PublicSessionDep
 from app.web.errors import NotFound
-from app.web.templating import is_htmx, render
+from app.web.templating import is_htmx, render, templates
 
 router = APIRouter(tags=["national dashboard (HTML)"])
 
@@ -110,14 +111,14 @@ REGENCY_PAGE = 50  # rows shown before "show all" (the CSV always has every row)
 
 async def dashboard_context(session, filters: Filters, sort: str, descending: bool, metric: str,
                             show_all: bool = False) -> dict:
-    snap = await service.Snapshot.load(session, filters)
+    snap = await service.snapshot(session, filters)
     rollout = snap.rollout()
     totals = snap.totals
     series = snap.timeseries()
     provinces = snap.provinces()
     regencies = snap.regencies(sort, descending)
-    categories = await service.breakdown(session, filters, "category")
-    opds = await service.breakdown(session, filters, "opd")
+    categories = await service.breakdown_cached(session, filters, "category")
+    opds = await service.breakdown_cached(session, filters, "opd")
 
     dates = [p["date"] for p in series]
     chart = line_chart(dates, [
@@ -134,7 +135,8 @@ async def dashboard_context(session, filters: Filters, sort: str, descending: bo
     shown_provinces.sort(key=lambda p: (-p.figures.calls, -p.status["active"], p.name))
     bar_peak = max([c["incidents"] for c in categories] + [o["dispatches"] for o in opds] + [1])
     return {
-        "filters": filters, "rollout": rollout, "totals": totals, "series": series, "chart": chart,
+        "filters": filters, "as_of": service.local_clock(snap.as_of), "cache_ttl_s": service.CACHE_TTL_S,
+        "rollout": rollout, "totals": totals, "series": series, "chart": chart,
         "sla_chart": sla_chart, "provinces": provinces, "shown_provinces": shown_provinces,
         "regencies": regencies if show_all else regencies[:REGENCY_PAGE], "regency_count": len(regencies),
         "show_all": show_all, "categories": categories, "opds": opds, "bar_peak": bar_peak,
@@ -147,6 +149,21 @@ async def dashboard_context(session, filters: Filters, sort: str, descending: bo
         "category_labels": CATEGORY_LABELS, "opd_labels": OPD_LABELS, "sparkline": sparkline,
         "pct": pct, "num": num, "seconds": seconds, "qs": lambda **kw: urlencode(filters.query(**kw)),
     }
+
+
+FRAGMENTS = {"dashboard": "national/_dashboard.html", "regencies": "national/_regencies.html"}
+
+
+async def fragment(session, part: str, filters: Filters, sort: str, descending: bool, metric: str,
+                   show_all: bool) -> Markup:
+    """The rendered #dashboard or #regencies HTML, cached like the figures: every viewer of the same
+    view shares one render (it holds no per-user data; the CSRF token lives in base.html)."""
+    async def build() -> Markup:
+        ctx = await dashboard_context(session, filters, sort, descending, metric, show_all)
+        ctx["oob"] = part == "regencies"
+        return Markup(templates.get_template(FRAGMENTS[part]).render(ctx))
+
+    return await service.cached(("html", part, filters, sort, descending, metric, show_all), build)
 
 
 DateFrom = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")]
@@ -165,15 +182,16 @@ async def national_dashboard(
     default_desc = dict((k, d) for k, _, d in REGENCY_COLUMNS)[sort]
     descending = default_desc if dir not in ("asc", "desc") else dir == "desc"
     metric = map if map in MAP_METRICS else "coverage"
-    ctx = await dashboard_context(session, filters, sort, descending, metric, all)
     target = request.headers.get("hx-target") if is_htmx(request) else None
-    ctx.update(errors=errors, title="Dasbor Nasional 112 — Kominfo / Komdigi", oob=target == "regencies")
-    template = {"regencies": "national/_regencies.html", "dashboard": "national/_dashboard.html"}.get(
-        target, "national/index.html")
-    status = 422 if errors and not is_htmx(request) else 200
-    response = render(request, template, ctx, status_code=status)
-    response.headers["Vary"] = "HX-Request, HX-Target"
-    return response
+    part = target if target in FRAGMENTS else "dashboard"
+    html = await fragment(session, part, filters, sort, descending, metric, all)
+    headers = {"Vary": "HX-Request, HX-Target"}
+    if target in FRAGMENTS:
+        return HTMLResponse(html, headers=headers)
+    ctx = {"filters": filters, "errors": errors, "title": "Dasbor Nasional 112 — Kominfo / Komdigi",
+           "province_names": service.province_names(), "map_metrics": MAP_METRICS, "map_metric": metric,
+           "sort": sort, "descending": descending, "dashboard": html}
+    return render(request, "national/index.html", ctx, status_code=422 if errors else 200, headers=headers)
 
 
 # --- CSV exports ----------------------------------------------------------------------------------
@@ -204,7 +222,7 @@ async def national_export(request: Request, name: str, user: KominfoDep, session
     if errors:
         return Response("; ".join(f"{k}: {v}" for k, v in errors.items()), status_code=422, media_type="text/plain")
     if name in ("rollout", "launches", "timeseries", "provinces", "regencies"):
-        snap = await service.Snapshot.load(session, filters)
+        snap = await service.snapshot(session, filters)
     if name == "rollout":
         rows = snap.provinces()
         return _csv(name, ["province", "regencies", "active", "verified", "pending", "suspended", "not_joined"],
@@ -232,6 +250,6 @@ async def national_export(request: Request, name: str, user: KominfoDep, session
                 "incidents", "dispatches"]
         return _csv(name, cols, [[_r(r[c]) for c in cols] for r in rows])
     kind = "category" if name == "categories" else "opd"
-    rows = await service.breakdown(session, filters, kind)
+    rows = await service.breakdown_cached(session, filters, kind)
     key, value = ("category_code", "incidents") if kind == "category" else ("opd_type", "dispatches")
     return _csv(name, [key, value], [[r[key], r[value]] for r in rows])

@@ -11,6 +11,18 @@ from sqlalchemy import select
 from tests.conftest import TEST_PASSWORD, csrf_of
 
 
+@pytest.fixture(autouse=True)
+def fresh_figures(monkeypatch):
+    """These tests change rollup rows between requests and expect to see it at once: no cache
+    (test_cache_* turn it back on explicitly)."""
+    from app.national import service
+
+    service.clear_cache()
+    monkeypatch.setattr(service, "CACHE_TTL_S", 0)
+    yield
+    service.clear_cache()
+
+
 @pytest.fixture(scope="session")
 async def kominfo_user(db):
     from app.auth.models import PlatformUser
