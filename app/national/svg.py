@@ -102,6 +102,9 @@ def sparkline(values: list[int], width: int = 120, height: int = 28, color: str 
                   f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1.5"/></svg>')
 
 
+LAUNCH_MARKERS = 12
+
+
 def launch_chart(launches: list[dict], total: int, width: int = 520, height: int = 220) -> Markup:
     """Cumulative launches over time, as a step line with the latest ordinal called out."""
     left, right, top, bottom = 40, 70, 14, 30
@@ -139,7 +142,9 @@ def launch_chart(launches: list[dict], total: int, width: int = 520, height: int
         prev = launch["ordinal"]
     pts.append(f"{x(last):.1f},{y(prev):.1f}")
     parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{COLORS["launch"]}" stroke-width="2.2"/>')
-    for launch in launches:
+    # Markers only for the latest launches: hundreds of overlapping circles were ~40 KB of the page
+    # and unreadable; every launch is in launches.csv.
+    for launch in launches[-LAUNCH_MARKERS:]:
         d = launch["activated_at"].date()
         parts.append(f'<circle cx="{x(d):.1f}" cy="{y(launch["ordinal"]):.1f}" r="2.5" fill="{COLORS["launch"]}">'
                      f'<title>ke-{launch["ordinal"]} dari {total}: {escape(launch["name"])} '
@@ -168,8 +173,15 @@ def province_paths() -> dict[str, str]:
         d = []
         for polygon in feature["geometry"]["coordinates"]:
             for ring in polygon:
-                pts = [f"{(lon - LON0) * K:.1f},{(LAT1 - lat) * K:.1f}" for lon, lat in ring]
-                d.append("M" + "L".join(pts) + "Z")
+                # Whole viewBox units (1/900 of the width) and no repeated points: the map is
+                # computed once per process and is the largest part of every page.
+                pts: list[str] = []
+                for lon, lat in ring:
+                    pt = f"{round((lon - LON0) * K)},{round((LAT1 - lat) * K)}"
+                    if not pts or pts[-1] != pt:
+                        pts.append(pt)
+                if len(pts) >= 3:
+                    d.append("M" + "L".join(pts) + "Z")
         paths[name] = paths.get(name, "") + "".join(d)
     return paths
 
