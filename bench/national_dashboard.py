@@ -142,6 +142,28 @@ def measure(base: str, cookies: dict, path: str, params: dict, n: int, headers: 
     return out
 
 
+def measure_cold(base: str, cookies: dict, n: int, html: dict) -> list[float]:
+    """30-day windows ending on n different days: every request misses the server's figure cache
+    (both workers), so this is the cost of computing the dashboard from the rollups."""
+    import datetime as dt
+
+    import httpx
+
+    out = []
+    end = dt.date.today() - dt.timedelta(days=40)
+    with httpx.Client(base_url=base, cookies=cookies, timeout=30) as c:
+        c.get("/national", headers=html)
+        for i in range(n):
+            to = end - dt.timedelta(days=i)
+            params = {"from": (to - dt.timedelta(days=29)).isoformat(), "to": to.isoformat()}
+            t0 = time.perf_counter()
+            resp = c.get("/national", params=params, headers=html)
+            out.append(time.perf_counter() - t0)
+            if resp.status_code != 200:
+                raise RuntimeError(f"cold /national → {resp.status_code}")
+    return out
+
+
 async def real_tenants_rebuild(url: str, subset: int, calls_each: int) -> dict:
     """Provision ``subset`` real tenants, fill them with generated calls, time the recount."""
     from sqlalchemy import text
@@ -218,8 +240,15 @@ def main(requests: int | None = None, subset: int | None = None, total_calls: in
         with Server(env, workers=2) as srv:
             cookies = platform_login(srv.url, email)
             html = {"accept": "text/html"}
+            import os
+
+            figures["load_avg_1m_before_requests"] = round(os.getloadavg()[0], 1)
             figures.update(summarize(measure(srv.url, cookies, "/national", {}, requests, html), "dashboard_"))
+            figures["dashboard_html_bytes"] = len(__import__("httpx").get(f"{srv.url}/national", cookies=cookies,
+                                                                           headers=html).content)
             log("default dashboard done")
+            figures.update(summarize(measure_cold(srv.url, cookies, max(20, requests // 4), html),
+                                     "dashboard_uncached_"))
             year = {"from": time.strftime("%Y-%m-%d", time.localtime(time.time() - 364 * 86400))}
             figures.update(summarize(measure(srv.url, cookies, "/national", year, max(20, requests // 4), html),
                                      "dashboard_365d_"))
