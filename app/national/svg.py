@@ -4,6 +4,8 @@ Every function returns ``Markup``; all text placed in the SVG is escaped.
 """
 from __future__ import annotations
 
+import math
+
 import json
 from datetime import date
 from functools import lru_cache
@@ -36,8 +38,6 @@ def _fmt(n: float) -> str:
 def _nice_max(v: float) -> float:
     if v <= 0:
         return 1
-    import math
-
     exp = 10 ** math.floor(math.log10(v))
     for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if m * exp >= v:
@@ -118,7 +118,8 @@ def launch_chart(launches: list[dict], total: int, width: int = 520, height: int
     first = launches[0]["activated_at"].date()
     last = max(launches[-1]["activated_at"].date(), date(first.year + 1, 1, 1))
     span = max(1, (last - first).days)
-    peak = max(4, _nice_max(len(launches)))
+    # Four gridlines with whole-number labels: the peak is four times a nice integer step.
+    peak = 4 * math.ceil(_nice_max(len(launches) / 4))
 
     def x(d: date) -> float:
         return left + w * (d - first).days / span
