@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, or_, select
+from sqlalchemy import and_, bindparam, func, insert, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,6 +107,28 @@ async def _require_original(session: AsyncSession, duplicate_of_id: int, call_id
         raise InvalidInput("duplicate_of_id", f"Panggilan #{duplicate_of_id} tidak ditemukan di kabupaten/kota ini")
 
 
+# Columns an intake may set; missing ones are NULL (received_at: now()). Built ONCE so the
+# compiled-statement cache hits on every call (building the CTE costs more CPU than running it).
+_INTAKE_COLS = ("caller_number", "channel", "language", "outcome", "duplicate_of_id", "answered_at", "ended_at",
+                "notes", "external_id", "operator_id")
+
+
+def _intake_statement():
+    table = Call.__table__
+    values = {c: bindparam(f"p_{c}", type_=table.c[c].type) for c in _INTAKE_COLS}
+    values["received_at"] = func.coalesce(bindparam("p_received_at", type_=table.c.received_at.type), func.now())
+    ins = insert(Call).values(values).returning(*table.c).cte("new_call")
+    logged = insert(EventLog).from_select(
+        ["entity", "entity_id", "kind", "actor_id", "actor_label", "data"],
+        select(literal("call"), ins.c.id, literal("logged"), bindparam("p_actor_id", type_=EventLog.actor_id.type),
+               bindparam("p_actor_label", type_=EventLog.actor_label.type), bindparam("p_log", type_=JSONB)),
+    ).cte("logged")
+    return select(Call).from_statement(select(*ins.c).add_cte(logged))
+
+
+_INTAKE = _intake_statement()
+
+
 async def create_call(ctx: Ctx, data: CallCreate) -> Call:
     """Log a call in ONE statement (call + its 'logged' event via a data-modifying CTE): this is
     the intake hot path, measured by bench/, so it avoids every extra round trip."""
@@ -115,14 +137,10 @@ async def create_call(ctx: Ctx, data: CallCreate) -> Call:
     values = data.model_dump(exclude_none=True)
     if ctx.actor.kind != "token" and ctx.actor_id is not None:
         values["operator_id"] = ctx.actor_id
-    ins = insert(Call).values(**values).returning(*Call.__table__.c).cte("new_call")
-    logged = insert(EventLog).from_select(
-        ["entity", "entity_id", "kind", "actor_id", "actor_label", "data"],
-        select(literal("call"), ins.c.id, literal("logged"), literal(ctx.actor_id, type_=EventLog.actor_id.type),
-               literal(ctx.actor_label), literal(_jsonable(values), type_=JSONB)),
-    ).cte("logged")
-    stmt = select(Call).from_statement(select(*ins.c).add_cte(logged))
-    call = (await ctx.session.execute(stmt)).scalar_one()
+    params = {f"p_{c}": values.get(c) for c in _INTAKE_COLS}
+    params.update(p_received_at=values.get("received_at"), p_actor_id=ctx.actor_id, p_actor_label=ctx.actor_label,
+                  p_log=_jsonable(values))
+    call = (await ctx.session.execute(_INTAKE, params)).scalar_one()
     await events.emit(ctx.session, "call.created", ctx.tenant, actor_id=ctx.actor_id, call=call)
     await finish(ctx, "calls")
     return call

@@ -1,13 +1,17 @@
 """National rollups: per tenant, per local day counters in PUBLIC, so the ministry's dashboard
 never has to read 514 tenant schemas.
 
-Maintained in the tenant's own transaction by ``app.national.handlers`` (UPSERT increments) and
-recomputed from the tenant's schema by ``app.national.rollup.rebuild_tenant`` (nightly, CLI).
+Maintained from the tenant's own transaction by ``app.national.handlers``: each change appends a
+delta row to ``national_pending`` (a plain INSERT, so concurrent intake never waits on a shared
+counter row), and ``app.national.rollup.fold`` (arq cron, every few seconds) folds the deltas into
+the day rows. Recomputed from the tenant's schema by ``app.national.rollup.rebuild_tenant``
+(nightly, CLI).
 ``day`` is the calendar day in the tenant's time zone (WIB/WITA/WIT), not UTC.
 """
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, Date, ForeignKey, Identity, Index, Integer, String, Table
+from sqlalchemy.dialects.postgresql import JSONB
 
 from app.calls.models import OUTCOMES
 from app.db.base import PublicBase
@@ -81,6 +85,21 @@ national_daily_opd = Table(
     Column("opd_type", String(16), primary_key=True),
     _counter("dispatches"),
     Index("ix_national_daily_opd_day", "day"),
+)
+
+# Append-only deltas not folded yet. kind: "daily" (key "") | "category" (key = category code) |
+# "opd" (key = OPD type); deltas: {counter column: n}. No foreign key on purpose: the FK check
+# would lock the tenant's registry row in every intake transaction; the fold drops deltas of a
+# tenant that no longer exists.
+national_pending = Table(
+    "national_pending",
+    PublicBase.metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("key", String(40), nullable=False, server_default=""),
+    Column("deltas", JSONB, nullable=False),
 )
 
 ROLLUP_TABLES = (national_daily, national_daily_category, national_daily_opd)

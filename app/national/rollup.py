@@ -1,14 +1,18 @@
-"""The write side of the national rollups: increments from domain events, and the full recount.
+"""The write side of the national rollups: deltas from domain events, the fold, and the full recount.
 
-Increments run inside the tenant's own transaction (``INSERT … ON CONFLICT DO UPDATE SET
-x = x + n`` on the tenant's row for that local day), so a call and its count commit together and
-contention is only between transactions of the SAME tenant on the same day.
+Intake never touches a shared counter row: each change appends a delta row to
+``national_pending`` (one plain INSERT in the tenant's own transaction, so a call and its
+delta commit together and concurrent calls of one regency don't queue on one row lock).
+``fold`` (arq cron every few seconds) moves committed deltas into the day rows with
+``DELETE … RETURNING`` + aggregate + upsert in one transaction.
 
-Recount vs increments: the recount takes an exclusive per-tenant advisory lock; every increment
-takes the shared form of the same lock first. So a recount waits for in-flight intake
-transactions of that tenant to commit (their rows are then visible to it), and intake that starts
-meanwhile waits (its row is invisible to the recount and its increment lands after it). Nothing
-is counted twice or lost.
+Recount vs deltas: the recount takes an exclusive per-tenant advisory lock; every delta INSERT
+takes the shared form of the same lock in the same statement (no extra round trip). So a
+recount waits for in-flight intake transactions of that tenant to commit (their rows are then
+visible to it) and drops their deltas (already reflected in what it recounts); intake that
+starts meanwhile waits, and its delta lands after the recount. Recount vs fold: the fold holds
+an exclusive global lock, each recount its shared form, so a recount never interleaves with a
+fold's upserts. Nothing is counted twice or lost.
 """
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, cast, delete, func, inspect, insert, select
+from sqlalchemy import Date, Integer, String, bindparam, case, cast, delete, func, inspect, insert, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,13 +38,16 @@ from app.national.models import (
     national_daily,
     national_daily_category,
     national_daily_opd,
+    national_pending,
     outcome_col,
 )
 from app.tenancy.models import TIMEZONES, Tenant
 
 log = logging.getLogger(__name__)
 
-LOCK_NAMESPACE = 112_006  # pg_advisory_xact_lock(namespace, tenant_id)
+LOCK_NAMESPACE = 112_006  # pg_advisory_xact_lock(namespace, tenant_id): recount vs intake
+FOLD_LOCK = (112_007, 0)  # pg_advisory_xact_lock(*FOLD_LOCK): fold (exclusive) vs recounts (shared)
+FOLD_BATCH = 20_000
 _TENANT_TTL_S = 300.0
 
 
@@ -89,38 +97,32 @@ def answer_ms(received_at: datetime, answered_at: datetime) -> int:
 
 # --- increments ---------------------------------------------------------------------------------
 
-async def _shared_lock(session: AsyncSession, tenant_id: int) -> None:
-    """Once per transaction: the shared side of the recount lock (see module docstring)."""
-    tx = session.get_transaction()
-    held = session.info.setdefault("national_locks", {})
-    if held.get(tenant_id) is tx and tx is not None:
-        return
-    await session.execute(select(func.pg_advisory_xact_lock_shared(LOCK_NAMESPACE, tenant_id)))
-    held[tenant_id] = session.get_transaction()
+# The shared recount lock rides in the INSERT itself (re-taking a held shared lock is free).
+_PENDING_INSERT = text(
+    "INSERT INTO public.national_pending (tenant_id, day, kind, key, deltas) "
+    "SELECT :tenant_id, :day, :kind, :key, :deltas "
+    "FROM (SELECT pg_advisory_xact_lock_shared(%d, CAST(:tenant_id AS integer))) AS shared_lock" % LOCK_NAMESPACE
+).bindparams(bindparam("tenant_id", type_=Integer), bindparam("day", type_=Date),
+             bindparam("kind", type_=String), bindparam("key", type_=String), bindparam("deltas", type_=JSONB))
+KIND_OF = {national_daily.name: "daily", national_daily_category.name: "category", national_daily_opd.name: "opd"}
+
+
+async def _append(session: AsyncSession, ref: TenantRef, day: date, kind: str, key: str,
+                  deltas: dict[str, int]) -> None:
+    await session.execute(_PENDING_INSERT, {"tenant_id": ref.id, "day": day, "kind": kind, "key": key,
+                                            "deltas": deltas})
 
 
 async def bump(session: AsyncSession, ref: TenantRef, day: date, deltas: dict[str, int]) -> None:
     deltas = {k: v for k, v in deltas.items() if v}
-    if not deltas:
-        return
-    await _shared_lock(session, ref.id)
-    stmt = pg_insert(national_daily).values(tenant_id=ref.id, day=day, **deltas)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "day"],
-        set_={k: national_daily.c[k] + stmt.excluded[k] for k in deltas},
-    )
-    await session.execute(stmt)
+    if deltas:
+        await _append(session, ref, day, "daily", "", deltas)
 
 
 async def bump_keyed(session: AsyncSession, ref: TenantRef, table, key_col: str, key: str, day: date,
                      column: str, delta: int) -> None:
-    await _shared_lock(session, ref.id)
-    stmt = pg_insert(table).values(tenant_id=ref.id, day=day, **{key_col: key, column: delta})
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "day", key_col],
-        set_={column: table.c[column] + stmt.excluded[column]},
-    )
-    await session.execute(stmt)
+    if delta:
+        await _append(session, ref, day, KIND_OF[table.name], key, {column: delta})
 
 
 def call_deltas(outcome: str | None, received_at: datetime | None, answered_at: datetime | None,
@@ -146,6 +148,76 @@ async def loaded(session: AsyncSession, obj, *names: str) -> list:
     if missing and state.persistent:
         await session.refresh(obj, missing)
     return [getattr(obj, n, None) for n in names]
+
+
+# --- fold ---------------------------------------------------------------------------------------
+
+_TAKE = text(
+    "DELETE FROM public.national_pending WHERE id IN "
+    "(SELECT id FROM public.national_pending ORDER BY id LIMIT :limit) "
+    "RETURNING tenant_id, day, kind, key, deltas"
+)
+_KEYED = {"category": (national_daily_category, "category_code", "incidents"),
+          "opd": (national_daily_opd, "opd_type", "dispatches")}
+_UPSERT_CHUNK = 1000
+
+
+async def _upsert_add(session: AsyncSession, table, keys: tuple[str, ...], cols: list[str], rows: list[dict]) -> None:
+    """``INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c`` for many rows, key order (no deadlocks)."""
+    rows.sort(key=lambda r: tuple(r[k] for k in ("tenant_id", *keys)))
+    for i in range(0, len(rows), _UPSERT_CHUNK):
+        stmt = pg_insert(table).values(rows[i:i + _UPSERT_CHUNK])
+        stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", *keys],
+                                          set_={c: table.c[c] + stmt.excluded[c] for c in cols})
+        await session.execute(stmt)
+
+
+async def _apply_deltas(session: AsyncSession, taken) -> None:
+    daily: dict[tuple[int, date], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_COLS, 0))
+    keyed: dict[str, dict[tuple[int, date, str], int]] = {k: defaultdict(int) for k in _KEYED}
+    for tenant_id, day, kind, key, deltas in taken:
+        if kind == "daily":
+            row = daily[(tenant_id, day)]
+            for col, n in deltas.items():
+                if col in row:
+                    row[col] += n
+                else:
+                    log.warning("national fold: unknown counter %r dropped", col)
+        elif kind in keyed:
+            keyed[kind][(tenant_id, day, key)] += deltas.get(_KEYED[kind][2], 0)
+    ids = {k[0] for k in daily} | {k[0] for m in keyed.values() for k in m}
+    alive = set((await session.execute(select(Tenant.id).where(Tenant.id.in_(ids)))).scalars()) if ids else set()
+    rows = [{"tenant_id": t, "day": d, **c} for (t, d), c in daily.items() if t in alive and any(c.values())]
+    if rows:
+        await _upsert_add(session, national_daily, ("day",), COUNTER_COLS, rows)
+    for kind, (table, key_col, col) in _KEYED.items():
+        rows = [{"tenant_id": t, "day": d, key_col: k, col: n} for (t, d, k), n in keyed[kind].items()
+                if t in alive and n]
+        if rows:
+            await _upsert_add(session, table, ("day", key_col), [col], rows)
+
+
+async def fold(db, *, wait: bool = True) -> int:
+    """Move committed deltas into the rollup rows; returns how many deltas were folded.
+
+    ``wait=False`` (the cron) returns at once if another fold is running: it is doing the work.
+    Deltas of transactions still in flight are invisible here and wait for the next fold.
+    """
+    total = 0
+    while True:
+        async with db.public() as session:
+            if wait:
+                await session.execute(select(func.pg_advisory_xact_lock(*FOLD_LOCK)))
+            elif not (await session.execute(select(func.pg_try_advisory_xact_lock(*FOLD_LOCK)))).scalar_one():
+                return total
+            taken = (await session.execute(_TAKE, {"limit": FOLD_BATCH})).all()
+            if not taken:
+                return total
+            await _apply_deltas(session, taken)
+            await session.commit()
+        total += len(taken)
+        if len(taken) < FOLD_BATCH:
+            return total
 
 
 # --- recount ------------------------------------------------------------------------------------
@@ -247,6 +319,9 @@ async def rebuild_tenant(db, slug: str) -> int:
         if ref is None:
             raise LookupError(f"unknown tenant {slug!r}")
         await session.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, ref.id)))
+        await session.execute(select(func.pg_advisory_xact_lock_shared(*FOLD_LOCK)))
+        # Its committed deltas are in the data recounted below; later ones wait for our lock.
+        await session.execute(delete(national_pending).where(national_pending.c.tenant_id == ref.id))
         daily, categories, opds = await recount(session, ref)
         changed = await _sync(session, national_daily, ref.id, ("day",),
                               {(d,): counters for d, counters in daily.items()})

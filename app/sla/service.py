@@ -8,6 +8,7 @@ breach) can never both win; notifications are written only by the winner, in its
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,11 +17,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import jobs, live
+from app.config import get_settings
 from app.dispatch.models import Opd
 from app.events import after_commit, commit, emit
 from app.notify.service import add_notification, queue_webhook
 from app.sla import clock
-from app.sla.models import SlaClock, clock_key
+from app.sla.models import SlaClock, SlaPolicy, clock_key
 from app.sla.policies import KIND_SHORT, format_duration, select_policy
 
 log = logging.getLogger(__name__)
@@ -79,23 +81,56 @@ def _schedule_after_commit(session: AsyncSession, tenant_slug: str, c: SlaClock)
         after_commit(session, lambda: schedule(tenant_slug, clock_id, due))
 
 
-async def _policy(session: AsyncSession, priority: int, category_id: int | None):
-    """One policy lookup per transaction and (priority, category): a dispatch starts three clocks."""
+# Policies change rarely (an admin form), clocks start on every call: a per-process copy per
+# (tenant, priority, category), valid for the tenant cache TTL (settings; 0 in tests). The admin
+# form drops it at once in its own process; other processes see the change within the TTL.
+_policies: dict[tuple[str, int, int | None], tuple[float, SlaPolicy]] = {}
+
+
+def forget_policies(tenant_slug: str) -> None:
+    for key in [k for k in _policies if k[0] == tenant_slug]:
+        _policies.pop(key, None)
+
+
+def _detached(policy: SlaPolicy) -> SlaPolicy:
+    """A transient copy: safe to share across sessions (no expiry on another session's commit)."""
+    return SlaPolicy(**{a.key: getattr(policy, a.key) for a in inspect(SlaPolicy).column_attrs})
+
+
+async def _policy(session: AsyncSession, tenant_slug: str, priority: int, category_id: int | None):
+    """One policy lookup per transaction and (priority, category) (a dispatch starts three clocks),
+    and at most one per TTL per process."""
     cache = session.info.setdefault("sla_policies", {})
     key = (priority, category_id)
-    if key not in cache:
-        cache[key] = await select_policy(session, priority, category_id)
-    return cache[key]
+    if key in cache:
+        return cache[key]
+    shared_key = (tenant_slug, priority, category_id)
+    now = time.monotonic()
+    hit = _policies.get(shared_key)
+    if hit is not None and hit[0] > now:
+        policy = hit[1]
+    else:
+        policy = await select_policy(session, priority, category_id)
+        ttl = get_settings().tenant_cache_ttl_s
+        if ttl > 0:
+            policy = _detached(policy)
+            _policies[shared_key] = (now + ttl, policy)
+    cache[key] = policy
+    return policy
 
 
 # --- starting and stopping --------------------------------------------------------------------
+
+# Built once (compiled-cache hit on every clock); ON CONFLICT: a clock per target exists once.
+_START_CLOCK = insert(SlaClock).on_conflict_do_nothing(index_elements=["key"]).returning(SlaClock)
+
 
 async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, subject: str, subject_id: int,
                       started_at: datetime, priority: int, category_id: int | None, call_id: int | None = None,
                       incident_id: int | None = None, dispatch_id: int | None = None,
                       opd_id: int | None = None) -> SlaClock | None:
     """Start the clock for one target, unless the policy does not measure it or it exists already."""
-    policy = await _policy(session, priority, category_id)
+    policy = await _policy(session, tenant_slug, priority, category_id)
     target = policy.target_for(kind)
     if target is None:
         return None
@@ -109,9 +144,7 @@ async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, sub
         escalate_at=deadline + timedelta(seconds=policy.escalation_delay_s),
         next_due_at=min(warn_at, deadline), escalation_level=0,
     )
-    stmt = (insert(SlaClock).values(**values)
-            .on_conflict_do_nothing(index_elements=["key"]).returning(SlaClock))
-    created = (await session.execute(stmt)).scalar_one_or_none()
+    created = (await session.execute(_START_CLOCK, values)).scalar_one_or_none()
     if created is not None:
         _schedule_after_commit(session, tenant_slug, created)
     return created

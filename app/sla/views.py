@@ -12,6 +12,7 @@ from app.dispatch.models import Category, Opd
 from app.sla import reports
 from app.sla.models import CLOCK_KINDS, SlaClock, SlaPolicy, policy_scope
 from app.sla.policies import KIND_LABELS, KIND_SHORT, TARGET_FIELDS, format_duration, list_policies, policy_form_problems
+from app.sla.service import forget_policies
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, SupervisorDep, TenantDep, TenantSessionDep, TenantUserDep
 from app.web.errors import Forbidden, NotFound
@@ -78,6 +79,7 @@ async def policies_save(request: Request, tenant: TenantDep, session: TenantSess
     await record(session, "sla.policy_saved", actor_id=admin.id, actor_label=admin.full_name, request=request,
                  entity="sla_policy", entity_id=policy.id, before=before, after=snapshot(policy))
     await session.commit()
+    forget_policies(tenant.slug)
     if is_htmx(request):
         return await _policies_page(request, session, saved=policy.id)
     return RedirectResponse(f"/t/{tenant.slug}/admin/sla?saved={policy.id}", status_code=303)
@@ -95,6 +97,7 @@ async def policies_delete(request: Request, tenant: TenantDep, session: TenantSe
                  entity="sla_policy", entity_id=policy.id, before=snapshot(policy))
     await session.execute(delete(SlaPolicy).where(SlaPolicy.id == policy_id))
     await session.commit()
+    forget_policies(tenant.slug)
     return RedirectResponse(f"/t/{tenant.slug}/admin/sla", status_code=303)
 
 

@@ -171,6 +171,10 @@ async def seeded(app, db, regional_tenant, user_factory):
     # Tenant C (WITA = UTC+8): 15:30 UTC is 23:30 on the 10th, 16:30 UTC is 00:30 on the 11th.
     await make_call(db, c, uc, ts(15, 30), "misdial", 2)
     await make_call(db, c, uc, ts(16, 30), "prank", 2)
+    # "Run the rollup jobs": intake only appended deltas; the fold makes them figures.
+    from app.national.rollup import fold
+
+    await fold(db)
     return {"a": a, "b": b, "c": c}
 
 

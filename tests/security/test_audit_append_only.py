@@ -37,4 +37,8 @@ async def test_platform_audit_rows_are_append_only(db):
 
 
 def test_heads_include_the_trigger_revisions():
-    assert head_revision("tenant") == "t0002" and head_revision("public") == "p0002"
+    from app.db.migrate import _script
+
+    for scope, rev in (("tenant", "t0002"), ("public", "p0002")):
+        chain = {r.revision for r in _script(scope, None).iterate_revisions(head_revision(scope), "base")}
+        assert rev in chain, f"{scope} head {head_revision(scope)} does not include {rev}"
