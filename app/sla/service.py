@@ -122,18 +122,21 @@ async def _policy(session: AsyncSession, tenant_slug: str, priority: int, catego
 # --- starting and stopping --------------------------------------------------------------------
 
 # Built once (compiled-cache hit on every clock); ON CONFLICT: a clock per target exists once.
-_START_CLOCK = insert(SlaClock).on_conflict_do_nothing(index_elements=["key"]).returning(SlaClock)
+# Core, not ORM: nobody needs the clock as an object, only its id and first due time.
+_START_CLOCK = (insert(SlaClock.__table__).on_conflict_do_nothing(index_elements=["key"])
+                .returning(SlaClock.__table__.c.id, SlaClock.__table__.c.next_due_at))
 
 
 async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, subject: str, subject_id: int,
                       started_at: datetime, priority: int, category_id: int | None, call_id: int | None = None,
                       incident_id: int | None = None, dispatch_id: int | None = None,
-                      opd_id: int | None = None) -> SlaClock | None:
-    """Start the clock for one target, unless the policy does not measure it or it exists already."""
+                      opd_id: int | None = None) -> bool:
+    """Start the clock for one target, unless the policy does not measure it or it exists already.
+    True if a clock was started."""
     policy = await _policy(session, tenant_slug, priority, category_id)
     target = policy.target_for(kind)
     if target is None:
-        return None
+        return False
     deadline = started_at + timedelta(seconds=target)
     warn_at = started_at + timedelta(seconds=target * policy.warning_pct / 100)
     values = dict(
@@ -144,10 +147,10 @@ async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, sub
         escalate_at=deadline + timedelta(seconds=policy.escalation_delay_s),
         next_due_at=min(warn_at, deadline), escalation_level=0,
     )
-    created = (await session.execute(_START_CLOCK, values)).scalar_one_or_none()
+    created = (await session.execute(_START_CLOCK, values)).first()
     if created is not None:
         _schedule_after_commit(session, tenant_slug, created)
-    return created
+    return created is not None
 
 
 async def stop_clocks(session: AsyncSession, tenant_slug: str, at: datetime, *, reason: str = "done",

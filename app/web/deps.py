@@ -8,6 +8,7 @@ import time
 from typing import Annotated, AsyncIterator, Callable
 
 from fastapi import Depends, Request
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import PlatformUser, User
@@ -18,11 +19,13 @@ from app.tenancy.registry import TenantInfo, TenantRegistry
 from app.web.errors import Forbidden, LoginRequired, NotFound
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies are async even when they do not await: FastAPI runs a plain ``def`` dependency in
+# a thread pool, a thread hop per request on the intake hot path.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
@@ -74,20 +77,43 @@ def tenant_login_url(slug: str) -> str:
     return f"/t/{slug}/login"
 
 
-async def current_tenant_user(request: Request, tenant: TenantDep, session: TenantSessionDep) -> User:
-    """The logged-in user of THIS tenant; a session of another tenant counts as not logged in."""
-    data = request.session
-    if data.get("k") != "tenant" or data.get("s") != tenant.slug or not data.get("u"):
-        raise LoginRequired(tenant_login_url(tenant.slug))
-    user = await session.get(User, data["u"])
-    if user is None or not user.is_active or user.session_version != data.get("v") or session_expired(request):
+def _check_session_user(request: Request, tenant: TenantInfo, user) -> None:
+    """The cookie names a live, current user of THIS tenant (a session of another tenant, a
+    deactivated user, a bumped session version or an expired session count as not logged in)."""
+    if user is None or not user.is_active or user.session_version != request.session.get("v") \
+            or session_expired(request):
         request.session.clear()
         raise LoginRequired(tenant_login_url(tenant.slug))
     request.state.principal = Principal(
         kind="tenant", user_id=user.id, role=user.role, name=user.full_name, email=user.email,
         tenant_slug=tenant.slug, opd_id=user.opd_id,
     )
+
+
+def _session_user_id(request: Request, tenant: TenantInfo) -> int:
+    data = request.session
+    if data.get("k") != "tenant" or data.get("s") != tenant.slug or not data.get("u"):
+        raise LoginRequired(tenant_login_url(tenant.slug))
+    return data["u"]
+
+
+async def current_tenant_user(request: Request, tenant: TenantDep, session: TenantSessionDep) -> User:
+    """The logged-in user of THIS tenant, as an ORM object (pages edit and render it)."""
+    user = await session.get(User, _session_user_id(request, tenant))
+    _check_session_user(request, tenant, user)
     return user
+
+
+# The JSON API needs only who is asking: a Core row (no identity map, no ORM loading), built once.
+_PRINCIPAL_COLUMNS = select(User.id, User.role, User.full_name, User.email, User.opd_id, User.is_active,
+                            User.session_version).where(User.id == bindparam("uid"))
+
+
+async def session_principal(request: Request, tenant: TenantInfo, session: AsyncSession) -> Principal:
+    uid = _session_user_id(request, tenant)
+    row = (await session.execute(_PRINCIPAL_COLUMNS, {"uid": uid})).first()
+    _check_session_user(request, tenant, row)
+    return request.state.principal
 
 
 TenantUserDep = Annotated[User, Depends(current_tenant_user)]
@@ -155,8 +181,7 @@ async def api_tenant_principal(request: Request, tenant: TenantDep, session: Ten
             raise LoginRequired(tenant_login_url(tenant.slug))
         request.state.principal = principal
         return principal
-    await current_tenant_user(request, tenant, session)
-    return request.state.principal
+    return await session_principal(request, tenant, session)
 
 
 ApiPrincipalDep = Annotated[Principal, Depends(api_tenant_principal)]
