@@ -1,6 +1,8 @@
 """Application factory. Everything stateful (engine, Redis, arq pool) is built in the lifespan."""
 from __future__ import annotations
 
+import asyncio
+
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
@@ -44,9 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = aioredis.from_url(settings.redis_url)
         app.state.arq = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         jobs.set_queue(app.state.arq)
+        from app.national.views import keep_default_view_warm
+
+        warmer = asyncio.create_task(keep_default_view_warm(app.state.db), name="national-warmer")
         try:
             yield
         finally:
+            warmer.cancel()
             jobs.set_queue(None)
             await app.state.arq.aclose()
             await app.state.redis.aclose()

@@ -6,6 +6,8 @@ Answer-time percentiles are the upper bound of a fixed histogram bucket (null = 
 """
 from __future__ import annotations
 
+import asyncio
+
 from datetime import date
 from typing import Annotated, Literal
 
@@ -175,9 +177,10 @@ async def rollout(session: PublicSessionDep, province: ProvinceQ = None):
 
 @router.get("/summary", response_model=SummaryOut, summary="Headline figures for a period")
 async def summary(session: PublicSessionDep, f: FiltersDep):
-    figures = (await service.snapshot(session, f)).totals
-    cats = await service.breakdown_cached(session, f, "category")
-    opds = await service.breakdown_cached(session, f, "opd")
+    snap, cats, opds = await asyncio.gather(service.snapshot(session, f),
+                                            service.breakdown_cached(session, f, "category"),
+                                            service.breakdown_cached(session, f, "opd"))
+    figures = snap.totals
     return {"period": _period(f), "figures": figures.as_dict(),
             "incidents_by_category": {c["category_code"]: c["incidents"] for c in cats},
             "dispatches_by_opd_type": {o["opd_type"]: o["dispatches"] for o in opds}}

@@ -5,6 +5,7 @@ regencies. Shared by the HTML pages, the CSV exports and the JSON API.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -243,6 +244,18 @@ class TenantRow:
     activated_at: datetime | None
 
 
+async def _all(conn, stmt) -> list:
+    return (await conn.execute(stmt)).all()
+
+
+async def read(session: AsyncSession, query):
+    """``await query(conn)`` on a pooled connection of its own, so independent aggregates of one
+    dashboard request run at the same time (one per core) instead of one after another on the
+    request's session. Public tables only: these connections carry no tenant binding."""
+    async with session.bind.connect() as conn:
+        return await query(conn)
+
+
 async def load_tenants(session: AsyncSession) -> list[TenantRow]:
     """The whole registry (≤ 514 rows): statuses, launches and the tenant → province map."""
     rows = (await session.execute(select(Tenant.id, Tenant.slug, Tenant.name, Tenant.region_code, Tenant.province,
@@ -359,20 +372,22 @@ class Snapshot:
 
     @classmethod
     async def load(cls, session: AsyncSession, f: Filters) -> "Snapshot":
-        tenants = await load_tenants(session)
         c = national_daily.c
-        by_tenant = {r[0]: _figures(r[1:]) for r in (await session.execute(
-            select(c.tenant_id, *[func.sum(c[col]) for col in SUMMED]).where(_range(f))
-            .group_by(c.tenant_id))).all()}
         # A plain date column groups far cheaper than date_trunc (which goes through timestamptz).
         bucket = (c.day if f.granularity == "day"
                   else cast(func.date_trunc(f.granularity, cast(c.day, DateTime)), Date)).label("bucket")
-        stmt = (select(Tenant.province, bucket, func.sum(c.calls_total), func.sum(c.calls_emergency),
-                       func.sum(c.calls_prank + c.calls_silent), func.sum(c.sla_met), func.sum(c.sla_breached))
-                .select_from(national_daily).join(Tenant, Tenant.id == c.tenant_id).where(_range(f))
-                .group_by(Tenant.province, bucket))
-        by_pb = {(r[0], r[1]): dict(zip(SERIES, (int(v or 0) for v in r[2:])))
-                 for r in (await session.execute(stmt)).all()}
+        per_tenant = (select(c.tenant_id, *[func.sum(c[col]) for col in SUMMED]).where(_range(f))
+                      .group_by(c.tenant_id))
+        per_province_bucket = (
+            select(Tenant.province, bucket, func.sum(c.calls_total), func.sum(c.calls_emergency),
+                   func.sum(c.calls_prank + c.calls_silent), func.sum(c.sla_met), func.sum(c.sla_breached))
+            .select_from(national_daily).join(Tenant, Tenant.id == c.tenant_id).where(_range(f))
+            .group_by(Tenant.province, bucket))
+        tenants, by_tenant_rows, by_pb_rows = await asyncio.gather(
+            read(session, load_tenants), read(session, lambda conn: _all(conn, per_tenant)),
+            read(session, lambda conn: _all(conn, per_province_bucket)))
+        by_tenant = {r[0]: _figures(r[1:]) for r in by_tenant_rows}
+        by_pb = {(r[0], r[1]): dict(zip(SERIES, (int(v or 0) for v in r[2:]))) for r in by_pb_rows}
         return cls(f, tenants, by_tenant, by_pb)
 
     def _chosen(self) -> list[TenantRow]:
@@ -457,6 +472,10 @@ _cache: dict = {}  # key → (expires monotonic, value)
 _inflight: dict = {}  # (loop id, key) → Future, so concurrent misses run the queries once
 
 
+# Set (in a task's context) by the pre-warmer: recompute and store even if the entry is fresh.
+refreshing: contextvars.ContextVar[bool] = contextvars.ContextVar("national_cache_refresh", default=False)
+
+
 def clear_cache() -> None:
     _cache.clear()
 
@@ -467,7 +486,7 @@ async def cached(key, build):
         return await build()
     now = time.monotonic()
     hit = _cache.get(key)
-    if hit is not None and hit[0] > now:
+    if hit is not None and hit[0] > now and not refreshing.get():
         return hit[1]
     flight = (id(asyncio.get_running_loop()), key)
     if flight in _inflight:
@@ -497,4 +516,4 @@ async def snapshot(session: AsyncSession, f: Filters) -> Snapshot:
 
 
 async def breakdown_cached(session: AsyncSession, f: Filters, kind: str) -> list[dict]:
-    return await cached(("breakdown", kind, f), lambda: breakdown(session, f, kind))
+    return await cached(("breakdown", kind, f), lambda: read(session, lambda conn: breakdown(conn, f, kind)))

@@ -5,8 +5,11 @@ a sort click → #regencies); the filters live in the query string so every view
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import logging
+import time
 from datetime import date
 from urllib.parse import urlencode
 
@@ -106,19 +109,21 @@ def _map_values(provinces: list, metric: str) -> tuple[dict, dict, float, callab
     return values, labels, float(max(real) if real else 0), num
 
 
+log = logging.getLogger(__name__)
+
 REGENCY_PAGE = 50  # rows shown before "show all" (the CSV always has every row)
 
 
 async def dashboard_context(session, filters: Filters, sort: str, descending: bool, metric: str,
                             show_all: bool = False) -> dict:
-    snap = await service.snapshot(session, filters)
+    snap, categories, opds = await asyncio.gather(service.snapshot(session, filters),
+                                                  service.breakdown_cached(session, filters, "category"),
+                                                  service.breakdown_cached(session, filters, "opd"))
     rollout = snap.rollout()
     totals = snap.totals
     series = snap.timeseries()
     provinces = snap.provinces()
     regencies = snap.regencies(sort, descending)
-    categories = await service.breakdown_cached(session, filters, "category")
-    opds = await service.breakdown_cached(session, filters, "opd")
 
     dates = [p["date"] for p in series]
     chart = line_chart(dates, [
@@ -170,17 +175,54 @@ DateFrom = Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")]
 DateTo = Annotated[str | None, Query(alias="to", description="YYYY-MM-DD, inclusive")]
 
 
+def _default_descending(sort: str) -> bool:
+    return dict((k, d) for k, _, d in REGENCY_COLUMNS)[sort]
+
+
+# --- keeping the page people open warm -------------------------------------------------------------
+# A cache miss costs ~50 ms of aggregates and rendering; with a handful of ministry viewers nearly
+# every visit would be one. So each web process recomputes the DEFAULT view (last 30 days, whole
+# country: what /national opens on) just before its entry expires, for as long as someone in this
+# process looked at the dashboard in the last WARM_FOR_S. Filtered views are computed on demand.
+WARM_FOR_S = 900.0
+_last_view = float("-inf")
+
+
+async def warm_default_view(db) -> None:
+    """Recompute the default view's figures and fragment into the cache (also if still fresh)."""
+    token = service.refreshing.set(True)
+    try:
+        async with db.public() as session:
+            await fragment(session, "dashboard", service.make_filters(None, None, None), "calls",
+                           _default_descending("calls"), "coverage", False)
+    finally:
+        service.refreshing.reset(token)
+
+
+async def keep_default_view_warm(db) -> None:
+    """Background task of each web process (started by the app's lifespan)."""
+    while True:
+        await asyncio.sleep(max(1.0, service.CACHE_TTL_S - 2.0))
+        if service.CACHE_TTL_S <= 0 or time.monotonic() - _last_view > WARM_FOR_S:
+            continue
+        try:
+            await warm_default_view(db)
+        except Exception:  # a failed refresh leaves the entry to expire; the next visit rebuilds it
+            log.exception("national: pre-warming the default view failed")
+
+
 @router.get("/national", include_in_schema=False)
 async def national_dashboard(
     request: Request, user: KominfoDep, session: PublicSessionDep,
     date_from: DateFrom = None, date_to: DateTo = None, province: str | None = None,
     sort: str = "calls", dir: str | None = None, map: str = "coverage", all: bool = False,
 ):
+    global _last_view
+    _last_view = time.monotonic()
     filters, errors = parse_filters(date_from, date_to, province)
     if sort not in service.REGENCY_SORTS:
         sort = "calls"
-    default_desc = dict((k, d) for k, _, d in REGENCY_COLUMNS)[sort]
-    descending = default_desc if dir not in ("asc", "desc") else dir == "desc"
+    descending = _default_descending(sort) if dir not in ("asc", "desc") else dir == "desc"
     metric = map if map in MAP_METRICS else "coverage"
     target = request.headers.get("hx-target") if is_htmx(request) else None
     part = target if target in FRAGMENTS else "dashboard"

@@ -79,3 +79,41 @@ async def test_cache_does_not_keep_a_failed_build(monkeypatch):
         else:
             raise AssertionError("the failure must propagate")
     assert await service.cached(("test-fail",), ok) == 1
+
+
+async def test_warmer_refreshes_the_default_view_before_anyone_asks(kominfo_client, seeded, db, monkeypatch):
+    """The pre-warmer recomputes the default view (last 30 days, whole country) even while its
+    entry is fresh, so the next visitor gets new figures from the cache without paying for them."""
+    from app.national import views
+
+    monkeypatch.setattr(service, "CACHE_TTL_S", 30)
+    service.clear_cache()
+    a = seeded["a"]
+    await views.warm_default_view(db)  # what the background task does every TTL
+    key = next(k for k in service._cache if k[0] == "html")
+    stamped = service._cache[key][0]
+
+    def cached_calls_of_a() -> int:
+        snap = next(v for k, (_, v) in service._cache.items() if k[0] == "snapshot")
+        return snap.by_tenant[a.id].calls
+
+    before = cached_calls_of_a()
+    await _bump(db, a.id, 5)
+    try:
+        await views.warm_default_view(db)
+        assert service._cache[key][0] > stamped  # rebuilt although it was fresh
+        assert cached_calls_of_a() == before + 5
+        runs = 0
+        original = service.Snapshot.load
+
+        async def counting(*args, **kw):
+            nonlocal runs
+            runs += 1
+            return await original(*args, **kw)
+
+        monkeypatch.setattr(service.Snapshot, "load", counting)
+        html = (await kominfo_client.get("/national")).text
+        assert runs == 0 and "data per" in html  # served from what the warmer built
+    finally:
+        await _bump(db, a.id, -5)
+        service.clear_cache()
