@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    Server, bench_environment, emit, log, login, make_user, provision, quick, run, summarize,
+    RawHttp, Server, bench_environment, emit, log, login, make_user, provision, quick, run, summarize,
 )
 
 TARGETS = {"api_vs_raw_pct": "≥ 25", "paced_p99_ms": "< 50"}
@@ -138,43 +138,6 @@ async def api_closed_loop_httpx(url: str, slug: str, cookies: dict, csrf: str, c
 
 
 # ---------------------------------------------------------------- API, open loop at a fixed rate
-
-
-class RawHttp:
-    """A minimal keep-alive HTTP/1.1 client on asyncio streams, for the open loop.
-
-    httpx's pool spends O(waiting requests) per operation, so with hundreds queued it burns the
-    load generator's CPU and the figures measure the client; this one costs a few µs a request.
-    """
-
-    def __init__(self, host: str, port: int, headers: dict[str, str]):
-        self.host, self.port = host, port
-        self.head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"{host}:{port}", **headers}.items())
-        self.reader = self.writer = None
-
-    async def post_json(self, path: str, body: bytes) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(f"POST {path} HTTP/1.1\r\n{self.head}Content-Type: application/json\r\n"
-                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        await self.writer.drain()
-        status_line = await self.reader.readline()
-        length, close = 0, False
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-            elif name.lower() == "connection" and value.strip().lower() == "close":
-                close = True
-        await self.reader.readexactly(length)
-        if close:
-            await self.close()
-        return int(status_line.split()[1])
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
 
 
 async def api_open_loop(url: str, slug: str, cookies: dict, csrf: str, rate: float, seconds: float,

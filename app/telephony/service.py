@@ -13,7 +13,7 @@ import secrets as _secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import literal_column, select, update
+from sqlalchemy import bindparam, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,20 +114,33 @@ def _merge(call: Call, ev: CallEventIn) -> None:
     triage.apply_silent_flag(call)
 
 
+def _lock_or_create_statement():
+    """Built once: ``ins.excluded`` and the RETURNING list build a proxy for every column of
+    ``calls``, which cost more CPU than running the statement (measured with bench/webhook_intake)."""
+    table = Call.__table__
+    cols = ("external_id", "caller_number", "received_at", "called_number", "trunk")
+    ins = pg_insert(Call).values({c: bindparam(f"p_{c}", type_=table.c[c].type) for c in cols}
+                                 | {"channel": "voice", "telephony_state": "ringing"})
+    inserted = literal_column("xmax = 0").label("inserted")
+    stmt = ins.on_conflict_do_update(index_elements=["external_id"], set_={"external_id": ins.excluded.external_id})
+    return (select(Call, inserted).from_statement(stmt.returning(*table.c, inserted))
+            .execution_options(populate_existing=True))
+
+
+_LOCK_OR_CREATE = _lock_or_create_statement()
+
+
 async def _lock_or_create(session: AsyncSession, ev: CallEventIn) -> tuple[Call, bool]:
     """Insert the call or lock the existing row, in ONE round trip (a no-op DO UPDATE locks it)."""
-    ins = pg_insert(Call).values(
-        external_id=ev.call_id, caller_number=ev.caller_number, channel="voice", received_at=ev.occurred_at,
-        telephony_state="ringing", called_number=ev.called_number, trunk=ev.trunk,
-    )
-    inserted = literal_column("xmax = 0").label("inserted")
-    stmt = ins.on_conflict_do_update(index_elements=["external_id"],
-                                     set_={"external_id": ins.excluded.external_id})
-    row = (await session.execute(
-        select(Call, inserted).from_statement(stmt.returning(*Call.__table__.c, inserted))
-        .execution_options(populate_existing=True)
-    )).one()
+    row = (await session.execute(_LOCK_OR_CREATE, {
+        "p_external_id": ev.call_id, "p_caller_number": ev.caller_number, "p_received_at": ev.occurred_at,
+        "p_called_number": ev.called_number, "p_trunk": ev.trunk,
+    })).one()
     return row[0], bool(row[1])
+
+
+_EVENT_SEEN = (pg_insert(TelephonyEvent.__table__).on_conflict_do_nothing(index_elements=["event_id"])
+               .returning(TelephonyEvent.__table__.c.id))
 
 
 async def _sync_callback(session: AsyncSession, call: Call, was_missed: bool) -> None:
@@ -147,11 +160,9 @@ async def _sync_callback(session: AsyncSession, call: Call, was_missed: bool) ->
 async def apply_event(ctx: Ctx, ev: CallEventIn) -> EventResult:
     """Apply one verified integrator event and commit. Raises Replay if its id was seen before."""
     session = ctx.session
-    fresh = (await session.execute(
-        pg_insert(TelephonyEvent).values(event_id=ev.event_id, kind=ev.type, external_call_id=ev.call_id,
-                                         occurred_at=ev.occurred_at)
-        .on_conflict_do_nothing(index_elements=["event_id"]).returning(TelephonyEvent.id)
-    )).scalar_one_or_none()
+    fresh = (await session.execute(_EVENT_SEEN, {"event_id": ev.event_id, "kind": ev.type,
+                                                  "external_call_id": ev.call_id,
+                                                  "occurred_at": ev.occurred_at})).scalar_one_or_none()
     if fresh is None:
         raise Replay(f"Event {ev.event_id} sudah pernah diterima (replay ditolak)")
 
