@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    RawHttp, Server, bench_environment, emit, log, login, make_user, provision, quick, run, summarize,
+    RawHttp, Server, raw_insert_loop, bench_environment, emit, log, login, make_user, provision, quick, run, summarize,
 )
 
 TARGETS = {"api_vs_raw_pct": "≥ 25", "paced_p99_ms": "< 50"}
@@ -41,31 +41,12 @@ BODY = {"caller_number": "+6281234567890", "channel": "voice"}
 
 
 async def raw_loop(database_url: str, slug: str, concurrency: int, seconds: float) -> dict:
-    import psycopg
-
     from app.db.tenancy import schema_for
 
     sql = (f'INSERT INTO "{schema_for(slug)}".calls (caller_number, channel, language) '
            "VALUES (%s, %s, 'id')")
-    latencies: list[float] = []
-    conns = [await psycopg.AsyncConnection.connect(database_url) for _ in range(concurrency)]
-    deadline = time.perf_counter() + seconds
-
-    async def worker(conn) -> None:
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            await conn.execute(sql, (BODY["caller_number"], BODY["channel"]))
-            await conn.commit()
-            latencies.append(time.perf_counter() - t0)
-
-    started = time.perf_counter()
-    try:
-        await asyncio.gather(*(worker(c) for c in conns))
-    finally:
-        for c in conns:
-            await c.close()
-    elapsed = time.perf_counter() - started
-    return {"count": len(latencies), "rate": len(latencies) / elapsed, "latencies": latencies}
+    row = (BODY["caller_number"], BODY["channel"])
+    return await raw_insert_loop(database_url, sql, lambda i: row, concurrency, seconds=seconds)
 
 
 # ---------------------------------------------------------------- API, closed loop

@@ -274,6 +274,44 @@ def make_user(database_url: str, slug: str, role: str = "operator", **kw) -> str
     return run(make_user_async(database_url, slug, role, **kw))
 
 
+# ---------------------------------------------------------------- the raw PostgreSQL ceiling
+
+
+async def raw_insert_loop(database_url: str, sql: str, params, concurrency: int, *,
+                          seconds: float | None = None, total: int | None = None) -> dict:
+    """What PostgreSQL itself allows at this concurrency: ``concurrency`` psycopg connections, each
+    running ``sql`` with ``params(i)`` then COMMIT in a loop, for ``seconds`` or ``total`` statements
+    in all. Returns count, rate (/s) and every latency (s)."""
+    import itertools
+
+    import psycopg
+
+    if (seconds is None) == (total is None):
+        raise ValueError("give seconds or total")
+    latencies: list[float] = []
+    numbers = itertools.count() if total is None else iter(range(total))
+    conns = [await psycopg.AsyncConnection.connect(database_url) for _ in range(concurrency)]
+    deadline = time.perf_counter() + seconds if seconds is not None else float("inf")
+
+    async def worker(conn) -> None:
+        for i in numbers:
+            if time.perf_counter() >= deadline:
+                return
+            t0 = time.perf_counter()
+            await conn.execute(sql, params(i))
+            await conn.commit()
+            latencies.append(time.perf_counter() - t0)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(c) for c in conns))
+    finally:
+        for c in conns:
+            await c.close()
+    elapsed = time.perf_counter() - started
+    return {"count": len(latencies), "rate": len(latencies) / elapsed, "latencies": latencies}
+
+
 # ---------------------------------------------------------------- a cheap HTTP client
 
 

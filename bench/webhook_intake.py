@@ -28,7 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RawHttp, Server, bench_environment, emit, log, provision, quick, run, summarize  # noqa: E402
+from bench.common import (  # noqa: E402
+    RawHttp, Server, bench_environment, emit, log, provision, quick, raw_insert_loop, run, summarize,
+)
 
 
 def build_events(n: int) -> list[tuple[str, bytes]]:
@@ -48,32 +50,14 @@ def build_events(n: int) -> list[tuple[str, bytes]]:
 
 
 async def raw_loop(database_url: str, slug: str, concurrency: int, total: int) -> dict:
-    import psycopg
-
     from app.db.tenancy import schema_for
 
     sql = (f'INSERT INTO "{schema_for(slug)}".telephony_events (event_id, kind, external_call_id, occurred_at) '
            "VALUES (%s, 'ringing', %s, now())")
-    latencies: list[float] = []
-    remaining = iter(range(total))
-    conns = [await psycopg.AsyncConnection.connect(database_url) for _ in range(concurrency)]
     prefix = uuid.uuid4().hex[:8]
-
-    async def worker(conn) -> None:
-        for i in remaining:
-            t0 = time.perf_counter()
-            await conn.execute(sql, (f"raw-{prefix}-{i}", f"raw-call-{i}"))
-            await conn.commit()
-            latencies.append(time.perf_counter() - t0)
-
-    started = time.perf_counter()
-    try:
-        await asyncio.gather(*(worker(c) for c in conns))
-    finally:
-        for c in conns:
-            await c.close()
-    elapsed = time.perf_counter() - started
-    return {"count": len(latencies), "rate": len(latencies) / elapsed, **summarize(latencies)}
+    raw = await raw_insert_loop(database_url, sql, lambda i: (f"raw-{prefix}-{i}", f"raw-call-{i}"), concurrency,
+                                total=total)
+    return {"count": raw["count"], "rate": raw["rate"], **summarize(raw["latencies"])}
 
 
 async def webhook_loop(url: str, slug: str, secret: str, events: list[tuple[str, bytes]], concurrency: int) -> dict:
