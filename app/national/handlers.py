@@ -1,7 +1,7 @@
 """Keep the national rollups current from the call workflow's domain events.
 
-Each handler runs in the emitting service's transaction (see app.events), so the counters commit
-or roll back with the change itself. A missed or wrong increment is repaired by the nightly
+Each handler runs in the emitting service's transaction (see app.events), so its delta rows commit
+or roll back with the change itself. A missed or wrong delta is repaired by the nightly
 recount (app.national.jobs), which is the reference definition of every figure.
 """
 from __future__ import annotations
@@ -10,10 +10,11 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.loading import loaded
 from app.dispatch.models import Category, Opd
 from app.events import DomainEvent, subscribe
-from app.national.models import national_daily_category, national_daily_opd, outcome_col
-from app.national.rollup import answer_deltas, bump, bump_keyed, call_deltas, loaded, local_day, tenant_ref
+from app.national.models import outcome_col
+from app.national.rollup import answer_deltas, bump, bump_keyed, call_deltas, local_day, tenant_ref
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ async def on_incident_opened(session: AsyncSession, event: DomainEvent) -> None:
     await bump(session, ref, day, {"incidents": 1})
     category = await session.get(Category, category_id)
     if category is not None:
-        await bump_keyed(session, ref, national_daily_category, "category_code", category.code, day, "incidents", 1)
+        await bump_keyed(session, ref, "category", category.code, day, 1)
 
 
 @subscribe("incident.updated")
@@ -87,8 +88,7 @@ async def on_incident_updated(session: AsyncSession, event: DomainEvent) -> None
     for category_id, sign in ((change[0], -1), (change[1], 1)):
         category = await session.get(Category, category_id) if category_id is not None else None
         if category is not None:
-            await bump_keyed(session, ref, national_daily_category, "category_code", category.code, day,
-                             "incidents", sign)
+            await bump_keyed(session, ref, "category", category.code, day, sign)
 
 
 @subscribe("dispatch.created")
@@ -101,7 +101,7 @@ async def on_dispatch_created(session: AsyncSession, event: DomainEvent) -> None
     await bump(session, ref, day, {"dispatches": 1})
     opd = await session.get(Opd, opd_id)
     if opd is not None:
-        await bump_keyed(session, ref, national_daily_opd, "opd_type", opd.type, day, "dispatches", 1)
+        await bump_keyed(session, ref, "opd", opd.type, day, 1)
 
 
 @subscribe("sla.clock_closed")

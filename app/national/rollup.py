@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Integer, String, bindparam, case, cast, delete, func, inspect, insert, select, text
+from sqlalchemy import Date, Integer, String, bindparam, case, cast, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,7 +95,7 @@ def answer_ms(received_at: datetime, answered_at: datetime) -> int:
     return max(0, (answered_at - received_at) // timedelta(milliseconds=1))
 
 
-# --- increments ---------------------------------------------------------------------------------
+# --- deltas ------------------------------------------------------------------------------------
 
 # The shared recount lock rides in the INSERT itself (re-taking a held shared lock is free).
 _PENDING_INSERT = text(
@@ -104,7 +104,10 @@ _PENDING_INSERT = text(
     "FROM (SELECT pg_advisory_xact_lock_shared(%d, CAST(:tenant_id AS integer))) AS shared_lock" % LOCK_NAMESPACE
 ).bindparams(bindparam("tenant_id", type_=Integer), bindparam("day", type_=Date),
              bindparam("kind", type_=String), bindparam("key", type_=String), bindparam("deltas", type_=JSONB))
-KIND_OF = {national_daily.name: "daily", national_daily_category.name: "category", national_daily_opd.name: "opd"}
+
+# kind → (rollup table, its key column, its counter column)
+KEYED = {"category": (national_daily_category, "category_code", "incidents"),
+         "opd": (national_daily_opd, "opd_type", "dispatches")}
 
 
 async def _append(session: AsyncSession, ref: TenantRef, day: date, kind: str, key: str,
@@ -119,10 +122,10 @@ async def bump(session: AsyncSession, ref: TenantRef, day: date, deltas: dict[st
         await _append(session, ref, day, "daily", "", deltas)
 
 
-async def bump_keyed(session: AsyncSession, ref: TenantRef, table, key_col: str, key: str, day: date,
-                     column: str, delta: int) -> None:
+async def bump_keyed(session: AsyncSession, ref: TenantRef, kind: str, key: str, day: date, delta: int) -> None:
+    """``kind``: "category" (key = category code) or "opd" (key = OPD type), see KEYED."""
     if delta:
-        await _append(session, ref, day, KIND_OF[table.name], key, {column: delta})
+        await _append(session, ref, day, kind, key, {KEYED[kind][2]: delta})
 
 
 def call_deltas(outcome: str | None, received_at: datetime | None, answered_at: datetime | None,
@@ -141,15 +144,6 @@ def answer_deltas(received_at: datetime | None, answered_at: datetime | None, si
     return {"calls_answered": sign, "answer_ms_sum": sign * ms, bucket_col(bucket_index(ms / 1000)): sign}
 
 
-async def loaded(session: AsyncSession, obj, *names: str) -> list:
-    """Attribute values without an implicit (async-illegal) lazy load of expired server defaults."""
-    state = inspect(obj)
-    missing = [n for n in names if n in state.unloaded]
-    if missing and state.persistent:
-        await session.refresh(obj, missing)
-    return [getattr(obj, n, None) for n in names]
-
-
 # --- fold ---------------------------------------------------------------------------------------
 
 _TAKE = text(
@@ -157,8 +151,6 @@ _TAKE = text(
     "(SELECT id FROM public.national_pending ORDER BY id LIMIT :limit) "
     "RETURNING tenant_id, day, kind, key, deltas"
 )
-_KEYED = {"category": (national_daily_category, "category_code", "incidents"),
-          "opd": (national_daily_opd, "opd_type", "dispatches")}
 _UPSERT_CHUNK = 1000
 
 
@@ -174,7 +166,7 @@ async def _upsert_add(session: AsyncSession, table, keys: tuple[str, ...], cols:
 
 async def _apply_deltas(session: AsyncSession, taken) -> None:
     daily: dict[tuple[int, date], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_COLS, 0))
-    keyed: dict[str, dict[tuple[int, date, str], int]] = {k: defaultdict(int) for k in _KEYED}
+    keyed: dict[str, dict[tuple[int, date, str], int]] = {k: defaultdict(int) for k in KEYED}
     for tenant_id, day, kind, key, deltas in taken:
         if kind == "daily":
             row = daily[(tenant_id, day)]
@@ -184,13 +176,13 @@ async def _apply_deltas(session: AsyncSession, taken) -> None:
                 else:
                     log.warning("national fold: unknown counter %r dropped", col)
         elif kind in keyed:
-            keyed[kind][(tenant_id, day, key)] += deltas.get(_KEYED[kind][2], 0)
+            keyed[kind][(tenant_id, day, key)] += deltas.get(KEYED[kind][2], 0)
     ids = {k[0] for k in daily} | {k[0] for m in keyed.values() for k in m}
     alive = set((await session.execute(select(Tenant.id).where(Tenant.id.in_(ids)))).scalars()) if ids else set()
     rows = [{"tenant_id": t, "day": d, **c} for (t, d), c in daily.items() if t in alive and any(c.values())]
     if rows:
         await _upsert_add(session, national_daily, ("day",), COUNTER_COLS, rows)
-    for kind, (table, key_col, col) in _KEYED.items():
+    for kind, (table, key_col, col) in KEYED.items():
         rows = [{"tenant_id": t, "day": d, key_col: k, col: n} for (t, d, k), n in keyed[kind].items()
                 if t in alive and n]
         if rows:

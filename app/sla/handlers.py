@@ -10,9 +10,10 @@ an incident cancels whatever is still open for it.
 """
 from __future__ import annotations
 
+from app.db.loading import ensure_loaded
 from app.events import DomainEvent, subscribe
 from app.sla import clock
-from app.sla.service import ensure_loaded, retarget_open_clocks, start_clock, stop_clocks
+from app.sla.service import retarget_open_clocks, start_clock, stop_clocks
 
 # Calls are unclassified while ringing: the answer target is taken from the P1 policy.
 ANSWER_PRIORITY = 1

@@ -34,14 +34,6 @@ SCHEDULE_HORIZON = timedelta(minutes=2)
 OVERDUE_GRACE = timedelta(seconds=5)
 
 
-async def ensure_loaded(session: AsyncSession, obj, *names: str) -> None:
-    """Load server-default columns (received_at…) without lazy loading, which async forbids."""
-    unloaded = inspect(obj).unloaded
-    missing = [n for n in names if n in unloaded]
-    if missing:
-        await session.refresh(obj, missing)
-
-
 def _ms(delta: timedelta) -> int:
     return int(delta.total_seconds() * 1000)
 
