@@ -14,7 +14,6 @@ a separate process on loopback. Options: --requests, --subset, --calls.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from pathlib import Path

@@ -14,7 +14,7 @@ from app.calls.http import make_ctx, service_errors
 from app.calls.phone import normalize_phone
 from app.calls.schemas import (
     AttachCall, CallCorrection, CallCreate, CallerHistory, CallOut, CallPage, EventOut, IncidentCreate,
-    IncidentOut, IncidentUpdate, Lat, Lon, NearbyIncident, Outcome,
+    IncidentOut, IncidentUpdate, NearbyIncident, Outcome,
 )
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantSessionDep, api_tenant_access

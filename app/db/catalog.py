@@ -8,7 +8,6 @@ of round trips.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 
 from sqlalchemy import Connection, text
 
