@@ -49,16 +49,22 @@ def check_webhook(url: str) -> str | None:
     return None
 
 
-def check_opd(form: dict, creating: bool) -> tuple[dict, dict]:
-    errors: dict = {}
-    name = clean_text(form.get("name"), 200)
-    check_required(errors, "name", name, "Nama OPD", 200)
+def _name_and_code(form, errors: dict, label: str, max_len: int, creating: bool) -> dict:
+    """Name, and on creation a code (typed, or derived from the name): shared by OPDs and categories."""
+    name = clean_text(form.get("name"), max_len)
+    check_required(errors, "name", name, label, max_len)
     values: dict = {"name": name}
     if creating:
         code = (form.get("code") or "").strip().lower() or code_from(name)
         if not CODE_RE.match(code):
             errors["code"] = "Kode: huruf kecil, angka, garis bawah; 2–40 karakter, diawali huruf"
         values["code"] = code
+    return values
+
+
+def check_opd(form: dict, creating: bool) -> tuple[dict, dict]:
+    errors: dict = {}
+    values = _name_and_code(form, errors, "Nama OPD", 200, creating)
     opd_type = form.get("type") or ""
     if opd_type not in OPD_TYPES:
         errors["type"] = "Pilih jenis OPD"
@@ -121,14 +127,7 @@ async def save_opd(session: AsyncSession, opd: Opd | None, values: dict, admin: 
 
 def check_category(form, active_opd_ids: set[int], creating: bool) -> tuple[dict, list[int], dict]:
     errors: dict = {}
-    name = clean_text(form.get("name"), 120)
-    check_required(errors, "name", name, "Nama kategori", 120)
-    values: dict = {"name": name}
-    if creating:
-        code = (form.get("code") or "").strip().lower() or code_from(name)
-        if not CODE_RE.match(code):
-            errors["code"] = "Kode: huruf kecil, angka, garis bawah; 2–40 karakter, diawali huruf"
-        values["code"] = code
+    values = _name_and_code(form, errors, "Nama kategori", 120, creating)
     try:
         prio = int(form.get("default_priority") or "")
         if not 1 <= prio <= 4:
