@@ -3,8 +3,10 @@
 The call workflow emits events (``call.created``, ``dispatch.status_changed`` …); other domains
 (SLA clocks, national rollups, notifications) register handlers that write their rows in the
 SAME transaction, so a dispatch never exists without its SLA clock. Work that must happen after
-the commit (enqueueing an arq job) is queued with ``after_commit`` and run by ``commit``; if it
-fails (Redis down), the periodic reconciliation jobs repair it from PostgreSQL.
+the commit is queued with ``after_commit`` (a coroutine) or ``after_commit_redis`` (Redis commands:
+an arq timer, a live notice), and run by ``commit``: all of one commit's Redis commands go out in
+ONE pipeline, one round trip. If that fails (Redis down), the periodic reconciliation jobs repair
+it from PostgreSQL.
 
 Event names and payloads:
   call.created            call=Call
@@ -66,15 +68,41 @@ def after_commit(session: AsyncSession, action: Callable[[], Awaitable[Any]]) ->
     session.info.setdefault("after_commit", []).append(action)
 
 
+def after_commit_redis(session: AsyncSession, write: Callable[[Any], Any], redis: Any = None) -> None:
+    """``write(pipeline)`` queues Redis commands to send once the transaction commits, on ``redis``
+    (default: the arq queue's connection, looked up at commit time)."""
+    session.info.setdefault("after_commit_redis", []).append((redis, write))
+
+
 async def commit(session: AsyncSession) -> None:
-    """Commit, then run the after-commit actions (their failures are logged, not raised)."""
+    """Commit, then run the after-commit work (failures are logged, not raised)."""
     await session.commit()
+    writes = session.info.pop("after_commit_redis", None)
+    if writes:
+        await _send_redis(writes)
     actions = session.info.pop("after_commit", [])
     for action in actions:
         try:
             await action()
         except Exception:  # the DB is the source of truth; reconciliation repairs this
             log.exception("after-commit action failed")
+
+
+async def _send_redis(writes: list) -> None:
+    from app.jobs import get_queue
+
+    by_client: dict[int, tuple[Any, list]] = {}
+    try:
+        for redis, write in writes:
+            redis = redis if redis is not None else get_queue()
+            by_client.setdefault(id(redis), (redis, []))[1].append(write)
+        for redis, group in by_client.values():
+            pipe = redis.pipeline(transaction=False)
+            for write in group:
+                write(pipe)
+            await pipe.execute()
+    except Exception:  # as above: the reconciliation jobs repair a lost timer
+        log.exception("after-commit Redis writes failed")
 
 
 def load_subscribers() -> None:

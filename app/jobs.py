@@ -64,16 +64,32 @@ async def enqueue(function: str, *args: Any, _job_id: str | None = None, _defer_
     script = getattr(pool, "_siaga_enqueue", None)
     if script is None:
         script = pool._siaga_enqueue = pool.register_script(_ENQUEUE_LUA)
-    job_id = _job_id or uuid4().hex
+    job_id, keys, argv = _job(pool, function, args, kwargs, _job_id, _defer_until, _defer_by)
+    queued = await script(keys=keys, args=argv)
+    return job_id if queued else None
+
+
+def enqueue_into(pipeline: Any, function: str, *args: Any, _job_id: str | None = None,
+                 _defer_until: datetime | None = None, _defer_by: float | timedelta | None = None,
+                 **kwargs: Any) -> None:
+    """``enqueue`` as one command of a Redis pipeline (``events.after_commit_redis``); the result
+    is not looked at. EVAL, not EVALSHA: a pipeline would check the script cache first."""
+    job_id, keys, argv = _job(get_queue(), function, args, kwargs, _job_id, _defer_until, _defer_by)
+    pipeline.eval(_ENQUEUE_LUA, len(keys), *keys, *argv)
+
+
+def _job(pool: ArqRedis, function: str, args: tuple, kwargs: dict, job_id: str | None,
+         defer_until: datetime | None, defer_by: float | timedelta | None) -> tuple[str, list, list]:
+    """The job's id, and the keys and arguments of _ENQUEUE_LUA (arq's own format)."""
+    job_id = job_id or uuid4().hex
     now = timestamp_ms()
-    if _defer_until is not None:
-        score = to_unix_ms(_defer_until)
-    elif _defer_by:
-        score = now + to_ms(_defer_by)
+    if defer_until is not None:
+        score = to_unix_ms(defer_until)
+    elif defer_by:
+        score = now + to_ms(defer_by)
     else:
         score = now
     expires_ms = score - now + pool.expires_extra_ms
     payload = serialize_job(function, args, kwargs, None, now, serializer=pool.job_serializer)
-    queued = await script(keys=[job_key_prefix + job_id, result_key_prefix + job_id, pool.default_queue_name],
-                          args=[max(1, expires_ms), payload, score, job_id])
-    return job_id if queued else None
+    return (job_id, [job_key_prefix + job_id, result_key_prefix + job_id, pool.default_queue_name],
+            [max(1, expires_ms), payload, score, job_id])

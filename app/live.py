@@ -21,6 +21,16 @@ async def notify(redis: Redis, tenant_slug: str, topic: str, data: dict[str, Any
     await redis.publish(channel(tenant_slug), json.dumps({"topic": topic, "data": data or {}}))
 
 
+def notify_after_commit(session, redis: Redis | None, tenant_slug: str, topic: str,
+                        data: dict[str, Any] | None = None) -> None:
+    """``notify`` once the session's transaction commits, in that commit's one Redis pipeline
+    (``redis`` None: the arq queue's connection)."""
+    from app.events import after_commit_redis
+
+    message = json.dumps({"topic": topic, "data": data or {}})
+    after_commit_redis(session, lambda pipe: pipe.publish(channel(tenant_slug), message), redis)
+
+
 async def listen(redis: Redis, tenant_slug: str) -> AsyncIterator[dict[str, Any]]:
     pubsub = redis.pubsub()
     await pubsub.subscribe(channel(tenant_slug))

@@ -5,7 +5,6 @@ import asyncio
 
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import FastAPI, Request
@@ -43,8 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_async_engine(settings)
         app.state.db = Database(engine)
         app.state.registry = TenantRegistry(engine, ttl_s=settings.tenant_cache_ttl_s)
-        app.state.redis = aioredis.from_url(settings.redis_url)
+        # One Redis client for everything (arq's pool is a redis-py client): a request's live
+        # notice and SLA timer then share one pipeline after its commit (app.events).
         app.state.arq = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        app.state.redis = app.state.arq
         jobs.set_queue(app.state.arq)
         from app.national.views import keep_default_view_warm
 
@@ -55,7 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             warmer.cancel()
             jobs.set_queue(None)
             await app.state.arq.aclose()
-            await app.state.redis.aclose()
             await app.state.db.dispose()
 
     app = FastAPI(

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 async def ensure_loaded(session: AsyncSession, obj, *names: str) -> None:
     """Load those of ``names`` that are not loaded yet, in one SELECT."""
-    state = inspect(obj)
+    state = inspect(obj, raiseerr=False)
+    if state is None:  # a plain row (e.g. the intake's): every column is there
+        return
     missing = [n for n in names if n in state.unloaded]
     if missing and state.persistent:
         await session.refresh(obj, missing)

@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls.models import Call, Incident
+from app.db.direct import Direct
 from app.dispatch.models import Category, Dispatch, Opd
 from app.national.models import (
     ANSWER_BUCKETS_S,
@@ -98,12 +99,12 @@ def answer_ms(received_at: datetime, answered_at: datetime) -> int:
 # --- deltas ------------------------------------------------------------------------------------
 
 # The shared recount lock rides in the INSERT itself (re-taking a held shared lock is free).
-_PENDING_INSERT = text(
+_PENDING_INSERT = Direct(text(
     "INSERT INTO public.national_pending (tenant_id, day, kind, key, deltas) "
     "SELECT :tenant_id, :day, :kind, :key, :deltas "
     "FROM (SELECT pg_advisory_xact_lock_shared(%d, CAST(:tenant_id AS integer))) AS shared_lock" % LOCK_NAMESPACE
 ).bindparams(bindparam("tenant_id", type_=Integer), bindparam("day", type_=Date),
-             bindparam("kind", type_=String), bindparam("key", type_=String), bindparam("deltas", type_=JSONB))
+             bindparam("kind", type_=String), bindparam("key", type_=String), bindparam("deltas", type_=JSONB)))
 
 # kind → (rollup table, its key column, its counter column)
 KEYED = {"category": (national_daily_category, "category_code", "incidents"),
@@ -112,8 +113,8 @@ KEYED = {"category": (national_daily_category, "category_code", "incidents"),
 
 async def _append(session: AsyncSession, ref: TenantRef, day: date, kind: str, key: str,
                   deltas: dict[str, int]) -> None:
-    await session.execute(_PENDING_INSERT, {"tenant_id": ref.id, "day": day, "kind": kind, "key": key,
-                                            "deltas": deltas})
+    await _PENDING_INSERT.run(session, {"tenant_id": ref.id, "day": day, "kind": kind, "key": key,
+                                        "deltas": deltas})
 
 
 async def bump(session: AsyncSession, ref: TenantRef, day: date, deltas: dict[str, int]) -> None:

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import jobs, live
 from app.config import get_settings
+from app.db.direct import Direct
 from app.dispatch.models import Opd
-from app.events import after_commit, commit, emit
+from app.events import after_commit_redis, commit, emit
 from app.notify.service import add_notification, queue_webhook
 from app.sla import clock
 from app.sla.models import SlaClock, SlaPolicy, clock_key
@@ -58,19 +59,28 @@ def job_id(tenant_slug: str, clock_id: int, due: datetime) -> str:
     return f"sla:{tenant_slug}:{clock_id}:{int(due.timestamp() * 1000)}"
 
 
+def _timer(tenant_slug: str, clock_id: int, due: datetime) -> tuple[tuple, dict]:
+    return (("sla_check", tenant_slug, clock_id, int(due.timestamp() * 1000)),
+            {"_job_id": job_id(tenant_slug, clock_id, due), "_defer_by": clock.delay_until(due)})
+
+
 async def schedule(tenant_slug: str, clock_id: int, due: datetime | None) -> bool:
     """Copy a timer into Redis if it is within the horizon. False if not queued (later / duplicate)."""
     if due is None or due - clock.now() > SCHEDULE_HORIZON:
         return False
-    job = await jobs.enqueue("sla_check", tenant_slug, clock_id, int(due.timestamp() * 1000),
-                             _job_id=job_id(tenant_slug, clock_id, due), _defer_by=clock.delay_until(due))
-    return job is not None
+    args, kw = _timer(tenant_slug, clock_id, due)
+    return await jobs.enqueue(*args, **kw) is not None
 
 
 def _schedule_after_commit(session: AsyncSession, tenant_slug: str, c: SlaClock) -> None:
+    """``schedule`` once committed, in the commit's one Redis pipeline."""
     clock_id, due = c.id, c.next_due_at
     if due is not None and due - clock.now() <= SCHEDULE_HORIZON:
-        after_commit(session, lambda: schedule(tenant_slug, clock_id, due))
+        def write(pipe) -> None:
+            args, kw = _timer(tenant_slug, clock_id, due)  # the delay counts from the commit
+            jobs.enqueue_into(pipe, *args, **kw)
+
+        after_commit_redis(session, write)
 
 
 # Policies change rarely (an admin form), clocks start on every call: a per-process copy per
@@ -115,8 +125,8 @@ async def _policy(session: AsyncSession, tenant_slug: str, priority: int, catego
 
 # Built once (compiled-cache hit on every clock); ON CONFLICT: a clock per target exists once.
 # Core, not ORM: nobody needs the clock as an object, only its id and first due time.
-_START_CLOCK = (insert(SlaClock.__table__).on_conflict_do_nothing(index_elements=["key"])
-                .returning(SlaClock.__table__.c.id, SlaClock.__table__.c.next_due_at))
+_START_CLOCK = Direct(insert(SlaClock.__table__).on_conflict_do_nothing(index_elements=["key"])
+                      .returning(SlaClock.__table__.c.id, SlaClock.__table__.c.next_due_at))
 
 
 async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, subject: str, subject_id: int,
@@ -139,7 +149,7 @@ async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, sub
         escalate_at=deadline + timedelta(seconds=policy.escalation_delay_s),
         next_due_at=min(warn_at, deadline), escalation_level=0,
     )
-    created = (await session.execute(_START_CLOCK, values)).first()
+    created = await _START_CLOCK.first(session, values)
     if created is not None:
         _schedule_after_commit(session, tenant_slug, created)
     return created is not None
@@ -264,7 +274,7 @@ async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fi
     if fired.warned or fired.breached or fired.escalated:
         data = {"clock_id": c.id, "kind": c.kind, "level": c.escalation_level, "dispatch_id": c.dispatch_id,
                 "incident_id": c.incident_id, "call_id": c.call_id}
-        after_commit(session, lambda: live.notify(jobs.get_queue(), tenant_slug, "sla", data))
+        live.notify_after_commit(session, None, tenant_slug, "sla", data)
         await commit(session)
     else:
         await session.rollback()

@@ -6,7 +6,6 @@ import json
 import re
 
 import httpx
-import pytest
 import redis.asyncio as aioredis
 
 from app import live

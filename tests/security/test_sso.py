@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from app.audit.models import AuditLog, PlatformAuditLog
 from app.security.models import OidcProvider, PlatformOidcProvider
-from tests.conftest import csrf_of
 from tests.security.oidc_idp import TestIdP
 
 

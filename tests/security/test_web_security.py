@@ -6,7 +6,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditLog, PlatformAuditLog

@@ -1,14 +1,13 @@
 """AML: strict parser (with hypothesis fuzzing), the signed endpoint, attachment to the live call."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
 from app.calls.models import Call
-from app.telephony import aml
 from app.telephony.aml import AmlError, AmlMessage, format_message, parse
 from app.telephony.models import AmlLocation
 from tests.telephony.conftest import ago, event, new_id, post_signed
