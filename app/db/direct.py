@@ -46,6 +46,7 @@ class Direct:
                 if col.default is None or not col.default.is_scalar:
                     raise TypeError(f"Direct: column default of {col} is not a scalar")
                 defaults[col.key] = col.default.arg
+            # The same bind processors SQLAlchemy applies (e.g. JSONB values wrapped for psycopg).
             processors = dict(compiled._bind_processors)
             hit = self._compiled[key] = (compiled.string, compiled, {"defaults": defaults,
                                                                     "processors": processors})
@@ -54,7 +55,7 @@ class Direct:
     async def _execute(self, session: AsyncSession, params: dict[str, Any], fetch: str | None):
         pg, dialect, translate = await _driver(session)
         sql, compiled, extra = self._compile(dialect, translate, tuple(params))
-        values = compiled.construct_params({**extra["defaults"], **params}, _check=True)
+        values = compiled.construct_params({**extra["defaults"], **params})  # raises if one is missing
         for name, process in extra["processors"].items():
             if name in values:
                 values[name] = process(values[name])
