@@ -9,7 +9,7 @@ ONE pipeline, one round trip. If that fails (Redis down), the periodic reconcili
 it from PostgreSQL.
 
 Event names and payloads:
-  call.created            call=Call
+  call.created            call=Call, or the intake's read-only row with the same attributes
   call.updated            call=Call, changes=dict[field, (old, new)]
   incident.opened         incident=Incident, call=Call | None
   incident.updated        incident=Incident, changes=dict
