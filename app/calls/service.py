@@ -148,14 +148,19 @@ async def create_call(ctx: Ctx, data: CallCreate):
     return call
 
 
-async def get_call(session: AsyncSession, call_id: int, *, lock: bool = False) -> Call:
-    stmt = select(Call).where(Call.id == call_id)
+async def _get(session: AsyncSession, model, obj_id: int, lock: bool, missing: str):
+    """One row by id (``lock``: FOR UPDATE, for a change that reads it first), or a 404."""
+    stmt = select(model).where(model.id == obj_id)
     if lock:
         stmt = stmt.with_for_update()
-    call = (await session.execute(stmt)).scalar_one_or_none()
-    if call is None:
-        raise NotFoundError(f"Panggilan #{call_id} tidak ditemukan")
-    return call
+    obj = (await session.execute(stmt)).scalar_one_or_none()
+    if obj is None:
+        raise NotFoundError(missing)
+    return obj
+
+
+async def get_call(session: AsyncSession, call_id: int, *, lock: bool = False) -> Call:
+    return await _get(session, Call, call_id, lock, f"Panggilan #{call_id} tidak ditemukan")
 
 
 async def correct_call(ctx: Ctx, call_id: int, data: CallCorrection) -> Call:
@@ -256,13 +261,7 @@ def _check_kecamatan(ctx: Ctx, kecamatan: str | None) -> None:
 
 
 async def get_incident(session: AsyncSession, incident_id: int, *, lock: bool = False) -> Incident:
-    stmt = select(Incident).where(Incident.id == incident_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    incident = (await session.execute(stmt)).scalar_one_or_none()
-    if incident is None:
-        raise NotFoundError(f"Insiden #{incident_id} tidak ditemukan")
-    return incident
+    return await _get(session, Incident, incident_id, lock, f"Insiden #{incident_id} tidak ditemukan")
 
 
 async def _attach(ctx: Ctx, call: Call, incident: Incident) -> dict:
