@@ -33,6 +33,21 @@ def _database_url() -> str:
     return url
 
 
+def _on_database(work, **engine_kw):
+    """``asyncio.run(work(db))`` on an engine of its own, disposed afterwards (one-shot commands)."""
+    async def go():
+        from app.db.database import Database
+        from app.db.engine import make_async_engine
+
+        engine = make_async_engine(get_settings(), **engine_kw)
+        try:
+            return await work(Database(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
 def run_deploy(url: str, workers: int = 4, report: Path | None = None) -> bool:
     """Migrate public and every pending tenant with a progress bar; True if nothing failed.
 
@@ -147,17 +162,8 @@ def tenants_create(
         console.print(f"[red]unknown region code {region_code}[/red]")
         raise typer.Exit(2)
 
-    async def go():
-        from app.db.engine import make_async_engine
-
-        engine = make_async_engine(get_settings())
-        try:
-            await provision_tenant(engine, NewTenant(reg.slug, reg.short_name, reg.code, reg.province,
-                                                     reg.timezone, status))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(go())
+    _on_database(lambda db: provision_tenant(db.engine, NewTenant(reg.slug, reg.short_name, reg.code,
+                                                                  reg.province, reg.timezone, status)))
     console.print(f"created {reg.short_name} as /t/{reg.slug}")
 
 
@@ -172,18 +178,11 @@ def tenants_apply(paths: list[Path] = typer.Argument(..., help="manifest files, 
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
 
-    async def go():
-        from app.db.database import Database
-        from app.db.engine import make_async_engine
-
-        engine = make_async_engine(get_settings())
-        try:
-            return [await apply(Database(engine), m) for m in manifests]
-        finally:
-            await engine.dispose()
+    async def apply_all(db):
+        return [await apply(db, m) for m in manifests]
 
     _database_url()
-    for result in asyncio.run(go()):
+    for result in _on_database(apply_all):
         head = "created" if result.created_tenant else "updated" if result.changes else "unchanged"
         console.print(f"[bold]{result.slug}[/bold]: {head}")
         for change in result.changes:
@@ -210,19 +209,13 @@ def tenants_list():
 @cli.command("demo")
 def demo():
     """Create the six demo regencies with staff accounts (idempotent)."""
-    _print_accounts(asyncio.run(_seed_demo()))
+    _print_accounts(_seed_demo())
 
 
-async def _seed_demo():
-    from app.db.database import Database
-    from app.db.engine import make_async_engine
+def _seed_demo():
     from app.tenancy.demo import seed_demo
 
-    engine = make_async_engine(get_settings())
-    try:
-        return await seed_demo(engine, Database(engine))
-    finally:
-        await engine.dispose()
+    return _on_database(seed_demo)
 
 
 def _print_accounts(accounts) -> None:
@@ -244,18 +237,8 @@ def national_rebuild(
     """Recount the national rollups from each tenant's own tables (replaces its rows atomically)."""
     from app.national.rollup import rebuild_all
 
-    async def go():
-        from app.db.database import Database
-        from app.db.engine import make_async_engine
-
-        engine = make_async_engine(get_settings(), pool_size=workers, max_overflow=0)
-        try:
-            return await rebuild_all(Database(engine), tenant or None, workers)
-        finally:
-            await engine.dispose()
-
     _database_url()
-    result = asyncio.run(go())
+    result = _on_database(lambda db: rebuild_all(db, tenant or None, workers), pool_size=workers, max_overflow=0)
     for slug, error in result.failed.items():
         console.print(f"[red]failed[/red] {slug}: {error}")
     console.print(f"rebuilt {len(result.ok)} tenants ({result.rows} day rows) · failed {len(result.failed)}"
@@ -374,7 +357,7 @@ def serve(
         if not run_deploy(settings.database_url):
             raise typer.Exit(1)
         if with_demo and settings.environment != "production":
-            _print_accounts(asyncio.run(_seed_demo()))
+            _print_accounts(_seed_demo())
         if with_worker:
             worker_proc = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=os.environ.copy())
         console.print(f"[bold green]Siaga112 is up:[/bold green] http://{host}:{port}/  (Ctrl-C stops everything)")

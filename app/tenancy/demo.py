@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.auth.models import PlatformUser, User
 from app.auth.passwords import hash_password
@@ -32,7 +31,7 @@ def demo_email(role: str, slug: str) -> str:
     return f"{role}@{slug.replace('_', '-')}.demo.siaga112.id"
 
 
-async def seed_demo(engine: AsyncEngine, db: Database) -> list[DemoAccount]:
+async def seed_demo(db: Database) -> list[DemoAccount]:
     accounts: list[DemoAccount] = []
     password_hash = hash_password(DEMO_PASSWORD)
     for path in manifest.discover():
