@@ -30,7 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    RawHttp, Server, raw_insert_loop, bench_environment, emit, log, login, make_user, provision, quick, run, summarize,
+    RawHttp, Server, bench_environment, closed_loop, emit, log, login, make_user, provision, quick, raw_insert_loop, run,
+    summarize,
 )
 
 TARGETS = {"api_vs_raw_pct": "≥ 25", "paced_p99_ms": "< 50"}
@@ -90,31 +91,18 @@ async def api_closed_loop_httpx(url: str, slug: str, cookies: dict, csrf: str, c
                                 seconds: float) -> dict:
     import httpx
 
-    latencies: list[float] = []
-    failed = 0
+    async def post(client, _i: int) -> bool:
+        try:
+            return (await client.post(f"/api/v1/t/{slug}/calls", json=BODY)).status_code == 201
+        except httpx.HTTPError:
+            return False
+
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, cookies=cookies, headers={"x-csrf-token": csrf},
                                  limits=limits, timeout=10) as client:
-        deadline = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            nonlocal failed
-            while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                try:
-                    status = (await client.post(f"/api/v1/t/{slug}/calls", json=BODY)).status_code
-                except httpx.HTTPError:
-                    status = 0
-                if status == 201:
-                    latencies.append(time.perf_counter() - t0)
-                else:
-                    failed += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    s = summarize(latencies)
-    return {"count": len(latencies), "failed": failed, "rate": len(latencies) / elapsed,
+        r = await closed_loop(post, [client] * concurrency, seconds=seconds)
+    s = summarize(r["latencies"])
+    return {"count": len(r["latencies"]), "failed": r["failed"], "rate": len(r["latencies"]) / r["elapsed"],
             "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"], "tool": "httpx"}
 
 

@@ -277,39 +277,55 @@ def make_user(database_url: str, slug: str, role: str = "operator", **kw) -> str
 # ---------------------------------------------------------------- the raw PostgreSQL ceiling
 
 
+async def closed_loop(send, resources: list, *, seconds: float | None = None, total: int | None = None) -> dict:
+    """A closed loop: one worker per item of ``resources`` (its own connection, or one shared client
+    repeated), each awaiting ``send(resource, i)`` for the next number ``i`` as soon as its last one
+    is answered, until ``total`` numbers are used or ``seconds`` have passed. ``send`` returns True on
+    success. Returns the latencies (s) of the successes, the failures and the elapsed seconds."""
+    import itertools
+
+    if (seconds is None) == (total is None):
+        raise ValueError("give seconds or total")
+    latencies: list[float] = []
+    failed = 0
+    numbers = itertools.count() if total is None else iter(range(total))
+    deadline = time.perf_counter() + seconds if seconds is not None else float("inf")
+
+    async def worker(resource) -> None:
+        nonlocal failed
+        for i in numbers:
+            if time.perf_counter() >= deadline:
+                return
+            t0 = time.perf_counter()
+            if await send(resource, i):
+                latencies.append(time.perf_counter() - t0)
+            else:
+                failed += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(r) for r in resources))
+    return {"latencies": latencies, "failed": failed, "elapsed": time.perf_counter() - started}
+
+
 async def raw_insert_loop(database_url: str, sql: str, params, concurrency: int, *,
                           seconds: float | None = None, total: int | None = None) -> dict:
     """What PostgreSQL itself allows at this concurrency: ``concurrency`` psycopg connections, each
     running ``sql`` with ``params(i)`` then COMMIT in a loop, for ``seconds`` or ``total`` statements
     in all. Returns count, rate (/s) and every latency (s)."""
-    import itertools
-
     import psycopg
 
-    if (seconds is None) == (total is None):
-        raise ValueError("give seconds or total")
-    latencies: list[float] = []
-    numbers = itertools.count() if total is None else iter(range(total))
+    async def insert(conn, i: int) -> bool:
+        await conn.execute(sql, params(i))
+        await conn.commit()
+        return True
+
     conns = [await psycopg.AsyncConnection.connect(database_url) for _ in range(concurrency)]
-    deadline = time.perf_counter() + seconds if seconds is not None else float("inf")
-
-    async def worker(conn) -> None:
-        for i in numbers:
-            if time.perf_counter() >= deadline:
-                return
-            t0 = time.perf_counter()
-            await conn.execute(sql, params(i))
-            await conn.commit()
-            latencies.append(time.perf_counter() - t0)
-
-    started = time.perf_counter()
     try:
-        await asyncio.gather(*(worker(c) for c in conns))
+        r = await closed_loop(insert, conns, seconds=seconds, total=total)
     finally:
         for c in conns:
             await c.close()
-    elapsed = time.perf_counter() - started
-    return {"count": len(latencies), "rate": len(latencies) / elapsed, "latencies": latencies}
+    return {"count": len(r["latencies"]), "rate": len(r["latencies"]) / r["elapsed"], "latencies": r["latencies"]}
 
 
 # ---------------------------------------------------------------- a cheap HTTP client

@@ -11,13 +11,12 @@ import argparse
 import asyncio
 import random
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    Server, bench_environment, emit, log, login, make_user, provision, quick, run, summarize,
+    Server, bench_environment, closed_loop, emit, log, login, make_user, provision, quick, run, summarize,
 )
 
 TARGETS = {"console_p95_ms": "< 150"}
@@ -57,26 +56,14 @@ async def seed(url: str, slug: str, cookies: dict, csrf: str, calls: int, catego
 async def fetch_console(url: str, slug: str, cookies: dict, requests: int, concurrency: int) -> dict:
     import httpx
 
-    latencies: list[float] = []
-    failed = 0
+    async def fetch(c, _i: int) -> bool:
+        resp = await c.get(f"/t/{slug}/")
+        return resp.status_code == 200 and "</html>" in resp.text
+
     async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=30,
                                  headers={"accept": "text/html"}) as c:
-        queue = iter(range(requests))
-
-        async def worker() -> None:
-            nonlocal failed
-            for _ in queue:
-                t0 = time.perf_counter()
-                resp = await c.get(f"/t/{slug}/")
-                if resp.status_code == 200 and "</html>" in resp.text:
-                    latencies.append(time.perf_counter() - t0)
-                else:
-                    failed += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return {"latencies": latencies, "failed": failed, "rate": len(latencies) / elapsed}
+        r = await closed_loop(fetch, [c] * concurrency, total=requests)
+    return {"latencies": r["latencies"], "failed": r["failed"], "rate": len(r["latencies"]) / r["elapsed"]}
 
 
 def category_ids(database_url: str, slug: str) -> list[int]:
