@@ -9,10 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import socket
 import tempfile
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -215,33 +212,14 @@ async def operator_client(app, tenant_a, user_factory):
         yield c
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_server(settings):
     """The real app served by uvicorn on a loopback port, for browser tests."""
-    import uvicorn
-
     from app.main import create_app
+    from tests.servers import served
 
-    live_settings = settings.model_copy(update={"cookie_secure": False})
-    port = _free_port()
-    config = uvicorn.Config(create_app(live_settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        if time.time() > deadline:
-            raise RuntimeError("live server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(settings.model_copy(update={"cookie_secure": False}))) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,11 +10,9 @@ import time
 import httpx
 import pytest
 
+from tests.servers import free_port
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
 
 
 def _env(**extra) -> dict[str, str]:
@@ -37,14 +34,14 @@ def test_web_refuses_to_start_without_external_database():
     env = _env()
     env.pop("DATABASE_URL")
     env["DATABASE_URL"] = ""
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "web", "--port", str(_free_port())],
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "web", "--port", str(free_port())],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "DATABASE_URL and REDIS_URL must be set" in proc.stdout
 
 
 def test_web_serves_readyz_and_stops_gracefully_on_sigterm(settings):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "web", "--host", "127.0.0.1", "--port", str(port)],
         env=_env(LOG_LEVEL="info", GRACEFUL_SHUTDOWN_S="5"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

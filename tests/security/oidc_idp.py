@@ -8,11 +8,11 @@ the client's checks are exercised against real signed tokens.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
-import uvicorn
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
@@ -25,6 +25,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.servers import served
 
 
 @dataclass
@@ -227,15 +229,9 @@ class TestIdP:
         self.clients[client_id] = client
         return client
 
-    def serve(self, port: int):
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.time() + 10
-        while not server.started:
-            if time.time() > deadline:
-                raise RuntimeError("test IdP did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{port}"
-        return server, thread
+    @contextmanager
+    def serving(self) -> Iterator["TestIdP"]:
+        """The provider on a free loopback port (its issuer URL is that address) until the block ends."""
+        with served(self.app) as url:
+            self.url = url
+            yield self

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -12,21 +11,13 @@ from sqlalchemy import select
 from app.audit.models import AuditLog, PlatformAuditLog
 from app.security.models import OidcProvider, PlatformOidcProvider
 from tests.security.oidc_idp import TestIdP
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port
 
 
 @pytest.fixture(scope="module")
 def idp():
-    provider = TestIdP()
-    server, thread = provider.serve(_port())
-    yield provider
-    server.should_exit = True
-    thread.join(timeout=5)
+    with TestIdP().serving() as provider:
+        yield provider
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +120,7 @@ async def test_sso_settings_validate_and_never_show_secret(admin_client, idp, te
     for f in ("issuer", "client_id"):
         assert f'id="e-{f}"' in bad.text
     unreachable = await admin_client.post(base, data={"csrf_token": admin_client.csrf,
-                                                      "issuer": f"http://127.0.0.1:{_port()}", "client_id": "c",
+                                                      "issuer": f"http://127.0.0.1:{free_port()}", "client_id": "c",
                                                       "client_secret": "s3cret-value", "label": "SSO"})
     assert unreachable.status_code == 422 and "tidak dapat dihubungi" in unreachable.text
     await _configure_tenant(admin_client, idp, tenant_a)
