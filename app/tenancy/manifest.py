@@ -82,10 +82,7 @@ def load(path: str | Path) -> Manifest:
     opd_codes = set()
     for i, o in enumerate(opds):
         where = f"[[opd]] #{i + 1}"
-        if set(o) - OPD_KEYS:
-            problems.append(f"{where}: unknown keys {sorted(set(o) - OPD_KEYS)}")
-        if not o.get("code") or not o.get("name"):
-            problems.append(f"{where}: code and name are required")
+        _check_coded(where, o, OPD_KEYS, opd_codes, problems)
         if o.get("type", "other") not in OPD_TYPES:
             problems.append(f"{where}: type {o.get('type')!r} not in {OPD_TYPES}")
         if o.get("webhook_url"):
@@ -93,27 +90,18 @@ def load(path: str | Path) -> Manifest:
 
             if msg := check_webhook(o["webhook_url"]):
                 problems.append(f"{where}: {msg}")
-        if o.get("code") in opd_codes:
-            problems.append(f"{where}: duplicate code {o['code']!r}")
-        opd_codes.add(o.get("code"))
     cat_codes = set()
     from app.tenancy.defaults import DEFAULT_CATEGORIES, DEFAULT_OPDS
 
     known_opds = opd_codes | {o["code"] for o in DEFAULT_OPDS}
     for i, c in enumerate(cats):
         where = f"[[category]] #{i + 1}"
-        if set(c) - CATEGORY_KEYS:
-            problems.append(f"{where}: unknown keys {sorted(set(c) - CATEGORY_KEYS)}")
-        if not c.get("code") or not c.get("name"):
-            problems.append(f"{where}: code and name are required")
+        _check_coded(where, c, CATEGORY_KEYS, cat_codes, problems)
         if c.get("priority", 2) not in (1, 2, 3, 4):
             problems.append(f"{where}: priority must be 1–4")
         for code in c.get("opds", []):
             if code not in known_opds:
                 problems.append(f"{where}: routes to unknown OPD {code!r}")
-        if c.get("code") in cat_codes:
-            problems.append(f"{where}: duplicate code {c['code']!r}")
-        cat_codes.add(c.get("code"))
     known_cats = cat_codes | {c[0] for c in DEFAULT_CATEGORIES}
     seen_sla = set()
     for i, s in enumerate(slas):
@@ -135,6 +123,17 @@ def load(path: str | Path) -> Manifest:
     if problems:
         raise ManifestError(f"{path}:\n  " + "\n  ".join(problems))
     return Manifest(path, reg, status, launched, opds, cats, slas)
+
+
+def _check_coded(where: str, entry: dict, allowed: set[str], seen: set, problems: list[str]) -> None:
+    """What an [[opd]] and a [[category]] entry share: known keys, a code and a name, codes unique."""
+    if set(entry) - allowed:
+        problems.append(f"{where}: unknown keys {sorted(set(entry) - allowed)}")
+    if not entry.get("code") or not entry.get("name"):
+        problems.append(f"{where}: code and name are required")
+    if entry.get("code") in seen:
+        problems.append(f"{where}: duplicate code {entry['code']!r}")
+    seen.add(entry.get("code"))
 
 
 def discover(directory: Path = MANIFEST_DIR) -> list[Path]:
