@@ -24,6 +24,7 @@ from app.national.models import (
     national_daily_opd,
 )
 from app.tenancy.models import Tenant
+from app.tenancy.registry import TenantInfo, tenant_info
 from app.tenancy.regions import provinces, regencies
 
 NATIONAL_TOTAL = 514
@@ -233,17 +234,6 @@ def _trunc(d: date, unit: str) -> date:
 SERIES = ("calls_total", "calls_emergency", "prank_silent", "sla_met", "sla_breached")
 
 
-@dataclass(frozen=True)
-class TenantRow:
-    id: int
-    slug: str
-    name: str
-    region_code: str
-    province: str
-    status: str
-    activated_at: datetime | None
-
-
 async def _all(conn, stmt) -> list:
     return (await conn.execute(stmt)).all()
 
@@ -256,11 +246,10 @@ async def read(session: AsyncSession, query):
         return await query(conn)
 
 
-async def load_tenants(session: AsyncSession) -> list[TenantRow]:
+async def load_tenants(session: AsyncSession) -> list[TenantInfo]:
     """The whole registry (≤ 514 rows): statuses, launches and the tenant → province map."""
-    rows = (await session.execute(select(Tenant.id, Tenant.slug, Tenant.name, Tenant.region_code, Tenant.province,
-                                         Tenant.status, Tenant.activated_at))).all()
-    return [TenantRow(*r) for r in rows]
+    rows = (await session.execute(select(Tenant.__table__))).mappings().all()
+    return [tenant_info(r) for r in rows]
 
 
 @dataclass
@@ -319,14 +308,14 @@ class Rollout:
                              | {"activated_at": x["activated_at"].isoformat()} for x in self.launches]}
 
 
-def launches(tenants: list[TenantRow]) -> list[dict]:
+def launches(tenants: list[TenantInfo]) -> list[dict]:
     """Every activation in order: the n-th regency to launch 112 nationally."""
     active = sorted((t for t in tenants if t.activated_at is not None), key=lambda t: (t.activated_at, t.id))
     return [{"ordinal": i, "tenant_id": t.id, "slug": t.slug, "name": t.name, "province": t.province,
              "activated_at": t.activated_at} for i, t in enumerate(active, start=1)]
 
 
-def rollout(tenants: list[TenantRow], province: str | None = None) -> Rollout:
+def rollout(tenants: list[TenantInfo], province: str | None = None) -> Rollout:
     chosen = [t for t in tenants if not province or t.province == province]
     status = dict.fromkeys(STATUSES, 0)
     for t in chosen:
@@ -365,7 +354,7 @@ class Snapshot:
     """
 
     filters: Filters
-    tenants: list[TenantRow]
+    tenants: list[TenantInfo]
     by_tenant: dict[int, Figures]
     by_province_bucket: dict[tuple[str, date], dict[str, int]]
     as_of: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
@@ -390,7 +379,7 @@ class Snapshot:
         by_pb = {(r[0], r[1]): dict(zip(SERIES, (int(v or 0) for v in r[2:]))) for r in by_pb_rows}
         return cls(f, tenants, by_tenant, by_pb)
 
-    def _chosen(self) -> list[TenantRow]:
+    def _chosen(self) -> list[TenantInfo]:
         p = self.filters.province
         return [t for t in self.tenants if not p or t.province == p]
 

@@ -46,7 +46,7 @@ class TenantRegistry:
             row = (
                 await conn.execute(select(Tenant.__table__).where(Tenant.slug == slug))
             ).mappings().first()
-        info = _info(row) if row is not None else None
+        info = tenant_info(row) if row is not None else None
         self._cache[slug] = (now + self.ttl, info)
         if len(self._cache) > 4096:
             self._cache.clear()
@@ -56,7 +56,8 @@ class TenantRegistry:
         self._cache.pop(slug, None)
 
 
-def _info(m) -> TenantInfo:
+def tenant_info(m) -> TenantInfo:
+    """A registry row (a mapping of public.tenants' columns) as the read-only TenantInfo."""
     return TenantInfo(
         id=m["id"], slug=m["slug"], name=m["name"], region_code=m["region_code"],
         province=m["province"], status=m["status"], timezone=m["timezone"],
