@@ -38,32 +38,28 @@ def _expiry(expires_days: str) -> datetime | None:
     return datetime.now(timezone.utc) + timedelta(days=int(expires_days)) if expires_days.strip() else None
 
 
-async def create_tenant_token(session: AsyncSession, request: Request, actor, *, name: str, kind: str,
-                              scopes: list[str], user_id: int | None, expires_days: str = "") -> tuple[ApiToken, str]:
-    new = generate_token()
-    row = ApiToken(name=name.strip(), kind=kind, lookup=new.lookup, token_hash=new.token_hash,
-                   scopes=sorted(set(scopes)), user_id=user_id if kind == "personal" else None,
-                   created_by=actor.id, expires_at=_expiry(expires_days))
-    session.add(row)
-    await session.flush()
-    await record(session, "api_token.create", actor_id=actor.id, actor_label=actor.email, request=request,
-                 entity="api_token", entity_id=row.id,
-                 after={"name": row.name, "kind": kind, "scopes": row.scopes, "user_id": row.user_id})
-    await session.commit()
-    return row, new.plain
+
+# Which scopes a token of each kind may carry.
+SCOPES_FOR = {ApiToken: TENANT_SCOPES, PlatformApiToken: PLATFORM_SCOPES}
 
 
-async def create_platform_token(session: AsyncSession, request: Request, actor, *, name: str, kind: str,
-                                scopes: list[str], user_id: int | None, expires_days: str = "") -> tuple[PlatformApiToken, str]:
+def _audit(model):
+    """A regency's tokens are audited in its own log, the ministry's in the platform log."""
+    return record if model is ApiToken else record_platform
+
+
+async def create_token(session: AsyncSession, request: Request | None, actor, model, *, name: str, kind: str,
+                       scopes: list[str], user_id: int | None, expires_days: str = "") -> tuple:
+    """A token of ``model`` (ApiToken or PlatformApiToken) and its plain secret, shown once."""
     new = generate_token()
-    row = PlatformApiToken(name=name.strip(), kind=kind, lookup=new.lookup, token_hash=new.token_hash,
-                           scopes=sorted(set(scopes)), user_id=user_id if kind == "personal" else None,
-                           created_by=actor.id, expires_at=_expiry(expires_days))
+    row = model(name=name.strip(), kind=kind, lookup=new.lookup, token_hash=new.token_hash,
+                scopes=sorted(set(scopes)), user_id=user_id if kind == "personal" else None,
+                created_by=actor.id, expires_at=_expiry(expires_days))
     session.add(row)
     await session.flush()
-    await record_platform(session, "api_token.create", actor_id=actor.id, actor_label=actor.email,
-                          request=request, entity="api_token", entity_id=row.id,
-                          after={"name": row.name, "kind": kind, "scopes": row.scopes, "user_id": row.user_id})
+    await _audit(model)(session, "api_token.create", actor_id=actor.id, actor_label=actor.email, request=request,
+                        entity="api_token", entity_id=row.id,
+                        after={"name": row.name, "kind": kind, "scopes": row.scopes, "user_id": row.user_id})
     await session.commit()
     return row, new.plain
 
@@ -74,10 +70,9 @@ async def revoke_token(session: AsyncSession, request: Request, actor, model, to
         return False
     if row.revoked_at is None:
         row.revoked_at = datetime.now(timezone.utc)
-        audit = record if model is ApiToken else record_platform
-        await audit(session, "api_token.revoke", actor_id=actor.id, actor_label=actor.email, request=request,
-                    entity="api_token", entity_id=row.id, before={"name": row.name, "revoked_at": None},
-                    after={"name": row.name, "revoked_at": row.revoked_at})
+        await _audit(model)(session, "api_token.revoke", actor_id=actor.id, actor_label=actor.email, request=request,
+                            entity="api_token", entity_id=row.id, before={"name": row.name, "revoked_at": None},
+                            after={"name": row.name, "revoked_at": row.revoked_at})
         await session.commit()
     return True
 
@@ -85,5 +80,3 @@ async def revoke_token(session: AsyncSession, request: Request, actor, model, to
 async def list_tokens(session: AsyncSession, model) -> list:
     return list((await session.execute(select(model).order_by(model.revoked_at.is_not(None), model.id.desc()))).scalars())
 
-
-SCOPES_FOR = {ApiToken: TENANT_SCOPES, PlatformApiToken: PLATFORM_SCOPES}

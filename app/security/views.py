@@ -9,9 +9,7 @@ from sqlalchemy import select
 
 from app.auth.models import PlatformUser, User
 from app.security.models import ApiToken, PlatformApiToken
-from app.security.scopes import PLATFORM_SCOPES, TENANT_SCOPES
-from app.security.service import (create_platform_token, create_tenant_token, list_tokens, revoke_token,
-                                  token_form_problems)
+from app.security.service import SCOPES_FOR, create_token, list_tokens, revoke_token, token_form_problems
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, PlatformAdminDep, PublicSessionDep, TenantDep, TenantSessionDep
 from app.web.errors import NotFound
@@ -27,19 +25,38 @@ def _int_or_none(value: str) -> int | None:
     return int(value) if value.strip().isdigit() else None
 
 
-async def _tokens_page(request, session, model, user_model, base: str, scopes: dict, *, errors=None,
+async def _tokens_page(request, session, model, user_model, base: str, *, errors=None,
                        form=None, created=None, status_code=200):
     users = (await session.execute(select(user_model).where(user_model.is_active).order_by(user_model.full_name))).scalars().all()
     return render(request, "security/tokens.html", {
         "title": "Token API", "base": base, "tokens": await list_tokens(session, model), "users": users,
-        "scopes": scopes, "errors": errors or {}, "form": form or {"kind": "service", "scopes": []},
+        "scopes": SCOPES_FOR[model], "errors": errors or {}, "form": form or {"kind": "service", "scopes": []},
         "created": created, "user_names": {u.id: u.full_name for u in users},
     }, status_code=status_code)
 
 
+async def _create_token(request, session, admin, model, user_model, base: str, *, name: str, kind: str,
+                        user_id: str, expires_days: str, scopes: list[str]):
+    """The token form's post, for a regency's (ApiToken/User) or the ministry's tokens."""
+    uid = _int_or_none(user_id)
+    errors = token_form_problems(name, kind, scopes, SCOPES_FOR[model], uid, expires_days)
+    if uid is not None and kind == "personal" and "user_id" not in errors:
+        owner = await session.get(user_model, uid)
+        if owner is None or not owner.is_active:
+            errors["user_id"] = "Pengguna tidak ditemukan"
+    if errors:
+        form = {"name": name, "kind": kind, "user_id": uid, "expires_days": expires_days, "scopes": scopes}
+        return await _tokens_page(request, session, model, user_model, base, errors=errors, form=form,
+                                  status_code=422)
+    row, plain = await create_token(session, request, admin, model, name=name, kind=kind, scopes=scopes,
+                                    user_id=uid, expires_days=expires_days)
+    return await _tokens_page(request, session, model, user_model, base,
+                              created={"name": row.name, "plain": plain}, status_code=201)
+
+
 @router.get("/t/{slug}/admin/tokens")
 async def tenant_tokens(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
-    return await _tokens_page(request, session, ApiToken, User, f"/t/{tenant.slug}/admin/tokens", TENANT_SCOPES)
+    return await _tokens_page(request, session, ApiToken, User, f"/t/{tenant.slug}/admin/tokens")
 
 
 @router.post("/t/{slug}/admin/tokens")
@@ -49,21 +66,8 @@ async def tenant_token_create(
     user_id: Annotated[str, Form(max_length=12)] = "", expires_days: Annotated[str, Form(max_length=6)] = "",
     scopes: Annotated[list[str], Form()] = [],
 ):
-    uid = _int_or_none(user_id)
-    errors = token_form_problems(name, kind, scopes, TENANT_SCOPES, uid, expires_days)
-    if uid is not None and kind == "personal" and "user_id" not in errors:
-        owner = await session.get(User, uid)
-        if owner is None or not owner.is_active:
-            errors["user_id"] = "Pengguna tidak ditemukan"
-    base = f"/t/{tenant.slug}/admin/tokens"
-    form = {"name": name, "kind": kind, "user_id": uid, "expires_days": expires_days, "scopes": scopes}
-    if errors:
-        return await _tokens_page(request, session, ApiToken, User, base, TENANT_SCOPES, errors=errors,
-                                  form=form, status_code=422)
-    row, plain = await create_tenant_token(session, request, admin, name=name, kind=kind, scopes=scopes,
-                                           user_id=uid, expires_days=expires_days)
-    return await _tokens_page(request, session, ApiToken, User, base, TENANT_SCOPES,
-                              created={"name": row.name, "plain": plain}, status_code=201)
+    return await _create_token(request, session, admin, ApiToken, User, f"/t/{tenant.slug}/admin/tokens",
+                               name=name, kind=kind, user_id=user_id, expires_days=expires_days, scopes=scopes)
 
 
 @router.post("/t/{slug}/admin/tokens/{token_id}/revoke")
@@ -76,7 +80,7 @@ async def tenant_token_revoke(request: Request, tenant: TenantDep, session: Tena
 
 @router.get("/platform/tokens")
 async def platform_tokens(request: Request, session: PublicSessionDep, admin: PlatformAdminDep):
-    return await _tokens_page(request, session, PlatformApiToken, PlatformUser, "/platform/tokens", PLATFORM_SCOPES)
+    return await _tokens_page(request, session, PlatformApiToken, PlatformUser, "/platform/tokens")
 
 
 @router.post("/platform/tokens")
@@ -86,20 +90,8 @@ async def platform_token_create(
     user_id: Annotated[str, Form(max_length=12)] = "", expires_days: Annotated[str, Form(max_length=6)] = "",
     scopes: Annotated[list[str], Form()] = [],
 ):
-    uid = _int_or_none(user_id)
-    errors = token_form_problems(name, kind, scopes, PLATFORM_SCOPES, uid, expires_days)
-    if uid is not None and kind == "personal" and "user_id" not in errors:
-        owner = await session.get(PlatformUser, uid)
-        if owner is None or not owner.is_active:
-            errors["user_id"] = "Pengguna tidak ditemukan"
-    form = {"name": name, "kind": kind, "user_id": uid, "expires_days": expires_days, "scopes": scopes}
-    if errors:
-        return await _tokens_page(request, session, PlatformApiToken, PlatformUser, "/platform/tokens",
-                                  PLATFORM_SCOPES, errors=errors, form=form, status_code=422)
-    row, plain = await create_platform_token(session, request, admin, name=name, kind=kind, scopes=scopes,
-                                             user_id=uid, expires_days=expires_days)
-    return await _tokens_page(request, session, PlatformApiToken, PlatformUser, "/platform/tokens",
-                              PLATFORM_SCOPES, created={"name": row.name, "plain": plain}, status_code=201)
+    return await _create_token(request, session, admin, PlatformApiToken, PlatformUser, "/platform/tokens",
+                               name=name, kind=kind, user_id=user_id, expires_days=expires_days, scopes=scopes)
 
 
 @router.post("/platform/tokens/{token_id}/revoke")

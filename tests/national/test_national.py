@@ -241,14 +241,15 @@ async def test_kominfo_sees_national(kominfo_client):
 async def test_api_token_needs_national_read_scope(client, db, kominfo_user):
     pytest.importorskip("app.security.service")
     from app.auth.models import PlatformUser
-    from app.security.service import create_platform_token
+    from app.security.models import PlatformApiToken
+    from app.security.service import create_token
 
     async with db.public() as s:
         actor = await s.get(PlatformUser, kominfo_user.id)
-        _, good = await create_platform_token(s, None, actor, name="dasbor", kind="service",
-                                              scopes=["national:read"], user_id=None)
-        _, other = await create_platform_token(s, None, actor, name="lain", kind="service",
-                                               scopes=[], user_id=None)
+        _, good = await create_token(s, None, actor, PlatformApiToken, name="dasbor", kind="service",
+                                      scopes=["national:read"], user_id=None)
+        _, other = await create_token(s, None, actor, PlatformApiToken, name="lain", kind="service",
+                                       scopes=[], user_id=None)
     resp = await client.get("/api/v1/national/rollout", headers={"authorization": f"Bearer {good}"})
     assert resp.status_code == 200 and resp.json()["total"] == 514
     resp = await client.get("/api/v1/national/rollout", headers={"authorization": f"Bearer {other}"})
