@@ -169,20 +169,25 @@ def _set(obj, values: dict, changes: list[str], label: str) -> None:
         changes.append(f"{label}: {', '.join(sorted(diff))}")
 
 
+def _upsert(s: AsyncSession, existing: dict, model, code: str, values: dict, changes: list[str], kind: str,
+            **on_create) -> None:
+    """Create the ``model`` row with this code, or set those of ``values`` that differ (each noted)."""
+    obj = existing.get(code)
+    if obj is None:
+        existing[code] = obj = model(code=code, **values, **on_create)
+        s.add(obj)
+        changes.append(f"{kind} {code}: created")
+    else:
+        _set(obj, values, changes, f"{kind} {code}")
+
+
 async def _apply_opds(s: AsyncSession, m: Manifest, changes: list[str]) -> dict[str, int]:
     existing = {o.code: o for o in (await s.execute(select(Opd))).scalars()}
     for row in m.opds:
         values = {"name": row["name"], "type": row.get("type", "other"),
                   "emergency_number": row.get("emergency_number"), "escalation_contact": row.get("escalation_contact"),
                   "webhook_url": row.get("webhook_url"), "is_active": row.get("active", True)}
-        opd = existing.get(row["code"])
-        if opd is None:
-            opd = Opd(code=row["code"], **values)
-            s.add(opd)
-            existing[row["code"]] = opd
-            changes.append(f"opd {row['code']}: created")
-        else:
-            _set(opd, values, changes, f"opd {row['code']}")
+        _upsert(s, existing, Opd, row["code"], values, changes, "opd")
     await s.flush()
     return {code: o.id for code, o in existing.items()}
 
@@ -193,14 +198,8 @@ async def _apply_categories(s: AsyncSession, m: Manifest, opd_ids: dict[str, int
         values = {"name": row["name"], "default_priority": row.get("priority", 2), "is_active": row.get("active", True)}
         if "sort" in row:
             values["sort_order"] = row["sort"]
-        cat = existing.get(row["code"])
-        if cat is None:
-            cat = Category(code=row["code"], sort_order=values.pop("sort_order", 100), **values)
-            s.add(cat)
-            existing[row["code"]] = cat
-            changes.append(f"category {row['code']}: created")
-        else:
-            _set(cat, values, changes, f"category {row['code']}")
+        _upsert(s, existing, Category, row["code"], values, changes, "category",
+                **({} if "sort_order" in values else {"sort_order": 100}))
     await s.flush()
     for row in m.categories:
         if "opds" not in row:
