@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 
 from app.calls.models import Call
@@ -78,3 +79,48 @@ async def test_database_errors_come_back_as_sqlalchemy_errors(db, tenant_a):
         await s.rollback()
         # the session is usable again after each rollback
         assert await _NUMBERS.all(s, {"n": "+620"}) == []
+
+
+_ADD_QUIETLY = Direct(insert(Call.__table__).on_conflict_do_nothing(index_elements=["external_id"])
+                      .returning(Call.__table__.c.id))
+
+
+async def test_many_runs_every_set_in_the_transaction_and_returns_each_first_row(db, tenant_a, tenant_b):
+    numbers = [_number() for _ in range(5)]
+    async with db.tenant(tenant_a.slug) as s:
+        rows = await _ADD.many(s, [{"caller_number": n, "channel": "voice", "language": "id"} for n in numbers])
+        assert len(rows) == 5 and len({r.id for r in rows}) == 5 and rows == sorted(rows)  # in order
+        await s.rollback()
+    assert [await _count(db, tenant_a.slug, n) for n in numbers] == [0] * 5  # rolled back together
+
+    external = uuid.uuid4().hex
+    async with db.tenant(tenant_a.slug) as s:
+        rows = await _ADD_QUIETLY.many(s, [
+            {"caller_number": numbers[0], "channel": "voice", "language": "id", "external_id": external},
+            {"caller_number": numbers[1], "channel": "voice", "language": "id", "external_id": external}])
+        await s.commit()
+    assert rows[0] is not None and rows[1] is None  # the second one conflicted: no row, in its place
+    assert await _count(db, tenant_a.slug, numbers[0]) == 1
+    assert await _count(db, tenant_b.slug, numbers[0]) == 0  # the tenant's schema, as for first()
+
+    async with db.tenant(tenant_a.slug) as s:
+        with pytest.raises(IntegrityError):  # one bad set fails the whole batch …
+            await _ADD.many(s, [{"caller_number": numbers[2], "channel": "voice", "language": "id"},
+                                {"caller_number": numbers[3], "channel": "pigeon", "language": "id"}])
+        await s.rollback()
+        assert await _ADD.many(s, []) == []
+    assert await _count(db, tenant_a.slug, numbers[2]) == 0  # … and nothing of it is written
+
+
+async def test_many_with_one_set_or_no_result_rows(db, tenant_a):
+    from sqlalchemy import update
+
+    touch = Direct(update(Call.__table__).where(Call.__table__.c.id == bindparam("call_id"))
+                   .values(notes=bindparam("n")))
+    async with db.tenant(tenant_a.slug) as s:
+        (row,) = await _ADD.many(s, [{"caller_number": _number(), "channel": "voice", "language": "id"}])
+        assert row.id > 0
+        assert await touch.many(s, [{"n": "a", "call_id": row.id}]) == [None]
+        assert await touch.many(s, [{"n": "b", "call_id": row.id}, {"n": "c", "call_id": row.id}]) == [None, None]
+        assert (await s.execute(select(Call.notes).where(Call.id == row.id))).scalar_one() == "c"
+        await s.rollback()
