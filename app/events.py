@@ -2,7 +2,10 @@
 
 The call workflow emits events (``call.created``, ``dispatch.status_changed`` …); other domains
 (SLA clocks, national rollups, notifications) register handlers that write their rows in the
-SAME transaction, so a dispatch never exists without its SLA clock. Work that must happen after
+SAME transaction, so a dispatch never exists without its SLA clock. ``emit_many`` hands a batch
+of events of one name (batched call intake) to handlers subscribed with ``batch=True`` in one
+call, so they write one set of rows in one round trip; plain handlers get them one by one.
+Work that must happen after
 the commit is queued with ``after_commit`` (a coroutine) or ``after_commit_redis`` (Redis commands:
 an arq timer, a live notice), and run by ``commit``: all of one commit's Redis commands go out in
 ONE pipeline, one round trip. If that fails (Redis down), the periodic reconciliation jobs repair
@@ -30,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, "DomainEvent"], Awaitable[None]]
-_handlers: dict[str, list[Handler]] = defaultdict(list)
+BatchHandler = Callable[[AsyncSession, "list[DomainEvent]"], Awaitable[None]]
+_handlers: dict[str, list[tuple[Handler | BatchHandler, bool]]] = defaultdict(list)
 
 
 @dataclass
@@ -47,21 +51,36 @@ class DomainEvent:
             raise AttributeError(item) from exc
 
 
-def subscribe(name: str) -> Callable[[Handler], Handler]:
-    """Decorator: ``@subscribe("dispatch.created") async def f(session, event): ...``"""
+def subscribe(name: str, *, batch: bool = False) -> Callable:
+    """Decorator: ``@subscribe("dispatch.created") async def f(session, event): ...``;
+    ``batch=True``: ``async def f(session, events: list[DomainEvent])``, called once per emit."""
 
-    def register(fn: Handler) -> Handler:
-        if fn not in _handlers[name]:
-            _handlers[name].append(fn)
+    def register(fn):
+        if (fn, batch) not in _handlers[name]:
+            _handlers[name].append((fn, batch))
         return fn
 
     return register
 
 
+def unsubscribe(name: str, fn) -> None:
+    _handlers[name] = [(f, b) for f, b in _handlers[name] if f is not fn]
+
+
 async def emit(session: AsyncSession, name: str, tenant: str, actor_id: int | None = None, **payload) -> None:
-    event = DomainEvent(name, tenant, actor_id, payload)
-    for handler in list(_handlers.get(name, ())):
-        await handler(session, event)
+    await emit_many(session, [DomainEvent(name, tenant, actor_id, payload)])
+
+
+async def emit_many(session: AsyncSession, batch: "list[DomainEvent]") -> None:
+    """Events of ONE name and tenant, in order, handled in the session's transaction."""
+    if not batch:
+        return
+    for handler, takes_batch in list(_handlers.get(batch[0].name, ())):
+        if takes_batch:
+            await handler(session, batch)
+        else:
+            for event in batch:
+                await handler(session, event)
 
 
 def after_commit(session: AsyncSession, action: Callable[[], Awaitable[Any]]) -> None:

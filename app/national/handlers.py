@@ -26,13 +26,20 @@ async def _ref(session: AsyncSession, event: DomainEvent):
     return ref
 
 
-@subscribe("call.created")
-async def on_call_created(session: AsyncSession, event: DomainEvent) -> None:
-    ref = await _ref(session, event)
+@subscribe("call.created", batch=True)
+async def on_calls_created(session: AsyncSession, batch: list[DomainEvent]) -> None:
+    """A batch of intakes adds ONE delta row per local day (the fold sums them anyway)."""
+    ref = await _ref(session, batch[0])
     if ref is None:
         return
-    outcome, received_at, answered_at = await loaded(session, event.call, "outcome", "received_at", "answered_at")
-    await bump(session, ref, local_day(received_at, ref.zone), call_deltas(outcome, received_at, answered_at))
+    by_day: dict = {}
+    for event in batch:
+        outcome, received_at, answered_at = await loaded(session, event.call, "outcome", "received_at", "answered_at")
+        sums = by_day.setdefault(local_day(received_at, ref.zone), {})
+        for k, v in call_deltas(outcome, received_at, answered_at).items():
+            sums[k] = sums.get(k, 0) + v
+    for day, deltas in by_day.items():
+        await bump(session, ref, day, deltas)
 
 
 @subscribe("call.updated")

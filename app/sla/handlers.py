@@ -13,19 +13,22 @@ from __future__ import annotations
 from app.db.loading import ensure_loaded
 from app.events import DomainEvent, subscribe
 from app.sla import clock
-from app.sla.service import retarget_open_clocks, start_clock, stop_clocks
+from app.sla.service import retarget_open_clocks, start_clock, start_clocks, stop_clocks
 
 # Calls are unclassified while ringing: the answer target is taken from the P1 policy.
 ANSWER_PRIORITY = 1
 
 
-@subscribe("call.created")
-async def call_created(session, event: DomainEvent) -> None:
-    call = event.call
-    await ensure_loaded(session, call, "received_at", "answered_at", "ended_at")
-    await start_clock(session, event.tenant, kind="answer", subject="call", subject_id=call.id,
-                      started_at=call.received_at, priority=ANSWER_PRIORITY, category_id=None, call_id=call.id)
-    await _call_progress(session, event, call)
+@subscribe("call.created", batch=True)
+async def calls_created(session, batch: list[DomainEvent]) -> None:
+    """One answer clock per call, all in one round trip (intake logs calls in batches)."""
+    for event in batch:
+        await ensure_loaded(session, event.call, "received_at", "answered_at", "ended_at")
+    await start_clocks(session, batch[0].tenant, [
+        dict(kind="answer", subject="call", subject_id=e.call.id, started_at=e.call.received_at,
+             priority=ANSWER_PRIORITY, category_id=None, call_id=e.call.id) for e in batch])
+    for event in batch:
+        await _call_progress(session, event, event.call)
 
 
 @subscribe("call.updated")

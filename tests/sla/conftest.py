@@ -150,7 +150,7 @@ def captured_events():
         events.subscribe(name)(grab)
     yield seen
     for name in ("sla.breached", "sla.clock_closed"):
-        events._handlers[name].remove(grab)
+        events.unsubscribe(name, grab)
 
 
 @pytest.fixture
