@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import jobs
+from app.calls.intake import IntakeQueue
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
 from app.events import load_subscribers
@@ -23,6 +24,7 @@ from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.tenancy.registry import TenantRegistry
 from app.web.errors import LoginRequired
+from app.web.deps import session_user_loader
 from app.web.hosts import TenantHostMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.templating import is_htmx, render
@@ -47,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.arq = await create_pool(RedisSettings.from_dsn(settings.redis_url))
         app.state.redis = app.state.arq
         jobs.set_queue(app.state.arq)
+        app.state.intake = IntakeQueue(app.state.db, app.state.redis)
+        app.state.session_users = session_user_loader(app.state.db)
         from app.national.views import keep_default_view_warm
 
         warmer = asyncio.create_task(keep_default_view_warm(app.state.db), name="national-warmer")
@@ -54,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             warmer.cancel()
+            await app.state.intake.aclose()
+            await app.state.session_users.aclose()
             jobs.set_queue(None)
             await app.state.arq.aclose()
             await app.state.db.dispose()

@@ -16,6 +16,11 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
 
     @property
+    def label(self) -> str:
+        """How the audit and event logs name the actor."""
+        return f"{self.name} ({self.role})"
+
+    @property
     def is_platform(self) -> bool:
         return self.kind == "platform"
 

@@ -8,10 +8,11 @@ import time
 from typing import Annotated, AsyncIterator, Callable
 
 from fastapi import Depends, Request
-from sqlalchemy import bindparam, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import PlatformUser, User
+from app.batching import Batcher
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db.database import Database
@@ -107,14 +108,28 @@ async def current_tenant_user(request: Request, tenant: TenantDep, session: Tena
     return user
 
 
-# The JSON API needs only who is asking: a Core row (no identity map, no ORM loading), built once.
+# The JSON API needs only who is asking: Core rows (no identity map, no ORM loading), built once.
 _PRINCIPAL_COLUMNS = Direct(select(User.id, User.role, User.full_name, User.email, User.opd_id, User.is_active,
-                                   User.session_version).where(User.id == bindparam("uid")))
+                                   User.session_version).where(User.id == any_(bindparam("ids", type_=ARRAY(Integer)))))
 
 
-async def session_principal(request: Request, tenant: TenantInfo, session: AsyncSession) -> Principal:
+def session_user_loader(db: Database) -> Batcher:
+    """``await loader.submit(slug, user_id)`` → the user's row or None. Concurrent API requests of
+    one tenant share one autocommit SELECT (one round trip, no transaction): on the intake path
+    this lookup is the only database work a request does on its own (app.batching)."""
+
+    async def load(slug: str, user_ids: list[int]) -> list:
+        async with db.tenant(slug) as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            rows = {r.id: r for r in await _PRINCIPAL_COLUMNS.all(session, {"ids": sorted(set(user_ids))})}
+        return [rows.get(uid) for uid in user_ids]
+
+    return Batcher(load)
+
+
+async def session_principal(request: Request, tenant: TenantInfo) -> Principal:
     uid = _session_user_id(request, tenant)
-    row = await _PRINCIPAL_COLUMNS.first(session, {"uid": uid})
+    row = await request.app.state.session_users.submit(tenant.slug, uid)
     _check_session_user(request, tenant, row)
     return request.state.principal
 
@@ -174,17 +189,20 @@ def _bearer(request: Request) -> str | None:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
-async def api_tenant_principal(request: Request, tenant: TenantDep, session: TenantSessionDep) -> Principal:
+async def api_tenant_principal(request: Request, tenant: TenantDep) -> Principal:
+    """No request session here: a cookie needs only the (batched) user lookup, and a token gets a
+    session of its own, so the intake path builds no session it does not use."""
     from app.auth.tokens import resolve_tenant_token
 
     token = _bearer(request)
     if token is not None:
-        principal = await resolve_tenant_token(request, tenant.slug, session, token)
+        async with request.app.state.db.tenant(tenant.slug) as session:
+            principal = await resolve_tenant_token(request, tenant.slug, session, token)
         if principal is None:
             raise LoginRequired(tenant_login_url(tenant.slug))
         request.state.principal = principal
         return principal
-    return await session_principal(request, tenant, session)
+    return await session_principal(request, tenant)
 
 
 ApiPrincipalDep = Annotated[Principal, Depends(api_tenant_principal)]
@@ -204,8 +222,8 @@ def api_tenant_access(*roles: str, scope: str | None = None) -> Callable:
     """A user with one of ``roles``, or a token carrying ``scope``. Calls api_tenant_principal
     itself rather than through Depends: one dependency level less on every API request."""
 
-    async def dep(request: Request, tenant: TenantDep, session: TenantSessionDep) -> Principal:
-        return _authorize(await api_tenant_principal(request, tenant, session), roles, scope)
+    async def dep(request: Request, tenant: TenantDep) -> Principal:
+        return _authorize(await api_tenant_principal(request, tenant), roles, scope)
 
     return dep
 
