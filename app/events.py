@@ -13,6 +13,7 @@ it from PostgreSQL.
 
 Event names and payloads:
   call.created            call=Call, or the intake's read-only row with the same attributes
+                          (API intake emits a batch of these at once: emit_many)
   call.updated            call=Call, changes=dict[field, (old, new)]
   incident.opened         incident=Incident, call=Call | None
   incident.updated        incident=Incident, changes=dict
