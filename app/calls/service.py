@@ -76,11 +76,14 @@ def log_event(ctx: Ctx, entity: str, entity_id: int, kind: str, data: dict | Non
 
 async def finish(ctx: Ctx, *topics: str) -> None:
     """Commit, then tell consoles which fragments changed."""
-    redis = ctx.redis
+    await _commit_and_notify(ctx.session, ctx.tenant, ctx.redis, *topics)
+
+
+async def _commit_and_notify(session: AsyncSession, tenant: str, redis: Any, *topics: str) -> None:
     if redis is not None:
         for topic in topics:
-            live.notify_after_commit(ctx.session, redis, ctx.tenant, topic)
-    await events.commit(ctx.session)
+            live.notify_after_commit(session, redis, tenant, topic)
+    await events.commit(session)
 
 
 def columns(obj: Any) -> dict:
@@ -149,9 +152,7 @@ async def create_calls(session: AsyncSession, tenant: str, intakes: list[tuple[P
     calls = await _INTAKE.many(session, [_intake_params(actor, data) for actor, data in intakes])
     await events.emit_many(session, [events.DomainEvent("call.created", tenant, actor.user_id, {"call": call})
                                      for (actor, _), call in zip(intakes, calls)])
-    if redis is not None:
-        live.notify_after_commit(session, redis, tenant, "calls")
-    await events.commit(session)
+    await _commit_and_notify(session, tenant, redis, "calls")
     return calls
 
 
