@@ -14,7 +14,7 @@ from app.db.loading import loaded
 from app.dispatch.models import Category, Opd
 from app.events import DomainEvent, subscribe
 from app.national.models import outcome_col
-from app.national.rollup import answer_deltas, bump, bump_keyed, call_deltas, local_day, tenant_ref
+from app.national.rollup import add_deltas, answer_deltas, bump, bump_keyed, call_deltas, local_day, tenant_ref
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,8 @@ async def on_calls_created(session: AsyncSession, batch: list[DomainEvent]) -> N
     by_day: dict = {}
     for event in batch:
         outcome, received_at, answered_at = await loaded(session, event.call, "outcome", "received_at", "answered_at")
-        sums = by_day.setdefault(local_day(received_at, ref.zone), {})
-        for k, v in call_deltas(outcome, received_at, answered_at).items():
-            sums[k] = sums.get(k, 0) + v
+        add_deltas(by_day.setdefault(local_day(received_at, ref.zone), {}),
+                   call_deltas(outcome, received_at, answered_at))
     for day, deltas in by_day.items():
         await bump(session, ref, day, deltas)
 
@@ -52,19 +51,14 @@ async def on_call_updated(session: AsyncSession, event: DomainEvent) -> None:
         return
     (received_at,) = await loaded(session, event.call, "received_at")
     deltas: dict[str, int] = {}
-
-    def add(more: dict[str, int]) -> None:
-        for k, v in more.items():
-            deltas[k] = deltas.get(k, 0) + v
-
     if "outcome" in changes:
         old, new = changes["outcome"]
         if old != new:
-            add({outcome_col(old): -1, outcome_col(new): 1})
+            add_deltas(deltas, {outcome_col(old): -1, outcome_col(new): 1})
     if "answered_at" in changes:
         old, new = changes["answered_at"]
-        add(answer_deltas(received_at, old, -1))
-        add(answer_deltas(received_at, new, 1))
+        add_deltas(deltas, answer_deltas(received_at, old, -1))
+        add_deltas(deltas, answer_deltas(received_at, new, 1))
     await bump(session, ref, local_day(received_at, ref.zone), deltas)
 
 

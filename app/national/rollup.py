@@ -129,6 +129,12 @@ async def bump_keyed(session: AsyncSession, ref: TenantRef, kind: str, key: str,
         await _append(session, ref, day, kind, key, {KEYED[kind][2]: delta})
 
 
+def add_deltas(into: dict[str, int], more: dict[str, int]) -> None:
+    """Sum ``more`` into ``into`` (several changes folded into one delta row)."""
+    for k, v in more.items():
+        into[k] = into.get(k, 0) + v
+
+
 def call_deltas(outcome: str | None, received_at: datetime | None, answered_at: datetime | None,
                 sign: int = 1) -> dict[str, int]:
     """The counters one call contributes (sign=-1 takes them back)."""
