@@ -64,9 +64,13 @@ def _timer(tenant_slug: str, clock_id: int, due: datetime) -> tuple[tuple, dict]
             {"_job_id": job_id(tenant_slug, clock_id, due), "_defer_by": clock.delay_until(due)})
 
 
+def _due_soon(due: datetime | None) -> bool:
+    return due is not None and due - clock.now() <= SCHEDULE_HORIZON
+
+
 async def schedule(tenant_slug: str, clock_id: int, due: datetime | None) -> bool:
     """Copy a timer into Redis if it is within the horizon. False if not queued (later / duplicate)."""
-    if due is None or due - clock.now() > SCHEDULE_HORIZON:
+    if not _due_soon(due):
         return False
     args, kw = _timer(tenant_slug, clock_id, due)
     return await jobs.enqueue(*args, **kw) is not None
@@ -75,7 +79,7 @@ async def schedule(tenant_slug: str, clock_id: int, due: datetime | None) -> boo
 def _schedule_after_commit(session: AsyncSession, tenant_slug: str, c: SlaClock) -> None:
     """``schedule`` once committed, in the commit's one Redis pipeline."""
     clock_id, due = c.id, c.next_due_at
-    if due is not None and due - clock.now() <= SCHEDULE_HORIZON:
+    if _due_soon(due):
         def write(pipe) -> None:
             args, kw = _timer(tenant_slug, clock_id, due)  # the delay counts from the commit
             jobs.enqueue_into(pipe, *args, **kw)
@@ -144,17 +148,16 @@ async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, sub
 async def start_clocks(session: AsyncSession, tenant_slug: str, targets: list[dict]) -> list[bool]:
     """``start_clock`` for many targets (keyword arguments of start_clock each) in one round trip
     (batched call intake starts one answer clock per call)."""
-    rows, started = [], []
-    for t in targets:
+    measured: list[tuple[int, dict]] = []  # (index in targets, clock row) of those the policy measures
+    for i, t in enumerate(targets):
         policy = await _policy(session, tenant_slug, t["priority"], t["category_id"])
         target = policy.target_for(t["kind"])
-        started.append(target is not None)
         if target is None:
             continue
         at = t["started_at"]
         deadline = at + timedelta(seconds=target)
         warn_at = at + timedelta(seconds=target * policy.warning_pct / 100)
-        rows.append(dict(
+        measured.append((i, dict(
             key=clock_key(t["kind"], t["subject"], t["subject_id"]), kind=t["kind"], subject=t["subject"],
             subject_id=t["subject_id"], call_id=t.get("call_id"), incident_id=t.get("incident_id"),
             dispatch_id=t.get("dispatch_id"), opd_id=t.get("opd_id"), category_id=t["category_id"],
@@ -162,14 +165,13 @@ async def start_clocks(session: AsyncSession, tenant_slug: str, targets: list[di
             escalation_delay_s=policy.escalation_delay_s, started_at=at, warn_at=warn_at, deadline=deadline,
             escalate_at=deadline + timedelta(seconds=policy.escalation_delay_s),
             next_due_at=min(warn_at, deadline), escalation_level=0,
-        ))
-    created = iter(await _START_CLOCK.many(session, rows))
-    for i, measured in enumerate(started):
-        if measured:
-            row = next(created)
-            started[i] = row is not None
-            if row is not None:
-                _schedule_after_commit(session, tenant_slug, row)
+        )))
+    started = [False] * len(targets)
+    created = await _START_CLOCK.many(session, [row for _, row in measured])
+    for (i, _), row in zip(measured, created):
+        if row is not None:  # None: that clock existed already (ON CONFLICT DO NOTHING)
+            started[i] = True
+            _schedule_after_commit(session, tenant_slug, row)
     return started
 
 
