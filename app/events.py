@@ -7,8 +7,8 @@ of events of one name (batched call intake) to handlers subscribed with ``batch=
 call, so they write one set of rows in one round trip; plain handlers get them one by one.
 Work that must happen after the commit is queued with ``after_commit`` (a coroutine) or
 ``after_commit_redis`` (Redis commands: an arq timer, a live notice), and run by ``commit``: all
-of one commit's Redis commands go out in ONE pipeline, one round trip. If that fails (Redis down), the periodic reconciliation jobs repair
-it from PostgreSQL.
+of one commit's Redis commands go out in ONE pipeline, one round trip. If that fails (Redis
+down), the periodic reconciliation jobs repair it from PostgreSQL.
 
 Event names and payloads:
   call.created            call=Call, or the intake's read-only row with the same attributes

@@ -12,8 +12,8 @@ from sqlalchemy import ARRAY, Integer, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import PlatformUser, User
-from app.batching import Batcher
 from app.auth.principal import Principal
+from app.batching import Batcher
 from app.config import Settings
 from app.db.database import Database
 from app.db.direct import Direct
