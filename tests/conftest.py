@@ -86,10 +86,12 @@ async def engine(settings):
 
 
 @pytest.fixture(scope="session")
-def db(engine):
+async def db(engine):
     from app.db.database import Database
 
-    return Database(engine)
+    database = Database(engine)
+    yield database
+    await database.dispose()  # its read pool; the engine fixture disposes the engine too (harmless)
 
 
 @pytest.fixture

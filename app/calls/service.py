@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, select
+from sqlalchemy import Integer, Sequence, and_, column, func, insert, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,8 @@ from app.auth.principal import Principal
 from app.calls.errors import ConflictError, InvalidInput, NotFoundError
 from app.calls.models import Call, EventLog, Incident
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
-from app.db.direct import Direct
+from app.db.base import TENANT_SCHEMA
+from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Category
 
 CALL_FIELDS = ("caller_number", "channel", "language", "outcome", "duplicate_of_id", "answered_at",
@@ -114,23 +115,29 @@ async def _require_original(session: AsyncSession, duplicate_of_id: int, call_id
 # Columns an intake may set; missing ones are NULL (received_at: now()). Built ONCE so the
 # compiled-statement cache hits on every call (building the CTE costs more CPU than running it).
 _INTAKE_COLS = ("caller_number", "channel", "language", "outcome", "duplicate_of_id", "answered_at", "ended_at",
-                "notes", "external_id", "operator_id")
+                "notes", "external_id", "operator_id", "received_at")
 
 
 def _intake_statement():
-    table = Call.__table__
-    values = {c: bindparam(f"p_{c}", type_=table.c[c].type) for c in _INTAKE_COLS}
-    values["received_at"] = func.coalesce(bindparam("p_received_at", type_=table.c.received_at.type), func.now())
-    ins = insert(Call).values(values).returning(*table.c).cte("new_call")
-    logged = insert(EventLog).from_select(
+    """ONE statement for a whole batch: every call row and its 'logged' event row. Ids are taken
+    from the sequence first, so each event row knows its call; rows come back in batch order."""
+    calls, log = Call.__table__, EventLog.__table__
+    given = recordset("calls", *columns_of(calls, _INTAKE_COLS), column("actor_id", log.c.actor_id.type),
+                      column("actor_label", log.c.actor_label.type), column("log", JSONB), column("i", Integer))
+    batch = select(Sequence("calls_id_seq", schema=TENANT_SCHEMA).next_value().label("id"), *given.c).cte("batch")
+    values = [batch.c[c] for c in _INTAKE_COLS[:-1]] + [func.coalesce(batch.c.received_at, func.now())]
+    new_call = (insert(calls).from_select(["id", *_INTAKE_COLS], select(batch.c.id, *values), include_defaults=False)
+                .returning(*calls.c).cte("new_call"))
+    logged = insert(log).from_select(
         ["entity", "entity_id", "kind", "actor_id", "actor_label", "data"],
-        select(literal("call"), ins.c.id, literal("logged"), bindparam("p_actor_id", type_=EventLog.actor_id.type),
-               bindparam("p_actor_label", type_=EventLog.actor_label.type), bindparam("p_log", type_=JSONB)),
+        select(literal("call"), batch.c.id, literal("logged"), batch.c.actor_id, batch.c.actor_label, batch.c.log),
+        include_defaults=False,
     ).cte("logged")
-    return select(*ins.c).add_cte(logged)
+    return (select(*new_call.c).select_from(new_call.join(batch, new_call.c.id == batch.c.id))
+            .order_by(batch.c.i).add_cte(logged))
 
 
-_INTAKE = Direct(_intake_statement())
+_INTAKE = Direct(_intake_statement)
 
 
 async def create_call(ctx: Ctx, data: CallCreate):
@@ -141,29 +148,27 @@ async def create_call(ctx: Ctx, data: CallCreate):
 async def create_calls(session: AsyncSession, tenant: str, intakes: list[tuple[Principal, CallCreate]],
                        redis: Any = None) -> list:
     """Log calls in one transaction, committed before returning. This is the intake hot path
-    (measured by bench/; the API sends concurrent calls here in batches, app.calls.intake): each
-    call is ONE statement (call + its 'logged' event via a data-modifying CTE), all calls of the
-    batch go in one round trip, their handlers (SLA answer clocks, national deltas) write theirs
-    in one more each, and every call comes back as a read-only row with the Call columns as
-    attributes (no ORM object to build). One failing call fails the batch (nothing written)."""
+    (measured by bench/; the API sends concurrent calls here in batches, app.calls.intake): ONE
+    statement writes every call with its 'logged' event, the handlers of call.created (SLA answer
+    clocks, national deltas) write theirs in one more each, and every call comes back as a
+    read-only row with the Call columns as attributes (no ORM object to build). One failing call
+    fails the batch (nothing written)."""
     for _, data in intakes:
         if data.duplicate_of_id is not None:
             await _require_original(session, data.duplicate_of_id)
-    calls = await _INTAKE.many(session, [_intake_params(actor, data) for actor, data in intakes])
+    calls = await _INTAKE.all(session, {"calls": [_intake_row(i, actor, data) for i, (actor, data)
+                                                   in enumerate(intakes)]})
     await events.emit_many(session, [events.DomainEvent("call.created", tenant, actor.user_id, {"call": call})
-                                     for (actor, _), call in zip(intakes, calls)])
+                                     for (actor, _), call in zip(intakes, calls, strict=True)])
     await _commit_and_notify(session, tenant, redis, "calls")
     return calls
 
 
-def _intake_params(actor: Principal, data: CallCreate) -> dict:
+def _intake_row(i: int, actor: Principal, data: CallCreate) -> dict:
     values = data.model_dump(exclude_none=True)
     if actor.kind != "token" and actor.user_id is not None:
         values["operator_id"] = actor.user_id
-    params = {f"p_{c}": values.get(c) for c in _INTAKE_COLS}
-    params.update(p_received_at=values.get("received_at"), p_actor_id=actor.user_id, p_actor_label=actor.label,
-                  p_log=_jsonable(values))
-    return params
+    return {**values, "actor_id": actor.user_id, "actor_label": actor.label, "log": _jsonable(values), "i": i}
 
 
 async def _get(session: AsyncSession, model, obj_id: int, lock: bool, missing: str):

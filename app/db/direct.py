@@ -10,17 +10,26 @@ or rollback, errors raised as SQLAlchemy's (``IntegrityError``, ``DataError`` �
 
 Only for statements whose parameters psycopg adapts itself and whose results need no SQLAlchemy
 type processing (ints, text, timestamps, JSON); rows come back as named tuples.
+
+A batch of rows is ONE parameter (``recordset``), so a statement writes any number of rows in
+one round trip.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import json
+from datetime import date, datetime
+from typing import Any, Callable, Sequence
 
 import psycopg
 from psycopg.pq import ExecStatus
 from psycopg.rows import namedtuple_row
+from sqlalchemy import Text, TypeDecorator, bindparam, cast, column, func
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 _DRIVER_KEY = "siaga112.direct"
 TUPLES_OK = ExecStatus.TUPLES_OK
@@ -30,9 +39,17 @@ class Direct:
     """``Direct(stmt)`` at import time; ``await d.first(session, params)`` / ``d.all(...)`` /
     ``d.run(...)`` in a request."""
 
-    def __init__(self, statement: ClauseElement):
-        self.statement = statement
+    def __init__(self, statement: ClauseElement | Callable[[], ClauseElement]):
+        # A callable is built at first use, once every model is mapped: a foreign-key column's
+        # type is only known once the table it points to is.
+        self._statement = statement
         self._compiled: dict[Any, tuple[str, Any, dict]] = {}
+
+    @property
+    def statement(self) -> ClauseElement:
+        if callable(self._statement):
+            self._statement = self._statement()
+        return self._statement
 
     def _compile(self, dialect, translate: dict | None, keys: tuple[str, ...]) -> tuple[str, Any, dict]:
         # An INSERT without .values() takes its columns from the parameters given, as in SQLAlchemy.
@@ -63,7 +80,9 @@ class Direct:
         return values
 
     async def _execute(self, session: AsyncSession, params: dict[str, Any], fetch: str | None):
-        pg, dialect, translate = await _driver(session)
+        return await self._execute_on(*await _driver(session), params, fetch)
+
+    async def _execute_on(self, pg, dialect, translate: dict | None, params: dict[str, Any], fetch: str | None):
         sql, compiled, extra = self._compile(dialect, translate, tuple(params))
         values = self._values(compiled, extra, params)
         async with pg.cursor(row_factory=namedtuple_row) as cur:
@@ -77,27 +96,6 @@ class Direct:
                 return await cur.fetchall()
             return None
 
-    async def many(self, session: AsyncSession, params: Sequence[dict[str, Any]]) -> list:
-        """Run the statement once per parameter set, all in ONE network round trip (psycopg's
-        pipelined ``executemany``); returns each execution's first row (None if it returned none),
-        in order. Every set must name the same parameters. Used by batched intake, where a
-        round trip costs more CPU than the statements themselves."""
-        if len(params) < 2:  # pipeline mode costs more CPU than the one round trip it would save
-            return [await self._execute(session, params[0], "one")] if params else []
-        pg, dialect, translate = await _driver(session)
-        sql, compiled, extra = self._compile(dialect, translate, tuple(params[0]))
-        values = [self._values(compiled, extra, p) for p in params]
-        async with pg.cursor(row_factory=namedtuple_row) as cur:
-            try:
-                await cur.executemany(sql, values, returning=True)
-            except psycopg.Error as err:
-                raise sa_exc.DBAPIError.instance(sql, values, err, psycopg.Error, dialect=dialect) from err
-            rows = []
-            while True:
-                rows.append(await cur.fetchone() if _has_rows(cur) else None)
-                if not cur.nextset():
-                    return rows
-
     async def run(self, session: AsyncSession, params: dict[str, Any]) -> None:
         await self._execute(session, params, None)
 
@@ -106,6 +104,36 @@ class Direct:
 
     async def all(self, session: AsyncSession, params: dict[str, Any]) -> Sequence:
         return await self._execute(session, params, "all")
+
+
+class _Records(TypeDecorator):
+    """A list of dicts sent as one JSON text (dates and times in ISO 8601)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return json.dumps(value, default=_iso, separators=(",", ":"))
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def recordset(param: str, *columns: ColumnClause, name: str = "r") -> TableValuedAlias:
+    """Rows given as ONE parameter (a list of dicts), read back by ``jsonb_to_recordset`` with the
+    columns' own SQL types: ``INSERT … SELECT … FROM recordset(…)`` writes a whole batch in one
+    statement. psycopg's pipelined executemany sends one statement per row, and in asyncio each
+    costs an event-loop wait; this costs one JSON encoding and one round trip."""
+    rows = func.jsonb_to_recordset(cast(bindparam(param, type_=_Records()), JSONB))
+    return rows.table_valued(*columns).render_derived(name=name, with_types=True)
+
+
+def columns_of(table, keys: Sequence[str]) -> list[ColumnClause]:
+    """Columns for ``recordset`` typed like ``table``'s."""
+    return [column(k, table.c[k].type) for k in keys]
 
 
 def _has_rows(cur) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import jobs, live
 from app.config import get_settings
-from app.db.direct import Direct
+from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Opd
 from app.events import after_commit_redis, commit, emit
 from app.notify.service import add_notification, queue_webhook
@@ -128,9 +128,21 @@ async def _policy(session: AsyncSession, tenant_slug: str, priority: int, catego
 # --- starting and stopping --------------------------------------------------------------------
 
 # Built once (compiled-cache hit on every clock); ON CONFLICT: a clock per target exists once.
-# Core, not ORM: nobody needs the clock as an object, only its id and first due time.
-_START_CLOCK = Direct(insert(SlaClock.__table__).on_conflict_do_nothing(index_elements=["key"])
-                      .returning(SlaClock.__table__.c.id, SlaClock.__table__.c.next_due_at))
+# Core, not ORM: nobody needs the clock as an object, only its id and first due time. Any number
+# of clocks in one statement (batched intake starts one answer clock per call).
+_CLOCK_COLS = ("key", "kind", "subject", "subject_id", "call_id", "incident_id", "dispatch_id", "opd_id",
+               "category_id", "priority", "policy_id", "target_s", "warning_pct", "escalation_delay_s",
+               "started_at", "warn_at", "deadline", "escalate_at", "next_due_at", "escalation_level")
+
+
+def _start_clocks_statement():
+    table = SlaClock.__table__
+    given = recordset("clocks", *columns_of(table, _CLOCK_COLS))
+    return (insert(table).from_select(list(_CLOCK_COLS), select(*given.c), include_defaults=False)
+            .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key, table.c.id, table.c.next_due_at))
+
+
+_START_CLOCKS = Direct(_start_clocks_statement)
 
 
 async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, subject: str, subject_id: int,
@@ -148,31 +160,32 @@ async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, sub
 async def start_clocks(session: AsyncSession, tenant_slug: str, targets: list[dict]) -> list[bool]:
     """``start_clock`` for many targets (keyword arguments of start_clock each) in one round trip
     (batched call intake starts one answer clock per call)."""
-    measured: list[tuple[int, dict]] = []  # (index in targets, clock row) of those the policy measures
-    for i, t in enumerate(targets):
+    measured: list[dict] = []  # clock rows of the targets the policy measures
+    keys: list[str | None] = []  # per target: its clock's key, None if not measured
+    for t in targets:
         policy = await _policy(session, tenant_slug, t["priority"], t["category_id"])
         target = policy.target_for(t["kind"])
-        if target is None:
+        key = clock_key(t["kind"], t["subject"], t["subject_id"])
+        if target is None or key in keys:  # not measured, or the same target twice: one clock
+            keys.append(None)
             continue
         at = t["started_at"]
         deadline = at + timedelta(seconds=target)
         warn_at = at + timedelta(seconds=target * policy.warning_pct / 100)
-        measured.append((i, dict(
-            key=clock_key(t["kind"], t["subject"], t["subject_id"]), kind=t["kind"], subject=t["subject"],
+        keys.append(key)
+        measured.append(dict(
+            key=key, kind=t["kind"], subject=t["subject"],
             subject_id=t["subject_id"], call_id=t.get("call_id"), incident_id=t.get("incident_id"),
             dispatch_id=t.get("dispatch_id"), opd_id=t.get("opd_id"), category_id=t["category_id"],
             priority=t["priority"], policy_id=policy.id, target_s=target, warning_pct=policy.warning_pct,
             escalation_delay_s=policy.escalation_delay_s, started_at=at, warn_at=warn_at, deadline=deadline,
             escalate_at=deadline + timedelta(seconds=policy.escalation_delay_s),
             next_due_at=min(warn_at, deadline), escalation_level=0,
-        )))
-    started = [False] * len(targets)
-    created = await _START_CLOCK.many(session, [row for _, row in measured])
-    for (i, _), row in zip(measured, created):
-        if row is not None:  # None: that clock existed already (ON CONFLICT DO NOTHING)
-            started[i] = True
-            _schedule_after_commit(session, tenant_slug, row)
-    return started
+        ))
+    created = {row.key: row for row in await _START_CLOCKS.all(session, {"clocks": measured})} if measured else {}
+    for row in created.values():  # a clock that existed already is not returned (ON CONFLICT DO NOTHING)
+        _schedule_after_commit(session, tenant_slug, row)
+    return [key in created for key in keys]
 
 
 async def stop_clocks(session: AsyncSession, tenant_slug: str, at: datetime, *, reason: str = "done",

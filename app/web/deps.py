@@ -115,13 +115,12 @@ _PRINCIPAL_COLUMNS = Direct(select(User.id, User.role, User.full_name, User.emai
 
 def session_user_loader(db: Database) -> Batcher:
     """``await loader.submit(slug, user_id)`` → the user's row or None. Concurrent API requests of
-    one tenant share one autocommit SELECT (one round trip, no transaction): on the intake path
-    this lookup is the only database work a request does on its own (app.batching)."""
+    one tenant share one autocommit SELECT (``Database.read``: one round trip, no transaction, no
+    Session): on the intake path this lookup is the only database work a request does on its own
+    (app.batching)."""
 
     async def load(slug: str, user_ids: list[int]) -> list:
-        async with db.tenant(slug) as session:
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            rows = {r.id: r for r in await _PRINCIPAL_COLUMNS.all(session, {"ids": sorted(set(user_ids))})}
+        rows = {r.id: r for r in await db.read(slug, _PRINCIPAL_COLUMNS, {"ids": sorted(set(user_ids))})}
         return [rows.get(uid) for uid in user_ids]
 
     return Batcher(load)
