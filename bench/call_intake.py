@@ -1,7 +1,8 @@
 """Call intake: POST /api/v1/t/{slug}/calls through the whole app vs a raw psycopg INSERT loop.
 
-Three measurements against one fresh tenant (its own database, uvicorn with 2 workers in a
-separate process, load generated from this process or by `wrk`):
+Three measurements against one fresh tenant (its own database, 2 uvicorn processes on one port,
+each on its own SO_REUSEPORT socket as behind a load balancer (bench.common.Server), load
+generated from this process or by `wrk`):
 
 1. raw: N asyncio psycopg connections, each `INSERT INTO <tenant>.calls … ; COMMIT` in a loop —
    the ceiling PostgreSQL itself allows on this machine at that concurrency;

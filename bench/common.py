@@ -36,7 +36,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/x.py` works as well as `python -m bench.x`
@@ -383,7 +383,7 @@ def free_port() -> int:
 
 
 class Server:
-    """uvicorn serving ``app.main:create_app`` in a SEPARATE process on a free loopback port.
+    """uvicorn serving ``app.main:create_app`` in SEPARATE processes on a free loopback port.
 
     ``with Server(env, workers=2) as srv: srv.url`` — waits for /healthz, stops with SIGTERM
     (graceful) on exit, SIGKILL if it does not stop in time. Output goes to ``srv.log_path``
@@ -391,15 +391,14 @@ class Server:
     """
 
     def __init__(self, env: BenchEnv, workers: int = 2, port: int | None = None,
-                 extra_env: dict[str, str] | None = None, args: Iterable[str] = (),
-                 startup_timeout_s: float = 60.0):
+                 extra_env: dict[str, str] | None = None, startup_timeout_s: float = 60.0):
         self.env = env
         self.workers = workers
         self.port = port or free_port()
         self.extra_env = extra_env or {}
-        self.args = list(args)
         self.startup_timeout_s = startup_timeout_s
         self.proc: subprocess.Popen | None = None
+        self.procs: list[subprocess.Popen] = []
         self.log_path = Path(f"/tmp/siaga112-bench-server-{self.port}.log")
 
     @property
@@ -407,13 +406,25 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "Server":
-        cmd = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-               "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-               "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "10",
-               *self.args]
+        """``workers`` uvicorn processes, each accepting on its OWN listening socket of the same port
+        (SO_REUSEPORT, handed over with ``--fd``): the kernel spreads new connections over them, as
+        the load balancer spreads them over app processes in production (infra/terraform). One
+        socket shared by ``uvicorn --workers`` goes to whichever process wakes first, which often
+        takes every connection a load generator opens at once (seen: 16/0, 14/2)."""
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env.env(**self.extra_env),
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs = []
+        for _ in range(self.workers):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(("127.0.0.1", self.port))
+            sock.listen(2048)
+            cmd = [sys.executable, str(ROOT / "bench" / "uvicorn_on_socket.py"), str(sock.fileno())]
+            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env.env(**self.extra_env), stdout=self._log,
+                                               stderr=subprocess.STDOUT, start_new_session=True,
+                                               pass_fds=(sock.fileno(),)))
+            sock.close()  # the child has its copy
+        self.proc = self.procs[0]
         self._wait_ready()
         return self
 
@@ -423,7 +434,7 @@ class Server:
         deadline = time.monotonic() + self.startup_timeout_s
         last = ""
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if any(p.poll() is not None for p in self.procs):
                 break
             try:
                 resp = httpx.get(self.url + "/healthz", timeout=2)
@@ -439,15 +450,17 @@ class Server:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
             try:
-                self.proc.wait(timeout=20)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         self._log.close()
-        self.proc = None
+        self.proc, self.procs = None, []
 
     def __enter__(self) -> "Server":
         return self.start()

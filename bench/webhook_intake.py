@@ -1,6 +1,6 @@
 """Telephony webhook intake: signed integrator events through the whole app vs a raw psycopg INSERT loop.
 
-One fresh database and tenant; uvicorn with 2 workers in a SEPARATE process on loopback; this
+One fresh database and tenant; 2 uvicorn processes (bench.common.Server) on loopback; this
 process generates the load (a minimal keep-alive HTTP client, bounded concurrency, a FIXED
 number of requests).
 

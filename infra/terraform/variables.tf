@@ -103,7 +103,7 @@ variable "db_backup_retention_days" {
 }
 
 variable "db_max_connections" {
-  description = "max_connections; size it for (web tasks x workers x pool) + worker tasks + headroom."
+  description = "max_connections; size it for (web tasks x workers x (pool + 4 read connections)) + worker tasks + headroom."
   type        = number
   default     = 400
 }

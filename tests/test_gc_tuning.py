@@ -1,0 +1,35 @@
+"""The web process collects cyclic garbage less often and never rescans what start-up built."""
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from app.main import tune_gc
+
+
+@pytest.fixture
+def restore_gc():
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
+    gc.unfreeze()
+
+
+def test_tune_gc_raises_the_young_threshold_and_freezes_start_up_objects(restore_gc):
+    gc.set_threshold(700, 10, 10)
+    gc.unfreeze()
+    tune_gc(50_000)
+    assert gc.get_threshold() == (50_000, 10, 10)
+    assert gc.get_freeze_count() > 0
+
+
+def test_zero_keeps_cpythons_default(restore_gc):
+    gc.set_threshold(700, 10, 10)
+    gc.unfreeze()
+    tune_gc(0)
+    assert gc.get_threshold() == (700, 10, 10) and gc.get_freeze_count() == 0
+
+
+def test_the_app_tunes_gc_at_start_up(app, settings):
+    assert settings.gc_gen0_threshold > 0 and gc.get_threshold()[0] == settings.gc_gen0_threshold
