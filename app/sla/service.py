@@ -162,13 +162,15 @@ async def start_clocks(session: AsyncSession, tenant_slug: str, targets: list[di
     (batched call intake starts one answer clock per call)."""
     measured: list[dict] = []  # clock rows of the targets the policy measures
     keys: list[str | None] = []  # per target: its clock's key, None if not measured
+    seen: set[str] = set()
     for t in targets:
         policy = await _policy(session, tenant_slug, t["priority"], t["category_id"])
         target = policy.target_for(t["kind"])
         key = clock_key(t["kind"], t["subject"], t["subject_id"])
-        if target is None or key in keys:  # not measured, or the same target twice: one clock
+        if target is None or key in seen:  # not measured, or the same target twice: one clock
             keys.append(None)
             continue
+        seen.add(key)
         at = t["started_at"]
         deadline = at + timedelta(seconds=target)
         warn_at = at + timedelta(seconds=target * policy.warning_pct / 100)
