@@ -18,7 +18,7 @@ def channel(tenant_slug: str) -> str:
 
 async def notify(redis: Redis, tenant_slug: str, topic: str, data: dict[str, Any] | None = None) -> None:
     """topic: e.g. "calls", "incidents", "dispatches", "ringing", "sla" (the fragment to refresh)."""
-    await redis.publish(channel(tenant_slug), json.dumps({"topic": topic, "data": data or {}}))
+    await redis.publish(channel(tenant_slug), _message(topic, data))
 
 
 def notify_after_commit(session, redis: Redis | None, tenant_slug: str, topic: str,
@@ -27,8 +27,12 @@ def notify_after_commit(session, redis: Redis | None, tenant_slug: str, topic: s
     (``redis`` None: the arq queue's connection)."""
     from app.events import after_commit_redis
 
-    message = json.dumps({"topic": topic, "data": data or {}})
+    message = _message(topic, data)
     after_commit_redis(session, lambda pipe: pipe.publish(channel(tenant_slug), message), redis)
+
+
+def _message(topic: str, data: dict[str, Any] | None) -> str:
+    return json.dumps({"topic": topic, "data": data or {}})
 
 
 async def listen(redis: Redis, tenant_slug: str) -> AsyncIterator[dict[str, Any]]:

@@ -397,7 +397,6 @@ class Server:
         self.port = port or free_port()
         self.extra_env = extra_env or {}
         self.startup_timeout_s = startup_timeout_s
-        self.proc: subprocess.Popen | None = None
         self.procs: list[subprocess.Popen] = []
         self.log_path = Path(f"/tmp/siaga112-bench-server-{self.port}.log")
 
@@ -407,7 +406,7 @@ class Server:
 
     def start(self) -> "Server":
         """``workers`` uvicorn processes, each accepting on its OWN listening socket of the same port
-        (SO_REUSEPORT, handed over with ``--fd``): the kernel spreads new connections over them, as
+        (SO_REUSEPORT, inherited by bench/uvicorn_on_socket.py): the kernel spreads new connections over them, as
         the load balancer spreads them over app processes in production (infra/terraform). One
         socket shared by ``uvicorn --workers`` goes to whichever process wakes first, which often
         takes every connection a load generator opens at once (seen: 16/0, 14/2)."""
@@ -424,7 +423,6 @@ class Server:
                                                stderr=subprocess.STDOUT, start_new_session=True,
                                                pass_fds=(sock.fileno(),)))
             sock.close()  # the child has its copy
-        self.proc = self.procs[0]
         self._wait_ready()
         return self
 
@@ -448,7 +446,7 @@ class Server:
         raise RuntimeError(f"server did not become healthy ({last}); log:\n{self.log_path.read_text()[-4000:]}")
 
     def stop(self) -> None:
-        if self.proc is None:
+        if not self.procs:
             return
         for proc in self.procs:
             if proc.poll() is None:
@@ -460,7 +458,7 @@ class Server:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._log.close()
-        self.proc, self.procs = None, []
+        self.procs = []
 
     def __enter__(self) -> "Server":
         return self.start()

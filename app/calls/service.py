@@ -125,7 +125,7 @@ def _intake_statement():
     given = recordset("calls", *columns_of(calls, _INTAKE_COLS), column("actor_id", log.c.actor_id.type),
                       column("actor_label", log.c.actor_label.type), column("log", JSONB), column("i", Integer))
     batch = select(Sequence("calls_id_seq", schema=TENANT_SCHEMA).next_value().label("id"), *given.c).cte("batch")
-    values = [batch.c[c] for c in _INTAKE_COLS[:-1]] + [func.coalesce(batch.c.received_at, func.now())]
+    values = [func.coalesce(batch.c[c], func.now()) if c == "received_at" else batch.c[c] for c in _INTAKE_COLS]
     new_call = (insert(calls).from_select(["id", *_INTAKE_COLS], select(batch.c.id, *values), include_defaults=False)
                 .returning(*calls.c).cte("new_call"))
     logged = insert(log).from_select(

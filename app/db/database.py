@@ -32,7 +32,7 @@ class Database:
         slug exactly as for a tenant session, so the statement cannot read another tenant."""
         translate = translate_map(slug)
         async with (await self._read_pool()).connection() as pg:
-            return await statement._execute_on(pg, self.engine.dialect, translate, params, "all")
+            return await statement.execute_on(pg, self.engine.dialect, translate, params, "all")
 
     async def _read_pool(self) -> AsyncConnectionPool:
         if self._reads is None:

@@ -80,9 +80,11 @@ class Direct:
         return values
 
     async def _execute(self, session: AsyncSession, params: dict[str, Any], fetch: str | None):
-        return await self._execute_on(*await _driver(session), params, fetch)
+        return await self.execute_on(*await _driver(session), params, fetch)
 
-    async def _execute_on(self, pg, dialect, translate: dict | None, params: dict[str, Any], fetch: str | None):
+    async def execute_on(self, pg, dialect, translate: dict | None, params: dict[str, Any], fetch: str | None):
+        """On a given psycopg connection, schema from ``translate`` (Database.read; sessions use
+        first/all/run). ``fetch``: "one", "all" or None."""
         sql, compiled, extra = self._compile(dialect, translate, tuple(params))
         values = self._values(compiled, extra, params)
         async with pg.cursor(row_factory=namedtuple_row) as cur:
