@@ -11,10 +11,12 @@ nothing written (a bad value, a missing reference): one bad call then fails only
 request. Any other failure (the database gone mid-commit) fails every item of that flush with
 the same error, never a retry that could write a call twice.
 """
+
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable, Generic, Hashable, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 I = TypeVar("I")  # noqa: E741
@@ -22,8 +24,13 @@ R = TypeVar("R")
 
 
 class Batcher(Generic[K, I, R]):
-    def __init__(self, flush: Callable[[K, list[I]], Awaitable[list[R]]], *, max_batch: int = 64,
-                 retry_alone: Callable[[BaseException], bool] = lambda exc: False):
+    def __init__(
+        self,
+        flush: Callable[[K, list[I]], Awaitable[list[R]]],
+        *,
+        max_batch: int = 64,
+        retry_alone: Callable[[BaseException], bool] = lambda exc: False,
+    ):
         self._flush = flush
         self._max = max_batch
         self._retry_alone = retry_alone
@@ -45,7 +52,7 @@ class Batcher(Generic[K, I, R]):
         try:
             while self._queues.get(key):
                 queue = self._queues[key]
-                batch, self._queues[key] = queue[:self._max], queue[self._max:]
+                batch, self._queues[key] = queue[: self._max], queue[self._max :]
                 await self._run(key, batch)
         finally:
             self._running.pop(key, None)
@@ -72,7 +79,7 @@ class Batcher(Generic[K, I, R]):
             for _, future in batch:
                 _settle(future, exc=RuntimeError("batch flush cancelled (shutting down)"))
             raise
-        for (_, future), result in zip(batch, results):
+        for (_, future), result in zip(batch, results, strict=False):
             _settle(future, result=result)
 
     async def aclose(self) -> None:

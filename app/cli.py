@@ -1,4 +1,5 @@
 """The ``siaga112`` command: serve, worker, db upgrade/pending, tenants, demo."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,13 +29,16 @@ console = Console()
 def _database_url() -> str:
     url = get_settings().database_url
     if not url:
-        console.print("[red]DATABASE_URL is not set[/red] (only `siaga112 serve` starts the embedded database)")
+        console.print(
+            "[red]DATABASE_URL is not set[/red] (only `siaga112 serve` starts the embedded database)"
+        )
         raise typer.Exit(2)
     return url
 
 
 def _on_database(work, **engine_kw):
     """``asyncio.run(work(db))`` on an engine of its own, disposed afterwards (one-shot commands)."""
+
     async def go():
         from app.db.database import Database
         from app.db.engine import make_async_engine
@@ -55,8 +59,14 @@ def run_deploy(url: str, workers: int = 4, report: Path | None = None) -> bool:
     """
     from app.db.migrate import deploy
 
-    progress = Progress(TextColumn("[bold]tenant schemas"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=console, transient=False)
+    progress = Progress(
+        TextColumn("[bold]tenant schemas"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
     task = {"id": None}
 
     def on_plan(total: int, pending: int) -> None:
@@ -75,16 +85,22 @@ def run_deploy(url: str, workers: int = 4, report: Path | None = None) -> bool:
         result = deploy(url, workers=workers, on_plan=on_plan, on_progress=on_progress)
     finally:
         progress.stop()
-    console.print(f"ok {len(result.ok)} · failed {len(result.failed)} · skipped (up to date) {len(result.skipped)}"
-                  f" · {result.seconds:.2f}s")
+    console.print(
+        f"ok {len(result.ok)} · failed {len(result.failed)} · skipped (up to date) {len(result.skipped)}"
+        f" · {result.seconds:.2f}s"
+    )
     if result.failed:
-        console.print("failed tenants stay at their old revision; fix and rerun `siaga112 db upgrade` to resume")
+        console.print(
+            "failed tenants stay at their old revision; fix and rerun `siaga112 db upgrade` to resume"
+        )
     if report is not None:
         import json
 
-        rows = ([{"slug": s, "status": "ok", "error": None} for s in sorted(result.ok)]
-                + [{"slug": s, "status": "failed", "error": e} for s, e in sorted(result.failed.items())]
-                + [{"slug": s, "status": "skipped", "error": None} for s in result.skipped])
+        rows = (
+            [{"slug": s, "status": "ok", "error": None} for s in sorted(result.ok)]
+            + [{"slug": s, "status": "failed", "error": e} for s, e in sorted(result.failed.items())]
+            + [{"slug": s, "status": "skipped", "error": None} for s in result.skipped]
+        )
         report.write_text(json.dumps(rows, indent=1, ensure_ascii=False))
     return not result.failed
 
@@ -102,17 +118,19 @@ def db_upgrade(
 @db_cli.command("pending")
 def db_pending():
     """List tenant schemas that are not at the head revision (one query for all of them)."""
+    import time
+
     from app.db.engine import make_sync_engine
     from app.db.migrate import head_revision, pending_tenants
-
-    import time
 
     started = time.perf_counter()
     engine = make_sync_engine(_database_url())
     with engine.connect() as conn:
         pending = pending_tenants(conn)
     engine.dispose()
-    console.print(f"head {head_revision('tenant')}: {len(pending)} pending ({time.perf_counter() - started:.2f}s)")
+    console.print(
+        f"head {head_revision('tenant')}: {len(pending)} pending ({time.perf_counter() - started:.2f}s)"
+    )
     for slug in pending:
         console.print(f"  {slug}")
     raise typer.Exit(1 if pending else 0)
@@ -143,8 +161,9 @@ def db_drift(
             console.print(f"    {line}", markup=False, highlight=False)
         if len(lines) > limit:
             console.print(f"    … {len(lines) - limit} more")
-    console.print(f"{len(drift)} tenant schemas checked · {len(drifted)} drifted · "
-                  f"{time.perf_counter() - started:.2f}s")
+    console.print(
+        f"{len(drift)} tenant schemas checked · {len(drifted)} drifted · {time.perf_counter() - started:.2f}s"
+    )
     raise typer.Exit(1 if drifted else 0)
 
 
@@ -162,13 +181,18 @@ def tenants_create(
         console.print(f"[red]unknown region code {region_code}[/red]")
         raise typer.Exit(2)
 
-    _on_database(lambda db: provision_tenant(db.engine, NewTenant(reg.slug, reg.short_name, reg.code,
-                                                                  reg.province, reg.timezone, status)))
+    _on_database(
+        lambda db: provision_tenant(
+            db.engine, NewTenant(reg.slug, reg.short_name, reg.code, reg.province, reg.timezone, status)
+        )
+    )
     console.print(f"created {reg.short_name} as /t/{reg.slug}")
 
 
 @tenants_cli.command("apply")
-def tenants_apply(paths: list[Path] = typer.Argument(..., help="manifest files, e.g. tenants/kota_solok.toml")):
+def tenants_apply(
+    paths: list[Path] = typer.Argument(..., help="manifest files, e.g. tenants/kota_solok.toml"),
+):
     """Apply regency manifests idempotently (create the tenant if missing, update OPDs/categories by code)."""
     from app.tenancy.manifest import ManifestError, apply, load
 
@@ -176,7 +200,7 @@ def tenants_apply(paths: list[Path] = typer.Argument(..., help="manifest files, 
         manifests = [load(p) for p in paths]
     except ManifestError as exc:
         console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from exc
 
     async def apply_all(db):
         return [await apply(db, m) for m in manifests]
@@ -198,9 +222,11 @@ def tenants_list():
     engine = make_sync_engine(_database_url())
     table = Table("slug", "name", "code", "province", "status", "tz")
     with engine.connect() as conn:
-        for row in conn.execute(text(
-            "SELECT slug, name, region_code, province, status, timezone FROM public.tenants ORDER BY region_code"
-        )):
+        for row in conn.execute(
+            text(
+                "SELECT slug, name, region_code, province, status, timezone FROM public.tenants ORDER BY region_code"
+            )
+        ):
             table.add_row(*[str(v) for v in row])
     engine.dispose()
     console.print(table)
@@ -238,11 +264,15 @@ def national_rebuild(
     from app.national.rollup import rebuild_all
 
     _database_url()
-    result = _on_database(lambda db: rebuild_all(db, tenant or None, workers), pool_size=workers, max_overflow=0)
+    result = _on_database(
+        lambda db: rebuild_all(db, tenant or None, workers), pool_size=workers, max_overflow=0
+    )
     for slug, error in result.failed.items():
         console.print(f"[red]failed[/red] {slug}: {error}")
-    console.print(f"rebuilt {len(result.ok)} tenants ({result.rows} day rows) · failed {len(result.failed)}"
-                  f" · {result.seconds:.2f}s")
+    console.print(
+        f"rebuilt {len(result.ok)} tenants ({result.rows} day rows) · failed {len(result.failed)}"
+        f" · {result.seconds:.2f}s"
+    )
     raise typer.Exit(1 if result.failed else 0)
 
 
@@ -255,7 +285,9 @@ def simulate(
     calls: int = typer.Option(20, help="ordinary calls per day (Kota Solok: about 20)"),
     flood: bool = typer.Option(False, "--flood/--no-flood", help="add a flood-day spike (hundreds an hour)"),
     prank_ratio: float = typer.Option(0.8, min=0.0, max=1.0, help="share of prank/silent calls"),
-    speed: float = typer.Option(60.0, min=0.0, help="1 = live, 60 = an hour a minute, 0 = as fast as possible"),
+    speed: float = typer.Option(
+        60.0, min=0.0, help="1 = live, 60 = an hour a minute, 0 = as fast as possible"
+    ),
     concurrency: int = typer.Option(16, min=1, max=512),
 ):
     """Replay a realistic day of 112 calls through the signed telephony webhook (app/telephony/simulator.py)."""
@@ -264,11 +296,15 @@ def simulate(
     scenario = simulator.build_day(seed=seed, calls=calls, flood=flood, prank_ratio=prank_ratio)
     if secret is None:
         secret = asyncio.run(simulator.tenant_secret(_database_url(), slug))
-    console.print(f"{scenario.calls} calls, {len(scenario.events)} events "
-                  f"({dict(scenario.kinds)}), span {scenario.span_s / 3600:.1f} h, speed {speed or 'max'}")
+    console.print(
+        f"{scenario.calls} calls, {len(scenario.events)} events "
+        f"({dict(scenario.kinds)}), span {scenario.span_s / 3600:.1f} h, speed {speed or 'max'}"
+    )
     report = asyncio.run(simulator.replay(scenario, url, slug, secret, speed=speed, concurrency=concurrency))
-    console.print(f"sent {report.sent} in {report.seconds:.1f}s · statuses {dict(report.statuses)} · "
-                  f"p50 {report.percentile(50):.1f} ms · p99 {report.percentile(99):.1f} ms")
+    console.print(
+        f"sent {report.sent} in {report.seconds:.1f}s · statuses {dict(report.statuses)} · "
+        f"p50 {report.percentile(50):.1f} ms · p99 {report.percentile(99):.1f} ms"
+    )
     for line in report.errors[:5]:
         console.print(f"[yellow]{line}[/yellow]")
     raise typer.Exit(0 if not report.errors else 1)
@@ -293,8 +329,9 @@ def web(
     host: str = typer.Option(None, help="default HOST (0.0.0.0 in the container image)"),
     port: int = typer.Option(None, help="default PORT"),
     workers: int = typer.Option(1, envvar="WEB_CONCURRENCY", help="uvicorn worker processes"),
-    graceful_s: int = typer.Option(20, envvar="GRACEFUL_SHUTDOWN_S",
-                                   help="on SIGTERM, seconds in-flight requests get to finish"),
+    graceful_s: int = typer.Option(
+        20, envvar="GRACEFUL_SHUTDOWN_S", help="on SIGTERM, seconds in-flight requests get to finish"
+    ),
 ):
     """Production web process: the app only (no embedded servers, no migrations, no demo data).
 
@@ -305,17 +342,24 @@ def web(
 
     settings = get_settings()
     if not settings.database_url or not settings.redis_url:
-        console.print("[red]DATABASE_URL and REDIS_URL must be set[/red] (`siaga112 serve` is the all-in-one mode)")
+        console.print(
+            "[red]DATABASE_URL and REDIS_URL must be set[/red] (`siaga112 serve` is the all-in-one mode)"
+        )
         raise typer.Exit(2)
     uvicorn.run(
-        "app.main:create_app", factory=True,
-        host=host or settings.host, port=port or settings.port, workers=workers,
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
         timeout_graceful_shutdown=graceful_s,
         # Longer than the load balancer's idle timeout (60 s), or it reuses a closed connection (502).
         timeout_keep_alive=75,
         # Behind the load balancer: trust X-Forwarded-For/Proto (the security group admits only it).
-        proxy_headers=True, forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "*"),
-        server_header=False, log_level=os.environ.get("LOG_LEVEL", "info"),
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "*"),
+        server_header=False,
+        log_level=os.environ.get("LOG_LEVEL", "info"),
     )
 
 
@@ -360,13 +404,15 @@ def serve(
             _print_accounts(_seed_demo())
         if with_worker:
             worker_proc = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=os.environ.copy())
-        console.print(f"[bold green]Siaga112 is up:[/bold green] http://{host}:{port}/  (Ctrl-C stops everything)")
+        console.print(
+            f"[bold green]Siaga112 is up:[/bold green] http://{host}:{port}/  (Ctrl-C stops everything)"
+        )
         from app.main import create_app
 
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
     except EmbeddedError as exc:
         console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from exc
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,4 +1,5 @@
 """Settings, read once from the environment (prefix-free names such as DATABASE_URL)."""
+
 from __future__ import annotations
 
 import secrets
@@ -40,7 +41,7 @@ class Settings(BaseSettings):
     port: int = 8112
 
     @model_validator(mode="after")
-    def _secret_required_in_production(self) -> "Settings":
+    def _secret_required_in_production(self) -> Settings:
         if self.cookie_secure is None:
             self.cookie_secure = self.environment != "development"
         if not self.secret_key:

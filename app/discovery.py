@@ -3,6 +3,7 @@
 A domain package ``app/<name>/`` may have ``api.py`` and ``views.py`` (each with ``router``),
 ``jobs.py`` (``FUNCTIONS`` and ``CRON_JOBS`` lists) and ``handlers.py`` (@subscribe functions).
 """
+
 from __future__ import annotations
 
 import importlib

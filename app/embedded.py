@@ -7,6 +7,7 @@ with a generated scram-sha-256 password kept 0600 in the data folder. A file loc
 ``serve`` processes from sharing one data folder, and a stale server left by a killed run is
 stopped cleanly before a new one starts.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -165,9 +166,21 @@ class EmbeddedPostgres:
             pwfile.chmod(0o600)
             try:
                 subprocess.run(
-                    [_pg_bin("initdb"), "-D", str(self.pgdata), "-U", "siaga112", "--auth=scram-sha-256",
-                     f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C"],
-                    check=True, capture_output=True, **run_as,
+                    [
+                        _pg_bin("initdb"),
+                        "-D",
+                        str(self.pgdata),
+                        "-U",
+                        "siaga112",
+                        "--auth=scram-sha-256",
+                        f"--pwfile={pwfile}",
+                        "-E",
+                        "UTF8",
+                        "--locale=C",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    **run_as,
                 )
             except subprocess.CalledProcessError as exc:
                 raise EmbeddedError(f"initdb failed: {exc.stderr.decode(errors='replace')}") from exc
@@ -181,8 +194,21 @@ class EmbeddedPostgres:
             shutil.chown(log, PG_SYSTEM_USER)
         opts = f"-p {self.port} -h 127.0.0.1 -k {sockdir} -c max_connections=200"
         result = subprocess.run(
-            [_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"],
-            capture_output=True, **run_as,
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-o",
+                opts,
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            capture_output=True,
+            **run_as,
         )
         if result.returncode != 0:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
@@ -193,7 +219,12 @@ class EmbeddedPostgres:
         import psycopg
 
         with psycopg.connect(
-            host="127.0.0.1", port=self.port, user="siaga112", password=password, dbname="postgres", autocommit=True
+            host="127.0.0.1",
+            port=self.port,
+            user="siaga112",
+            password=password,
+            dbname="postgres",
+            autocommit=True,
         ) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'siaga112'").fetchone():
                 conn.execute("CREATE DATABASE siaga112")
@@ -203,7 +234,8 @@ class EmbeddedPostgres:
             return
         subprocess.run(
             [_pg_bin("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
-            capture_output=True, **self._run_as(),
+            capture_output=True,
+            **self._run_as(),
         )
 
 
@@ -234,7 +266,10 @@ class EmbeddedRedis:
         )
         acl.chmod(0o600)
         self.server = ValkeyServer(
-            port=self.port, host="127.0.0.1", data_dir=data, persist=True,
+            port=self.port,
+            host="127.0.0.1",
+            data_dir=data,
+            persist=True,
             config={"appendonly": "yes", "aclfile": str(acl)},
         )
         self.server.start()

@@ -21,12 +21,14 @@ Event names and payloads:
   sla.clock_closed        clock=<SLA clock row>, breached=bool   (emitted by app/sla)
   sla.breached            clock=<SLA clock row>, level=int        (emitted by app/sla)
 """
+
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,7 +73,7 @@ async def emit(session: AsyncSession, name: str, tenant: str, actor_id: int | No
     await emit_many(session, [DomainEvent(name, tenant, actor_id, payload)])
 
 
-async def emit_many(session: AsyncSession, batch: "list[DomainEvent]") -> None:
+async def emit_many(session: AsyncSession, batch: list[DomainEvent]) -> None:
     """Events of ONE name and tenant, in order, handled in the session's transaction."""
     if not batch:
         return

@@ -4,6 +4,7 @@ Kept per event loop: a Redis connection belongs to the loop that opened it, and 
 run several loops (tests run the app in-process AND a live uvicorn server in a thread). Each
 loop uses the pool its own lifespan/worker set (a pool set outside any loop is the fallback).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,14 @@ return 1
 """
 
 
-async def enqueue(function: str, *args: Any, _job_id: str | None = None, _defer_until: datetime | None = None,
-                  _defer_by: float | timedelta | None = None, **kwargs: Any) -> str | None:
+async def enqueue(
+    function: str,
+    *args: Any,
+    _job_id: str | None = None,
+    _defer_until: datetime | None = None,
+    _defer_by: float | timedelta | None = None,
+    **kwargs: Any,
+) -> str | None:
     """Enqueue an arq job (the format and keys of ``ArqRedis.enqueue_job``); pass ``_job_id`` to make
     it idempotent, ``_defer_until``/``_defer_by`` for timers. The job id, or None if that id is
     queued or has a result already."""
@@ -69,17 +76,30 @@ async def enqueue(function: str, *args: Any, _job_id: str | None = None, _defer_
     return job_id if queued else None
 
 
-def enqueue_into(pipeline: Any, function: str, *args: Any, _job_id: str | None = None,
-                 _defer_until: datetime | None = None, _defer_by: float | timedelta | None = None,
-                 **kwargs: Any) -> None:
+def enqueue_into(
+    pipeline: Any,
+    function: str,
+    *args: Any,
+    _job_id: str | None = None,
+    _defer_until: datetime | None = None,
+    _defer_by: float | timedelta | None = None,
+    **kwargs: Any,
+) -> None:
     """``enqueue`` as one command of a Redis pipeline (``events.after_commit_redis``); the result
     is not looked at. EVAL, not EVALSHA: a pipeline would check the script cache first."""
-    job_id, keys, argv = _job(get_queue(), function, args, kwargs, _job_id, _defer_until, _defer_by)
+    _, keys, argv = _job(get_queue(), function, args, kwargs, _job_id, _defer_until, _defer_by)
     pipeline.eval(_ENQUEUE_LUA, len(keys), *keys, *argv)
 
 
-def _job(pool: ArqRedis, function: str, args: tuple, kwargs: dict, job_id: str | None,
-         defer_until: datetime | None, defer_by: float | timedelta | None) -> tuple[str, list, list]:
+def _job(
+    pool: ArqRedis,
+    function: str,
+    args: tuple,
+    kwargs: dict,
+    job_id: str | None,
+    defer_until: datetime | None,
+    defer_by: float | timedelta | None,
+) -> tuple[str, list, list]:
     """The job's id, and the keys and arguments of _ENQUEUE_LUA (arq's own format)."""
     job_id = job_id or uuid4().hex
     now = timestamp_ms()
@@ -91,5 +111,8 @@ def _job(pool: ArqRedis, function: str, args: tuple, kwargs: dict, job_id: str |
         score = now
     expires_ms = score - now + pool.expires_extra_ms
     payload = serialize_job(function, args, kwargs, None, now, serializer=pool.job_serializer)
-    return (job_id, [job_key_prefix + job_id, result_key_prefix + job_id, pool.default_queue_name],
-            [max(1, expires_ms), payload, score, job_id])
+    return (
+        job_id,
+        [job_key_prefix + job_id, result_key_prefix + job_id, pool.default_queue_name],
+        [max(1, expires_ms), payload, score, job_id],
+    )

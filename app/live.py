@@ -4,10 +4,12 @@ Anything that changes what an operator or OPD sees (a call logged, a dispatch ac
 call ringing, an SLA breach) calls ``notify``; the console's SSE endpoint relays the notices and
 htmx re-fetches the affected fragment. Works across several app processes and the worker.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -21,8 +23,9 @@ async def notify(redis: Redis, tenant_slug: str, topic: str, data: dict[str, Any
     await redis.publish(channel(tenant_slug), _message(topic, data))
 
 
-def notify_after_commit(session, redis: Redis | None, tenant_slug: str, topic: str,
-                        data: dict[str, Any] | None = None) -> None:
+def notify_after_commit(
+    session, redis: Redis | None, tenant_slug: str, topic: str, data: dict[str, Any] | None = None
+) -> None:
     """``notify`` once the session's transaction commits, in that commit's one Redis pipeline
     (``redis`` None: the arq queue's connection)."""
     from app.events import after_commit_redis

@@ -1,9 +1,9 @@
 """Application factory. Everything stateful (engine, Redis, arq pool) is built in the lifespan."""
+
 from __future__ import annotations
 
 import asyncio
 import gc
-
 from contextlib import asynccontextmanager
 
 from arq import create_pool
@@ -19,13 +19,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from app import jobs
 from app.calls.intake import IntakeQueue
 from app.config import PROJECT_ROOT, Settings, get_settings
-from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
-from app.events import load_subscribers
 from app.db.database import Database
 from app.db.engine import make_async_engine
+from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
+from app.events import load_subscribers
 from app.tenancy.registry import TenantRegistry
-from app.web.errors import LoginRequired
 from app.web.deps import session_user_loader
+from app.web.errors import LoginRequired
 from app.web.hosts import TenantHostMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.templating import is_htmx, render
@@ -47,7 +47,9 @@ def tune_gc(gen0_threshold: int) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url or not settings.redis_url:
-        raise RuntimeError("DATABASE_URL and REDIS_URL must be set (siaga112 serve sets them for the embedded default)")
+        raise RuntimeError(
+            "DATABASE_URL and REDIS_URL must be set (siaga112 serve sets them for the embedded default)"
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -117,7 +119,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):
         if is_htmx(request):
-            return JSONResponse({"detail": exc.detail}, status_code=401, headers={"HX-Redirect": exc.login_url})
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=401, headers={"HX-Redirect": exc.login_url}
+            )
         if _wants_html(request):
             return RedirectResponse(f"{exc.login_url}?next={request.url.path}", status_code=303)
         return JSONResponse({"detail": exc.detail}, status_code=401)
@@ -125,22 +129,34 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         if _wants_html(request) and not is_htmx(request):
-            return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
-                          status_code=exc.status_code)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+            return render(
+                request,
+                "error.html",
+                {"status": exc.status_code, "detail": exc.detail},
+                status_code=exc.status_code,
+            )
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError):
         # Safety net (SQLSTATE class 22: out-of-range ids, NUL bytes, overlong text): bad input is a
         # 422, never a 500. The request's transaction was rolled back, so nothing was half-written.
-        return JSONResponse({"detail": "Data tidak valid (nilai di luar batas yang diizinkan)",
-                             "errors": []}, status_code=422)
+        return JSONResponse(
+            {"detail": "Data tidak valid (nilai di luar batas yang diizinkan)", "errors": []}, status_code=422
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path", "form")),
-             "message": e["msg"], "type": e["type"]}
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path", "form")),
+                "message": e["msg"],
+                "type": e["type"],
+            }
             for e in exc.errors()
         ]
-        return JSONResponse({"detail": "Data tidak valid (validation error)", "errors": errors}, status_code=422)
+        return JSONResponse(
+            {"detail": "Data tidak valid (validation error)", "errors": errors}, status_code=422
+        )

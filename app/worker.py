@@ -3,6 +3,7 @@
 Run with ``siaga112 worker`` (or ``arq app.worker.WorkerSettings``). Jobs take the tenant as an
 explicit argument and must be idempotent: arq may run a job more than once.
 """
+
 from __future__ import annotations
 
 from arq.connections import RedisSettings
@@ -10,10 +11,10 @@ from arq.connections import RedisSettings
 from app import jobs
 from app.config import get_settings
 from app.db import models  # noqa: F401
-from app.discovery import import_domain_modules
-from app.events import load_subscribers
 from app.db.database import Database
 from app.db.engine import make_async_engine
+from app.discovery import import_domain_modules
+from app.events import load_subscribers
 
 
 async def startup(ctx: dict) -> None:

@@ -15,6 +15,7 @@ generated from this process or by `wrk`):
 
 Targets: api ≥ 25 % of raw; paced p99 < 50 ms. Options: --concurrency, --seconds, --rate.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
-    RawHttp, Server, bench_environment, closed_loop, emit, log, login, make_user, provision, quick, raw_insert_loop, run,
+from bench.common import (
+    RawHttp,
+    Server,
+    bench_environment,
+    closed_loop,
+    emit,
+    log,
+    login,
+    make_user,
+    provision,
+    quick,
+    raw_insert_loop,
+    run,
     summarize,
 )
 
@@ -45,8 +57,7 @@ BODY = {"caller_number": "+6281234567890", "channel": "voice"}
 async def raw_loop(database_url: str, slug: str, concurrency: int, seconds: float) -> dict:
     from app.db.tenancy import schema_for
 
-    sql = (f'INSERT INTO "{schema_for(slug)}".calls (caller_number, channel, language) '
-           "VALUES (%s, %s, 'id')")
+    sql = f"INSERT INTO \"{schema_for(slug)}\".calls (caller_number, channel, language) VALUES (%s, %s, 'id')"
     row = (BODY["caller_number"], BODY["channel"])
     return await raw_insert_loop(database_url, sql, lambda i: row, concurrency, seconds=seconds)
 
@@ -69,27 +80,49 @@ end
 """
 
 
-def api_closed_loop_wrk(url: str, slug: str, cookies: dict, csrf: str, concurrency: int, seconds: float) -> dict:
+def api_closed_loop_wrk(
+    url: str, slug: str, cookies: dict, csrf: str, concurrency: int, seconds: float
+) -> dict:
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(WRK_SCRIPT % {"body": json.dumps(BODY), "cookie": cookie, "csrf": csrf})
         script = fh.name
     try:
         out = subprocess.run(
-            ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", script,
-             f"{url}/api/v1/t/{slug}/calls"],
-            capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+            [
+                "wrk",
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script,
+                f"{url}/api/v1/t/{slug}/calls",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        ).stdout
     finally:
         os.unlink(script)
     line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
-    r = json.loads(line[len("WRKJSON "):])
+    r = json.loads(line[len("WRKJSON ") :])
     ok = r["requests"] - r["non2xx"] - r["errors"]
-    return {"count": ok, "failed": r["non2xx"] + r["errors"], "rate": ok / (r["duration_us"] / 1e6),
-            "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000, "tool": "wrk"}
+    return {
+        "count": ok,
+        "failed": r["non2xx"] + r["errors"],
+        "rate": ok / (r["duration_us"] / 1e6),
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "tool": "wrk",
+    }
 
 
-async def api_closed_loop_httpx(url: str, slug: str, cookies: dict, csrf: str, concurrency: int,
-                                seconds: float) -> dict:
+async def api_closed_loop_httpx(
+    url: str, slug: str, cookies: dict, csrf: str, concurrency: int, seconds: float
+) -> dict:
     import httpx
 
     async def post(client, _i: int) -> bool:
@@ -99,19 +132,34 @@ async def api_closed_loop_httpx(url: str, slug: str, cookies: dict, csrf: str, c
             return False
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, cookies=cookies, headers={"x-csrf-token": csrf},
-                                 limits=limits, timeout=10) as client:
+    async with httpx.AsyncClient(
+        base_url=url, cookies=cookies, headers={"x-csrf-token": csrf}, limits=limits, timeout=10
+    ) as client:
         r = await closed_loop(post, [client] * concurrency, seconds=seconds)
     s = summarize(r["latencies"])
-    return {"count": len(r["latencies"]), "failed": r["failed"], "rate": len(r["latencies"]) / r["elapsed"],
-            "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"], "tool": "httpx"}
+    return {
+        "count": len(r["latencies"]),
+        "failed": r["failed"],
+        "rate": len(r["latencies"]) / r["elapsed"],
+        "p50_ms": s["p50_ms"],
+        "p99_ms": s["p99_ms"],
+        "tool": "httpx",
+    }
 
 
 # ---------------------------------------------------------------- API, open loop at a fixed rate
 
 
-async def api_open_loop(url: str, slug: str, cookies: dict, csrf: str, rate: float, seconds: float,
-                        connections: int = 64, timeout_s: float = 10.0) -> dict:
+async def api_open_loop(
+    url: str,
+    slug: str,
+    cookies: dict,
+    csrf: str,
+    rate: float,
+    seconds: float,
+    connections: int = 64,
+    timeout_s: float = 10.0,
+) -> dict:
     """Requests are due at t0 + i/rate whatever happened before; a request waiting for a free
     connection is late, and its latency (from the due time) says so."""
     from urllib.parse import urlparse
@@ -140,7 +188,7 @@ async def api_open_loop(url: str, slug: str, cookies: dict, csrf: str, rate: flo
                     continue
                 try:
                     status = await asyncio.wait_for(client.post_json(path, body), timeout_s)
-                except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError):
+                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError):
                     await client.close()
                     status = 0
                 if status == 201:
@@ -164,8 +212,12 @@ async def api_open_loop(url: str, slug: str, cookies: dict, csrf: str, rate: flo
         w.cancel()
     achieved = len(latencies) / (time.perf_counter() - t0)
     # Failed: error, timeout or dropped as hopelessly late; not counted: still in flight at the cut-off.
-    return {"count": len(latencies), "failed": failed + (total - len(latencies) - failed),
-            "achieved_rate": achieved, **summarize(latencies)}
+    return {
+        "count": len(latencies),
+        "failed": failed + (total - len(latencies) - failed),
+        "achieved_rate": achieved,
+        **summarize(latencies),
+    }
 
 
 def count_calls(database_url: str, slug: str) -> int:

@@ -18,6 +18,7 @@ Typical use::
                 ...
             return {"figure": 1.0}
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,18 +34,22 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/x.py` works as well as `python -m bench.x`
     sys.path.insert(0, str(ROOT))
 
-BENCH_PG_URL = os.environ.get("BENCH_PG_URL", os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+BENCH_PG_URL = os.environ.get(
+    "BENCH_PG_URL", os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+)
 PG_ADMIN = BENCH_PG_URL
-REDIS_BASE = os.environ.get("BENCH_REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")).rstrip("/")
+REDIS_BASE = os.environ.get(
+    "BENCH_REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+).rstrip("/")
 BENCH_PASSWORD = "bench-sandi-112-aman"
 # Claimed with the same key as tests/conftest.py, so a test run never picks (and flushes) our index.
 _REDIS_CLAIM_KEY = "siaga112:test-claim"
@@ -199,7 +204,7 @@ def regency_tenants(n: int, offset: int = 0):
     from app.tenancy.provision import NewTenant
     from app.tenancy.regions import regencies
 
-    regs = sorted(regencies().values(), key=lambda r: r.code)[offset:offset + n]
+    regs = sorted(regencies().values(), key=lambda r: r.code)[offset : offset + n]
     return [NewTenant(r.slug, r.short_name, r.code, r.province, r.timezone, "active") for r in regs]
 
 
@@ -220,8 +225,13 @@ async def provision_many(engine, tenants, concurrency: int = 4) -> list[float]:
     return times
 
 
-async def provision_async(database_url: str, slug: str | None = None, status: str = "active",
-                          region_code: str | None = None, name: str | None = None) -> str:
+async def provision_async(
+    database_url: str,
+    slug: str | None = None,
+    status: str = "active",
+    region_code: str | None = None,
+    name: str | None = None,
+) -> str:
     from app.config import get_settings
     from app.db.engine import make_async_engine
     from app.tenancy.provision import NewTenant, provision_tenant
@@ -229,9 +239,17 @@ async def provision_async(database_url: str, slug: str | None = None, status: st
     slug = slug or f"bench_{uuid.uuid4().hex[:6]}"
     engine = make_async_engine(get_settings(), url=database_url, pool_size=2, max_overflow=0)
     try:
-        await provision_tenant(engine, NewTenant(slug, name or f"Kota Bench {slug[-6:]}",
-                                                 region_code or f"B{uuid.uuid4().hex[:4]}",
-                                                 "Sumatera Barat", "WIB", status))
+        await provision_tenant(
+            engine,
+            NewTenant(
+                slug,
+                name or f"Kota Bench {slug[-6:]}",
+                region_code or f"B{uuid.uuid4().hex[:4]}",
+                "Sumatera Barat",
+                "WIB",
+                status,
+            ),
+        )
     finally:
         await engine.dispose()
     return slug
@@ -242,8 +260,13 @@ def provision(database_url: str, slug: str | None = None, status: str = "active"
     return run(provision_async(database_url, slug, status, **kw))
 
 
-async def make_user_async(database_url: str, slug: str, role: str = "operator",
-                          password: str = BENCH_PASSWORD, opd_code: str | None = None) -> str:
+async def make_user_async(
+    database_url: str,
+    slug: str,
+    role: str = "operator",
+    password: str = BENCH_PASSWORD,
+    opd_code: str | None = None,
+) -> str:
     from sqlalchemy import select
 
     from app.auth.models import User
@@ -260,9 +283,20 @@ async def make_user_async(database_url: str, slug: str, role: str = "operator",
         async with db.tenant(slug) as s:
             opd_id = None
             if role == "opd_staff":
-                opd_id = (await s.execute(select(Opd.id).where(Opd.code == (opd_code or "damkar")))).scalar_one()
-            s.add(User(email=email, full_name=f"{role.title()} Bench", role=role, opd_id=opd_id,
-                       password_hash=hash_password(password), is_active=True, session_version=1))
+                opd_id = (
+                    await s.execute(select(Opd.id).where(Opd.code == (opd_code or "damkar")))
+                ).scalar_one()
+            s.add(
+                User(
+                    email=email,
+                    full_name=f"{role.title()} Bench",
+                    role=role,
+                    opd_id=opd_id,
+                    password_hash=hash_password(password),
+                    is_active=True,
+                    session_version=1,
+                )
+            )
             await s.commit()
     finally:
         await engine.dispose()
@@ -277,7 +311,9 @@ def make_user(database_url: str, slug: str, role: str = "operator", **kw) -> str
 # ---------------------------------------------------------------- the raw PostgreSQL ceiling
 
 
-async def closed_loop(send, resources: list, *, seconds: float | None = None, total: int | None = None) -> dict:
+async def closed_loop(
+    send, resources: list, *, seconds: float | None = None, total: int | None = None
+) -> dict:
     """A closed loop: one worker per item of ``resources`` (its own connection, or one shared client
     repeated), each awaiting ``send(resource, i)`` for the next number ``i`` as soon as its last one
     is answered, until ``total`` numbers are used or ``seconds`` have passed. ``send`` returns True on
@@ -307,8 +343,15 @@ async def closed_loop(send, resources: list, *, seconds: float | None = None, to
     return {"latencies": latencies, "failed": failed, "elapsed": time.perf_counter() - started}
 
 
-async def raw_insert_loop(database_url: str, sql: str, params, concurrency: int, *,
-                          seconds: float | None = None, total: int | None = None) -> dict:
+async def raw_insert_loop(
+    database_url: str,
+    sql: str,
+    params,
+    concurrency: int,
+    *,
+    seconds: float | None = None,
+    total: int | None = None,
+) -> dict:
     """What PostgreSQL itself allows at this concurrency: ``concurrency`` psycopg connections, each
     running ``sql`` with ``params(i)`` then COMMIT in a loop, for ``seconds`` or ``total`` statements
     in all. Returns count, rate (/s) and every latency (s)."""
@@ -325,7 +368,11 @@ async def raw_insert_loop(database_url: str, sql: str, params, concurrency: int,
     finally:
         for c in conns:
             await c.close()
-    return {"count": len(r["latencies"]), "rate": len(r["latencies"]) / r["elapsed"], "latencies": r["latencies"]}
+    return {
+        "count": len(r["latencies"]),
+        "rate": len(r["latencies"]) / r["elapsed"],
+        "latencies": r["latencies"],
+    }
 
 
 # ---------------------------------------------------------------- a cheap HTTP client
@@ -351,8 +398,11 @@ class RawHttp:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        self.writer.write(f"POST {path} HTTP/1.1\r\n{self.head}{extra}Content-Type: application/json\r\n"
-                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\n{self.head}{extra}Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         await self.writer.drain()
         status_line = await self.reader.readline()
         length, close = 0, False
@@ -390,8 +440,14 @@ class Server:
     (its tail is shown if the server fails to start).
     """
 
-    def __init__(self, env: BenchEnv, workers: int = 2, port: int | None = None,
-                 extra_env: dict[str, str] | None = None, startup_timeout_s: float = 60.0):
+    def __init__(
+        self,
+        env: BenchEnv,
+        workers: int = 2,
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+        startup_timeout_s: float = 60.0,
+    ):
         self.env = env
         self.workers = workers
         self.port = port or free_port()
@@ -404,7 +460,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         """``workers`` uvicorn processes, each accepting on its OWN listening socket of the same port
         (SO_REUSEPORT, inherited by bench/uvicorn_on_socket.py): the kernel spreads new connections over them, as
         the load balancer spreads them over app processes in production (infra/terraform). One
@@ -419,9 +475,17 @@ class Server:
             sock.bind(("127.0.0.1", self.port))
             sock.listen(2048)
             cmd = [sys.executable, str(ROOT / "bench" / "uvicorn_on_socket.py"), str(sock.fileno())]
-            self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env.env(**self.extra_env), stdout=self._log,
-                                               stderr=subprocess.STDOUT, start_new_session=True,
-                                               pass_fds=(sock.fileno(),)))
+            self.procs.append(
+                subprocess.Popen(
+                    cmd,
+                    cwd=ROOT,
+                    env=self.env.env(**self.extra_env),
+                    stdout=self._log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    pass_fds=(sock.fileno(),),
+                )
+            )
             sock.close()  # the child has its copy
         self._wait_ready()
         return self
@@ -443,7 +507,9 @@ class Server:
                 last = repr(exc)
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"server did not become healthy ({last}); log:\n{self.log_path.read_text()[-4000:]}")
+        raise RuntimeError(
+            f"server did not become healthy ({last}); log:\n{self.log_path.read_text()[-4000:]}"
+        )
 
     def stop(self) -> None:
         if not self.procs:
@@ -460,7 +526,7 @@ class Server:
         self._log.close()
         self.procs = []
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -478,8 +544,9 @@ def login(base_url: str, slug: str, email: str, password: str = BENCH_PASSWORD) 
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         if not token:
             raise RuntimeError(f"no CSRF token on the login page ({page.status_code})")
-        resp = c.post(f"/t/{slug}/login", data={"email": email, "password": password,
-                                                 "csrf_token": token.group(1)})
+        resp = c.post(
+            f"/t/{slug}/login", data={"email": email, "password": password, "csrf_token": token.group(1)}
+        )
         if resp.status_code != 303:
             raise RuntimeError(f"login failed: {resp.status_code} {resp.text[:300]}")
         return dict(c.cookies), token.group(1)
@@ -508,8 +575,10 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def summarize(latencies_s: list[float], prefix: str = "") -> dict[str, float]:
     """p50/p95/p99/max in milliseconds, rounded, keyed ``<prefix>p50_ms`` …"""
-    return {f"{prefix}{name}_ms": round(percentile(latencies_s, p) * 1000, 2)
-            for name, p in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))}
+    return {
+        f"{prefix}{name}_ms": round(percentile(latencies_s, p) * 1000, 2)
+        for name, p in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))
+    }
 
 
 def rss_mb(pid: int | None = None) -> float:
@@ -551,8 +620,14 @@ def machine() -> dict[str, str]:
             pg = conn.execute("SHOW server_version").fetchone()[0]
     except Exception:
         pass
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": mem, "python": platform.python_version(),
-            "postgresql": pg, "os": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": mem,
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "os": platform.platform(),
+    }
 
 
 def emit(figures: dict) -> dict:
@@ -564,7 +639,7 @@ def emit(figures: dict) -> dict:
     return figures
 
 
-def scratch_tenant_revision(dest, rev: str = "tbench01") -> "Path":
+def scratch_tenant_revision(dest, rev: str = "tbench01") -> Path:
     """A copy of migrations/tenant plus one metadata-only revision on top of the current head.
 
     For benches and the scale test only (``migrate_tenants(..., script_location=dest)``); it is
@@ -578,14 +653,15 @@ def scratch_tenant_revision(dest, rev: str = "tbench01") -> "Path":
     from app.db.migrate import head_revision
 
     dest = Path(dest) / "tenant"
-    shutil.copytree(PROJECT_ROOT / "migrations" / "tenant", dest,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        PROJECT_ROOT / "migrations" / "tenant", dest, ignore=shutil.ignore_patterns("__pycache__")
+    )
     (dest / "versions" / f"{rev}_bench.py").write_text(f'''"""bench: metadata-only change"""
 from alembic import op
 import sqlalchemy as sa
 
 revision = "{rev}"
-down_revision = "{head_revision('tenant')}"
+down_revision = "{head_revision("tenant")}"
 branch_labels = None
 depends_on = None
 
@@ -632,11 +708,18 @@ class BackendMemory:
         import psycopg
 
         dbname = self.url.rsplit("/", 1)[1]
-        with psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        with psycopg.connect(
+            self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+        ) as conn:
             first = True
             while not self._stop.is_set():
-                pids = [r[0] for r in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,))]
+                pids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                        (dbname,),
+                    )
+                ]
                 if first:
                     self.preexisting, first = set(pids), False
                     self._ready.set()

@@ -5,6 +5,7 @@ most of them prank/silent as in real 112 traffic, emergencies with open incident
 console page is fetched by a few concurrent operators (closed loop, httpx, separate process
 from the 2-worker uvicorn server). Options: --calls, --requests, --concurrency.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
-    Server, bench_environment, closed_loop, emit, log, login, make_user, provision, quick, run, summarize,
+from bench.common import (
+    Server,
+    bench_environment,
+    closed_loop,
+    emit,
+    log,
+    login,
+    make_user,
+    provision,
+    quick,
+    run,
+    summarize,
 )
 
 TARGETS = {"console_p95_ms": "< 150"}
@@ -31,21 +42,35 @@ async def seed(url: str, slug: str, cookies: dict, csrf: str, calls: int, catego
     rnd = random.Random(112)
     population = [o for o, w in OUTCOMES for _ in range(w)]
     made = {"calls": 0, "incidents": 0}
-    async with httpx.AsyncClient(base_url=url, cookies=cookies, headers={"x-csrf-token": csrf}, timeout=30) as c:
+    async with httpx.AsyncClient(
+        base_url=url, cookies=cookies, headers={"x-csrf-token": csrf}, timeout=30
+    ) as c:
         sem = asyncio.Semaphore(8)
 
         async def one(i: int) -> None:
             outcome = rnd.choice(population)
             async with sem:
-                resp = await c.post(f"/api/v1/t/{slug}/calls", json={
-                    "caller_number": f"+62812{rnd.randrange(10**7, 10**8)}", "channel": "voice",
-                    "outcome": outcome})
+                resp = await c.post(
+                    f"/api/v1/t/{slug}/calls",
+                    json={
+                        "caller_number": f"+62812{rnd.randrange(10**7, 10**8)}",
+                        "channel": "voice",
+                        "outcome": outcome,
+                    },
+                )
                 resp.raise_for_status()
                 made["calls"] += 1
                 if outcome == "emergency" and categories:
-                    inc = await c.post(f"/api/v1/t/{slug}/incidents", json={
-                        "category_id": rnd.choice(categories), "call_id": resp.json()["id"], "priority": 2,
-                        "address": f"Jl. Bench No. {i}", "description": "Kejadian uji beban"})
+                    inc = await c.post(
+                        f"/api/v1/t/{slug}/incidents",
+                        json={
+                            "category_id": rnd.choice(categories),
+                            "call_id": resp.json()["id"],
+                            "priority": 2,
+                            "address": f"Jl. Bench No. {i}",
+                            "description": "Kejadian uji beban",
+                        },
+                    )
                     inc.raise_for_status()
                     made["incidents"] += 1
 
@@ -60,8 +85,9 @@ async def fetch_console(url: str, slug: str, cookies: dict, requests: int, concu
         resp = await c.get(f"/t/{slug}/")
         return resp.status_code == 200 and "</html>" in resp.text
 
-    async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=30,
-                                 headers={"accept": "text/html"}) as c:
+    async with httpx.AsyncClient(
+        base_url=url, cookies=cookies, timeout=30, headers={"accept": "text/html"}
+    ) as c:
         r = await closed_loop(fetch, [c] * concurrency, total=requests)
     return {"latencies": r["latencies"], "failed": r["failed"], "rate": len(r["latencies"]) / r["elapsed"]}
 
@@ -89,9 +115,17 @@ def main(calls: int | None = None, requests: int | None = None, concurrency: int
             log(f"GET /t/{slug}/ × {requests}, {concurrency} concurrent …")
             r = run(fetch_console(srv.url, slug, cookies, requests, concurrency))
     s = summarize(r["latencies"], prefix="console_")
-    return {"calls_seeded": made["calls"], "incidents_seeded": made["incidents"], "requests": requests,
-            "concurrency": concurrency, "console_p50_ms": s["console_p50_ms"], "console_p95_ms": s["console_p95_ms"],
-            "console_max_ms": s["console_max_ms"], "pages_per_s": round(r["rate"], 1), "failed": r["failed"]}
+    return {
+        "calls_seeded": made["calls"],
+        "incidents_seeded": made["incidents"],
+        "requests": requests,
+        "concurrency": concurrency,
+        "console_p50_ms": s["console_p50_ms"],
+        "console_p95_ms": s["console_p95_ms"],
+        "console_max_ms": s["console_max_ms"],
+        "pages_per_s": round(r["rate"], 1),
+        "failed": r["failed"],
+    }
 
 
 if __name__ == "__main__":

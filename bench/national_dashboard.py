@@ -11,6 +11,7 @@ What is real and what is generated (the dashboard reads ONLY public tables, neve
 The page is fetched by a Kominfo user over httpx from this process against a 2-worker uvicorn in
 a separate process on loopback. Options: --requests, --subset, --calls.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
-    Server, bench_environment, emit, log, provision_many, quick, run, summarize,
+from bench.common import (
+    Server,
+    bench_environment,
+    emit,
+    log,
+    provision_many,
+    quick,
+    run,
+    summarize,
 )
 
 TARGETS = {"dashboard_p95_ms": "< 100"}
@@ -36,18 +44,31 @@ def register_tenants(url: str) -> None:
 
     rows = []
     for i, r in enumerate(sorted(regencies().values(), key=lambda r: r.code)):
-        status = ("active", "active", "verified", "pending", "active", "suspended" if i % 37 == 0 else "verified")[i % 6]
+        status = (
+            "active",
+            "active",
+            "verified",
+            "pending",
+            "active",
+            "suspended" if i % 37 == 0 else "verified",
+        )[i % 6]
         activated = None
         if status in ("active", "suspended"):
             # Spread launches 2018-06 → 2025-10 so the cumulative curve has a shape.
-            activated = time.strftime("%Y-%m-%dT08:00:00+07:00",
-                                      time.gmtime(1527811200 + (i * 7919 % 514) * 450_000))
+            activated = time.strftime(
+                "%Y-%m-%dT08:00:00+07:00", time.gmtime(1527811200 + (i * 7919 % 514) * 450_000)
+            )
         rows.append((r.slug, r.short_name, r.code, r.province, status, r.timezone, activated))
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY public.tenants (slug, name, region_code, province, status, timezone, activated_at) "
-                      "FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    with (
+        psycopg.connect(url) as conn,
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY public.tenants (slug, name, region_code, province, status, timezone, activated_at) "
+            "FROM STDIN"
+        ) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
 
 
 def fill_rollups(url: str, total_calls: int) -> dict:
@@ -79,21 +100,34 @@ def fill_rollups(url: str, total_calls: int) -> dict:
             ) x
         """)
         for table, key, values, col in (
-            ("national_daily_category", "category_code",
-             ["fire", "traffic_accident", "flood", "medical", "violence_crime", "other"], "incidents"),
-            ("national_daily_opd", "opd_type", ["damkar", "ambulans", "polisi", "bpbd", "satpolpp", "dinkes"],
-             "dispatches"),
+            (
+                "national_daily_category",
+                "category_code",
+                ["fire", "traffic_accident", "flood", "medical", "violence_crime", "other"],
+                "incidents",
+            ),
+            (
+                "national_daily_opd",
+                "opd_type",
+                ["damkar", "ambulans", "polisi", "bpbd", "satpolpp", "dinkes"],
+                "dispatches",
+            ),
         ):
-            conn.execute(f"""
+            conn.execute(
+                f"""
                 INSERT INTO public.{table} (tenant_id, day, {key}, {col})
                 SELECT nd.tenant_id, nd.day, (%s::text[])[1 + (nd.tenant_id + extract(doy FROM nd.day)::int + k) %% 6],
                        greatest(1, nd.{col} / 3)
                 FROM public.national_daily nd
                 CROSS JOIN generate_series(0, 2) AS k
                 WHERE nd.{col} > 0
-            """, (values,))
-        conn.execute("ANALYZE public.national_daily; ANALYZE public.national_daily_category; "
-                     "ANALYZE public.national_daily_opd; ANALYZE public.tenants")
+            """,
+                (values,),
+            )
+        conn.execute(
+            "ANALYZE public.national_daily; ANALYZE public.national_daily_category; "
+            "ANALYZE public.national_daily_opd; ANALYZE public.tenants"
+        )
         calls, rows = conn.execute("SELECT sum(calls_total), count(*) FROM public.national_daily").fetchone()
     return {"rollup_calls": int(calls), "rollup_day_rows": int(rows)}
 
@@ -105,9 +139,11 @@ def kominfo_user(url: str) -> str:
 
     email = "analis@komdigi.bench.id"
     with psycopg.connect(url) as conn:
-        conn.execute("INSERT INTO public.platform_users (email, full_name, password_hash, role, is_active, "
-                     "session_version) VALUES (%s, 'Analis Bench', %s, 'kominfo', true, 1)",
-                     (email, hash_password(PASSWORD)))
+        conn.execute(
+            "INSERT INTO public.platform_users (email, full_name, password_hash, role, is_active, "
+            "session_version) VALUES (%s, 'Analis Bench', %s, 'kominfo', true, 1)",
+            (email, hash_password(PASSWORD)),
+        )
     return email
 
 
@@ -125,7 +161,9 @@ def platform_login(base: str, email: str) -> dict:
         return dict(c.cookies)
 
 
-def measure(base: str, cookies: dict, path: str, params: dict, n: int, headers: dict | None = None) -> list[float]:
+def measure(
+    base: str, cookies: dict, path: str, params: dict, n: int, headers: dict | None = None
+) -> list[float]:
     import httpx
 
     out = []
@@ -175,15 +213,18 @@ async def real_tenants_rebuild(url: str, subset: int, calls_each: int) -> dict:
 
     engine = make_async_engine(get_settings(), url=url, pool_size=8, max_overflow=0)
     db = Database(engine)
-    tenants = [NewTenant(f"rb_{i:03d}", f"Kota Rebuild {i}", f"R{i:04d}", "Bali", "WITA", "active")
-               for i in range(subset)]
+    tenants = [
+        NewTenant(f"rb_{i:03d}", f"Kota Rebuild {i}", f"R{i:04d}", "Bali", "WITA", "active")
+        for i in range(subset)
+    ]
     await provision_many(engine, tenants, concurrency=4)
     t0 = time.perf_counter()
     # Bench-only bulk data (app code never writes tenant tables with text()).
     for t in tenants:
         schema = f"tenant_{t.slug}"
         async with engine.begin() as conn:
-            await conn.execute(text(f"""
+            await conn.execute(
+                text(f"""
                 INSERT INTO "{schema}".calls (caller_number, channel, language, received_at, answered_at, outcome)
                 SELECT '+62812' || lpad(g::text, 7, '0'), 'voice', 'id',
                        now() - (g % 365) * interval '1 day' - (g % 86400) * interval '1 second',
@@ -192,16 +233,21 @@ async def real_tenants_rebuild(url: str, subset: int, calls_each: int) -> dict:
                                  + (g % 90) * interval '1 second' END,
                        (ARRAY['prank','prank','silent','misdial','non_emergency_info','emergency','prank','silent',
                               NULL,'emergency'])[1 + g % 10]
-                FROM generate_series(1, {calls_each}) g"""))
-            await conn.execute(text(f"""
+                FROM generate_series(1, {calls_each}) g""")
+            )
+            await conn.execute(
+                text(f"""
                 INSERT INTO "{schema}".incidents (category_id, priority, status, opened_at)
                 SELECT (SELECT min(id) FROM "{schema}".categories) + g % 9, 2, 'closed',
                        now() - (g % 365) * interval '1 day'
-                FROM generate_series(1, {calls_each // 10}) g"""))
-            await conn.execute(text(f"""
+                FROM generate_series(1, {calls_each // 10}) g""")
+            )
+            await conn.execute(
+                text(f"""
                 INSERT INTO "{schema}".dispatches (incident_id, opd_id, status, sent_at, version)
                 SELECT i.id, (SELECT min(id) FROM "{schema}".opds) + i.id % 14, 'resolved', i.opened_at, 1
-                FROM "{schema}".incidents i"""))
+                FROM "{schema}".incidents i""")
+            )
             await conn.execute(text(f'ANALYZE "{schema}".calls'))
     fill_s = time.perf_counter() - t0
     slugs = [t.slug for t in tenants]
@@ -242,21 +288,42 @@ def main(requests: int | None = None, subset: int | None = None, total_calls: in
             import os
 
             figures["load_avg_1m_before_requests"] = round(os.getloadavg()[0], 1)
-            figures.update(summarize(measure(srv.url, cookies, "/national", {}, requests, html), "dashboard_"))
-            figures["dashboard_html_bytes"] = len(__import__("httpx").get(f"{srv.url}/national", cookies=cookies,
-                                                                           headers=html).content)
+            figures.update(
+                summarize(measure(srv.url, cookies, "/national", {}, requests, html), "dashboard_")
+            )
+            figures["dashboard_html_bytes"] = len(
+                __import__("httpx").get(f"{srv.url}/national", cookies=cookies, headers=html).content
+            )
             log("default dashboard done")
-            figures.update(summarize(measure_cold(srv.url, cookies, max(20, requests // 4), html),
-                                     "dashboard_uncached_"))
+            figures.update(
+                summarize(measure_cold(srv.url, cookies, max(20, requests // 4), html), "dashboard_uncached_")
+            )
             year = {"from": time.strftime("%Y-%m-%d", time.localtime(time.time() - 364 * 86400))}
-            figures.update(summarize(measure(srv.url, cookies, "/national", year, max(20, requests // 4), html),
-                                     "dashboard_365d_"))
-            figures.update(summarize(measure(srv.url, cookies, "/national", {"province": "Jawa Barat"},
-                                             max(20, requests // 4), {**html, "hx-request": "true",
-                                                                      "hx-target": "dashboard"}),
-                                     "htmx_province_filter_"))
-            figures.update(summarize(measure(srv.url, cookies, "/api/v1/national/regencies", {},
-                                             max(20, requests // 4)), "api_regencies_"))
+            figures.update(
+                summarize(
+                    measure(srv.url, cookies, "/national", year, max(20, requests // 4), html),
+                    "dashboard_365d_",
+                )
+            )
+            figures.update(
+                summarize(
+                    measure(
+                        srv.url,
+                        cookies,
+                        "/national",
+                        {"province": "Jawa Barat"},
+                        max(20, requests // 4),
+                        {**html, "hx-request": "true", "hx-target": "dashboard"},
+                    ),
+                    "htmx_province_filter_",
+                )
+            )
+            figures.update(
+                summarize(
+                    measure(srv.url, cookies, "/api/v1/national/regencies", {}, max(20, requests // 4)),
+                    "api_regencies_",
+                )
+            )
         import os
 
         figures["load_avg_1m_during_requests"] = round(os.getloadavg()[0], 1)

@@ -10,6 +10,7 @@ runs in its OWN subprocess (one crash or leak cannot spoil the next), one after 
 they never compete for the 2 cores; its progress streams through, its figures come back on a
 ``BENCH_RESULT {json}`` line. A benchmark that fails is reported in the table and the exit code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,9 @@ def discover() -> list[str]:
         if path.stem in NOT_BENCHMARKS or path.stem.startswith("_"):
             continue
         tree = ast.parse(path.read_text(), str(path))
-        if any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "main" for n in tree.body):
+        if any(
+            isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "main" for n in tree.body
+        ):
             names.append(path.stem)
     return names
 
@@ -63,17 +66,23 @@ def run_one(name: str, timeout_s: float) -> tuple[dict | None, str, float]:
     """(figures or None, error text, seconds)."""
     started = time.perf_counter()
     cmd = [sys.executable, "-c", CHILD.format(root=str(BENCH_DIR.parent), name=name, marker=RESULT_MARKER)]
-    proc = subprocess.Popen(cmd, cwd=BENCH_DIR.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        cmd,
+        cwd=BENCH_DIR.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     figures, tail = None, []
     deadline = time.monotonic() + timeout_s
     try:
         for line in proc.stdout:
             if line.startswith(RESULT_MARKER):
-                figures = json.loads(line[len(RESULT_MARKER):])
+                figures = json.loads(line[len(RESULT_MARKER) :])
                 continue
             sys.stderr.write(f"  [{name}] {line}")
-            tail = (tail + [line])[-15:]
+            tail = ([*tail, line])[-15:]
             if time.monotonic() > deadline:
                 proc.kill()
                 return None, f"timed out after {timeout_s:.0f}s", time.perf_counter() - started
@@ -112,7 +121,7 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
 def print_table(rows: list[tuple[str, str, str, str]]) -> None:
     header = ("benchmark", "figure", "value", "target")
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False))
     print(line)
     print("-" * len(line))
     previous = None
@@ -123,9 +132,13 @@ def print_table(rows: list[tuple[str, str, str, str]]) -> None:
 
 
 def markdown(rows, info: dict) -> str:
-    out = [f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']} RAM; PostgreSQL {info['postgresql']};"
-           f" Python {info['python']}; load average before the run {info.get('loadavg', '?')}.", "",
-           "| benchmark | figure | value | target |", "| --- | --- | ---: | --- |"]
+    out = [
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory']} RAM; PostgreSQL {info['postgresql']};"
+        f" Python {info['python']}; load average before the run {info.get('loadavg', '?')}.",
+        "",
+        "| benchmark | figure | value | target |",
+        "| --- | --- | ---: | --- |",
+    ]
     out += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |" for r in rows]
     return "\n".join(out) + "\n"
 
@@ -146,9 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {unknown}; known: {names}")
     names = [n for n in names if not a.only or n in a.only]
     info = machine()
-    info["loadavg"] = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
-    print(f"machine: {info['cpu']} · {info['cores']} cores · {info['memory']} · PostgreSQL {info['postgresql']}"
-          f" · load {info['loadavg']}" + (" · BENCH_QUICK" if os.environ.get("BENCH_QUICK") else ""), flush=True)
+    info["loadavg"] = (
+        " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+    )
+    print(
+        f"machine: {info['cpu']} · {info['cores']} cores · {info['memory']} · PostgreSQL {info['postgresql']}"
+        f" · load {info['loadavg']}" + (" · BENCH_QUICK" if os.environ.get("BENCH_QUICK") else ""),
+        flush=True,
+    )
     results = {}
     for name in names:
         print(f"== {name}", file=sys.stderr, flush=True)

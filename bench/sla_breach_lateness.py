@@ -7,6 +7,7 @@ rows: ``breached_at - deadline`` (the breach is stamped by the worker when it re
 ``warned_at - warn_at`` for the 80 % warnings that fire on the same clocks.
 Own database and Redis index, dropped at the end.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,12 +17,12 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_environment, emit, log, provision_many, quick, regency_tenants, summarize  # noqa: E402
+from bench.common import bench_environment, emit, log, provision_many, quick, regency_tenants, summarize
 
 TARGETS = {"breach_lateness_p99_ms": "< 5000"}
 
@@ -49,14 +50,29 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
     slugs = [t.slug for t in tenants]
     for slug in slugs:  # acknowledgement in 20 s; nothing else measured, so the figures are about one timer
         async with db.tenant(slug) as s:
-            await s.execute(update(SlaPolicy).where(SlaPolicy.scope == "P1").values(
-                answer_s=None, dispatch_s=None, acknowledge_s=20, arrival_s=None, resolution_s=None,
-                warning_pct=80, escalation_delay_s=3600))
+            await s.execute(
+                update(SlaPolicy)
+                .where(SlaPolicy.scope == "P1")
+                .values(
+                    answer_s=None,
+                    dispatch_s=None,
+                    acknowledge_s=20,
+                    arrival_s=None,
+                    resolution_s=None,
+                    warning_pct=80,
+                    escalation_delay_s=3600,
+                )
+            )
             await s.commit()
 
     worker_log = open(f"/tmp/sla_bench_worker_{os.getpid()}.log", "w")
-    worker = subprocess.Popen([sys.executable, "-m", "arq", "app.worker.WorkerSettings"], env=env.env(),
-                              stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "arq", "app.worker.WorkerSettings"],
+        env=env.env(),
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     pool = await create_pool(RedisSettings.from_dsn(env.redis_url))
     jobs.set_queue(pool)
     try:
@@ -69,7 +85,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
                 cat_id = (await s.execute(select(Category.id).where(Category.code == "fire"))).scalar_one()
                 for _ in range(per_tenant):
                     # deadlines 20-30 s after each dispatch is written
-                    sent = datetime.now(timezone.utc) + timedelta(seconds=rng.uniform(0, 10))
+                    sent = datetime.now(UTC) + timedelta(seconds=rng.uniform(0, 10))
                     inc = Incident(category_id=cat_id, priority=1, status="open", opened_at=sent)
                     s.add(inc)
                     await s.flush()
@@ -88,8 +104,13 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
             done = 0
             for slug in slugs:
                 async with db.tenant(slug) as s:
-                    done += (await s.execute(select(func.count()).select_from(SlaClock).where(
-                        SlaClock.kind == "acknowledge", SlaClock.breached_at.is_not(None)))).scalar_one()
+                    done += (
+                        await s.execute(
+                            select(func.count())
+                            .select_from(SlaClock)
+                            .where(SlaClock.kind == "acknowledge", SlaClock.breached_at.is_not(None))
+                        )
+                    ).scalar_one()
             if done >= total:
                 break
             await asyncio.sleep(1)
@@ -101,8 +122,12 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
                         breach.append((c.breached_at - c.deadline).total_seconds())
                     if c.warned_at is not None:
                         warn.append((c.warned_at - c.warn_at).total_seconds())
-        figures = {"tenants": n_tenants, "dispatches": total, "breaches_recorded": len(breach),
-                   "warnings_recorded": len(warn)}
+        figures = {
+            "tenants": n_tenants,
+            "dispatches": total,
+            "breaches_recorded": len(breach),
+            "warnings_recorded": len(warn),
+        }
         figures.update(summarize(breach, "breach_lateness_"))
         figures.update(summarize(warn, "warning_lateness_"))
         return figures

@@ -3,6 +3,7 @@
 Usage: python bench/tenancy_provision.py [N=50] [--concurrency 1]
 Sequential by default, so each figure is one tenant's own latency.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_database, emit, percentiles, provision_many, quick, regency_tenants  # noqa: E402
+from bench.common import bench_database, emit, percentiles, provision_many, quick, regency_tenants
 
 TARGETS = {"provision_p95_ms": "<= 1000"}
 

@@ -4,6 +4,7 @@ bench.common.Server gives each process a socket of its own on one port (SO_REUSE
 own ``--fd`` takes any descriptor for a UNIX socket, so TCP_NODELAY would not be set on its
 connections (Nagle + delayed ACK: 40 ms stalls); ``socket.socket(fileno=…)`` reads the real family.
 """
+
 import socket
 import sys
 
@@ -11,6 +12,11 @@ import uvicorn
 
 if __name__ == "__main__":
     listening = socket.socket(fileno=int(sys.argv[1]))
-    config = uvicorn.Config("app.main:create_app", factory=True, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=10)
+    config = uvicorn.Config(
+        "app.main:create_app",
+        factory=True,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
     uvicorn.Server(config).run(sockets=[listening])

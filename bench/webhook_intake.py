@@ -14,6 +14,7 @@ number of requests).
 
 Prints both rates, p50/p99 latency and the ratio. Options: --requests, --concurrency.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,13 +24,22 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (  # noqa: E402
-    RawHttp, Server, bench_environment, emit, log, provision, quick, raw_insert_loop, run, summarize,
+from bench.common import (
+    RawHttp,
+    Server,
+    bench_environment,
+    emit,
+    log,
+    provision,
+    quick,
+    raw_insert_loop,
+    run,
+    summarize,
 )
 
 
@@ -41,10 +51,12 @@ def build_events(n: int) -> list[tuple[str, bytes]]:
     seed = 1
     while len(out) < n:
         day = simulator.build_day(seed=seed, calls=20, flood=True)
-        start = datetime.now(timezone.utc) - timedelta(seconds=day.span_s + 60)
+        start = datetime.now(UTC) - timedelta(seconds=day.span_s + 60)
         for ev in day.events:
             path = "aml" if ev.kind == "aml" else "events"
-            out.append((path, json.dumps(simulator.event_body(ev, start + timedelta(seconds=ev.offset))).encode()))
+            out.append(
+                (path, json.dumps(simulator.event_body(ev, start + timedelta(seconds=ev.offset))).encode())
+            )
         seed += 1
     return out[:n]
 
@@ -52,15 +64,20 @@ def build_events(n: int) -> list[tuple[str, bytes]]:
 async def raw_loop(database_url: str, slug: str, concurrency: int, total: int) -> dict:
     from app.db.tenancy import schema_for
 
-    sql = (f'INSERT INTO "{schema_for(slug)}".telephony_events (event_id, kind, external_call_id, occurred_at) '
-           "VALUES (%s, 'ringing', %s, now())")
+    sql = (
+        f'INSERT INTO "{schema_for(slug)}".telephony_events (event_id, kind, external_call_id, occurred_at) '
+        "VALUES (%s, 'ringing', %s, now())"
+    )
     prefix = uuid.uuid4().hex[:8]
-    raw = await raw_insert_loop(database_url, sql, lambda i: (f"raw-{prefix}-{i}", f"raw-call-{i}"), concurrency,
-                                total=total)
+    raw = await raw_insert_loop(
+        database_url, sql, lambda i: (f"raw-{prefix}-{i}", f"raw-call-{i}"), concurrency, total=total
+    )
     return {"count": raw["count"], "rate": raw["rate"], **summarize(raw["latencies"])}
 
 
-async def webhook_loop(url: str, slug: str, secret: str, events: list[tuple[str, bytes]], concurrency: int) -> dict:
+async def webhook_loop(
+    url: str, slug: str, secret: str, events: list[tuple[str, bytes]], concurrency: int
+) -> dict:
     """``concurrency`` keep-alive connections, each sending the next event when its last one is
     answered. The client is bench.common.RawHttp (a few µs a request), so on 2 cores the load
     generator does not eat the server's CPU (httpx spent more per request than the raw loop does)."""
@@ -82,11 +99,12 @@ async def webhook_loop(url: str, slug: str, secret: str, events: list[tuple[str,
                 t0 = time.perf_counter()
                 try:
                     status, content = await asyncio.wait_for(
-                        client.post(f"/api/v1/t/{slug}/telephony/{path}", body, headers), 30)
+                        client.post(f"/api/v1/t/{slug}/telephony/{path}", body, headers), 30
+                    )
                     statuses[status] += 1
                     if status >= 400 and len(errors) < 5:
                         errors.append(f"{status} {content[:200]!r}")
-                except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                     await client.close()
                     statuses["error"] += 1
                     errors.append(repr(exc)[:200])
@@ -98,7 +116,13 @@ async def webhook_loop(url: str, slug: str, secret: str, events: list[tuple[str,
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     ok = statuses[200] + statuses[201]
-    return {"count": ok, "rate": ok / elapsed, "statuses": dict(statuses), "errors": errors, **summarize(latencies)}
+    return {
+        "count": ok,
+        "rate": ok / elapsed,
+        "statuses": dict(statuses),
+        "errors": errors,
+        **summarize(latencies),
+    }
 
 
 async def _check(database_url: str, slug: str, events: list[tuple[str, bytes]]) -> dict:
@@ -109,9 +133,12 @@ async def _check(database_url: str, slug: str, events: list[tuple[str, bytes]]) 
 
     ids = {json.loads(b)["call_id"] for p, b in events if p == "events"}
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        cur = await conn.execute(f'SELECT count(*), count(*) FILTER (WHERE silent_suspected), '
-                                 f"count(*) FILTER (WHERE telephony_state = 'missed') "
-                                 f'FROM "{schema_for(slug)}".calls WHERE external_id LIKE %s', ("sim-%",))
+        cur = await conn.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE silent_suspected), "
+            f"count(*) FILTER (WHERE telephony_state = 'missed') "
+            f'FROM "{schema_for(slug)}".calls WHERE external_id LIKE %s',
+            ("sim-%",),
+        )
         calls, silent, missed = await cur.fetchone()
     return {"calls_expected": len(ids), "calls_in_db": calls, "silent_flagged": silent, "missed": missed}
 
@@ -133,11 +160,17 @@ def main(requests: int | None = None, concurrency: int = 16) -> dict:
     for line in api["errors"]:
         log("  error:", line)
     return {
-        "requests": requests, "concurrency": concurrency,
-        "raw_insert_per_s": round(raw["rate"], 1), "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"],
-        "webhook_per_s": round(api["rate"], 1), "webhook_p50_ms": api["p50_ms"], "webhook_p99_ms": api["p99_ms"],
+        "requests": requests,
+        "concurrency": concurrency,
+        "raw_insert_per_s": round(raw["rate"], 1),
+        "raw_p50_ms": raw["p50_ms"],
+        "raw_p99_ms": raw["p99_ms"],
+        "webhook_per_s": round(api["rate"], 1),
+        "webhook_p50_ms": api["p50_ms"],
+        "webhook_p99_ms": api["p99_ms"],
         "webhook_vs_raw_pct": round(100 * api["rate"] / raw["rate"], 1),
-        "webhook_statuses": api["statuses"], **check,
+        "webhook_statuses": api["statuses"],
+        **check,
     }
 
 

@@ -4,6 +4,7 @@ Each pytest run creates its own throw-away database (dropped at the end) and cla
 Redis database index, so several runs can share one machine's servers.
 Servers: TEST_PG_URL (an admin connection, default postgres@127.0.0.1:5432) and TEST_REDIS_URL.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -54,9 +55,8 @@ def pytest_sessionstart(session):
 
     get_settings.cache_clear()
     engine = make_sync_engine(os.environ["DATABASE_URL"])
-    with engine.connect() as conn:
-        with conn.begin():
-            upgrade_public(conn)
+    with engine.connect() as conn, conn.begin():
+        upgrade_public(conn)
     engine.dispose()
 
 
@@ -121,7 +121,9 @@ async def tenant_factory(engine):
         n = next(_counter)
         slug = f"{prefix}{uuid.uuid4().hex[:6]}_{n}"
         code = f"T{n:04d}"
-        tid = await provision_tenant(engine, NewTenant(slug, f"Kota Uji {n}", code, "Sumatera Barat", "WIB", status))
+        tid = await provision_tenant(
+            engine, NewTenant(slug, f"Kota Uji {n}", code, "Sumatera Barat", "WIB", status)
+        )
         return TenantHandle(slug, f"Kota Uji {n}", code, tid)
 
     return make
@@ -152,10 +154,18 @@ async def user_factory(db):
         async with db.tenant(tenant.slug) as s:
             opd_id = None
             if role == "opd_staff":
-                opd_id = (await s.execute(select(Opd.id).where(Opd.code == (opd_code or "damkar")))).scalar_one()
-            user = User(email=f"{role}-{uuid.uuid4().hex[:8]}@{tenant.slug.replace('_', '-')}.uji.id",
-                        full_name=f"{role.title()} Uji", role=role, opd_id=opd_id,
-                        password_hash=hashed, is_active=True, session_version=1)
+                opd_id = (
+                    await s.execute(select(Opd.id).where(Opd.code == (opd_code or "damkar")))
+                ).scalar_one()
+            user = User(
+                email=f"{role}-{uuid.uuid4().hex[:8]}@{tenant.slug.replace('_', '-')}.uji.id",
+                full_name=f"{role.title()} Uji",
+                role=role,
+                opd_id=opd_id,
+                password_hash=hashed,
+                is_active=True,
+                session_version=1,
+            )
             s.add(user)
             await s.commit()
             return user
@@ -177,7 +187,9 @@ async def client(app):
     import httpx
 
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver", follow_redirects=False) as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://testserver", follow_redirects=False
+    ) as c:
         yield c
 
 
@@ -193,8 +205,9 @@ async def csrf_of(client, path: str) -> str:
 
 async def login(client, tenant_slug: str, email: str, password: str = TEST_PASSWORD):
     token = await csrf_of(client, f"/t/{tenant_slug}/login")
-    resp = await client.post(f"/t/{tenant_slug}/login",
-                             data={"email": email, "password": password, "csrf_token": token})
+    resp = await client.post(
+        f"/t/{tenant_slug}/login", data={"email": email, "password": password, "csrf_token": token}
+    )
     return resp
 
 
@@ -239,9 +252,17 @@ async def browser():
         pytest.fail("Chromium is not installed (apt-get install chromium); .ci/run installs it")
     async with async_playwright() as p:
         b = await p.chromium.launch(
-            executable_path=path, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            executable_path=path,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield b
         await b.close()

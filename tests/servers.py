@@ -1,12 +1,13 @@
 """Real servers for tests that need a socket: a free loopback port, and an ASGI app served by
 uvicorn in a daemon thread (the live app for browser tests, the test OIDC provider)."""
+
 from __future__ import annotations
 
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 def free_port() -> int:

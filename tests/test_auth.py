@@ -1,4 +1,5 @@
 """Login, logout and the boundaries between tenants and roles."""
+
 from __future__ import annotations
 
 from app.auth.passwords import hash_password, password_problems, verify_password
@@ -66,7 +67,9 @@ async def test_session_of_a_is_not_a_session_of_b(client, tenant_a, tenant_b, us
 async def test_login_without_csrf_token_is_refused(client, tenant_a, user_factory):
     user = await user_factory(tenant_a, "operator")
     await client.get(f"/t/{tenant_a.slug}/login")
-    resp = await client.post(f"/t/{tenant_a.slug}/login", data={"email": user.email, "password": TEST_PASSWORD})
+    resp = await client.post(
+        f"/t/{tenant_a.slug}/login", data={"email": user.email, "password": TEST_PASSWORD}
+    )
     assert resp.status_code == 403
 
 
@@ -85,8 +88,15 @@ async def test_deactivated_user_loses_session(client, tenant_a, user_factory, db
 async def test_open_redirect_is_ignored(client, tenant_a, user_factory):
     user = await user_factory(tenant_a, "operator")
     token = await csrf_of(client, f"/t/{tenant_a.slug}/login")
-    resp = await client.post(f"/t/{tenant_a.slug}/login", data={
-        "email": user.email, "password": TEST_PASSWORD, "csrf_token": token, "next": "https://evil.example/x"})
+    resp = await client.post(
+        f"/t/{tenant_a.slug}/login",
+        data={
+            "email": user.email,
+            "password": TEST_PASSWORD,
+            "csrf_token": token,
+            "next": "https://evil.example/x",
+        },
+    )
     assert resp.status_code == 303 and resp.headers["location"] == f"/t/{tenant_a.slug}/"
 
 
@@ -101,8 +111,11 @@ async def test_host_name_binds_tenant(settings, tenant_a):
     from app.main import create_app
 
     app = create_app(settings.model_copy(update={"tenant_domain": "112.test"}))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url=f"https://{tenant_a.slug}.112.test") as c:
-            resp = await c.get("/login")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=f"https://{tenant_a.slug}.112.test"
+        ) as c,
+    ):
+        resp = await c.get("/login")
     assert resp.status_code == 200 and tenant_a.name in resp.text

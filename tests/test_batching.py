@@ -1,4 +1,5 @@
 """app.batching: concurrent submissions share flushes, each caller gets its own result or error."""
+
 from __future__ import annotations
 
 import asyncio
@@ -54,11 +55,12 @@ async def test_keys_never_share_a_flush():
     await asyncio.gather(*(b.submit(k, (k, i)) for i in range(4) for k in ("kota_a", "kab_b")))
     assert all(item[0] == key for key, items in flushed for item in items)
     assert sorted(item for _, items in flushed for item in items) == sorted(
-        (k, i) for i in range(4) for k in ("kota_a", "kab_b"))
+        (k, i) for i in range(4) for k in ("kota_a", "kab_b")
+    )
 
 
 async def test_a_bad_item_fails_alone_when_the_failure_wrote_nothing():
-    flush, flushed = recorder(fail_on=3)
+    flush, _flushed = recorder(fail_on=3)
     b = Batcher(flush, retry_alone=lambda exc: isinstance(exc, Bad))
     results = await asyncio.gather(*(b.submit("k", i) for i in range(6)), return_exceptions=True)
     assert isinstance(results[3], Bad)
@@ -93,5 +95,7 @@ async def test_a_flush_returning_the_wrong_number_of_results_is_an_error_not_a_h
         return items[:1]
 
     b = Batcher(flush)
-    results = await asyncio.wait_for(asyncio.gather(b.submit("k", 1), b.submit("k", 2), return_exceptions=True), 2)
+    results = await asyncio.wait_for(
+        asyncio.gather(b.submit("k", 1), b.submit("k", 2), return_exceptions=True), 2
+    )
     assert all(isinstance(r, RuntimeError) for r in results)

@@ -1,11 +1,12 @@
 """app.db.direct: hot-path statements on the session's own psycopg connection keep the guarantees
 of every other statement: bound to the session's tenant, inside its transaction, SQLAlchemy errors."""
+
 from __future__ import annotations
 
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,9 @@ def _number() -> str:
 
 async def _count(db, slug: str, number: str) -> int:
     async with db.tenant(slug) as s:
-        return (await s.execute(select(func.count()).select_from(Call).where(Call.caller_number == number))).scalar_one()
+        return (
+            await s.execute(select(func.count()).select_from(Call).where(Call.caller_number == number))
+        ).scalar_one()
 
 
 async def test_a_statement_runs_in_the_schema_of_the_sessions_tenant(db, tenant_a, tenant_b):
@@ -54,7 +57,9 @@ async def test_writes_join_the_sessions_transaction(db, tenant_a):
     async with db.tenant(tenant_a.slug) as s:
         await _ADD.run(s, {"caller_number": number, "channel": "voice", "language": "id"})
         # the ORM sees the row in the same transaction …
-        assert (await s.execute(select(func.count()).select_from(Call).where(Call.caller_number == number))).scalar_one() == 1
+        assert (
+            await s.execute(select(func.count()).select_from(Call).where(Call.caller_number == number))
+        ).scalar_one() == 1
         await s.rollback()
     assert await _count(db, tenant_a.slug, number) == 0  # … and a rollback takes it back
 
@@ -69,39 +74,58 @@ async def test_writes_join_the_sessions_transaction(db, tenant_a):
 async def test_database_errors_come_back_as_sqlalchemy_errors(db, tenant_a):
     external = uuid.uuid4().hex
     async with db.tenant(tenant_a.slug) as s:
-        await _ADD.run(s, {"caller_number": _number(), "channel": "voice", "language": "id", "external_id": external})
+        await _ADD.run(
+            s, {"caller_number": _number(), "channel": "voice", "language": "id", "external_id": external}
+        )
         await s.commit()
     async with db.tenant(tenant_a.slug) as s:
         with pytest.raises(IntegrityError):  # unique external_id
-            await _ADD.run(s, {"caller_number": _number(), "channel": "voice", "language": "id",
-                               "external_id": external})
+            await _ADD.run(
+                s, {"caller_number": _number(), "channel": "voice", "language": "id", "external_id": external}
+            )
         await s.rollback()
         with pytest.raises(IntegrityError):  # CHECK constraint on channel
             await _ADD.run(s, {"caller_number": _number(), "channel": "pigeon", "language": "id"})
         await s.rollback()
         with pytest.raises(DataError):  # longer than the column allows
-            await _ADD.run(s, {"caller_number": _number(), "channel": "voice", "language": "id",
-                               "external_id": "x" * 500})
+            await _ADD.run(
+                s,
+                {"caller_number": _number(), "channel": "voice", "language": "id", "external_id": "x" * 500},
+            )
         await s.rollback()
         # the session is usable again after each rollback
         assert await _NUMBERS.all(s, {"n": "+620"}) == []
 
 
 _CALLS = Call.__table__
-_ROWS = recordset("rows", *columns_of(_CALLS, ("caller_number", "channel", "received_at", "external_id")),
-                  column("i", Integer))
-_ADD_ROWS = Direct(lambda: insert(_CALLS).from_select(
-    ["caller_number", "channel", "language", "received_at", "external_id"],
-    select(_ROWS.c.caller_number, _ROWS.c.channel, literal("id"), func.coalesce(_ROWS.c.received_at, func.now()),
-           _ROWS.c.external_id).order_by(_ROWS.c.i),
-    include_defaults=False,
-).on_conflict_do_nothing(index_elements=["external_id"]).returning(_CALLS.c.id, _CALLS.c.caller_number,
-                                                                    _CALLS.c.received_at, _CALLS.c.external_id))
+_ROWS = recordset(
+    "rows",
+    *columns_of(_CALLS, ("caller_number", "channel", "received_at", "external_id")),
+    column("i", Integer),
+)
+_ADD_ROWS = Direct(
+    lambda: (
+        insert(_CALLS)
+        .from_select(
+            ["caller_number", "channel", "language", "received_at", "external_id"],
+            select(
+                _ROWS.c.caller_number,
+                _ROWS.c.channel,
+                literal("id"),
+                func.coalesce(_ROWS.c.received_at, func.now()),
+                _ROWS.c.external_id,
+            ).order_by(_ROWS.c.i),
+            include_defaults=False,
+        )
+        .on_conflict_do_nothing(index_elements=["external_id"])
+        .returning(_CALLS.c.id, _CALLS.c.caller_number, _CALLS.c.received_at, _CALLS.c.external_id)
+    )
+)
 
 
 async def test_a_recordset_writes_a_batch_in_one_statement_of_the_sessions_tenant(db, tenant_a, tenant_b):
     numbers = [_number() for _ in range(5)]
-    at = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 20, 8, 30, 15, 123456, tzinfo=UTC)
     external = uuid.uuid4().hex
     rows = [{"caller_number": n, "channel": "sms", "i": i} for i, n in enumerate(numbers)]
     rows[1]["received_at"] = at  # dates and times travel as ISO 8601 and come back exact
@@ -112,7 +136,9 @@ async def test_a_recordset_writes_a_batch_in_one_statement_of_the_sessions_tenan
     assert sorted(r.caller_number for r in written) == sorted(numbers[:3] + numbers[4:])
     by_number = {r.caller_number: r for r in written}
     assert by_number[numbers[1]].received_at == at
-    assert by_number[numbers[0]].received_at > at and by_number[numbers[0]].external_id is None  # key missing: NULL
+    assert (
+        by_number[numbers[0]].received_at > at and by_number[numbers[0]].external_id is None
+    )  # key missing: NULL
     assert by_number[numbers[2]].external_id == external
     assert [await _count(db, tenant_a.slug, n) for n in numbers] == [1, 1, 1, 0, 1]
     assert [await _count(db, tenant_b.slug, n) for n in numbers] == [0] * 5  # the session's tenant only
@@ -120,11 +146,20 @@ async def test_a_recordset_writes_a_batch_in_one_statement_of_the_sessions_tenan
     async with db.tenant(tenant_a.slug) as s:
         assert await _ADD_ROWS.all(s, {"rows": []}) == []
         with pytest.raises(IntegrityError):  # one bad row fails the whole statement …
-            await _ADD_ROWS.all(s, {"rows": [{"caller_number": _number(), "channel": "voice", "i": 0},
-                                             {"caller_number": numbers[3], "channel": "pigeon", "i": 1}]})
+            await _ADD_ROWS.all(
+                s,
+                {
+                    "rows": [
+                        {"caller_number": _number(), "channel": "voice", "i": 0},
+                        {"caller_number": numbers[3], "channel": "pigeon", "i": 1},
+                    ]
+                },
+            )
         await s.rollback()
         with pytest.raises(DataError):  # … and a value too long for its column is refused, not cut
-            await _ADD_ROWS.all(s, {"rows": [{"caller_number": "+62" + "8" * 20, "channel": "voice", "i": 0}]})
+            await _ADD_ROWS.all(
+                s, {"rows": [{"caller_number": "+62" + "8" * 20, "channel": "voice", "i": 0}]}
+            )
         await s.rollback()
     assert await _count(db, tenant_a.slug, numbers[3]) == 0
 
@@ -141,15 +176,22 @@ def test_a_statement_given_as_a_function_is_built_once_every_model_is_mapped():
         "sql = str(s._INTAKE.statement.compile(dialect=postgresql.dialect()))\n"
         "assert 'operator_id INTEGER' in sql, sql\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 
 _EMAILS = Direct(select(User.email).where(User.id == any_(bindparam("ids", type_=ARRAY(Integer)))))
 
 
-async def test_database_read_is_autocommit_and_bound_to_the_slugs_schema(db, tenant_a, tenant_b, user_factory):
+async def test_database_read_is_autocommit_and_bound_to_the_slugs_schema(
+    db, tenant_a, tenant_b, user_factory
+):
     user = await user_factory(tenant_a, "operator")
     assert [r.email for r in await db.read(tenant_a.slug, _EMAILS, {"ids": [user.id]})] == [user.email]
     other = await db.read(tenant_b.slug, _EMAILS, {"ids": [user.id]})
@@ -162,7 +204,9 @@ async def test_database_read_is_autocommit_and_bound_to_the_slugs_schema(db, ten
         assert [r.email for r in await db.read(tenant_a.slug, _EMAILS, {"ids": [user.id]})] == [user.email]
         await s.commit()
     # … and a committed one is at once: no transaction (and no snapshot) is held between reads
-    assert [r.email for r in await db.read(tenant_a.slug, _EMAILS, {"ids": [user.id]})] == ["baru-" + user.email]
+    assert [r.email for r in await db.read(tenant_a.slug, _EMAILS, {"ids": [user.id]})] == [
+        "baru-" + user.email
+    ]
 
 
 async def test_database_read_pool_is_closed_by_dispose(settings):

@@ -1,4 +1,5 @@
 """The embedded default really starts a pip-installed PostgreSQL and Redis, and stops them."""
+
 from __future__ import annotations
 
 import psycopg

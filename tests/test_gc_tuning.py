@@ -1,4 +1,5 @@
 """The web process collects cyclic garbage less often and never rescans what start-up built."""
+
 from __future__ import annotations
 
 import gc

@@ -1,4 +1,5 @@
 """Tenant isolation: over every model and every tenant route, A can never reach B."""
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,14 @@ async def seeded(db, tenant_factory):
 async def test_session_reads_only_its_own_schema(seeded, db, engine, table):
     a, b, _, _ = seeded
     async with engine.connect() as conn:
-        raw_a = {repr(tuple(r)) for r in await conn.execute(text(f'SELECT * FROM "tenant_{a.slug}"."{table.name}"'))}
-        raw_b = {repr(tuple(r)) for r in await conn.execute(text(f'SELECT * FROM "tenant_{b.slug}"."{table.name}"'))}
+        raw_a = {
+            repr(tuple(r))
+            for r in await conn.execute(text(f'SELECT * FROM "tenant_{a.slug}"."{table.name}"'))
+        }
+        raw_b = {
+            repr(tuple(r))
+            for r in await conn.execute(text(f'SELECT * FROM "tenant_{b.slug}"."{table.name}"'))
+        }
     assert raw_a and raw_b, f"{table.name} has no seed rows: add them in tests/isolation_seed.py"
     async with db.tenant(a.slug) as s:
         seen_a = {repr(tuple(r)) for r in await s.execute(select(table))}
@@ -44,7 +51,9 @@ async def test_session_reads_only_its_own_schema(seeded, db, engine, table):
 async def test_writes_land_only_in_own_schema(seeded, db, engine, table):
     a, b, _, _ = seeded
     async with engine.connect() as conn:
-        before_b = (await conn.execute(text(f'SELECT count(*) FROM "tenant_{b.slug}"."{table.name}"'))).scalar()
+        before_b = (
+            await conn.execute(text(f'SELECT count(*) FROM "tenant_{b.slug}"."{table.name}"'))
+        ).scalar()
     async with db.tenant(a.slug) as s:
         count_a = (await s.execute(select(func.count()).select_from(table))).scalar()
         # Copy one of A's own rows (new primary key where it has a single integer one) inside A.
@@ -60,7 +69,9 @@ async def test_writes_land_only_in_own_schema(seeded, db, engine, table):
             await s.commit()
             assert (await s.execute(select(func.count()).select_from(table))).scalar() == count_a + 1
     async with engine.connect() as conn:
-        after_b = (await conn.execute(text(f'SELECT count(*) FROM "tenant_{b.slug}"."{table.name}"'))).scalar()
+        after_b = (
+            await conn.execute(text(f'SELECT count(*) FROM "tenant_{b.slug}"."{table.name}"'))
+        ).scalar()
     assert after_b == before_b
 
 
@@ -82,12 +93,19 @@ async def test_every_tenant_route_refuses_another_tenants_session(app, seeded, c
     for method, path in routes:
         if path.endswith("/login"):
             continue
-        url = re.sub(r"\{(\w+)(:\w+)?\}", lambda m: b.slug if m.group(1) == "slug" else str(ids_b.get(
-            m.group(1).removesuffix("_id"), 1)), path)
-        resp = await client.request(method, url, headers={"accept": "application/json",
-                                                          "x-csrf-token": client.cookies.get("csrf", "")})
+        url = re.sub(
+            r"\{(\w+)(:\w+)?\}",
+            lambda m: b.slug if m.group(1) == "slug" else str(ids_b.get(m.group(1).removesuffix("_id"), 1)),
+            path,
+        )
+        resp = await client.request(
+            method,
+            url,
+            headers={"accept": "application/json", "x-csrf-token": client.cookies.get("csrf", "")},
+        )
         refused = resp.status_code in (401, 403, 404) or (
-            resp.status_code == 303 and "/login" in resp.headers["location"])
+            resp.status_code == 303 and "/login" in resp.headers["location"]
+        )
         assert refused, (method, url, resp.status_code, resp.text[:200])
         checked += 1
     assert checked >= 1

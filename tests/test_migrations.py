@@ -1,4 +1,5 @@
 """Every migration runs up and down on a real database, and migrations match the models."""
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,13 @@ def test_public_and_tenant_branches_up_down_up(scratch_db_url):
     with engine.begin() as conn:
         downgrade_tenant(conn, "mig_a", "base")
     with engine.connect() as conn:
-        left = conn.execute(text(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'tenant_mig_a'")).scalars().all()
+        left = (
+            conn.execute(
+                text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'tenant_mig_a'")
+            )
+            .scalars()
+            .all()
+        )
     assert left == ["alembic_version"]
     with engine.begin() as conn:
         upgrade_tenant(conn, "mig_a")

@@ -1,4 +1,5 @@
 """Tenant provisioning and the data-layer binding that keeps tenants apart."""
+
 from __future__ import annotations
 
 import uuid
@@ -19,20 +20,32 @@ async def test_provision_creates_schema_stamp_and_seed(engine, db):
     slug = f"p_{uuid.uuid4().hex[:8]}"
     await provision_tenant(engine, NewTenant(slug, "Kota Baru", "P" + slug[-4:], "Riau"))
     async with engine.connect() as conn:
-        version = (await conn.execute(text(f'SELECT version_num FROM "tenant_{slug}".alembic_version'))).scalar()
+        version = (
+            await conn.execute(text(f'SELECT version_num FROM "tenant_{slug}".alembic_version'))
+        ).scalar()
     assert version == head_revision("tenant")
     async with db.tenant(slug) as s:
         assert (await s.execute(select(func.count()).select_from(Opd))).scalar() >= 10
         fire = (await s.execute(select(Category).where(Category.code == "fire"))).scalar_one()
-        routed = (await s.execute(
-            select(Opd.code).join(CategoryOpd, CategoryOpd.opd_id == Opd.id).where(CategoryOpd.category_id == fire.id)
-        )).scalars().all()
+        routed = (
+            (
+                await s.execute(
+                    select(Opd.code)
+                    .join(CategoryOpd, CategoryOpd.opd_id == Opd.id)
+                    .where(CategoryOpd.category_id == fire.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert set(routed) == {"damkar", "bpbd"}
 
 
 async def test_duplicate_region_code_is_refused(engine, tenant_a):
     with pytest.raises(TenantExists):
-        await provision_tenant(engine, NewTenant(f"dup_{uuid.uuid4().hex[:6]}", "X", tenant_a.region_code, "Riau"))
+        await provision_tenant(
+            engine, NewTenant(f"dup_{uuid.uuid4().hex[:6]}", "X", tenant_a.region_code, "Riau")
+        )
 
 
 async def test_failed_provisioning_leaves_nothing_behind(engine, monkeypatch):
@@ -45,7 +58,9 @@ async def test_failed_provisioning_leaves_nothing_behind(engine, monkeypatch):
     with pytest.raises(RuntimeError):
         await provision_tenant(engine, NewTenant(slug, "Kota Gagal", "B" + slug[-4:], "Riau"))
     async with engine.connect() as conn:
-        assert (await conn.execute(text("SELECT to_regnamespace(:s)"), {"s": schema_for(slug)})).scalar() is None
+        assert (
+            await conn.execute(text("SELECT to_regnamespace(:s)"), {"s": schema_for(slug)})
+        ).scalar() is None
         assert (await conn.execute(select(Tenant.id).where(Tenant.slug == slug))).first() is None
 
 

@@ -1,5 +1,8 @@
 """A real arq worker consumes jobs from the real Redis."""
+
 from __future__ import annotations
+
+from datetime import UTC
 
 from arq import create_pool
 from arq.connections import RedisSettings
@@ -11,8 +14,14 @@ from app.worker import WorkerSettings
 async def test_worker_runs_a_job(settings):
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     job = await pool.enqueue_job("ping")
-    worker = Worker(functions=WorkerSettings.functions, redis_pool=pool, burst=True, poll_delay=0,
-                    on_startup=WorkerSettings.on_startup, on_shutdown=WorkerSettings.on_shutdown)
+    worker = Worker(
+        functions=WorkerSettings.functions,
+        redis_pool=pool,
+        burst=True,
+        poll_delay=0,
+        on_startup=WorkerSettings.on_startup,
+        on_shutdown=WorkerSettings.on_shutdown,
+    )
     await worker.main()
     assert await job.result(timeout=5) == "pong"
     await worker.close()
@@ -22,7 +31,7 @@ async def test_worker_runs_a_job(settings):
 async def test_one_trip_enqueue_is_idempotent_deferred_and_run_by_arq(settings):
     """app.jobs.enqueue writes arq's own job format: same id twice queues once, a deferred job
     scores at its due time, and a real worker runs it."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from arq.jobs import Job
 
@@ -33,13 +42,19 @@ async def test_one_trip_enqueue_is_idempotent_deferred_and_run_by_arq(settings):
     try:
         assert await jobs.enqueue("ping", _job_id="t-once") == "t-once"
         assert await jobs.enqueue("ping", _job_id="t-once") is None
-        due = datetime.now(timezone.utc) + timedelta(hours=1)
+        due = datetime.now(UTC) + timedelta(hours=1)
         assert await jobs.enqueue("ping", _job_id="t-later", _defer_until=due) == "t-later"
         score = await pool.zscore(pool.default_queue_name, "t-later")
         assert abs(score - due.timestamp() * 1000) < 5
         await pool.zrem(pool.default_queue_name, "t-later")  # a burst worker would wait for it
-        worker = Worker(functions=WorkerSettings.functions, redis_pool=pool, burst=True, poll_delay=0,
-                        on_startup=WorkerSettings.on_startup, on_shutdown=WorkerSettings.on_shutdown)
+        worker = Worker(
+            functions=WorkerSettings.functions,
+            redis_pool=pool,
+            burst=True,
+            poll_delay=0,
+            on_startup=WorkerSettings.on_startup,
+            on_shutdown=WorkerSettings.on_shutdown,
+        )
         await worker.main()
         assert await Job("t-once", pool).result(timeout=5) == "pong"
         assert await jobs.enqueue("ping", _job_id="t-once") is None  # a result exists: still not re-queued

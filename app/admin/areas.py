@@ -1,4 +1,5 @@
 """Kecamatan (from the official list) and kelurahan (added by the admin) for address pick lists."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -15,8 +16,11 @@ async def ensure_kecamatan(session: AsyncSession, region_code: str) -> int:
     if not names:
         return 0
     result = await session.execute(
-        insert(Kecamatan).values([{"name": n} for n in names]).on_conflict_do_nothing(index_elements=["name"])
-        .returning(Kecamatan.id))
+        insert(Kecamatan)
+        .values([{"name": n} for n in names])
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(Kecamatan.id)
+    )
     return len(result.all())
 
 

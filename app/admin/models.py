@@ -1,4 +1,5 @@
 """Tenant tables owned by the admin pages: one-time account links and the address areas."""
+
 from __future__ import annotations
 
 from datetime import datetime

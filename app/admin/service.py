@@ -1,10 +1,11 @@
 """Checks and changes behind the tenant admin pages; every change is audited with before/after."""
+
 from __future__ import annotations
 
 import ipaddress
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
 from fastapi import Request
@@ -15,14 +16,26 @@ from app.admin.models import AccountLink
 from app.audit.service import record, snapshot
 from app.auth.models import TENANT_ROLES, User
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
-from app.onboarding.validation import (EMAIL_RE, check_email, check_required, clean_text, hash_token, new_token,
-                                       normalize_phone)
+from app.onboarding.validation import (
+    EMAIL_RE,
+    check_email,
+    check_required,
+    clean_text,
+    hash_token,
+    new_token,
+    normalize_phone,
+)
 from app.tenancy.regions import slug_for
 
 log = logging.getLogger("siaga112.admin")
 INVITE_TTL = timedelta(days=7)
 RESET_TTL = timedelta(hours=24)
-ROLE_LABELS = {"admin": "Admin", "supervisor": "Supervisor", "operator": "Operator", "opd_staff": "Petugas OPD"}
+ROLE_LABELS = {
+    "admin": "Admin",
+    "supervisor": "Supervisor",
+    "operator": "Operator",
+    "opd_staff": "Petugas OPD",
+}
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
@@ -102,7 +115,9 @@ def check_opd(form: dict, creating: bool) -> tuple[dict, dict]:
     return values, errors
 
 
-async def save_opd(session: AsyncSession, opd: Opd | None, values: dict, admin: User, request: Request) -> tuple[Opd | None, dict]:
+async def save_opd(
+    session: AsyncSession, opd: Opd | None, values: dict, admin: User, request: Request
+) -> tuple[Opd | None, dict]:
     errors: dict = {}
     if opd is None:
         if (await session.execute(select(Opd.id).where(Opd.code == values["code"]))).scalar():
@@ -119,8 +134,17 @@ async def save_opd(session: AsyncSession, opd: Opd | None, values: dict, admin: 
             setattr(opd, key, value)
         action = "opd.update"
     await session.flush()
-    await record(session, action, actor_id=admin.id, actor_label=admin.email, request=request, entity="opd",
-                 entity_id=opd.id, before=before, after=snapshot(opd))
+    await record(
+        session,
+        action,
+        actor_id=admin.id,
+        actor_label=admin.email,
+        request=request,
+        entity="opd",
+        entity_id=opd.id,
+        before=before,
+        after=snapshot(opd),
+    )
     await session.commit()
     return opd, errors
 
@@ -154,8 +178,11 @@ def check_category(form, active_opd_ids: set[int], creating: bool) -> tuple[dict
 
 
 async def routing_of(session: AsyncSession, category_id: int) -> list[int]:
-    return sorted((await session.execute(select(CategoryOpd.opd_id).where(
-        CategoryOpd.category_id == category_id))).scalars())
+    return sorted(
+        (
+            await session.execute(select(CategoryOpd.opd_id).where(CategoryOpd.category_id == category_id))
+        ).scalars()
+    )
 
 
 async def set_routing(session: AsyncSession, category_id: int, opd_ids: list[int]) -> None:
@@ -164,8 +191,14 @@ async def set_routing(session: AsyncSession, category_id: int, opd_ids: list[int
         session.add_all([CategoryOpd(category_id=category_id, opd_id=o) for o in opd_ids])
 
 
-async def save_category(session: AsyncSession, cat: Category | None, values: dict, routed: list[int], admin: User,
-                        request: Request) -> tuple[Category | None, dict]:
+async def save_category(
+    session: AsyncSession,
+    cat: Category | None,
+    values: dict,
+    routed: list[int],
+    admin: User,
+    request: Request,
+) -> tuple[Category | None, dict]:
     if cat is None:
         if (await session.execute(select(Category.id).where(Category.code == values["code"]))).scalar():
             return None, {"code": f"Kode '{values['code']}' sudah dipakai kategori lain"}
@@ -180,13 +213,23 @@ async def save_category(session: AsyncSession, cat: Category | None, values: dic
         action = "category.update"
     await set_routing(session, cat.id, routed)
     await session.flush()
-    await record(session, action, actor_id=admin.id, actor_label=admin.email, request=request, entity="category",
-                 entity_id=cat.id, before=before, after=snapshot(cat) | {"opd_ids": routed})
+    await record(
+        session,
+        action,
+        actor_id=admin.id,
+        actor_label=admin.email,
+        request=request,
+        entity="category",
+        entity_id=cat.id,
+        before=before,
+        after=snapshot(cat) | {"opd_ids": routed},
+    )
     await session.commit()
     return cat, {}
 
 
 # --- users, invitations and password resets ----------------------------------------------------
+
 
 def check_user(form: dict, opd_ids: set[int], creating: bool) -> tuple[dict, dict]:
     errors: dict = {}
@@ -213,13 +256,22 @@ def check_user(form: dict, opd_ids: set[int], creating: bool) -> tuple[dict, dic
 
 async def issue_link(session: AsyncSession, user: User, purpose: str, admin: User | None) -> str:
     """A fresh one-time link; earlier unused links of the same user stop working."""
-    now = datetime.now(timezone.utc)
-    await session.execute(update(AccountLink).where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None))
-                          .values(used_at=now))
+    now = datetime.now(UTC)
+    await session.execute(
+        update(AccountLink)
+        .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None))
+        .values(used_at=now)
+    )
     token = new_token()
-    session.add(AccountLink(user_id=user.id, token_hash=hash_token(token), purpose=purpose,
-                            expires_at=now + (INVITE_TTL if purpose == "invite" else RESET_TTL),
-                            created_by=admin.id if admin else None))
+    session.add(
+        AccountLink(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            purpose=purpose,
+            expires_at=now + (INVITE_TTL if purpose == "invite" else RESET_TTL),
+            created_by=admin.id if admin else None,
+        )
+    )
     return token
 
 
@@ -227,15 +279,25 @@ def link_path(slug: str, token: str) -> str:
     return f"/t/{slug}/account/{token}"
 
 
-async def invite_user(session: AsyncSession, slug: str, values: dict, admin: User, request: Request) -> tuple[str | None, dict]:
+async def invite_user(
+    session: AsyncSession, slug: str, values: dict, admin: User, request: Request
+) -> tuple[str | None, dict]:
     if (await session.execute(select(User.id).where(User.email == values["email"]))).scalar():
         return None, {"email": "Email ini sudah terdaftar sebagai pengguna"}
     user = User(password_hash=None, is_active=True, session_version=1, **values)
     session.add(user)
     await session.flush()
     token = await issue_link(session, user, "invite", admin)
-    await record(session, "user.invite", actor_id=admin.id, actor_label=admin.email, request=request, entity="user",
-                 entity_id=user.id, after=snapshot(user))
+    await record(
+        session,
+        "user.invite",
+        actor_id=admin.id,
+        actor_label=admin.email,
+        request=request,
+        entity="user",
+        entity_id=user.id,
+        after=snapshot(user),
+    )
     await session.commit()
     log.info("invitation link for %s (%s): %s", user.email, slug, link_path(slug, token))
     return link_path(slug, token), {}
@@ -245,30 +307,57 @@ async def reset_password(session: AsyncSession, slug: str, user: User, admin: Us
     before = snapshot(user)
     user.session_version += 1  # every open session of this user ends now
     token = await issue_link(session, user, "reset", admin)
-    await record(session, "user.reset_password", actor_id=admin.id, actor_label=admin.email, request=request,
-                 entity="user", entity_id=user.id, before=before, after=snapshot(user))
+    await record(
+        session,
+        "user.reset_password",
+        actor_id=admin.id,
+        actor_label=admin.email,
+        request=request,
+        entity="user",
+        entity_id=user.id,
+        before=before,
+        after=snapshot(user),
+    )
     await session.commit()
     log.info("password reset link for %s (%s): %s", user.email, slug, link_path(slug, token))
     return link_path(slug, token)
 
 
 async def other_active_admins(session: AsyncSession, user_id: int) -> int:
-    return len((await session.execute(select(User.id).where(
-        User.role == "admin", User.is_active, User.id != user_id))).all())
+    return len(
+        (
+            await session.execute(
+                select(User.id).where(User.role == "admin", User.is_active, User.id != user_id)
+            )
+        ).all()
+    )
 
 
-async def set_active(session: AsyncSession, user: User, active: bool, admin: User, request: Request) -> str | None:
+async def set_active(
+    session: AsyncSession, user: User, active: bool, admin: User, request: Request
+) -> str | None:
     if not active and user.id == admin.id:
         return "Anda tidak dapat menonaktifkan akun Anda sendiri"
     before = snapshot(user)
     user.is_active = active
     if not active:
         user.session_version += 1
-        await session.execute(update(AccountLink).where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None))
-                              .values(used_at=datetime.now(timezone.utc)))
-    await record(session, "user.activate" if active else "user.deactivate", actor_id=admin.id,
-                 actor_label=admin.email, request=request, entity="user", entity_id=user.id, before=before,
-                 after=snapshot(user))
+        await session.execute(
+            update(AccountLink)
+            .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None))
+            .values(used_at=datetime.now(UTC))
+        )
+    await record(
+        session,
+        "user.activate" if active else "user.deactivate",
+        actor_id=admin.id,
+        actor_label=admin.email,
+        request=request,
+        entity="user",
+        entity_id=user.id,
+        before=before,
+        after=snapshot(user),
+    )
     await session.commit()
     return None
 
@@ -280,34 +369,59 @@ async def change_role(session: AsyncSession, user: User, values: dict, admin: Us
     user.role, user.opd_id = values["role"], values["opd_id"]
     if before["role"] != user.role:
         user.session_version += 1
-    await record(session, "user.role", actor_id=admin.id, actor_label=admin.email, request=request, entity="user",
-                 entity_id=user.id, before=before, after=snapshot(user))
+    await record(
+        session,
+        "user.role",
+        actor_id=admin.id,
+        actor_label=admin.email,
+        request=request,
+        entity="user",
+        entity_id=user.id,
+        before=before,
+        after=snapshot(user),
+    )
     await session.commit()
     return {}
 
 
 async def link_user(session: AsyncSession, token: str) -> tuple[AccountLink | None, User | None, str | None]:
     """The link and its user, or why it cannot be used (shown to the person)."""
-    link = (await session.execute(select(AccountLink).where(AccountLink.token_hash == hash_token(token)))).scalar()
+    link = (
+        await session.execute(select(AccountLink).where(AccountLink.token_hash == hash_token(token)))
+    ).scalar()
     if link is None:
         return None, None, None
     user = await session.get(User, link.user_id)
     if link.used_at is not None:
-        return link, user, "Tautan ini sudah dipakai atau sudah diganti dengan tautan baru. Minta admin mengirim tautan baru."
-    if link.expires_at <= datetime.now(timezone.utc):
+        return (
+            link,
+            user,
+            "Tautan ini sudah dipakai atau sudah diganti dengan tautan baru. Minta admin mengirim tautan baru.",
+        )
+    if link.expires_at <= datetime.now(UTC):
         return link, user, "Tautan ini sudah kedaluwarsa. Minta admin mengirim tautan baru."
     if user is None or not user.is_active:
         return link, user, "Akun ini tidak aktif."
     return link, user, None
 
 
-async def consume_link(session: AsyncSession, token: str, password_hash: str, request: Request) -> User | None:
+async def consume_link(
+    session: AsyncSession, token: str, password_hash: str, request: Request
+) -> User | None:
     """Set the password through a link, atomically: two concurrent uses cannot both succeed."""
-    now = datetime.now(timezone.utc)
-    user_id = (await session.execute(
-        update(AccountLink).where(AccountLink.token_hash == hash_token(token), AccountLink.used_at.is_(None),
-                                  AccountLink.expires_at > now)
-        .values(used_at=now).returning(AccountLink.user_id))).scalar()
+    now = datetime.now(UTC)
+    user_id = (
+        await session.execute(
+            update(AccountLink)
+            .where(
+                AccountLink.token_hash == hash_token(token),
+                AccountLink.used_at.is_(None),
+                AccountLink.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(AccountLink.user_id)
+        )
+    ).scalar()
     if user_id is None:
         await session.rollback()
         return None
@@ -317,7 +431,14 @@ async def consume_link(session: AsyncSession, token: str, password_hash: str, re
         return None
     user.password_hash = password_hash
     user.session_version += 1
-    await record(session, "user.set_password", actor_id=user.id, actor_label=user.email, request=request,
-                 entity="user", entity_id=user.id)
+    await record(
+        session,
+        "user.set_password",
+        actor_id=user.id,
+        actor_label=user.email,
+        request=request,
+        entity="user",
+        entity_id=user.id,
+    )
     await session.commit()
     return user

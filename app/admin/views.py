@@ -3,6 +3,7 @@
 Plain forms that post and redirect; on a problem the same page comes back with each message
 beside its field (422) and nothing is saved.
 """
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -18,8 +19,14 @@ from app.auth.models import User
 from app.auth.passwords import hash_password, password_problems
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
 from app.onboarding import service as onboarding
-from app.onboarding.validation import (MAX_DOCUMENT_BYTES, check_contact, check_document, check_legal, clean_text,
-                                       store_document)
+from app.onboarding.validation import (
+    MAX_DOCUMENT_BYTES,
+    check_contact,
+    check_document,
+    check_legal,
+    clean_text,
+    store_document,
+)
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, DbDep, PublicSessionDep, SettingsDep, TenantDep, TenantSessionDep
 from app.web.errors import NotFound
@@ -29,8 +36,12 @@ router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags
 
 
 def _page(request: Request, name: str, section: str, ctx: dict, status_code: int = 200):
-    return render(request, f"admin/{name}", {"section": section, "errors": {}, "form": {}} | ctx,
-                  status_code=status_code)
+    return render(
+        request,
+        f"admin/{name}",
+        {"section": section, "errors": {}, "form": {}} | ctx,
+        status_code=status_code,
+    )
 
 
 async def _form(request: Request):
@@ -40,15 +51,27 @@ async def _form(request: Request):
 
 # --- home: status of the regency and the Kominfo review -----------------------------------------
 
+
 async def _home(request, tenant, public, admin, *, errors=None, form=None, status_code=200):
     from app.tenancy.models import Tenant
 
     row = (await public.execute(select(Tenant).where(Tenant.slug == tenant.slug))).scalar_one()
     application = await onboarding.application_of(public, row.id)
-    return _page(request, "home.html", "home", {
-        "title": f"Admin — {tenant.name}", "t": row, "a": application, "errors": errors or {}, "form": form or {},
-        "rank": await onboarding.launch_rank(public, row), "ok": request.query_params.get("ok")},
-        status_code=status_code)
+    return _page(
+        request,
+        "home.html",
+        "home",
+        {
+            "title": f"Admin — {tenant.name}",
+            "t": row,
+            "a": application,
+            "errors": errors or {},
+            "form": form or {},
+            "rank": await onboarding.launch_rank(public, row),
+            "ok": request.query_params.get("ok"),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/")
@@ -62,54 +85,102 @@ async def admin_home_noslash(tenant: TenantDep, admin: AdminDep):
 
 
 @router.post("/admin/application")
-async def admin_resubmit(request: Request, tenant: TenantDep, public: PublicSessionDep, db: DbDep,
-                         settings: SettingsDep, admin: AdminDep):
+async def admin_resubmit(
+    request: Request,
+    tenant: TenantDep,
+    public: PublicSessionDep,
+    db: DbDep,
+    settings: SettingsDep,
+    admin: AdminDep,
+):
     """Correct the application after Kominfo sent it back; it returns to the verification queue."""
     if int(request.headers.get("content-length") or 0) > MAX_DOCUMENT_BYTES + 256 * 1024:
-        return await _home(request, tenant, public, admin, status_code=413,
-                           errors={"document": "Berkas terlalu besar; maksimal 5 MB"})
+        return await _home(
+            request,
+            tenant,
+            public,
+            admin,
+            status_code=413,
+            errors={"document": "Berkas terlalu besar; maksimal 5 MB"},
+        )
     data, form = await _form(request)
     values, errors = check_contact(data)
     legal, legal_errors = check_legal(data)
     values |= legal
     errors |= legal_errors
     upload = form.get("document")
-    content = await upload.read(MAX_DOCUMENT_BYTES + 1) if isinstance(upload, UploadFile) and upload.filename else None
+    content = (
+        await upload.read(MAX_DOCUMENT_BYTES + 1)
+        if isinstance(upload, UploadFile) and upload.filename
+        else None
+    )
     if content:
         check_document(content, errors)
     if errors:
-        return await _home(request, tenant, public, admin, errors=errors, form=data,
-                           status_code=413 if "terlalu besar" in errors.get("document", "") else 422)
+        return await _home(
+            request,
+            tenant,
+            public,
+            admin,
+            errors=errors,
+            form=data,
+            status_code=413 if "terlalu besar" in errors.get("document", "") else 422,
+        )
     if content:
         stored = store_document(settings.upload_dir, content)
-        values |= {"document_path": stored.name, "document_size": stored.size, "document_sha256": stored.sha256}
+        values |= {
+            "document_path": stored.name,
+            "document_size": stored.size,
+            "document_sha256": stored.sha256,
+        }
     try:
         await onboarding.resubmit(db, tenant.slug, values, onboarding.Actor(admin.id, admin.email), request)
     except onboarding.StateError as exc:
-        return await _home(request, tenant, public, admin, errors={"document": str(exc)}, form=data, status_code=409)
+        return await _home(
+            request, tenant, public, admin, errors={"document": str(exc)}, form=data, status_code=409
+        )
     return RedirectResponse(f"/t/{tenant.slug}/admin/?ok=resubmitted", status_code=303)
 
 
 # --- OPDs ------------------------------------------------------------------------------------
 
+
 @router.get("/admin/opds")
 async def opd_list(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
     opds = (await session.execute(select(Opd).order_by(Opd.is_active.desc(), Opd.name))).scalars().all()
-    return _page(request, "opds.html", "opds", {"title": "OPD", "opds": opds, "ok": request.query_params.get("ok")})
+    return _page(
+        request, "opds.html", "opds", {"title": "OPD", "opds": opds, "ok": request.query_params.get("ok")}
+    )
 
 
 def _opd_form(request, opd, form, errors, status_code=200):
-    return _page(request, "opd_form.html", "opds", {
-        "title": "OPD baru" if opd is None else f"OPD — {opd.name}", "opd": opd, "types": OPD_TYPES,
-        "form": form, "errors": errors}, status_code=status_code)
+    return _page(
+        request,
+        "opd_form.html",
+        "opds",
+        {
+            "title": "OPD baru" if opd is None else f"OPD — {opd.name}",
+            "opd": opd,
+            "types": OPD_TYPES,
+            "form": form,
+            "errors": errors,
+        },
+        status_code=status_code,
+    )
 
 
 def _opd_values(opd: Opd | None) -> dict:
     if opd is None:
         return {"type": "other", "is_active": "on"}
-    return {"code": opd.code, "name": opd.name, "type": opd.type, "emergency_number": opd.emergency_number or "",
-            "escalation_contact": opd.escalation_contact or "", "webhook_url": opd.webhook_url or "",
-            "is_active": "on" if opd.is_active else ""}
+    return {
+        "code": opd.code,
+        "name": opd.name,
+        "type": opd.type,
+        "emergency_number": opd.emergency_number or "",
+        "escalation_contact": opd.escalation_contact or "",
+        "webhook_url": opd.webhook_url or "",
+        "is_active": "on" if opd.is_active else "",
+    }
 
 
 @router.get("/admin/opds/new")
@@ -125,15 +196,18 @@ async def _get(session, model, ident: int):
 
 
 @router.get("/admin/opds/{opd_id}")
-async def opd_edit(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, opd_id: int):
+async def opd_edit(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, opd_id: int
+):
     opd = await _get(session, Opd, opd_id)
     return _opd_form(request, opd, _opd_values(opd), {})
 
 
 @router.post("/admin/opds")
 @router.post("/admin/opds/{opd_id}")
-async def opd_save(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-                   opd_id: int | None = None):
+async def opd_save(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, opd_id: int | None = None
+):
     opd = await _get(session, Opd, opd_id) if opd_id is not None else None
     data, _ = await _form(request)
     values, errors = service.check_opd(data, creating=opd is None)
@@ -146,44 +220,84 @@ async def opd_save(request: Request, tenant: TenantDep, session: TenantSessionDe
 
 # --- categories and their routing -------------------------------------------------------------
 
+
 @router.get("/admin/categories")
 async def category_list(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
-    cats = (await session.execute(select(Category).order_by(Category.sort_order, Category.name))).scalars().all()
-    rows = (await session.execute(select(CategoryOpd.category_id, Opd.name).join(Opd, Opd.id == CategoryOpd.opd_id)
-                                  .order_by(Opd.name))).all()
+    cats = (
+        (await session.execute(select(Category).order_by(Category.sort_order, Category.name))).scalars().all()
+    )
+    rows = (
+        await session.execute(
+            select(CategoryOpd.category_id, Opd.name)
+            .join(Opd, Opd.id == CategoryOpd.opd_id)
+            .order_by(Opd.name)
+        )
+    ).all()
     routing: dict[int, list[str]] = {}
     for cid, name in rows:
         routing.setdefault(cid, []).append(name)
-    return _page(request, "categories.html", "categories", {
-        "title": "Kategori & routing", "categories": cats, "routing": routing, "ok": request.query_params.get("ok")})
+    return _page(
+        request,
+        "categories.html",
+        "categories",
+        {
+            "title": "Kategori & routing",
+            "categories": cats,
+            "routing": routing,
+            "ok": request.query_params.get("ok"),
+        },
+    )
 
 
 async def _category_form(request, session, cat, form, routed, errors, status_code=200):
     opds = (await session.execute(select(Opd).where(Opd.is_active).order_by(Opd.name))).scalars().all()
-    return _page(request, "category_form.html", "categories", {
-        "title": "Kategori baru" if cat is None else f"Kategori — {cat.name}", "cat": cat, "form": form,
-        "routed": set(routed), "opds": opds, "errors": errors}, status_code=status_code)
+    return _page(
+        request,
+        "category_form.html",
+        "categories",
+        {
+            "title": "Kategori baru" if cat is None else f"Kategori — {cat.name}",
+            "cat": cat,
+            "form": form,
+            "routed": set(routed),
+            "opds": opds,
+            "errors": errors,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/categories/new")
 async def category_new(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
-    return await _category_form(request, session, None, {"default_priority": 2, "sort_order": 100, "is_active": "on"},
-                                [], {})
+    return await _category_form(
+        request, session, None, {"default_priority": 2, "sort_order": 100, "is_active": "on"}, [], {}
+    )
 
 
 @router.get("/admin/categories/{category_id}")
-async def category_edit(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-                        category_id: int):
+async def category_edit(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, category_id: int
+):
     cat = await _get(session, Category, category_id)
-    form = {"code": cat.code, "name": cat.name, "default_priority": cat.default_priority,
-            "sort_order": cat.sort_order, "is_active": "on" if cat.is_active else ""}
+    form = {
+        "code": cat.code,
+        "name": cat.name,
+        "default_priority": cat.default_priority,
+        "sort_order": cat.sort_order,
+        "is_active": "on" if cat.is_active else "",
+    }
     return await _category_form(request, session, cat, form, await service.routing_of(session, cat.id), {})
 
 
 @router.post("/admin/categories")
 @router.post("/admin/categories/{category_id}")
-async def category_save(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-                        category_id: int | None = None):
+async def category_save(
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    admin: AdminDep,
+    category_id: int | None = None,
+):
     cat = await _get(session, Category, category_id) if category_id is not None else None
     data, form = await _form(request)
     active_ids = set((await session.execute(select(Opd.id).where(Opd.is_active))).scalars())
@@ -197,13 +311,35 @@ async def category_save(request: Request, tenant: TenantDep, session: TenantSess
 
 # --- users ---------------------------------------------------------------------------------
 
-async def _users(request, tenant, session, admin, *, errors=None, form=None, link=None, status_code=200, row_errors=None):
-    users = (await session.execute(select(User).order_by(User.is_active.desc(), User.role, User.full_name))).scalars().all()
+
+async def _users(
+    request, tenant, session, admin, *, errors=None, form=None, link=None, status_code=200, row_errors=None
+):
+    users = (
+        (await session.execute(select(User).order_by(User.is_active.desc(), User.role, User.full_name)))
+        .scalars()
+        .all()
+    )
     opds = (await session.execute(select(Opd).where(Opd.is_active).order_by(Opd.name))).scalars().all()
-    return _page(request, "users.html", "users", {
-        "title": "Pengguna", "users": users, "opds": opds, "opd_names": {o.id: o.name for o in opds},
-        "roles": service.ROLE_LABELS, "errors": errors or {}, "form": form or {"role": "operator"}, "link": link,
-        "me": admin, "row_errors": row_errors or {}, "ok": request.query_params.get("ok")}, status_code=status_code)
+    return _page(
+        request,
+        "users.html",
+        "users",
+        {
+            "title": "Pengguna",
+            "users": users,
+            "opds": opds,
+            "opd_names": {o.id: o.name for o in opds},
+            "roles": service.ROLE_LABELS,
+            "errors": errors or {},
+            "form": form or {"role": "operator"},
+            "link": link,
+            "me": admin,
+            "row_errors": row_errors or {},
+            "ok": request.query_params.get("ok"),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/users")
@@ -224,51 +360,84 @@ async def user_invite(request: Request, tenant: TenantDep, session: TenantSessio
         link, errors = await service.invite_user(session, tenant.slug, values, admin, request)
     if errors:
         return await _users(request, tenant, session, admin, errors=errors, form=data, status_code=422)
-    return await _users(request, tenant, session, admin, link={"url": link, "email": values["email"], "purpose": "invite"},
-                        status_code=201)
+    return await _users(
+        request,
+        tenant,
+        session,
+        admin,
+        link={"url": link, "email": values["email"], "purpose": "invite"},
+        status_code=201,
+    )
 
 
 @router.post("/admin/users/{user_id}/role")
-async def user_role(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int):
+async def user_role(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int
+):
     user = await _get(session, User, user_id)
     data, _ = await _form(request)
     values, errors = service.check_user(data, await _active_opd_ids(session), creating=False)
     if not errors:
         errors = await service.change_role(session, user, values, admin, request)
     if errors:
-        return await _users(request, tenant, session, admin, row_errors={user_id: " ".join(errors.values())},
-                            status_code=422)
+        return await _users(
+            request, tenant, session, admin, row_errors={user_id: " ".join(errors.values())}, status_code=422
+        )
     return RedirectResponse(f"/t/{tenant.slug}/admin/users?ok=role", status_code=303)
 
 
 @router.post("/admin/users/{user_id}/deactivate")
 @router.post("/admin/users/{user_id}/activate")
-async def user_active(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int):
+async def user_active(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int
+):
     user = await _get(session, User, user_id)
     active = request.url.path.endswith("/activate")
     problem = await service.set_active(session, user, active, admin, request)
     if problem:
         return await _users(request, tenant, session, admin, row_errors={user_id: problem}, status_code=409)
-    return RedirectResponse(f"/t/{tenant.slug}/admin/users?ok={'activated' if active else 'deactivated'}",
-                            status_code=303)
+    return RedirectResponse(
+        f"/t/{tenant.slug}/admin/users?ok={'activated' if active else 'deactivated'}", status_code=303
+    )
 
 
 @router.post("/admin/users/{user_id}/reset")
-async def user_reset(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int):
+async def user_reset(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int
+):
     user = await _get(session, User, user_id)
     if not user.is_active:
-        return await _users(request, tenant, session, admin, status_code=409,
-                            row_errors={user_id: "Aktifkan akun ini dulu sebelum mengatur ulang kata sandi"})
+        return await _users(
+            request,
+            tenant,
+            session,
+            admin,
+            status_code=409,
+            row_errors={user_id: "Aktifkan akun ini dulu sebelum mengatur ulang kata sandi"},
+        )
     link = await service.reset_password(session, tenant.slug, user, admin, request)
-    return await _users(request, tenant, session, admin, link={"url": link, "email": user.email, "purpose": "reset"})
+    return await _users(
+        request, tenant, session, admin, link={"url": link, "email": user.email, "purpose": "reset"}
+    )
 
 
 # --- kecamatan / kelurahan ---------------------------------------------------------------------
 
+
 async def _areas(request, session, *, errors=None, form=None, status_code=200):
-    return _page(request, "areas.html", "areas", {
-        "title": "Wilayah", "tree": await area_tree(session), "errors": errors or {}, "form": form or {},
-        "ok": request.query_params.get("ok")}, status_code=status_code)
+    return _page(
+        request,
+        "areas.html",
+        "areas",
+        {
+            "title": "Wilayah",
+            "tree": await area_tree(session),
+            "errors": errors or {},
+            "form": form or {},
+            "ok": request.query_params.get("ok"),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/areas")
@@ -286,15 +455,25 @@ async def area_add_kecamatan(request: Request, tenant: TenantDep, session: Tenan
     errors = {}
     if not name or len(name) > 120:
         errors["kecamatan_name"] = "Nama kecamatan wajib diisi (maksimal 120 karakter)"
-    elif (await session.execute(select(Kecamatan.id).where(func.lower(Kecamatan.name) == name.lower()))).scalar():
+    elif (
+        await session.execute(select(Kecamatan.id).where(func.lower(Kecamatan.name) == name.lower()))
+    ).scalar():
         errors["kecamatan_name"] = f"Kecamatan {name} sudah ada"
     if errors:
         return await _areas(request, session, errors=errors, form=data, status_code=422)
     kec = Kecamatan(name=name)
     session.add(kec)
     await session.flush()
-    await record(session, "area.kecamatan.create", actor_id=admin.id, actor_label=admin.email, request=request,
-                 entity="kecamatan", entity_id=kec.id, after=snapshot(kec))
+    await record(
+        session,
+        "area.kecamatan.create",
+        actor_id=admin.id,
+        actor_label=admin.email,
+        request=request,
+        entity="kecamatan",
+        entity_id=kec.id,
+        after=snapshot(kec),
+    )
     await session.commit()
     return RedirectResponse(f"/t/{tenant.slug}/admin/areas?ok=kecamatan", status_code=303)
 
@@ -310,38 +489,70 @@ async def area_add_kelurahan(request: Request, tenant: TenantDep, session: Tenan
         errors["kecamatan_id"] = "Pilih kecamatan"
     if not name or len(name) > 120:
         errors["kelurahan_name"] = "Nama kelurahan/desa wajib diisi (maksimal 120 karakter)"
-    elif kec is not None and (await session.execute(select(Kelurahan.id).where(
-            Kelurahan.key == kelurahan_key(kec.id, name)))).scalar():
+    elif (
+        kec is not None
+        and (
+            await session.execute(select(Kelurahan.id).where(Kelurahan.key == kelurahan_key(kec.id, name)))
+        ).scalar()
+    ):
         errors["kelurahan_name"] = f"{name} sudah ada di Kecamatan {kec.name}"
     if errors:
         return await _areas(request, session, errors=errors, form=data, status_code=422)
     kel = Kelurahan(kecamatan_id=kec.id, name=name, key=kelurahan_key(kec.id, name))
     session.add(kel)
     await session.flush()
-    await record(session, "area.kelurahan.create", actor_id=admin.id, actor_label=admin.email, request=request,
-                 entity="kelurahan", entity_id=kel.id, after=snapshot(kel))
+    await record(
+        session,
+        "area.kelurahan.create",
+        actor_id=admin.id,
+        actor_label=admin.email,
+        request=request,
+        entity="kelurahan",
+        entity_id=kel.id,
+        after=snapshot(kel),
+    )
     await session.commit()
     return RedirectResponse(f"/t/{tenant.slug}/admin/areas?ok=kelurahan", status_code=303)
 
 
 @router.post("/admin/areas/kelurahan/{kelurahan_id}/delete")
-async def area_delete_kelurahan(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-                                kelurahan_id: int):
+async def area_delete_kelurahan(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, kelurahan_id: int
+):
     kel = await _get(session, Kelurahan, kelurahan_id)
     before = snapshot(kel)
     await session.delete(kel)
-    await record(session, "area.kelurahan.delete", actor_id=admin.id, actor_label=admin.email, request=request,
-                 entity="kelurahan", entity_id=kelurahan_id, before=before)
+    await record(
+        session,
+        "area.kelurahan.delete",
+        actor_id=admin.id,
+        actor_label=admin.email,
+        request=request,
+        entity="kelurahan",
+        entity_id=kelurahan_id,
+        before=before,
+    )
     await session.commit()
     return RedirectResponse(f"/t/{tenant.slug}/admin/areas?ok=deleted", status_code=303)
 
 
 # --- one-time account links (public: the person has no password yet) ---------------------------
 
+
 def _account_page(request, tenant, user, problem=None, errors=None, status_code=200, done=False):
-    return render(request, "admin/account_link.html", {
-        "title": "Atur kata sandi", "user": user, "problem": problem, "errors": errors or {}, "done": done,
-        "login_url": f"/t/{tenant.slug}/login"}, status_code=status_code)
+    return render(
+        request,
+        "admin/account_link.html",
+        {
+            "title": "Atur kata sandi",
+            "user": user,
+            "problem": problem,
+            "errors": errors or {},
+            "done": done,
+            "login_url": f"/t/{tenant.slug}/login",
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/account/{token}")
@@ -370,7 +581,11 @@ async def account_set_password(request: Request, tenant: TenantDep, session: Ten
         return _account_page(request, tenant, user, errors=errors, status_code=422)
     done = await service.consume_link(session, token, hash_password(password), request)
     if done is None:
-        return _account_page(request, tenant, user, "Tautan ini baru saja dipakai. Minta admin mengirim tautan baru.",
-                             status_code=410)
+        return _account_page(
+            request,
+            tenant,
+            user,
+            "Tautan ini baru saja dipakai. Minta admin mengirim tautan baru.",
+            status_code=410,
+        )
     return _account_page(request, tenant, done, done=True)
-

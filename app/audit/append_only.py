@@ -5,6 +5,7 @@ SQL. The same DDL is attached to the model tables (so provisioning creates it) a
 revisions t0002/p0002 (so migrated schemas get it); the catalog check compares triggers.
 No ``%`` in the SQL: it goes through DDL formatting and psycopg's exec_driver_sql.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import DDL, event

@@ -1,4 +1,5 @@
 """Audit trail: who changed what, from where, with before/after. Append-only."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Recording audit entries in the caller's transaction (so the change and its record commit together)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -49,10 +50,18 @@ async def record(
     after: dict | None = None,
 ) -> None:
     """Add a tenant audit row; the caller's commit persists it with the change itself."""
-    await session.execute(insert(AuditLog).values(
-        actor_id=actor_id, actor_label=actor_label, ip=client_ip(request), action=action, entity=entity,
-        entity_id=None if entity_id is None else str(entity_id), before=_jsonable(before), after=_jsonable(after),
-    ))
+    await session.execute(
+        insert(AuditLog).values(
+            actor_id=actor_id,
+            actor_label=actor_label,
+            ip=client_ip(request),
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            before=_jsonable(before),
+            after=_jsonable(after),
+        )
+    )
 
 
 async def record_platform(
@@ -68,8 +77,16 @@ async def record_platform(
     before: dict | None = None,
     after: dict | None = None,
 ) -> None:
-    await session.execute(insert(PlatformAuditLog).values(
-        actor_id=actor_id, actor_label=actor_label, ip=client_ip(request), action=action,
-        tenant_slug=tenant_slug, entity=entity, entity_id=None if entity_id is None else str(entity_id),
-        before=_jsonable(before), after=_jsonable(after),
-    ))
+    await session.execute(
+        insert(PlatformAuditLog).values(
+            actor_id=actor_id,
+            actor_label=actor_label,
+            ip=client_ip(request),
+            action=action,
+            tenant_slug=tenant_slug,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            before=_jsonable(before),
+            after=_jsonable(after),
+        )
+    )

@@ -1,4 +1,5 @@
 """People who log in: regency staff live in their tenant schema, ministry staff in public."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -5,6 +5,7 @@ rather than a registry of static clients. Everything the ID token asserts is che
 (issuer's JWKS), ``iss``, ``aud``/``azp``, ``exp``/``iat``, and the ``nonce`` bound to the
 browser session; ``state`` is checked by the caller before the code is exchanged.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -64,21 +65,37 @@ async def start(issuer: str, client_id: str, redirect_uri: str) -> Flow:
     state, nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48)
     client = AsyncOAuth2Client(client_id=client_id, redirect_uri=redirect_uri, scope=SCOPE)
     url, _ = client.create_authorization_url(
-        meta["authorization_endpoint"], state=state, nonce=nonce,
-        code_challenge=create_s256_code_challenge(verifier), code_challenge_method="S256",
+        meta["authorization_endpoint"],
+        state=state,
+        nonce=nonce,
+        code_challenge=create_s256_code_challenge(verifier),
+        code_challenge_method="S256",
     )
     return Flow(state, nonce, verifier, url)
 
 
-async def finish(issuer: str, client_id: str, client_secret: str, redirect_uri: str, *, code: str,
-                 code_verifier: str, nonce: str) -> dict:
+async def finish(
+    issuer: str,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    *,
+    code: str,
+    code_verifier: str,
+    nonce: str,
+) -> dict:
     """Exchange the code and return the verified ID-token claims (merged with userinfo)."""
     meta = await discover(issuer)
     try:
-        async with AsyncOAuth2Client(client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri,
-                                     timeout=TIMEOUT) as client:
-            token = await client.fetch_token(meta["token_endpoint"], code=code, code_verifier=code_verifier,
-                                             grant_type="authorization_code")
+        async with AsyncOAuth2Client(
+            client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri, timeout=TIMEOUT
+        ) as client:
+            token = await client.fetch_token(
+                meta["token_endpoint"],
+                code=code,
+                code_verifier=code_verifier,
+                grant_type="authorization_code",
+            )
             jwks = (await client.get(meta["jwks_uri"])).raise_for_status().json()
             claims = _verify_id_token(token.get("id_token"), jwks, issuer.rstrip("/"), client_id, nonce)
             if "email" not in claims and meta.get("userinfo_endpoint"):

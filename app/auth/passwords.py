@@ -1,4 +1,5 @@
 """Password hashing (argon2id) and the password policy, in one place."""
+
 from __future__ import annotations
 
 from argon2 import PasswordHasher

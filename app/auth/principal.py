@@ -1,4 +1,5 @@
 """Who is making a request, independent of how they proved it (cookie session or API token)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -4,17 +4,18 @@ Per account+IP (not per account alone) so an attacker cannot lock a real operato
 console from elsewhere; the per-IP cap stops one source from spraying many accounts
 (credential stuffing). Counters live in Redis, so every app process shares them.
 """
+
 from __future__ import annotations
 
 import hashlib
 import math
 
-FREE_FAILURES = 5          # failures per account+IP before the first lockout
-BASE_LOCK_S = 30           # first lockout; doubles with every further failure
+FREE_FAILURES = 5  # failures per account+IP before the first lockout
+BASE_LOCK_S = 30  # first lockout; doubles with every further failure
 MAX_LOCK_S = 3600
 FAILURE_MEMORY_S = 24 * 3600
 IP_WINDOW_S = 600
-IP_MAX_FAILURES = 30       # failures per IP per window, across all accounts
+IP_MAX_FAILURES = 30  # failures per IP per window, across all accounts
 
 
 def wait_message(seconds: int) -> str:

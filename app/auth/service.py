@@ -1,7 +1,8 @@
 """Authenticating people against the tenant's or the ministry's user table."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +36,7 @@ async def authenticate_platform_user(session: AsyncSession, email: str, password
 
 
 async def _touch(session: AsyncSession, user, password: str) -> None:
-    user.last_login_at = datetime.now(timezone.utc)
+    user.last_login_at = datetime.now(UTC)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     await session.commit()

@@ -4,13 +4,14 @@ Format ``s112_<lookup>_<secret>``: ``lookup`` finds the row by index, only SHA-2
 stored and compared in constant time. A tenant token lives in its tenant's schema, so it cannot
 resolve on another tenant at all. ``last_used_at`` is written at most once a minute per token.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 from sqlalchemy import select, update
@@ -42,7 +43,7 @@ def hash_token(plain: str) -> str:
 def _lookup_of(token: str) -> str | None:
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
-    lookup, sep, secret = token[len(PREFIX):].partition("_")
+    lookup, sep, secret = token[len(PREFIX) :].partition("_")
     if not sep or len(lookup) != 12 or not secret:
         return None
     return lookup
@@ -55,12 +56,14 @@ async def _resolve(request: Request, session: AsyncSession, model, token: str):
     row = (await session.execute(select(model).where(model.lookup == lookup))).scalar_one_or_none()
     if row is None or not hmac.compare_digest(row.token_hash, hash_token(token)):
         return None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
         ip = request.client.host if request.client else None
-        await session.execute(update(model).where(model.id == row.id).values(last_used_at=now, last_used_ip=ip))
+        await session.execute(
+            update(model).where(model.id == row.id).values(last_used_at=now, last_used_ip=ip)
+        )
         await session.commit()
     return row
 
@@ -73,15 +76,23 @@ async def _personal_user_ok(session: AsyncSession, user_model, user_id: int | No
     return user is not None and user.is_active
 
 
-async def resolve_tenant_token(request: Request, tenant_slug: str, session: AsyncSession, token: str) -> Principal | None:
+async def resolve_tenant_token(
+    request: Request, tenant_slug: str, session: AsyncSession, token: str
+) -> Principal | None:
     from app.auth.models import User
     from app.security.models import ApiToken
 
     row = await _resolve(request, session, ApiToken, token)
     if row is None or not await _personal_user_ok(session, User, row.user_id):
         return None
-    return Principal(kind="token", user_id=row.user_id, role=row.kind, name=row.name,
-                     tenant_slug=tenant_slug, scopes=frozenset(row.scopes))
+    return Principal(
+        kind="token",
+        user_id=row.user_id,
+        role=row.kind,
+        name=row.name,
+        tenant_slug=tenant_slug,
+        scopes=frozenset(row.scopes),
+    )
 
 
 async def resolve_platform_token(request: Request, session: AsyncSession, token: str) -> Principal | None:
@@ -91,5 +102,6 @@ async def resolve_platform_token(request: Request, session: AsyncSession, token:
     row = await _resolve(request, session, PlatformApiToken, token)
     if row is None or not await _personal_user_ok(session, PlatformUser, row.user_id):
         return None
-    return Principal(kind="token", user_id=row.user_id, role=row.kind, name=row.name,
-                     scopes=frozenset(row.scopes))
+    return Principal(
+        kind="token", user_id=row.user_id, role=row.kind, name=row.name, scopes=frozenset(row.scopes)
+    )

@@ -1,13 +1,13 @@
 """Login and logout pages for regency staff (/t/<slug>/login) and ministry staff (/login)."""
+
 from __future__ import annotations
 
+import time
 from typing import Annotated
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
-
-import time
 
 from app.audit.service import client_ip, record, record_platform
 from app.auth.ratelimit import LoginLimiter, wait_message
@@ -49,8 +49,9 @@ def start_session(request: Request, **values) -> None:
         request.session["csrf"] = csrf
 
 
-async def _check_password(request: Request, session, limiter_scope: str, email: str, password: str,
-                          authenticate, audit_failure):
+async def _check_password(
+    request: Request, session, limiter_scope: str, email: str, password: str, authenticate, audit_failure
+):
     """The password step shared by regency and ministry logins: required fields, the Redis
     throttle (429 + Retry-After while locked out), then the check; failures are audited."""
     errors: dict[str, str] = {}
@@ -76,10 +77,19 @@ async def _check_password(request: Request, session, limiter_scope: str, email: 
 
 
 @router.get("/t/{slug}/login")
-async def tenant_login_page(request: Request, tenant: TenantDep, session: TenantSessionDep, next: str | None = None):
-    return render(request, "auth/login.html", {"action": f"/t/{tenant.slug}/login", "next": next,
-                                               "title": f"Masuk — 112 {tenant.name}",
-                                               "sso_url": await tenant_sso_url(session, tenant.slug)})
+async def tenant_login_page(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, next: str | None = None
+):
+    return render(
+        request,
+        "auth/login.html",
+        {
+            "action": f"/t/{tenant.slug}/login",
+            "next": next,
+            "title": f"Masuk — 112 {tenant.name}",
+            "sso_url": await tenant_sso_url(session, tenant.slug),
+        },
+    )
 
 
 @router.post("/t/{slug}/login")
@@ -92,19 +102,49 @@ async def tenant_login(
     next: Annotated[str | None, Form()] = None,
 ):
     async def audit_failure(wait: int | None) -> None:
-        await record(session, "login.failure", actor_label=email.strip()[:254], request=request,
-                     entity="user", after={"locked_for_s": wait} if wait else None)
+        await record(
+            session,
+            "login.failure",
+            actor_label=email.strip()[:254],
+            request=request,
+            entity="user",
+            after={"locked_for_s": wait} if wait else None,
+        )
 
     user, errors, status, headers = await _check_password(
-        request, session, tenant.slug, email, password,
-        lambda: authenticate_tenant_user(session, email, password), audit_failure)
+        request,
+        session,
+        tenant.slug,
+        email,
+        password,
+        lambda: authenticate_tenant_user(session, email, password),
+        audit_failure,
+    )
     if errors:
-        return render(request, "auth/login.html",
-                      {"action": f"/t/{tenant.slug}/login", "errors": errors, "email": email, "next": next,
-                       "title": f"Masuk — 112 {tenant.name}", "sso_url": await tenant_sso_url(session, tenant.slug)},
-                      status_code=status, headers=headers)
-    await record(session, "login.success", actor_id=user.id, actor_label=user.email, request=request,
-                 entity="user", entity_id=user.id, after={"method": "password"})
+        return render(
+            request,
+            "auth/login.html",
+            {
+                "action": f"/t/{tenant.slug}/login",
+                "errors": errors,
+                "email": email,
+                "next": next,
+                "title": f"Masuk — 112 {tenant.name}",
+                "sso_url": await tenant_sso_url(session, tenant.slug),
+            },
+            status_code=status,
+            headers=headers,
+        )
+    await record(
+        session,
+        "login.success",
+        actor_id=user.id,
+        actor_label=user.email,
+        request=request,
+        entity="user",
+        entity_id=user.id,
+        after={"method": "password"},
+    )
     await session.commit()
     start_session(request, k="tenant", s=tenant.slug, u=user.id, v=user.session_version)
     target = _safe_next(next, f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(slug=tenant.slug)
@@ -113,9 +153,16 @@ async def tenant_login(
 
 @router.get("/login")
 async def platform_login_page(request: Request, session: PublicSessionDep, next: str | None = None):
-    return render(request, "auth/login.html", {"action": "/login", "next": next,
-                                               "title": "Masuk — Kominfo / Komdigi",
-                                               "sso_url": await platform_sso_url(session)})
+    return render(
+        request,
+        "auth/login.html",
+        {
+            "action": "/login",
+            "next": next,
+            "title": "Masuk — Kominfo / Komdigi",
+            "sso_url": await platform_sso_url(session),
+        },
+    )
 
 
 @router.post("/login")
@@ -127,19 +174,49 @@ async def platform_login(
     next: Annotated[str | None, Form()] = None,
 ):
     async def audit_failure(wait: int | None) -> None:
-        await record_platform(session, "login.failure", actor_label=email.strip()[:254], request=request,
-                              entity="platform_user", after={"locked_for_s": wait} if wait else None)
+        await record_platform(
+            session,
+            "login.failure",
+            actor_label=email.strip()[:254],
+            request=request,
+            entity="platform_user",
+            after={"locked_for_s": wait} if wait else None,
+        )
 
     user, errors, status, headers = await _check_password(
-        request, session, "platform", email, password,
-        lambda: authenticate_platform_user(session, email, password), audit_failure)
+        request,
+        session,
+        "platform",
+        email,
+        password,
+        lambda: authenticate_platform_user(session, email, password),
+        audit_failure,
+    )
     if errors:
-        return render(request, "auth/login.html",
-                      {"action": "/login", "errors": errors, "email": email, "next": next,
-                       "title": "Masuk — Kominfo / Komdigi", "sso_url": await platform_sso_url(session)},
-                      status_code=status, headers=headers)
-    await record_platform(session, "login.success", actor_id=user.id, actor_label=user.email, request=request,
-                          entity="platform_user", entity_id=user.id, after={"method": "password"})
+        return render(
+            request,
+            "auth/login.html",
+            {
+                "action": "/login",
+                "errors": errors,
+                "email": email,
+                "next": next,
+                "title": "Masuk — Kominfo / Komdigi",
+                "sso_url": await platform_sso_url(session),
+            },
+            status_code=status,
+            headers=headers,
+        )
+    await record_platform(
+        session,
+        "login.success",
+        actor_id=user.id,
+        actor_label=user.email,
+        request=request,
+        entity="platform_user",
+        entity_id=user.id,
+        after={"method": "password"},
+    )
     await session.commit()
     start_session(request, k="platform", u=user.id, v=user.session_version)
     return RedirectResponse(_safe_next(next, "/national") or "/national", status_code=303)

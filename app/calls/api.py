@@ -2,7 +2,8 @@
 
 Auth: a cookie session (operators) or a bearer token with scope calls:read / calls:write.
 """
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,8 +14,18 @@ from app.calls import service
 from app.calls.http import make_ctx, service_errors
 from app.calls.phone import normalize_phone
 from app.calls.schemas import (
-    AttachCall, CallCorrection, CallCreate, CallerHistory, CallOut, CallPage, EventOut, IncidentCreate,
-    IncidentOut, IncidentUpdate, NearbyIncident, Outcome,
+    AttachCall,
+    CallCorrection,
+    CallCreate,
+    CallerHistory,
+    CallOut,
+    CallPage,
+    EventOut,
+    IncidentCreate,
+    IncidentOut,
+    IncidentUpdate,
+    NearbyIncident,
+    Outcome,
 )
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantSessionDep, api_tenant_access
@@ -31,7 +42,9 @@ def _number(raw: str, field: str = "number") -> str:
     try:
         return normalize_phone(raw[:32])
     except ValueError as exc:
-        raise RequestValidationError([{"loc": ("query", field), "msg": str(exc), "type": "value_error"}])
+        raise RequestValidationError(
+            [{"loc": ("query", field), "msg": str(exc), "type": "value_error"}]
+        ) from exc
 
 
 async def _incident_out(session, incident) -> dict:
@@ -48,7 +61,8 @@ async def create_call(request: Request, data: CallCreate, who: CallsWrite):
 
 @router.get("/calls", response_model=CallPage, summary="List calls (filter by number, outcome, dates)")
 async def list_calls(
-    session: TenantSessionDep, who: CallsRead,
+    session: TenantSessionDep,
+    who: CallsRead,
     number: Annotated[str | None, Query(max_length=32)] = None,
     outcome: Outcome | Literal["none"] | None = None,
     date_from: date | None = Query(None, description="inclusive, tenant-agnostic UTC date"),
@@ -57,11 +71,18 @@ async def list_calls(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    start = datetime.combine(date_from, time.min, timezone.utc) if date_from else None
-    end = datetime.combine(date_to + timedelta(days=1), time.min, timezone.utc) if date_to else None
+    start = datetime.combine(date_from, time.min, UTC) if date_from else None
+    end = datetime.combine(date_to + timedelta(days=1), time.min, UTC) if date_to else None
     items, total = await service.list_calls(
-        session, number=_number(number) if number else None, outcome=outcome, date_from=start, date_to=end,
-        active=active, page=page, per_page=per_page)
+        session,
+        number=_number(number) if number else None,
+        outcome=outcome,
+        date_from=start,
+        date_to=end,
+        active=active,
+        page=page,
+        per_page=per_page,
+    )
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
@@ -72,8 +93,9 @@ async def get_call(call_id: int, session: TenantSessionDep, who: CallsRead):
 
 
 @router.patch("/calls/{call_id}", response_model=CallOut, summary="Correct a call (logged as a new event)")
-async def correct_call(request: Request, call_id: int, data: CallCorrection, session: TenantSessionDep,
-                       who: CallsWrite):
+async def correct_call(
+    request: Request, call_id: int, data: CallCorrection, session: TenantSessionDep, who: CallsWrite
+):
     with service_errors():
         return await service.correct_call(make_ctx(request, session, who), call_id, data)
 
@@ -86,12 +108,15 @@ async def call_events(call_id: int, session: TenantSessionDep, who: CallsRead):
 
 
 @router.get("/callers/{number}/history", response_model=CallerHistory, summary="Repeat-caller history")
-async def caller_history(number: str, session: TenantSessionDep, who: CallsRead,
-                         limit: Annotated[int, Query(ge=1, le=50)] = 10):
+async def caller_history(
+    number: str, session: TenantSessionDep, who: CallsRead, limit: Annotated[int, Query(ge=1, le=50)] = 10
+):
     return await service.caller_history(session, _number(number), limit)
 
 
-@router.post("/incidents", status_code=201, response_model=IncidentOut, summary="Open an incident (from a call)")
+@router.post(
+    "/incidents", status_code=201, response_model=IncidentOut, summary="Open an incident (from a call)"
+)
 async def open_incident(request: Request, data: IncidentCreate, session: TenantSessionDep, who: CallsWrite):
     with service_errors():
         incident = await service.open_incident(make_ctx(request, session, who), data)
@@ -99,24 +124,37 @@ async def open_incident(request: Request, data: IncidentCreate, session: TenantS
 
 
 @router.get("/incidents", response_model=list[IncidentOut])
-async def list_incidents(session: TenantSessionDep, who: CallsRead,
-                         status: Literal["open", "closed", "all"] = "open",
-                         limit: Annotated[int, Query(ge=1, le=500)] = 100):
+async def list_incidents(
+    session: TenantSessionDep,
+    who: CallsRead,
+    status: Literal["open", "closed", "all"] = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+):
     incidents = await service.list_incidents(session, status=None if status == "all" else status, limit=limit)
     return await service.incident_details(session, incidents)
 
 
-@router.get("/incidents/nearby", response_model=list[NearbyIncident],
-            summary="Open incidents of the same category nearby (to attach a call instead of opening a new one)")
-async def nearby(session: TenantSessionDep, who: CallsRead, category_id: Id,
-                 lat: Annotated[float | None, Query(ge=-12, le=7)] = None,
-                 lon: Annotated[float | None, Query(ge=94, le=142)] = None,
-                 radius_m: Annotated[float, Query(gt=0, le=50_000)] = service.NEARBY_RADIUS_M,
-                 window_min: Annotated[int, Query(ge=1, le=24 * 60)] = service.NEARBY_WINDOW_MIN):
+@router.get(
+    "/incidents/nearby",
+    response_model=list[NearbyIncident],
+    summary="Open incidents of the same category nearby (to attach a call instead of opening a new one)",
+)
+async def nearby(
+    session: TenantSessionDep,
+    who: CallsRead,
+    category_id: Id,
+    lat: Annotated[float | None, Query(ge=-12, le=7)] = None,
+    lon: Annotated[float | None, Query(ge=94, le=142)] = None,
+    radius_m: Annotated[float, Query(gt=0, le=50_000)] = service.NEARBY_RADIUS_M,
+    window_min: Annotated[int, Query(ge=1, le=24 * 60)] = service.NEARBY_WINDOW_MIN,
+):
     if (lat is None) != (lon is None):
-        raise RequestValidationError([{"loc": ("query", "lat"), "msg": "lat dan lon harus diisi bersama",
-                                       "type": "value_error"}])
-    return await service.nearby_incidents(session, category_id, lat, lon, radius_m=radius_m, window_min=window_min)
+        raise RequestValidationError(
+            [{"loc": ("query", "lat"), "msg": "lat dan lon harus diisi bersama", "type": "value_error"}]
+        )
+    return await service.nearby_incidents(
+        session, category_id, lat, lon, radius_m=radius_m, window_min=window_min
+    )
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
@@ -127,17 +165,20 @@ async def get_incident(incident_id: int, session: TenantSessionDep, who: CallsRe
 
 
 @router.patch("/incidents/{incident_id}", response_model=IncidentOut, summary="Update or close an incident")
-async def update_incident(request: Request, incident_id: int, data: IncidentUpdate, session: TenantSessionDep,
-                          who: CallsWrite):
+async def update_incident(
+    request: Request, incident_id: int, data: IncidentUpdate, session: TenantSessionDep, who: CallsWrite
+):
     with service_errors():
         incident = await service.update_incident(make_ctx(request, session, who), incident_id, data)
     return await _incident_out(session, incident)
 
 
-@router.post("/incidents/{incident_id}/calls", response_model=IncidentOut,
-             summary="Attach a call to an open incident")
-async def attach_call(request: Request, incident_id: int, data: AttachCall, session: TenantSessionDep,
-                      who: CallsWrite):
+@router.post(
+    "/incidents/{incident_id}/calls", response_model=IncidentOut, summary="Attach a call to an open incident"
+)
+async def attach_call(
+    request: Request, incident_id: int, data: AttachCall, session: TenantSessionDep, who: CallsWrite
+):
     with service_errors():
         incident = await service.attach_call(make_ctx(request, session, who), incident_id, data)
     return await _incident_out(session, incident)

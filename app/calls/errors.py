@@ -2,6 +2,7 @@
 
 Kept free of FastAPI so jobs, telephony and the CLI can call the services too.
 """
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Console forms: the same pydantic schemas as the API, with errors keyed by field for the page."""
+
 from __future__ import annotations
 
 from typing import Any, TypeVar

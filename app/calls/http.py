@@ -1,8 +1,9 @@
 """Turning service errors into HTTP answers, and building a service Ctx from a request."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -16,8 +17,14 @@ from app.web.errors import Conflict, Forbidden, NotFound
 
 def make_ctx(request: Request, session: AsyncSession, principal: Principal) -> Ctx:
     tenant = request.state.tenant
-    return Ctx(session=session, tenant=tenant.slug, actor=principal, redis=request.app.state.redis,
-               request=request, region_code=tenant.region_code)
+    return Ctx(
+        session=session,
+        tenant=tenant.slug,
+        actor=principal,
+        redis=request.app.state.redis,
+        request=request,
+        region_code=tenant.region_code,
+    )
 
 
 @contextmanager
@@ -26,9 +33,13 @@ def service_errors() -> Iterator[None]:
     try:
         yield
     except InvalidInput as exc:
-        raise RequestValidationError([{"loc": ("body", exc.field), "msg": exc.message, "type": "value_error"}])
+        raise RequestValidationError(
+            [{"loc": ("body", exc.field), "msg": exc.message, "type": "value_error"}]
+        ) from exc
     except ServiceError as exc:
         cls = {404: NotFound, 409: Conflict, 403: Forbidden}.get(exc.status)
         if cls is None:
-            raise RequestValidationError([{"loc": ("body",), "msg": exc.message, "type": "value_error"}])
-        raise cls(exc.message)
+            raise RequestValidationError(
+                [{"loc": ("body",), "msg": exc.message, "type": "value_error"}]
+            ) from exc
+        raise cls(exc.message) from exc

@@ -5,6 +5,7 @@ waiting for one tenant go to ``service.create_calls`` in one transaction (app.ba
 when a flush starts and how one bad call fails only its own request). Results, errors and the
 live notice are exactly those of logging the call alone.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,7 +31,8 @@ class IntakeQueue:
         self.db = db
         self.redis = redis
         self.batcher: Batcher[str, tuple[Principal, CallCreate], Any] = Batcher(
-            self._flush, max_batch=max_batch, retry_alone=_wrote_nothing)
+            self._flush, max_batch=max_batch, retry_alone=_wrote_nothing
+        )
 
     async def submit(self, tenant_slug: str, actor: Principal, data: CallCreate):
         """The logged call (read-only row with the Call columns), committed."""

@@ -1,4 +1,5 @@
 """Calls, incidents and the append-only event log that records every change to them."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -32,7 +33,9 @@ class Call(TenantBase):
     __table_args__ = (
         CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
         CheckConstraint(f"outcome IN {OUTCOMES}", name="outcome"),
-        CheckConstraint("(outcome = 'duplicate') = (duplicate_of_id IS NOT NULL)", name="duplicate_has_original"),
+        CheckConstraint(
+            "(outcome = 'duplicate') = (duplicate_of_id IS NOT NULL)", name="duplicate_has_original"
+        ),
         Index("ix_calls_caller_received", "caller_number", "received_at"),
         Index("ix_calls_received_at", "received_at"),
         CheckConstraint(f"telephony_state IN {TELEPHONY_STATES}", name="telephony_state"),

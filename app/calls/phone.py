@@ -1,4 +1,5 @@
 """Caller numbers: stored as E.164 so a repeat caller is recognised however the number was typed."""
+
 from __future__ import annotations
 
 import re

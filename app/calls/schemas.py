@@ -1,19 +1,32 @@
 """Validated input and output shapes for calls and incidents (shared by the JSON API and the console forms)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from app.calls.phone import normalize_phone
 
 Channel = Literal["voice", "sms", "app", "walk_in"]
 Outcome = Literal["emergency", "non_emergency_info", "prank", "silent", "misdial", "duplicate"]
-PhoneNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=32),
-                        AfterValidator(normalize_phone)]
-Language = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
-                                            max_length=8)]
+PhoneNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=32),
+    AfterValidator(normalize_phone),
+]
+Language = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", max_length=8)
+]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 # Indonesia with a margin (sea, border areas): a pin outside is a typo, not a location.
@@ -26,7 +39,7 @@ _FUTURE_SLACK = timedelta(minutes=5)
 
 
 def _not_future(value: datetime | None, name: str) -> None:
-    if value is not None and value > datetime.now(timezone.utc) + _FUTURE_SLACK:
+    if value is not None and value > datetime.now(UTC) + _FUTURE_SLACK:
         raise ValueError(f"{name} tidak boleh di masa depan")
 
 

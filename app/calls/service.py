@@ -5,10 +5,11 @@ audit row for state changes, the domain events of app.events (handlers of other 
 in the same transaction), one commit, then a live notice so every console refreshes.
 Services take a ``Ctx`` (tenant-bound session + who is acting), never an HTTP request.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, Sequence, and_, column, func, insert, literal, or_, select
@@ -25,10 +26,28 @@ from app.db.base import TENANT_SCHEMA
 from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Category
 
-CALL_FIELDS = ("caller_number", "channel", "language", "outcome", "duplicate_of_id", "answered_at",
-               "ended_at", "notes")
-INCIDENT_FIELDS = ("category_id", "priority", "address", "kecamatan", "kelurahan", "lat", "lon",
-                   "description", "people_involved", "status")
+CALL_FIELDS = (
+    "caller_number",
+    "channel",
+    "language",
+    "outcome",
+    "duplicate_of_id",
+    "answered_at",
+    "ended_at",
+    "notes",
+)
+INCIDENT_FIELDS = (
+    "category_id",
+    "priority",
+    "address",
+    "kecamatan",
+    "kelurahan",
+    "lat",
+    "lon",
+    "description",
+    "people_involved",
+    "status",
+)
 NEARBY_RADIUS_M = 1000
 NEARBY_WINDOW_MIN = 60
 EARTH_RADIUS_M = 6_371_000
@@ -56,7 +75,7 @@ class Ctx:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _jsonable(value: Any) -> Any:
@@ -71,8 +90,16 @@ def _jsonable(value: Any) -> Any:
 
 def log_event(ctx: Ctx, entity: str, entity_id: int, kind: str, data: dict | None = None) -> None:
     """Queue an append-only history row (flushed with the transaction)."""
-    ctx.session.add(EventLog(entity=entity, entity_id=entity_id, kind=kind, actor_id=ctx.actor_id,
-                             actor_label=ctx.actor_label, data=_jsonable(data or {})))
+    ctx.session.add(
+        EventLog(
+            entity=entity,
+            entity_id=entity_id,
+            kind=kind,
+            actor_id=ctx.actor_id,
+            actor_label=ctx.actor_label,
+            data=_jsonable(data or {}),
+        )
+    )
 
 
 async def finish(ctx: Ctx, *topics: str) -> None:
@@ -104,37 +131,80 @@ def _apply(obj: Any, values: dict) -> dict:
 
 # --- calls -------------------------------------------------------------------------------------
 
+
 async def _require_original(session: AsyncSession, duplicate_of_id: int, call_id: int | None = None) -> None:
     if duplicate_of_id == call_id:
         raise InvalidInput("duplicate_of_id", "Panggilan tidak bisa menjadi duplikat dirinya sendiri")
     found = (await session.execute(select(Call.id).where(Call.id == duplicate_of_id))).scalar_one_or_none()
     if found is None:
-        raise InvalidInput("duplicate_of_id", f"Panggilan #{duplicate_of_id} tidak ditemukan di kabupaten/kota ini")
+        raise InvalidInput(
+            "duplicate_of_id", f"Panggilan #{duplicate_of_id} tidak ditemukan di kabupaten/kota ini"
+        )
 
 
 # Columns an intake may set; missing ones are NULL (received_at: now()). Built ONCE so the
 # compiled-statement cache hits on every call (building the CTE costs more CPU than running it).
-_INTAKE_COLS = ("caller_number", "channel", "language", "outcome", "duplicate_of_id", "answered_at", "ended_at",
-                "notes", "external_id", "operator_id", "received_at")
+_INTAKE_COLS = (
+    "caller_number",
+    "channel",
+    "language",
+    "outcome",
+    "duplicate_of_id",
+    "answered_at",
+    "ended_at",
+    "notes",
+    "external_id",
+    "operator_id",
+    "received_at",
+)
 
 
 def _intake_statement():
     """ONE statement for a whole batch: every call row and its 'logged' event row. Ids are taken
     from the sequence first, so each event row knows its call; rows come back in batch order."""
     calls, log = Call.__table__, EventLog.__table__
-    given = recordset("calls", *columns_of(calls, _INTAKE_COLS), column("actor_id", log.c.actor_id.type),
-                      column("actor_label", log.c.actor_label.type), column("log", JSONB), column("i", Integer))
-    batch = select(Sequence("calls_id_seq", schema=TENANT_SCHEMA).next_value().label("id"), *given.c).cte("batch")
-    values = [func.coalesce(batch.c[c], func.now()) if c == "received_at" else batch.c[c] for c in _INTAKE_COLS]
-    new_call = (insert(calls).from_select(["id", *_INTAKE_COLS], select(batch.c.id, *values), include_defaults=False)
-                .returning(*calls.c).cte("new_call"))
-    logged = insert(log).from_select(
-        ["entity", "entity_id", "kind", "actor_id", "actor_label", "data"],
-        select(literal("call"), batch.c.id, literal("logged"), batch.c.actor_id, batch.c.actor_label, batch.c.log),
-        include_defaults=False,
-    ).cte("logged")
-    return (select(*new_call.c).select_from(new_call.join(batch, new_call.c.id == batch.c.id))
-            .order_by(batch.c.i).add_cte(logged))
+    given = recordset(
+        "calls",
+        *columns_of(calls, _INTAKE_COLS),
+        column("actor_id", log.c.actor_id.type),
+        column("actor_label", log.c.actor_label.type),
+        column("log", JSONB),
+        column("i", Integer),
+    )
+    batch = select(Sequence("calls_id_seq", schema=TENANT_SCHEMA).next_value().label("id"), *given.c).cte(
+        "batch"
+    )
+    values = [
+        func.coalesce(batch.c[c], func.now()) if c == "received_at" else batch.c[c] for c in _INTAKE_COLS
+    ]
+    new_call = (
+        insert(calls)
+        .from_select(["id", *_INTAKE_COLS], select(batch.c.id, *values), include_defaults=False)
+        .returning(*calls.c)
+        .cte("new_call")
+    )
+    logged = (
+        insert(log)
+        .from_select(
+            ["entity", "entity_id", "kind", "actor_id", "actor_label", "data"],
+            select(
+                literal("call"),
+                batch.c.id,
+                literal("logged"),
+                batch.c.actor_id,
+                batch.c.actor_label,
+                batch.c.log,
+            ),
+            include_defaults=False,
+        )
+        .cte("logged")
+    )
+    return (
+        select(*new_call.c)
+        .select_from(new_call.join(batch, new_call.c.id == batch.c.id))
+        .order_by(batch.c.i)
+        .add_cte(logged)
+    )
 
 
 _INTAKE = Direct(_intake_statement)
@@ -145,8 +215,9 @@ async def create_call(ctx: Ctx, data: CallCreate):
     return (await create_calls(ctx.session, ctx.tenant, [(ctx.actor, data)], ctx.redis))[0]
 
 
-async def create_calls(session: AsyncSession, tenant: str, intakes: list[tuple[Principal, CallCreate]],
-                       redis: Any = None) -> list:
+async def create_calls(
+    session: AsyncSession, tenant: str, intakes: list[tuple[Principal, CallCreate]], redis: Any = None
+) -> list:
     """Log calls in one transaction, committed before returning. This is the intake hot path
     (measured by bench/; the API sends concurrent calls here in batches, app.calls.intake): ONE
     statement writes every call with its 'logged' event, the handlers of call.created (SLA answer
@@ -156,10 +227,16 @@ async def create_calls(session: AsyncSession, tenant: str, intakes: list[tuple[P
     for _, data in intakes:
         if data.duplicate_of_id is not None:
             await _require_original(session, data.duplicate_of_id)
-    calls = await _INTAKE.all(session, {"calls": [_intake_row(i, actor, data) for i, (actor, data)
-                                                   in enumerate(intakes)]})
-    await events.emit_many(session, [events.DomainEvent("call.created", tenant, actor.user_id, {"call": call})
-                                     for (actor, _), call in zip(intakes, calls, strict=True)])
+    calls = await _INTAKE.all(
+        session, {"calls": [_intake_row(i, actor, data) for i, (actor, data) in enumerate(intakes)]}
+    )
+    await events.emit_many(
+        session,
+        [
+            events.DomainEvent("call.created", tenant, actor.user_id, {"call": call})
+            for (actor, _), call in zip(intakes, calls, strict=True)
+        ],
+    )
     await _commit_and_notify(session, tenant, redis, "calls")
     return calls
 
@@ -195,28 +272,51 @@ async def correct_call(ctx: Ctx, call_id: int, data: CallCorrection) -> Call:
     if values.get("duplicate_of_id") is not None:
         await _require_original(ctx.session, values["duplicate_of_id"], call.id)
         values["outcome"] = "duplicate"
-    if (values.get("outcome", call.outcome) == "duplicate") != (values.get("duplicate_of_id", call.duplicate_of_id)
-                                                                is not None):
-        raise InvalidInput("duplicate_of_id", "Outcome 'duplicate' wajib disertai panggilan aslinya (dan sebaliknya)")
+    if (values.get("outcome", call.outcome) == "duplicate") != (
+        values.get("duplicate_of_id", call.duplicate_of_id) is not None
+    ):
+        raise InvalidInput(
+            "duplicate_of_id", "Outcome 'duplicate' wajib disertai panggilan aslinya (dan sebaliknya)"
+        )
     if values.get("outcome") and values["outcome"] != "emergency" and call.incident_id is not None:
-        raise ConflictError(f"Panggilan ini terhubung ke insiden #{call.incident_id}; hasilnya harus 'emergency'")
+        raise ConflictError(
+            f"Panggilan ini terhubung ke insiden #{call.incident_id}; hasilnya harus 'emergency'"
+        )
     before = snapshot(call, list(CALL_FIELDS))
     changes = _apply(call, values)
     if not changes:
         return call
     await ctx.session.flush()
     log_event(ctx, "call", call.id, "corrected", {"changes": changes, "reason": data.reason})
-    await record(ctx.session, "call.corrected", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
-                 request=ctx.request, entity="call", entity_id=call.id, before=before,
-                 after=snapshot(call, list(CALL_FIELDS)))
-    await events.emit(ctx.session, "call.updated", ctx.tenant, actor_id=ctx.actor_id, call=call, changes=changes)
+    await record(
+        ctx.session,
+        "call.corrected",
+        actor_id=ctx.actor_id,
+        actor_label=ctx.actor_label,
+        request=ctx.request,
+        entity="call",
+        entity_id=call.id,
+        before=before,
+        after=snapshot(call, list(CALL_FIELDS)),
+    )
+    await events.emit(
+        ctx.session, "call.updated", ctx.tenant, actor_id=ctx.actor_id, call=call, changes=changes
+    )
     await finish(ctx, "calls")
     return call
 
 
-async def list_calls(session: AsyncSession, *, number: str | None = None, outcome: str | None = None,
-                     date_from: datetime | None = None, date_to: datetime | None = None,
-                     active: bool = False, page: int = 1, per_page: int = 50) -> tuple[list[Call], int]:
+async def list_calls(
+    session: AsyncSession,
+    *,
+    number: str | None = None,
+    outcome: str | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    active: bool = False,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[Call], int]:
     conds = []
     if number:
         conds.append(Call.caller_number == number)
@@ -230,41 +330,81 @@ async def list_calls(session: AsyncSession, *, number: str | None = None, outcom
         conds.append(Call.received_at < date_to)
     if active:
         conds.append(Call.received_at >= now() - timedelta(hours=12))
-        conds.append(or_(Call.outcome.is_(None), and_(Call.outcome == "emergency", Call.incident_id.is_(None))))
+        conds.append(
+            or_(Call.outcome.is_(None), and_(Call.outcome == "emergency", Call.incident_id.is_(None)))
+        )
     where = and_(True, *conds)
     total = (await session.execute(select(func.count()).select_from(Call).where(where))).scalar_one()
-    rows = (await session.execute(
-        select(Call).where(where).order_by(Call.received_at.desc(), Call.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    )).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                select(Call)
+                .where(where)
+                .order_by(Call.received_at.desc(), Call.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return list(rows), total
 
 
 async def caller_history(session: AsyncSession, number: str, limit: int = 10) -> dict:
     """What the operator must know the moment a number is typed: how often, and how often a prank."""
-    agg = (await session.execute(
-        select(
-            func.count(),
-            func.count().filter(Call.outcome == "prank"),
-            func.count().filter(Call.outcome == "silent"),
-            func.count().filter(Call.outcome == "emergency"),
-            func.max(Call.received_at),
-        ).where(Call.caller_number == number)
-    )).one()
-    recent = (await session.execute(
-        select(Call).where(Call.caller_number == number).order_by(Call.received_at.desc(), Call.id.desc()).limit(limit)
-    )).scalars().all() if agg[0] else []
-    return {"number": number, "total": agg[0], "prank_count": agg[1], "silent_count": agg[2],
-            "emergency_count": agg[3], "last_call_at": agg[4], "recent": list(recent)}
+    agg = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(Call.outcome == "prank"),
+                func.count().filter(Call.outcome == "silent"),
+                func.count().filter(Call.outcome == "emergency"),
+                func.max(Call.received_at),
+            ).where(Call.caller_number == number)
+        )
+    ).one()
+    recent = (
+        (
+            await session.execute(
+                select(Call)
+                .where(Call.caller_number == number)
+                .order_by(Call.received_at.desc(), Call.id.desc())
+                .limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+        if agg[0]
+        else []
+    )
+    return {
+        "number": number,
+        "total": agg[0],
+        "prank_count": agg[1],
+        "silent_count": agg[2],
+        "emergency_count": agg[3],
+        "last_call_at": agg[4],
+        "recent": list(recent),
+    }
 
 
 async def history(session: AsyncSession, entity: str, entity_id: int) -> list[EventLog]:
-    return list((await session.execute(
-        select(EventLog).where(EventLog.entity == entity, EventLog.entity_id == entity_id).order_by(EventLog.id)
-    )).scalars().all())
+    return list(
+        (
+            await session.execute(
+                select(EventLog)
+                .where(EventLog.entity == entity, EventLog.entity_id == entity_id)
+                .order_by(EventLog.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 # --- incidents ---------------------------------------------------------------------------------
+
 
 async def _category(session: AsyncSession, category_id: int) -> Category:
     cat = await session.get(Category, category_id)
@@ -313,12 +453,23 @@ async def open_incident(ctx: Ctx, data: IncidentCreate) -> Incident:
     log_event(ctx, "incident", incident.id, "opened", {**values, "call_id": data.call_id})
     call_changes = await _attach(ctx, call, incident) if call is not None else {}
     await ctx.session.flush()
-    await record(ctx.session, "incident.opened", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
-                 request=ctx.request, entity="incident", entity_id=incident.id, after=snapshot(incident))
-    await events.emit(ctx.session, "incident.opened", ctx.tenant, actor_id=ctx.actor_id, incident=incident, call=call)
+    await record(
+        ctx.session,
+        "incident.opened",
+        actor_id=ctx.actor_id,
+        actor_label=ctx.actor_label,
+        request=ctx.request,
+        entity="incident",
+        entity_id=incident.id,
+        after=snapshot(incident),
+    )
+    await events.emit(
+        ctx.session, "incident.opened", ctx.tenant, actor_id=ctx.actor_id, incident=incident, call=call
+    )
     if call_changes:
-        await events.emit(ctx.session, "call.updated", ctx.tenant, actor_id=ctx.actor_id, call=call,
-                          changes=call_changes)
+        await events.emit(
+            ctx.session, "call.updated", ctx.tenant, actor_id=ctx.actor_id, call=call, changes=call_changes
+        )
     await finish(ctx, "incidents", "calls")
     return incident
 
@@ -334,11 +485,27 @@ async def attach_call(ctx: Ctx, incident_id: int, data: AttachCall) -> Incident:
         return incident
     log_event(ctx, "incident", incident.id, "call_attached", {"call_id": call.id})
     await ctx.session.flush()
-    await record(ctx.session, "incident.call_attached", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
-                 request=ctx.request, entity="incident", entity_id=incident.id, after={"call_id": call.id})
-    await events.emit(ctx.session, "call.updated", ctx.tenant, actor_id=ctx.actor_id, call=call, changes=changes)
-    await events.emit(ctx.session, "incident.updated", ctx.tenant, actor_id=ctx.actor_id, incident=incident,
-                      changes={"call_attached": (None, call.id)})
+    await record(
+        ctx.session,
+        "incident.call_attached",
+        actor_id=ctx.actor_id,
+        actor_label=ctx.actor_label,
+        request=ctx.request,
+        entity="incident",
+        entity_id=incident.id,
+        after={"call_id": call.id},
+    )
+    await events.emit(
+        ctx.session, "call.updated", ctx.tenant, actor_id=ctx.actor_id, call=call, changes=changes
+    )
+    await events.emit(
+        ctx.session,
+        "incident.updated",
+        ctx.tenant,
+        actor_id=ctx.actor_id,
+        incident=incident,
+        changes={"call_attached": (None, call.id)},
+    )
     await finish(ctx, "incidents", "calls")
     return incident
 
@@ -363,14 +530,26 @@ async def update_incident(ctx: Ctx, incident_id: int, data: IncidentUpdate) -> I
     if not changes:
         return incident
     await ctx.session.flush()
-    kind = {"closed": "closed", "open": "reopened"}.get(values.get("status", ""), "updated") \
-        if "status" in changes else "updated"
+    kind = (
+        {"closed": "closed", "open": "reopened"}.get(values.get("status", ""), "updated")
+        if "status" in changes
+        else "updated"
+    )
     log_event(ctx, "incident", incident.id, kind, {"changes": changes})
-    await record(ctx.session, f"incident.{kind}", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
-                 request=ctx.request, entity="incident", entity_id=incident.id, before=before,
-                 after=snapshot(incident))
-    await events.emit(ctx.session, "incident.updated", ctx.tenant, actor_id=ctx.actor_id, incident=incident,
-                      changes=changes)
+    await record(
+        ctx.session,
+        f"incident.{kind}",
+        actor_id=ctx.actor_id,
+        actor_label=ctx.actor_label,
+        request=ctx.request,
+        entity="incident",
+        entity_id=incident.id,
+        before=before,
+        after=snapshot(incident),
+    )
+    await events.emit(
+        ctx.session, "incident.updated", ctx.tenant, actor_id=ctx.actor_id, incident=incident, changes=changes
+    )
     await finish(ctx, "incidents")
     return incident
 
@@ -379,14 +558,22 @@ def _haversine_m(lat, lon, lat0: float, lon0: float):
     """Great-circle distance in SQL, so candidates are ranked by the database."""
     dlat = func.radians(lat - lat0)
     dlon = func.radians(lon - lon0)
-    a = func.power(func.sin(dlat / 2), 2) + func.cos(func.radians(lat0)) * func.cos(func.radians(lat)) * \
-        func.power(func.sin(dlon / 2), 2)
+    a = func.power(func.sin(dlat / 2), 2) + func.cos(func.radians(lat0)) * func.cos(
+        func.radians(lat)
+    ) * func.power(func.sin(dlon / 2), 2)
     return 2 * EARTH_RADIUS_M * func.asin(func.sqrt(func.least(1.0, a)))
 
 
-async def nearby_incidents(session: AsyncSession, category_id: int, lat: float | None = None,
-                           lon: float | None = None, *, radius_m: float = NEARBY_RADIUS_M,
-                           window_min: int = NEARBY_WINDOW_MIN, limit: int = 5) -> list[dict]:
+async def nearby_incidents(
+    session: AsyncSession,
+    category_id: int,
+    lat: float | None = None,
+    lon: float | None = None,
+    *,
+    radius_m: float = NEARBY_RADIUS_M,
+    window_min: int = NEARBY_WINDOW_MIN,
+    limit: int = 5,
+) -> list[dict]:
     """Open incidents of the same category opened within the window, within radius if a pin is known.
 
     Without a pin every recent open incident of the category is offered (no distance).
@@ -395,23 +582,45 @@ async def nearby_incidents(session: AsyncSession, category_id: int, lat: float |
     base = [Incident.status == "open", Incident.category_id == category_id, Incident.opened_at >= since]
     if lat is not None and lon is not None:
         dist = _haversine_m(Incident.lat, Incident.lon, lat, lon).label("distance_m")
-        stmt = (select(Incident, dist).where(*base, Incident.lat.is_not(None), dist <= radius_m)
-                .order_by(dist).limit(limit))
+        stmt = (
+            select(Incident, dist)
+            .where(*base, Incident.lat.is_not(None), dist <= radius_m)
+            .order_by(dist)
+            .limit(limit)
+        )
     else:
-        stmt = (select(Incident, literal(None).label("distance_m")).where(*base)
-                .order_by(Incident.opened_at.desc()).limit(limit))
+        stmt = (
+            select(Incident, literal(None).label("distance_m"))
+            .where(*base)
+            .order_by(Incident.opened_at.desc())
+            .limit(limit)
+        )
     rows = (await session.execute(stmt)).all()
-    return [{"id": i.id, "category_id": i.category_id, "priority": i.priority, "address": i.address,
-             "opened_at": i.opened_at, "description": i.description,
-             "distance_m": None if d is None else round(float(d), 1)} for i, d in rows]
+    return [
+        {
+            "id": i.id,
+            "category_id": i.category_id,
+            "priority": i.priority,
+            "address": i.address,
+            "opened_at": i.opened_at,
+            "description": i.description,
+            "distance_m": None if d is None else round(float(d), 1),
+        }
+        for i, d in rows
+    ]
 
 
-async def list_incidents(session: AsyncSession, *, status: str | None = "open", limit: int = 100) -> list[Incident]:
+async def list_incidents(
+    session: AsyncSession, *, status: str | None = "open", limit: int = 100
+) -> list[Incident]:
     stmt = select(Incident)
     if status:
         stmt = stmt.where(Incident.status == status)
-    return list((await session.execute(
-        stmt.order_by(Incident.priority, Incident.opened_at.desc()).limit(limit))).scalars().all())
+    return list(
+        (await session.execute(stmt.order_by(Incident.priority, Incident.opened_at.desc()).limit(limit)))
+        .scalars()
+        .all()
+    )
 
 
 async def incident_details(session: AsyncSession, incidents: list[Incident]) -> list[dict]:
@@ -423,18 +632,35 @@ async def incident_details(session: AsyncSession, incidents: list[Incident]) -> 
         return []
     cats = {c.id: c for c in (await session.execute(select(Category))).scalars().all()}
     calls: dict[int, list[int]] = {}
-    for cid, iid in (await session.execute(
-            select(Call.id, Call.incident_id).where(Call.incident_id.in_(ids)).order_by(Call.id))).all():
+    for cid, iid in (
+        await session.execute(
+            select(Call.id, Call.incident_id).where(Call.incident_id.in_(ids)).order_by(Call.id)
+        )
+    ).all():
         calls.setdefault(iid, []).append(cid)
     disp: dict[int, list[dict]] = {}
-    for d, code, name in (await session.execute(
-            select(Dispatch, Opd.code, Opd.name).join(Opd, Opd.id == Dispatch.opd_id)
-            .where(Dispatch.incident_id.in_(ids)).order_by(Dispatch.id))).all():
-        disp.setdefault(d.incident_id, []).append({**columns(d), "opd_code": code, "opd_name": name, "obj": d})
+    for d, code, name in (
+        await session.execute(
+            select(Dispatch, Opd.code, Opd.name)
+            .join(Opd, Opd.id == Dispatch.opd_id)
+            .where(Dispatch.incident_id.in_(ids))
+            .order_by(Dispatch.id)
+        )
+    ).all():
+        disp.setdefault(d.incident_id, []).append(
+            {**columns(d), "opd_code": code, "opd_name": name, "obj": d}
+        )
     out = []
     for i in incidents:
         cat = cats.get(i.category_id)
-        out.append({**columns(i),
-                    "category_code": cat.code if cat else None, "category_name": cat.name if cat else None,
-                    "call_ids": calls.get(i.id, []), "dispatches": disp.get(i.id, []), "obj": i})
+        out.append(
+            {
+                **columns(i),
+                "category_code": cat.code if cat else None,
+                "category_name": cat.name if cat else None,
+                "call_ids": calls.get(i.id, []),
+                "dispatches": disp.get(i.id, []),
+                "obj": i,
+            }
+        )
     return out

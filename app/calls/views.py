@@ -1,4 +1,5 @@
 """The operator console (htmx): call intake, incident form with map pin, dispatch, live fragments."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,17 @@ OUTCOME_BUTTONS = [  # value, label, shortcut key (Alt+key), css
 ]
 OUTCOME_LABELS = {v: label for v, label, _, _ in OUTCOME_BUTTONS}
 CALL_FORM_FIELDS = ("caller_number", "channel", "language", "outcome", "duplicate_of_id", "notes")
-INCIDENT_FORM_FIELDS = ("category_id", "priority", "address", "kecamatan", "kelurahan", "lat", "lon",
-                        "description", "people_involved")
+INCIDENT_FORM_FIELDS = (
+    "category_id",
+    "priority",
+    "address",
+    "kecamatan",
+    "kelurahan",
+    "lat",
+    "lon",
+    "description",
+    "people_involved",
+)
 
 
 def _ctx(request: Request, session):
@@ -50,28 +60,57 @@ def _toast(message: str, **extra) -> dict:
 
 async def _call_form(request, session, *, form=None, errors=None, call=None, status_code=200, headers=None):
     recent = (await service.list_calls(session, outcome="emergency", per_page=15))[0]
-    return render(request, "calls/_call_form.html", {
-        "form": form or {}, "errors": errors or {}, "call": call, "buttons": OUTCOME_BUTTONS,
-        "recent_emergencies": recent}, status_code=status_code, headers=headers)
+    return render(
+        request,
+        "calls/_call_form.html",
+        {
+            "form": form or {},
+            "errors": errors or {},
+            "call": call,
+            "buttons": OUTCOME_BUTTONS,
+            "recent_emergencies": recent,
+        },
+        status_code=status_code,
+        headers=headers,
+    )
 
 
 async def _incident_form(request, session, call, *, form=None, errors=None, status_code=200, headers=None):
     from app.tenancy.regions import districts
 
     tenant = request.state.tenant
-    return render(request, "calls/_incident_form.html", {
-        "call": call, "form": form or {}, "errors": errors or {},
-        "categories": await dispatching.list_categories(session),
-        "kecamatan": districts(tenant.region_code)}, status_code=status_code, headers=headers)
+    return render(
+        request,
+        "calls/_incident_form.html",
+        {
+            "call": call,
+            "form": form or {},
+            "errors": errors or {},
+            "categories": await dispatching.list_categories(session),
+            "kecamatan": districts(tenant.region_code),
+        },
+        status_code=status_code,
+        headers=headers,
+    )
 
 
 async def _dispatch_form(request, session, incident, *, errors=None, status_code=200, headers=None):
     details = (await service.incident_details(session, [incident]))[0]
     suggested = {o.id for o in await dispatching.suggested_opds(session, incident.category_id)}
     busy = {d["opd_id"] for d in details["dispatches"] if d["status"] in dispatching.ACTIVE}
-    return render(request, "calls/_dispatch_form.html", {
-        "incident": details, "opds": await dispatching.list_opds(session), "suggested": suggested - busy,
-        "busy": busy, "errors": errors or {}}, status_code=status_code, headers=headers)
+    return render(
+        request,
+        "calls/_dispatch_form.html",
+        {
+            "incident": details,
+            "opds": await dispatching.list_opds(session),
+            "suggested": suggested - busy,
+            "busy": busy,
+            "errors": errors or {},
+        },
+        status_code=status_code,
+        headers=headers,
+    )
 
 
 @router.get("/", include_in_schema=False)
@@ -79,9 +118,18 @@ async def console(request: Request, tenant: TenantDep, session: TenantSessionDep
     if user.role == "opd_staff":
         return RedirectResponse(f"/t/{tenant.slug}/opd", status_code=303)
     recent = (await service.list_calls(session, outcome="emergency", per_page=15))[0]
-    return render(request, "calls/console.html", {
-        "user": user, "form": {}, "errors": {}, "call": None, "buttons": OUTCOME_BUTTONS,
-        "recent_emergencies": recent})
+    return render(
+        request,
+        "calls/console.html",
+        {
+            "user": user,
+            "form": {},
+            "errors": {},
+            "call": None,
+            "buttons": OUTCOME_BUTTONS,
+            "recent_emergencies": recent,
+        },
+    )
 
 
 @router.get("/live", include_in_schema=False)
@@ -110,7 +158,7 @@ async def live_stream(request: Request, tenant: TenantDep, user: TenantUserDep):
                     break  # Redis went away: the browser reconnects after `retry`
                 try:
                     notice = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
                 topic = str(notice.get("topic", "update"))
@@ -122,28 +170,43 @@ async def live_stream(request: Request, tenant: TenantDep, user: TenantUserDep):
             except (asyncio.CancelledError, Exception):
                 pass
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 # --- fragments --------------------------------------------------------------------------------
+
 
 @router.get("/fragments/calls", include_in_schema=False)
 async def calls_fragment(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep):
     active, _ = await service.list_calls(session, active=True, per_page=30)
     recent, _ = await service.list_calls(session, per_page=15)
-    return render(request, "calls/_calls.html", {"active": active, "recent": recent, "labels": OUTCOME_LABELS})
+    return render(
+        request, "calls/_calls.html", {"active": active, "recent": recent, "labels": OUTCOME_LABELS}
+    )
 
 
 @router.get("/fragments/incidents", include_in_schema=False)
-async def incidents_fragment(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep):
+async def incidents_fragment(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+):
     incidents = await service.incident_details(session, await service.list_incidents(session, status="open"))
-    return render(request, "calls/_incidents.html", {"incidents": incidents, "labels": dispatching.STATUS_LABELS})
+    return render(
+        request, "calls/_incidents.html", {"incidents": incidents, "labels": dispatching.STATUS_LABELS}
+    )
 
 
 @router.get("/fragments/caller", include_in_schema=False)
-async def caller_fragment(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep,
-                          caller_number: Annotated[str, Query(max_length=64)] = ""):
+async def caller_fragment(
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    user: OperatorDep,
+    caller_number: Annotated[str, Query(max_length=64)] = "",
+):
     number, problem, hist = None, None, None
     if caller_number.strip():
         try:
@@ -152,13 +215,24 @@ async def caller_fragment(request: Request, tenant: TenantDep, session: TenantSe
             problem = str(exc)
     if number:
         hist = await service.caller_history(session, number)
-    return render(request, "calls/_caller.html", {"number": number, "problem": problem, "hist": hist,
-                                                  "labels": OUTCOME_LABELS})
+    return render(
+        request,
+        "calls/_caller.html",
+        {"number": number, "problem": problem, "hist": hist, "labels": OUTCOME_LABELS},
+    )
 
 
 @router.get("/fragments/nearby", include_in_schema=False)
-async def nearby_fragment(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep,
-                          category_id: str = "", lat: str = "", lon: str = "", call_id: str = ""):
+async def nearby_fragment(
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    user: OperatorDep,
+    category_id: str = "",
+    lat: str = "",
+    lon: str = "",
+    call_id: str = "",
+):
     items = []
     try:
         cid = int(category_id)
@@ -173,21 +247,26 @@ async def nearby_fragment(request: Request, tenant: TenantDep, session: TenantSe
 
 # --- intake -----------------------------------------------------------------------------------
 
+
 @router.get("/calls/new", include_in_schema=False)
 async def new_call_form(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep):
     return await _call_form(request, session)
 
 
 @router.get("/calls/{call_id}/form", include_in_schema=False)
-async def existing_call_form(call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep,
-                             user: OperatorDep):
+async def existing_call_form(
+    call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+):
     """Record the outcome of a call that already exists (rung in through telephony)."""
     call = await _get_or_404(service.get_call(session, call_id))
     if call.outcome == "emergency" and call.incident_id is None:
         return await _incident_form(request, session, call)
-    return await _call_form(request, session, call=call,
-                            form={"caller_number": call.caller_number, "channel": call.channel,
-                                  "notes": call.notes or ""})
+    return await _call_form(
+        request,
+        session,
+        call=call,
+        form={"caller_number": call.caller_number, "channel": call.channel, "notes": call.notes or ""},
+    )
 
 
 async def _reload(session, call):
@@ -201,7 +280,7 @@ async def _get_or_404(coro):
     try:
         return await coro
     except NotFoundError as exc:
-        raise NotFound(exc.message)
+        raise NotFound(exc.message) from exc
 
 
 @router.post("/calls", include_in_schema=False)
@@ -237,15 +316,16 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
         return await _call_form(request, session, form=dict(form), errors=errors, status_code=422, call=call)
     label = OUTCOME_LABELS.get(call.outcome or "", "tanpa hasil")
     if call.outcome == "emergency" and call.incident_id is None:
-        return await _incident_form(request, session, call,
-                                    headers=_toast(f"Panggilan #{call.id} dicatat: darurat — isi insiden"))
+        return await _incident_form(
+            request, session, call, headers=_toast(f"Panggilan #{call.id} dicatat: darurat — isi insiden")
+        )
     return await _call_form(request, session, headers=_toast(f"Panggilan #{call.id} dicatat: {label}"))
 
 
 @router.post("/incidents", include_in_schema=False)
 async def open_incident(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep):
     form = await request.form()
-    data = clean(form, INCIDENT_FORM_FIELDS + ("call_id",))
+    data = clean(form, (*INCIDENT_FORM_FIELDS, "call_id"))
     call = None
     try:
         if data.get("call_id"):
@@ -263,15 +343,18 @@ async def open_incident(request: Request, tenant: TenantDep, session: TenantSess
             errors = {"__all__": exc.message}
     if errors:
         await session.rollback()
-        return await _incident_form(request, session, await _reload(session, call), form=dict(form), errors=errors,
-                                    status_code=422)
-    return await _dispatch_form(request, session, incident,
-                                headers=_toast(f"Insiden #{incident.id} dibuka — pilih OPD"))
+        return await _incident_form(
+            request, session, await _reload(session, call), form=dict(form), errors=errors, status_code=422
+        )
+    return await _dispatch_form(
+        request, session, incident, headers=_toast(f"Insiden #{incident.id} dibuka — pilih OPD")
+    )
 
 
 @router.post("/incidents/{incident_id}/attach", include_in_schema=False)
-async def attach_call(incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep,
-                      user: OperatorDep):
+async def attach_call(
+    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+):
     form = await request.form()
     payload, errors = parse(AttachCall, clean(form, ("call_id",)))
     if errors:
@@ -281,20 +364,25 @@ async def attach_call(incident_id: int, request: Request, tenant: TenantDep, ses
     except ServiceError as exc:
         await session.rollback()
         return await _call_form(request, session, headers=_toast(exc.message))
-    return await _call_form(request, session,
-                            headers=_toast(f"Panggilan #{payload.call_id} digabungkan ke insiden #{incident.id}"))
+    return await _call_form(
+        request,
+        session,
+        headers=_toast(f"Panggilan #{payload.call_id} digabungkan ke insiden #{incident.id}"),
+    )
 
 
 @router.get("/incidents/{incident_id}/dispatch", include_in_schema=False)
-async def dispatch_form(incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep,
-                        user: OperatorDep):
+async def dispatch_form(
+    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+):
     incident = await _get_or_404(service.get_incident(session, incident_id))
     return await _dispatch_form(request, session, incident)
 
 
 @router.post("/incidents/{incident_id}/dispatch", include_in_schema=False)
-async def dispatch(incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep,
-                   user: OperatorDep):
+async def dispatch(
+    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+):
     incident = await _get_or_404(service.get_incident(session, incident_id))
     form = await request.form()
     payload, errors = parse(DispatchCreate, clean(form, ("opd_ids",), lists=("opd_ids",)))
@@ -308,18 +396,20 @@ async def dispatch(incident_id: int, request: Request, tenant: TenantDep, sessio
             errors = {"opd_ids": exc.message}
     if errors:
         return await _dispatch_form(request, session, incident, errors=errors, status_code=422)
-    return await _call_form(request, session,
-                            headers=_toast(f"Insiden #{incident_id} dikirim ke {len(created)} OPD"))
+    return await _call_form(
+        request, session, headers=_toast(f"Insiden #{incident_id} dikirim ke {len(created)} OPD")
+    )
 
 
 @router.post("/incidents/{incident_id}/close", include_in_schema=False)
-async def close_incident(incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep,
-                         user: OperatorDep):
+async def close_incident(
+    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+):
     message = f"Insiden #{incident_id} ditutup"
     try:
         await service.update_incident(_ctx(request, session), incident_id, IncidentUpdate(status="closed"))
     except NotFoundError as exc:
-        raise NotFound(exc.message)
+        raise NotFound(exc.message) from exc
     except ServiceError as exc:
         await session.rollback()
         message = exc.message

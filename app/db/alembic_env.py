@@ -4,6 +4,7 @@ Migration files are written without schema names. The runner sets ``search_path`
 one schema for the duration of the transaction (``public`` or ``tenant_<slug>``), and keeps each
 branch's ``alembic_version`` inside the schema it versions, so "what is pending?" is one query.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -63,7 +64,9 @@ def _run_on(connection, schema: str, metadata: MetaData, scope: str) -> None:
     if not connection.in_transaction():
         connection.begin()
     if scope == "tenant":
-        connection.execute(text("CREATE SCHEMA IF NOT EXISTS " + connection.dialect.identifier_preparer.quote(schema)))
+        connection.execute(
+            text("CREATE SCHEMA IF NOT EXISTS " + connection.dialect.identifier_preparer.quote(schema))
+        )
     connection.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
     context.configure(
         connection=connection,

@@ -4,6 +4,7 @@ Tenant tables are declared in the placeholder schema ``tenant``; a session bound
 translates it to ``tenant_<slug>`` at execution time (see ``app.db.tenancy``). A session that
 was not bound fails loudly (schema "tenant" does not exist) instead of falling back to public.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

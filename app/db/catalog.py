@@ -5,6 +5,7 @@ and by the drift check that compares every tenant with the models. Each kind is 
 requested schemas in one query (not one per schema), so checking 514 tenants stays a handful
 of round trips.
 """
+
 from __future__ import annotations
 
 import os
@@ -86,8 +87,10 @@ def diff(reference: dict[str, set], actual: dict[str, set]) -> list[str]:
     for kind in KINDS:
         missing_tables = {r[0] for r in reference["tables"] - actual["tables"]}
         extra_tables = {r[0] for r in actual["tables"] - reference["tables"]}
-        for sign, rows, hidden in (("-", reference[kind] - actual[kind], missing_tables),
-                                   ("+", actual[kind] - reference[kind], extra_tables)):
+        for sign, rows, hidden in (
+            ("-", reference[kind] - actual[kind], missing_tables),
+            ("+", actual[kind] - reference[kind], extra_tables),
+        ):
             for row in sorted(rows, key=str):
                 # A missing/extra table is reported once, not once per column and index.
                 if kind != "tables" and row[0] in hidden:
@@ -122,10 +125,14 @@ def tenant_drift(conn: Connection, slugs: list[str] | None = None) -> dict[str, 
     Tenants without drift are present with an empty list, so callers can count what was checked.
     """
     if slugs is None:
-        schemas = conn.execute(
-            text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p ORDER BY nspname"),
-            {"p": SCHEMA_PREFIX.replace("_", r"\_") + "%"},
-        ).scalars().all()
+        schemas = (
+            conn.execute(
+                text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p ORDER BY nspname"),
+                {"p": SCHEMA_PREFIX.replace("_", r"\_") + "%"},
+            )
+            .scalars()
+            .all()
+        )
     else:
         schemas = [SCHEMA_PREFIX + s for s in slugs]
     reference = reference_catalog(conn)

@@ -1,7 +1,9 @@
 """The process-wide database handle: one engine, per-tenant views of it."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -37,9 +39,14 @@ class Database:
     async def _read_pool(self) -> AsyncConnectionPool:
         if self._reads is None:
             url = self.engine.url.set(drivername="postgresql")
-            pool = AsyncConnectionPool(url.render_as_string(hide_password=False), min_size=1,
-                                       max_size=self._read_pool_size, kwargs={"autocommit": True},
-                                       open=False, name="siaga112-reads")
+            pool = AsyncConnectionPool(
+                url.render_as_string(hide_password=False),
+                min_size=1,
+                max_size=self._read_pool_size,
+                kwargs={"autocommit": True},
+                open=False,
+                name="siaga112-reads",
+            )
             await pool.open()
             self._reads = pool
         return self._reads

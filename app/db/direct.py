@@ -14,11 +14,13 @@ type processing (ints, text, timestamps, JSON); rows come back as named tuples.
 A batch of rows is ONE parameter (``recordset``), so a statement writes any number of rows in
 one round trip.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import psycopg
 from psycopg.pq import ExecStatus
@@ -57,9 +59,12 @@ class Direct:
         key = (tuple(sorted(translate.items())) if translate else None, keys if dml else None)
         hit = self._compiled.get(key)
         if hit is None:
-            compiled = self.statement.compile(dialect=dialect, schema_translate_map=translate,
-                                              render_schema_translate=bool(translate),
-                                              column_keys=list(keys) if dml else None)
+            compiled = self.statement.compile(
+                dialect=dialect,
+                schema_translate_map=translate,
+                render_schema_translate=bool(translate),
+                column_keys=list(keys) if dml else None,
+            )
             defaults = {}
             for col in getattr(compiled, "insert_prefetch", ()):  # Python-side column defaults
                 if col.default is None or not col.default.is_scalar:
@@ -67,8 +72,11 @@ class Direct:
                 defaults[col.key] = col.default.arg
             # The same bind processors SQLAlchemy applies (e.g. JSONB values wrapped for psycopg).
             processors = dict(compiled._bind_processors)
-            hit = self._compiled[key] = (compiled.string, compiled, {"defaults": defaults,
-                                                                    "processors": processors})
+            hit = self._compiled[key] = (
+                compiled.string,
+                compiled,
+                {"defaults": defaults, "processors": processors},
+            )
         return hit
 
     @staticmethod
@@ -82,7 +90,9 @@ class Direct:
     async def _execute(self, session: AsyncSession, params: dict[str, Any], fetch: str | None):
         return await self.execute_on(*await _driver(session), params, fetch)
 
-    async def execute_on(self, pg, dialect, translate: dict | None, params: dict[str, Any], fetch: str | None):
+    async def execute_on(
+        self, pg, dialect, translate: dict | None, params: dict[str, Any], fetch: str | None
+    ):
         """On a given psycopg connection, schema from ``translate`` (Database.read; sessions use
         first/all/run). ``fetch``: "one", "all" or None."""
         sql, compiled, extra = self._compile(dialect, translate, tuple(params))

@@ -1,8 +1,9 @@
 """Engine construction. Nothing is built at import time; the app's lifespan owns the engine."""
+
 from __future__ import annotations
 
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy import create_engine, Engine
 
 from app.config import Settings
 
@@ -10,7 +11,7 @@ from app.config import Settings
 def async_url(url: str) -> str:
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -3,6 +3,7 @@
 An object just inserted has its server defaults (``received_at``…) unloaded, and one expired by a
 commit has every column unloaded; touching them would lazy-load, which an async session forbids.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import inspect

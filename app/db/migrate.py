@@ -6,15 +6,16 @@ nothing to do returns at once. Tenants migrate in parallel worker processes, one
 ``lock_timeout``; a failed tenant is reported and the rest go on, and a rerun resumes because
 finished tenants are simply no longer pending.
 """
+
 from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
 
 from alembic import command
 from alembic.config import Config
@@ -39,7 +40,9 @@ def alembic_config(scope: str, script_location: Path | None = None) -> Config:
 
 @lru_cache
 def _script(scope: str, script_location: str | None = None) -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config(scope, Path(script_location) if script_location else None))
+    return ScriptDirectory.from_config(
+        alembic_config(scope, Path(script_location) if script_location else None)
+    )
 
 
 def head_revision(scope: str, script_location: Path | None = None) -> str:
@@ -56,8 +59,9 @@ def _upgrade(cfg: Config, scope: str, target: str, script_location: Path | None)
     def upgrade(rev, context):
         return script._upgrade_revs(target, rev)
 
-    with EnvironmentContext(cfg, script, fn=upgrade, as_sql=False, starting_rev=None,
-                            destination_rev=target, tag=None):
+    with EnvironmentContext(
+        cfg, script, fn=upgrade, as_sql=False, starting_rev=None, destination_rev=target, tag=None
+    ):
         script.run_env()
 
 
@@ -133,7 +137,9 @@ def tenant_versions(conn: Connection) -> dict[str, str | None]:
     return versions
 
 
-def pending_tenants(conn: Connection, head: str | None = None, script_location: Path | None = None) -> list[str]:
+def pending_tenants(
+    conn: Connection, head: str | None = None, script_location: Path | None = None
+) -> list[str]:
     """Slugs of tenant schemas not at ``head``: one catalog query, not one Alembic run each."""
     head = head or head_revision("tenant", script_location)
     return sorted(slug_for_schema(s) for s, v in tenant_versions(conn).items() if v != head)
@@ -160,8 +166,9 @@ class _Runner:
         self.conn: Connection | None = None
         self.used = 0
 
-    def migrate(self, slug: str, target: str, lock_timeout: str,
-                script_location: Path | None) -> tuple[str, str, str | None, bool]:
+    def migrate(
+        self, slug: str, target: str, lock_timeout: str, script_location: Path | None
+    ) -> tuple[str, str, str | None, bool]:
         """(slug, "ok"|"failed", error, opened a new connection)."""
         opened = False
         try:
@@ -171,8 +178,9 @@ class _Runner:
                 self.conn, self.used, opened = self.engine.connect(), 0, True
             self.used += 1
             with self.conn.begin():
-                upgrade_tenant(self.conn, slug, target=target, lock_timeout=lock_timeout,
-                               script_location=script_location)
+                upgrade_tenant(
+                    self.conn, slug, target=target, lock_timeout=lock_timeout, script_location=script_location
+                )
             return slug, "ok", None, opened
         except Exception as exc:  # reported per tenant; the fleet goes on
             return slug, "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}", opened
@@ -264,7 +272,9 @@ def migrate_tenants(
             initializer=_worker_init,
             initargs=(url, recycle_every, engine if method == "fork" else None),
         ) as pool:
-            futures = {pool.submit(_worker_migrate, s, target, lock_timeout, script_location): s for s in todo}
+            futures = {
+                pool.submit(_worker_migrate, s, target, lock_timeout, script_location): s for s in todo
+            }
             for fut in as_completed(futures):
                 try:
                     record(fut.result())
@@ -291,7 +301,9 @@ def deploy(
     try:
         with engine.connect() as lock_conn:
             deadline = time.monotonic() + lock_wait_s
-            while not lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": DEPLOY_LOCK_KEY}).scalar():
+            while not lock_conn.execute(
+                text("SELECT pg_try_advisory_lock(:k)"), {"k": DEPLOY_LOCK_KEY}
+            ).scalar():
                 lock_conn.rollback()
                 if time.monotonic() > deadline:
                     raise RuntimeError("another deploy holds the migration lock")
@@ -312,9 +324,16 @@ def deploy(
                 if not pending:
                     result = FleetResult()
                 else:
-                    result = migrate_tenants(engine, pending, workers=workers, on_progress=on_progress,
-                                             script_location=script_location)
-                result.skipped = sorted(set(result.skipped) | (set(slug_for_schema(s) for s in versions) - set(pending)))
+                    result = migrate_tenants(
+                        engine,
+                        pending,
+                        workers=workers,
+                        on_progress=on_progress,
+                        script_location=script_location,
+                    )
+                result.skipped = sorted(
+                    set(result.skipped) | (set(slug_for_schema(s) for s in versions) - set(pending))
+                )
                 result.seconds = time.perf_counter() - started
                 return result
             finally:

@@ -4,6 +4,7 @@ Only for the time before the first deployment, while the initial schema is still
 Once a revision has shipped, add new revisions instead (see README, "Adding a migration").
 Usage: DATABASE_URL=... python -m app.db.regen_initial [public|tenant]
 """
+
 from __future__ import annotations
 
 import os

@@ -5,12 +5,13 @@ Binding is per transaction and carried by the connection's execution options
 pooled connection, so it stays correct behind PgBouncer in transaction pooling mode, and the
 compiled-statement cache holds one entry per statement, not one per tenant.
 """
+
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -26,9 +27,7 @@ class InvalidSlug(ValueError):
 
 def validate_slug(slug: str) -> str:
     if not SLUG_RE.fullmatch(slug or ""):
-        raise InvalidSlug(
-            "slug harus huruf kecil, angka atau garis bawah, diawali huruf, 2–47 karakter"
-        )
+        raise InvalidSlug("slug harus huruf kecil, angka atau garis bawah, diawali huruf, 2–47 karakter")
     return slug
 
 
@@ -39,7 +38,7 @@ def schema_for(slug: str) -> str:
 def slug_for_schema(schema: str) -> str:
     if not schema.startswith(SCHEMA_PREFIX):
         raise InvalidSlug(f"{schema!r} is not a tenant schema")
-    return schema[len(SCHEMA_PREFIX):]
+    return schema[len(SCHEMA_PREFIX) :]
 
 
 def translate_map(slug: str) -> dict[str, str]:

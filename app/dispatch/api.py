@@ -2,6 +2,7 @@
 
 Operators dispatch (scope dispatch:write for tokens); agency staff move their own dispatches on.
 """
+
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,7 +12,14 @@ from app.calls import service as calls
 from app.calls.http import make_ctx, service_errors
 from app.calls.schemas import EventOut
 from app.dispatch import service
-from app.dispatch.schemas import CategoryOut, DispatchCreate, DispatchOut, DispatchTransition, OpdOut, QueueItem
+from app.dispatch.schemas import (
+    CategoryOut,
+    DispatchCreate,
+    DispatchOut,
+    DispatchTransition,
+    OpdOut,
+    QueueItem,
+)
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantSessionDep, api_tenant_access
 from app.web.errors import Forbidden
@@ -24,7 +32,9 @@ Dispatcher = Annotated[Principal, Depends(api_tenant_access(*OPERATOR_ROLES, sco
 Agency = Annotated[Principal, Depends(api_tenant_access("opd_staff", scope="dispatch:write"))]
 
 
-@router.get("/categories", response_model=list[CategoryOut], summary="Incident categories and their routed OPDs")
+@router.get(
+    "/categories", response_model=list[CategoryOut], summary="Incident categories and their routed OPDs"
+)
 async def categories(session: TenantSessionDep, who: Reader):
     return await service.list_categories(session)
 
@@ -34,18 +44,26 @@ async def opds(session: TenantSessionDep, who: Reader):
     return await service.list_opds(session)
 
 
-@router.get("/incidents/{incident_id}/suggested-opds", response_model=list[OpdOut],
-            summary="Agencies routed for the incident's category")
+@router.get(
+    "/incidents/{incident_id}/suggested-opds",
+    response_model=list[OpdOut],
+    summary="Agencies routed for the incident's category",
+)
 async def suggested(incident_id: int, session: TenantSessionDep, who: Dispatcher):
     with service_errors():
         incident = await calls.get_incident(session, incident_id)
     return await service.suggested_opds(session, incident.category_id)
 
 
-@router.post("/incidents/{incident_id}/dispatches", status_code=201, response_model=list[DispatchOut],
-             summary="Dispatch an incident to one or more OPDs")
-async def dispatch(request: Request, incident_id: int, data: DispatchCreate, session: TenantSessionDep,
-                   who: Dispatcher):
+@router.post(
+    "/incidents/{incident_id}/dispatches",
+    status_code=201,
+    response_model=list[DispatchOut],
+    summary="Dispatch an incident to one or more OPDs",
+)
+async def dispatch(
+    request: Request, incident_id: int, data: DispatchCreate, session: TenantSessionDep, who: Dispatcher
+):
     with service_errors():
         created = await service.dispatch_incident(make_ctx(request, session, who), incident_id, data)
     return [await service.dispatch_out(session, d) for d in created]
@@ -58,10 +76,14 @@ async def get_dispatch(dispatch_id: int, session: TenantSessionDep, who: Reader)
     return await service.dispatch_out(session, d)
 
 
-@router.post("/dispatches/{dispatch_id}/transition", response_model=DispatchOut,
-             summary="Move a dispatch on (OPD staff): acknowledged, en_route, on_scene, resolved, rejected")
-async def transition(request: Request, dispatch_id: int, data: DispatchTransition, session: TenantSessionDep,
-                     who: Agency):
+@router.post(
+    "/dispatches/{dispatch_id}/transition",
+    response_model=DispatchOut,
+    summary="Move a dispatch on (OPD staff): acknowledged, en_route, on_scene, resolved, rejected",
+)
+async def transition(
+    request: Request, dispatch_id: int, data: DispatchTransition, session: TenantSessionDep, who: Agency
+):
     with service_errors():
         d = await service.transition(make_ctx(request, session, who), dispatch_id, data)
     return await service.dispatch_out(session, d)
@@ -81,8 +103,21 @@ async def queue(session: TenantSessionDep, who: Reader, opd_id: Annotated[int | 
     elif opd_id is None:
         raise Forbidden("opd_id wajib untuk pengguna non-OPD")
     rows = await service.opd_queue(session, opd_id)
-    return [{"dispatch": {**calls.columns(r["dispatch"]), "opd_code": r["opd_code"], "opd_name": r["opd_name"]},
-             "incident_id": r["incident"].id, "category_name": r["category_name"],
-             "priority": r["incident"].priority, "address": r["incident"].address,
-             "kecamatan": r["incident"].kecamatan, "description": r["incident"].description,
-             "lat": r["incident"].lat, "lon": r["incident"].lon} for r in rows]
+    return [
+        {
+            "dispatch": {
+                **calls.columns(r["dispatch"]),
+                "opd_code": r["opd_code"],
+                "opd_name": r["opd_name"],
+            },
+            "incident_id": r["incident"].id,
+            "category_name": r["category_name"],
+            "priority": r["incident"].priority,
+            "address": r["incident"].address,
+            "kecamatan": r["incident"].kecamatan,
+            "description": r["incident"].description,
+            "lat": r["incident"].lat,
+            "lon": r["incident"].lon,
+        }
+        for r in rows
+    ]

@@ -1,4 +1,5 @@
 """Agencies (OPD), incident categories, the routing between them, and dispatches to agencies."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,8 +21,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db.base import TenantBase, utcnow_column
 
 OPD_TYPES = (
-    "kominfo", "bpbd", "damkar", "dinkes", "ambulans", "rsud", "satpolpp", "dishub", "pupr",
-    "dinsos", "dpppa", "polisi", "basarnas", "pln", "pmi", "dprkp", "other",
+    "kominfo",
+    "bpbd",
+    "damkar",
+    "dinkes",
+    "ambulans",
+    "rsud",
+    "satpolpp",
+    "dishub",
+    "pupr",
+    "dinsos",
+    "dpppa",
+    "polisi",
+    "basarnas",
+    "pln",
+    "pmi",
+    "dprkp",
+    "other",
 )
 DISPATCH_STATUSES = ("sent", "acknowledged", "en_route", "on_scene", "resolved", "rejected")
 
@@ -59,7 +75,9 @@ class CategoryOpd(TenantBase):
 
     __tablename__ = "category_opds"
 
-    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True
+    )
     opd_id: Mapped[int] = mapped_column(ForeignKey("opds.id", ondelete="CASCADE"), primary_key=True)
 
 

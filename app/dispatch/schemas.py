@@ -1,4 +1,5 @@
 """Input and output shapes for dispatches to agencies (OPD)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,7 +25,9 @@ class DispatchCreate(BaseModel):
 class DispatchTransition(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     status: Status
-    version: Annotated[int, Field(ge=1, description="The version the client saw (409 if it moved on)")] | None = None
+    version: (
+        Annotated[int, Field(ge=1, description="The version the client saw (409 if it moved on)")] | None
+    ) = None
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
 
     @model_validator(mode="after")

@@ -4,10 +4,10 @@ Authenticated by a platform API token with scope ``national:read`` (or a Kominfo
 Dates are tenant-local calendar days; ``to`` is inclusive; ratios are 0–1 (null when undefined).
 Answer-time percentiles are the upper bound of a fixed histogram bucket (null = over 600 s or no data).
 """
+
 from __future__ import annotations
 
 import asyncio
-
 from datetime import date
 from typing import Annotated, Literal
 
@@ -25,7 +25,9 @@ router = APIRouter(
     dependencies=[Depends(api_platform_access("kominfo", "platform_admin", scope="national:read"))],
 )
 
-FromQ = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD); default: 30 days ago")]
+FromQ = Annotated[
+    date | None, Query(alias="from", description="First day (YYYY-MM-DD); default: 30 days ago")
+]
 ToQ = Annotated[date | None, Query(alias="to", description="Last day, inclusive; default: today (WIB)")]
 ProvinceQ = Annotated[str | None, Query(max_length=100, description="Province name as in Kemendagri's list")]
 
@@ -34,9 +36,12 @@ def filters_dep(date_from: FromQ = None, date_to: ToQ = None, province: Province
     try:
         return service.make_filters(date_from, date_to, province)
     except FilterError as exc:
-        raise RequestValidationError([
-            {"loc": ("query", field), "msg": msg, "type": "value_error"} for field, msg in exc.errors.items()
-        ])
+        raise RequestValidationError(
+            [
+                {"loc": ("query", field), "msg": msg, "type": "value_error"}
+                for field, msg in exc.errors.items()
+            ]
+        ) from exc
 
 
 FiltersDep = Annotated[Filters, Depends(filters_dep)]
@@ -164,47 +169,75 @@ class RegenciesOut(BaseModel):
     regencies: list[RegencyOut]
 
 
-@router.get("/rollout", response_model=RolloutOut, summary="Rollout: active / verified / pending / not joined, launches")
+@router.get(
+    "/rollout",
+    response_model=RolloutOut,
+    summary="Rollout: active / verified / pending / not joined, launches",
+)
 async def rollout(session: PublicSessionDep, province: ProvinceQ = None):
     try:
         service.make_filters(None, None, province)
     except FilterError as exc:
-        raise RequestValidationError([{"loc": ("query", k), "msg": v, "type": "value_error"}
-                                      for k, v in exc.errors.items()])
+        raise RequestValidationError(
+            [{"loc": ("query", k), "msg": v, "type": "value_error"} for k, v in exc.errors.items()]
+        ) from exc
     ro = await service.load_rollout(session, province or None)
     return {"province": province or None, **ro.as_dict()}
 
 
 @router.get("/summary", response_model=SummaryOut, summary="Headline figures for a period")
 async def summary(session: PublicSessionDep, f: FiltersDep):
-    snap, cats, opds = await asyncio.gather(service.snapshot(session, f),
-                                            service.breakdown_cached(session, f, "category"),
-                                            service.breakdown_cached(session, f, "opd"))
+    snap, cats, opds = await asyncio.gather(
+        service.snapshot(session, f),
+        service.breakdown_cached(session, f, "category"),
+        service.breakdown_cached(session, f, "opd"),
+    )
     figures = snap.totals
-    return {"period": _period(f), "figures": figures.as_dict(),
-            "incidents_by_category": {c["category_code"]: c["incidents"] for c in cats},
-            "dispatches_by_opd_type": {o["opd_type"]: o["dispatches"] for o in opds}}
+    return {
+        "period": _period(f),
+        "figures": figures.as_dict(),
+        "incidents_by_category": {c["category_code"]: c["incidents"] for c in cats},
+        "dispatches_by_opd_type": {o["opd_type"]: o["dispatches"] for o in opds},
+    }
 
 
-@router.get("/calls/timeseries", response_model=TimeseriesOut,
-            summary="Call volumes over time (day ≤ 92 days, week ≤ 2 years, else month)")
+@router.get(
+    "/calls/timeseries",
+    response_model=TimeseriesOut,
+    summary="Call volumes over time (day ≤ 92 days, week ≤ 2 years, else month)",
+)
 async def calls_timeseries(session: PublicSessionDep, f: FiltersDep):
-    return {"period": _period(f), "granularity": f.granularity, "points": (await service.snapshot(session, f)).timeseries()}
+    return {
+        "period": _period(f),
+        "granularity": f.granularity,
+        "points": (await service.snapshot(session, f)).timeseries(),
+    }
 
 
 @router.get("/provinces", response_model=ProvincesOut, summary="Every province: rollout status and figures")
 async def provinces(session: PublicSessionDep, f: FiltersDep):
     rows = (await service.snapshot(session, f)).provinces()
-    return {"period": _period(f), "provinces": [
-        {"name": p.name, "regencies": p.regencies, **p.status, "not_joined": p.not_joined,
-         "figures": p.figures.as_dict()} for p in rows]}
+    return {
+        "period": _period(f),
+        "provinces": [
+            {
+                "name": p.name,
+                "regencies": p.regencies,
+                **p.status,
+                "not_joined": p.not_joined,
+                "figures": p.figures.as_dict(),
+            }
+            for p in rows
+        ],
+    }
 
 
 SortQ = Annotated[Literal[tuple(service.REGENCY_SORTS)], Query(description="column to sort by")]
 
 
 @router.get("/regencies", response_model=RegenciesOut, summary="Every registered regency with its figures")
-async def regencies(session: PublicSessionDep, f: FiltersDep, sort: SortQ = "calls",
-                    dir: Literal["asc", "desc"] = "desc"):
+async def regencies(
+    session: PublicSessionDep, f: FiltersDep, sort: SortQ = "calls", dir: Literal["asc", "desc"] = "desc"
+):
     rows = (await service.snapshot(session, f)).regencies(sort, dir == "desc")
     return {"period": _period(f), "sort": f"{sort}:{dir}", "regencies": rows}

@@ -4,6 +4,7 @@ Each handler runs in the emitting service's transaction (see app.events), so its
 or roll back with the change itself. A missed or wrong delta is repaired by the nightly
 recount (app.national.jobs), which is the reference definition of every figure.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,15 @@ from app.db.loading import loaded
 from app.dispatch.models import Category, Opd
 from app.events import DomainEvent, subscribe
 from app.national.models import outcome_col
-from app.national.rollup import add_deltas, answer_deltas, bump, bump_keyed, call_deltas, local_day, tenant_ref
+from app.national.rollup import (
+    add_deltas,
+    answer_deltas,
+    bump,
+    bump_keyed,
+    call_deltas,
+    local_day,
+    tenant_ref,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +43,13 @@ async def on_calls_created(session: AsyncSession, batch: list[DomainEvent]) -> N
         return
     by_day: dict = {}
     for event in batch:
-        outcome, received_at, answered_at = await loaded(session, event.call, "outcome", "received_at", "answered_at")
-        add_deltas(by_day.setdefault(local_day(received_at, ref.zone), {}),
-                   call_deltas(outcome, received_at, answered_at))
+        outcome, received_at, answered_at = await loaded(
+            session, event.call, "outcome", "received_at", "answered_at"
+        )
+        add_deltas(
+            by_day.setdefault(local_day(received_at, ref.zone), {}),
+            call_deltas(outcome, received_at, answered_at),
+        )
     for day, deltas in by_day.items():
         await bump(session, ref, day, deltas)
 
@@ -113,7 +126,9 @@ async def on_sla_clock_closed(session: AsyncSession, event: DomainEvent) -> None
     if ref is None:
         return
     clock = event.payload.get("clock")
-    stopped_at, met = (await loaded(session, clock, "stopped_at", "met")) if clock is not None else (None, False)
+    stopped_at, met = (
+        (await loaded(session, clock, "stopped_at", "met")) if clock is not None else (None, False)
+    )
     if clock is not None and met is None:
         return
     breached = bool(event.payload.get("breached"))

@@ -4,9 +4,10 @@ The recount is the reference definition of every figure: it repairs increments l
 crash or a handler bug. Per-tenant jobs (with a per-night job id) keep one slow regency from
 delaying the others and make a re-run of the cron harmless.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from arq import cron
 
@@ -19,7 +20,7 @@ async def national_rebuild_tenant(ctx: dict, tenant_slug: str) -> int:
 
 
 async def national_nightly(ctx: dict) -> int:
-    night = datetime.now(timezone.utc).strftime("%Y%m%d")
+    night = datetime.now(UTC).strftime("%Y%m%d")
     slugs = await tenant_slugs(ctx["db"])
     for slug in slugs:
         await enqueue("national_rebuild_tenant", slug, _job_id=f"national-rebuild:{slug}:{night}")

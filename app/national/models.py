@@ -8,6 +8,7 @@ the day rows. Recomputed from the tenant's schema by ``app.national.rollup.rebui
 (nightly, CLI).
 ``day`` is the calendar day in the tenant's time zone (WIB/WITA/WIT), not UTC.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Date, ForeignKey, Identity, Index, Integer, String, Table
@@ -43,8 +44,17 @@ def bucket_index(seconds: float) -> int:
 
 OUTCOME_COLS = [outcome_col(o) for o in CALL_OUTCOMES]
 BUCKET_COLS = [bucket_col(i) for i in range(N_BUCKETS)]
-COUNTER_COLS = ["calls_total", *OUTCOME_COLS, "calls_answered", "answer_ms_sum", *BUCKET_COLS,
-                "incidents", "dispatches", "sla_met", "sla_breached"]
+COUNTER_COLS = [
+    "calls_total",
+    *OUTCOME_COLS,
+    "calls_answered",
+    "answer_ms_sum",
+    *BUCKET_COLS,
+    "incidents",
+    "dispatches",
+    "sla_met",
+    "sla_breached",
+]
 
 
 def _counter(name: str) -> Column:

@@ -14,13 +14,14 @@ starts meanwhile waits, and its delta lands after the recount. Recount vs fold: 
 an exclusive global lock, each recount its shared form, so a recount never interleaves with a
 fold's upserts. Nothing is counted twice or lost.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, Integer, String, bindparam, case, cast, delete, func, insert, select, text
@@ -86,9 +87,9 @@ def forget_tenant(slug: str) -> None:
 
 
 def local_day(at: datetime | None, zone: ZoneInfo) -> date:
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     if at.tzinfo is None:
-        at = at.replace(tzinfo=timezone.utc)
+        at = at.replace(tzinfo=UTC)
     return at.astimezone(zone).date()
 
 
@@ -99,22 +100,33 @@ def answer_ms(received_at: datetime, answered_at: datetime) -> int:
 # --- deltas ------------------------------------------------------------------------------------
 
 # The shared recount lock rides in the INSERT itself (re-taking a held shared lock is free).
-_PENDING_INSERT = Direct(text(
-    "INSERT INTO public.national_pending (tenant_id, day, kind, key, deltas) "
-    "SELECT :tenant_id, :day, :kind, :key, :deltas "
-    "FROM (SELECT pg_advisory_xact_lock_shared(%d, CAST(:tenant_id AS integer))) AS shared_lock" % LOCK_NAMESPACE
-).bindparams(bindparam("tenant_id", type_=Integer), bindparam("day", type_=Date),
-             bindparam("kind", type_=String), bindparam("key", type_=String), bindparam("deltas", type_=JSONB)))
+_PENDING_INSERT = Direct(
+    text(
+        "INSERT INTO public.national_pending (tenant_id, day, kind, key, deltas) "
+        "SELECT :tenant_id, :day, :kind, :key, :deltas "
+        f"FROM (SELECT pg_advisory_xact_lock_shared({LOCK_NAMESPACE:d}, CAST(:tenant_id AS integer))) AS shared_lock"
+    ).bindparams(
+        bindparam("tenant_id", type_=Integer),
+        bindparam("day", type_=Date),
+        bindparam("kind", type_=String),
+        bindparam("key", type_=String),
+        bindparam("deltas", type_=JSONB),
+    )
+)
 
 # kind → (rollup table, its key column, its counter column)
-KEYED = {"category": (national_daily_category, "category_code", "incidents"),
-         "opd": (national_daily_opd, "opd_type", "dispatches")}
+KEYED = {
+    "category": (national_daily_category, "category_code", "incidents"),
+    "opd": (national_daily_opd, "opd_type", "dispatches"),
+}
 
 
-async def _append(session: AsyncSession, ref: TenantRef, day: date, kind: str, key: str,
-                  deltas: dict[str, int]) -> None:
-    await _PENDING_INSERT.run(session, {"tenant_id": ref.id, "day": day, "kind": kind, "key": key,
-                                        "deltas": deltas})
+async def _append(
+    session: AsyncSession, ref: TenantRef, day: date, kind: str, key: str, deltas: dict[str, int]
+) -> None:
+    await _PENDING_INSERT.run(
+        session, {"tenant_id": ref.id, "day": day, "kind": kind, "key": key, "deltas": deltas}
+    )
 
 
 async def bump(session: AsyncSession, ref: TenantRef, day: date, deltas: dict[str, int]) -> None:
@@ -123,7 +135,9 @@ async def bump(session: AsyncSession, ref: TenantRef, day: date, deltas: dict[st
         await _append(session, ref, day, "daily", "", deltas)
 
 
-async def bump_keyed(session: AsyncSession, ref: TenantRef, kind: str, key: str, day: date, delta: int) -> None:
+async def bump_keyed(
+    session: AsyncSession, ref: TenantRef, kind: str, key: str, day: date, delta: int
+) -> None:
     """``kind``: "category" (key = category code) or "opd" (key = OPD type), see KEYED."""
     if delta:
         await _append(session, ref, day, kind, key, {KEYED[kind][2]: delta})
@@ -135,15 +149,18 @@ def add_deltas(into: dict[str, int], more: dict[str, int]) -> None:
         into[k] = into.get(k, 0) + v
 
 
-def call_deltas(outcome: str | None, received_at: datetime | None, answered_at: datetime | None,
-                sign: int = 1) -> dict[str, int]:
+def call_deltas(
+    outcome: str | None, received_at: datetime | None, answered_at: datetime | None, sign: int = 1
+) -> dict[str, int]:
     """The counters one call contributes (sign=-1 takes them back)."""
     d = {"calls_total": sign, outcome_col(outcome): sign}
     d.update(answer_deltas(received_at, answered_at, sign))
     return d
 
 
-def answer_deltas(received_at: datetime | None, answered_at: datetime | None, sign: int = 1) -> dict[str, int]:
+def answer_deltas(
+    received_at: datetime | None, answered_at: datetime | None, sign: int = 1
+) -> dict[str, int]:
     if answered_at is None:
         return {}
     received_at = received_at or answered_at
@@ -161,13 +178,16 @@ _TAKE = text(
 _UPSERT_CHUNK = 1000
 
 
-async def _upsert_add(session: AsyncSession, table, keys: tuple[str, ...], cols: list[str], rows: list[dict]) -> None:
+async def _upsert_add(
+    session: AsyncSession, table, keys: tuple[str, ...], cols: list[str], rows: list[dict]
+) -> None:
     """``INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c`` for many rows, key order (no deadlocks)."""
     rows.sort(key=lambda r: tuple(r[k] for k in ("tenant_id", *keys)))
     for i in range(0, len(rows), _UPSERT_CHUNK):
-        stmt = pg_insert(table).values(rows[i:i + _UPSERT_CHUNK])
-        stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", *keys],
-                                          set_={c: table.c[c] + stmt.excluded[c] for c in cols})
+        stmt = pg_insert(table).values(rows[i : i + _UPSERT_CHUNK])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant_id", *keys], set_={c: table.c[c] + stmt.excluded[c] for c in cols}
+        )
         await session.execute(stmt)
 
 
@@ -185,13 +205,18 @@ async def _apply_deltas(session: AsyncSession, taken) -> None:
         elif kind in keyed:
             keyed[kind][(tenant_id, day, key)] += deltas.get(KEYED[kind][2], 0)
     ids = {k[0] for k in daily} | {k[0] for m in keyed.values() for k in m}
-    alive = set((await session.execute(select(Tenant.id).where(Tenant.id.in_(ids)))).scalars()) if ids else set()
+    alive = (
+        set((await session.execute(select(Tenant.id).where(Tenant.id.in_(ids)))).scalars()) if ids else set()
+    )
     rows = [{"tenant_id": t, "day": d, **c} for (t, d), c in daily.items() if t in alive and any(c.values())]
     if rows:
         await _upsert_add(session, national_daily, ("day",), COUNTER_COLS, rows)
     for kind, (table, key_col, col) in KEYED.items():
-        rows = [{"tenant_id": t, "day": d, key_col: k, col: n} for (t, d, k), n in keyed[kind].items()
-                if t in alive and n]
+        rows = [
+            {"tenant_id": t, "day": d, key_col: k, col: n}
+            for (t, d, k), n in keyed[kind].items()
+            if t in alive and n
+        ]
         if rows:
             await _upsert_add(session, table, ("day", key_col), [col], rows)
 
@@ -221,13 +246,15 @@ async def fold(db, *, wait: bool = True) -> int:
 
 # --- recount ------------------------------------------------------------------------------------
 
+
 def _day(column, zone_name: str):
     return cast(func.timezone(zone_name, column), Date)
 
 
 def _bucket_expr(seconds):
-    return case(*[(seconds <= bound, i) for i, bound in enumerate(ANSWER_BUCKETS_S)],
-                else_=len(ANSWER_BUCKETS_S))
+    return case(
+        *[(seconds <= bound, i) for i, bound in enumerate(ANSWER_BUCKETS_S)], else_=len(ANSWER_BUCKETS_S)
+    )
 
 
 async def recount(session: AsyncSession, ref: TenantRef) -> tuple[dict, dict, dict]:
@@ -236,37 +263,45 @@ async def recount(session: AsyncSession, ref: TenantRef) -> tuple[dict, dict, di
     daily: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_COLS, 0))
 
     day = _day(Call.received_at, zone)
-    for d, outcome, n in (await session.execute(
-        select(day, Call.outcome, func.count()).group_by(day, Call.outcome)
-    )).all():
+    for d, outcome, n in (
+        await session.execute(select(day, Call.outcome, func.count()).group_by(day, Call.outcome))
+    ).all():
         daily[d]["calls_total"] += n
         daily[d][outcome_col(outcome)] += n
 
     seconds = func.extract("epoch", Call.answered_at - Call.received_at)
     ms = func.greatest(func.floor(seconds * 1000), 0)
     bucket = _bucket_expr(seconds)
-    for d, b, n, total_ms in (await session.execute(
-        select(day, bucket, func.count(), func.sum(ms))
-        .where(Call.answered_at.is_not(None)).group_by(day, bucket)
-    )).all():
+    for d, b, n, total_ms in (
+        await session.execute(
+            select(day, bucket, func.count(), func.sum(ms))
+            .where(Call.answered_at.is_not(None))
+            .group_by(day, bucket)
+        )
+    ).all():
         daily[d]["calls_answered"] += n
         daily[d]["answer_ms_sum"] += int(total_ms or 0)
         daily[d][bucket_col(int(b))] += n
 
     categories: dict[tuple[date, str], int] = {}
     iday = _day(Incident.opened_at, zone)
-    for d, code, n in (await session.execute(
-        select(iday, Category.code, func.count()).join(Category, Category.id == Incident.category_id)
-        .group_by(iday, Category.code)
-    )).all():
+    for d, code, n in (
+        await session.execute(
+            select(iday, Category.code, func.count())
+            .join(Category, Category.id == Incident.category_id)
+            .group_by(iday, Category.code)
+        )
+    ).all():
         categories[(d, code)] = n
         daily[d]["incidents"] += n
 
     opds: dict[tuple[date, str], int] = {}
     dday = _day(Dispatch.sent_at, zone)
-    for d, opd_type, n in (await session.execute(
-        select(dday, Opd.type, func.count()).join(Opd, Opd.id == Dispatch.opd_id).group_by(dday, Opd.type)
-    )).all():
+    for d, opd_type, n in (
+        await session.execute(
+            select(dday, Opd.type, func.count()).join(Opd, Opd.id == Dispatch.opd_id).group_by(dday, Opd.type)
+        )
+    ).all():
         opds[(d, opd_type)] = n
         daily[d]["dispatches"] += n
 
@@ -282,11 +317,17 @@ async def _recount_sla(session: AsyncSession, zone: str) -> list[tuple[date, int
     from app.sla.models import SlaClock
 
     d = _day(SlaClock.stopped_at, zone)
-    rows = (await session.execute(
-        select(d, func.count().filter(SlaClock.met.is_(True)), func.count().filter(SlaClock.met.is_(False)))
-        .where(SlaClock.stopped_at.is_not(None), SlaClock.close_reason == "done", SlaClock.met.is_not(None))
-        .group_by(d)
-    )).all()
+    rows = (
+        await session.execute(
+            select(
+                d, func.count().filter(SlaClock.met.is_(True)), func.count().filter(SlaClock.met.is_(False))
+            )
+            .where(
+                SlaClock.stopped_at.is_not(None), SlaClock.close_reason == "done", SlaClock.met.is_not(None)
+            )
+            .group_by(d)
+        )
+    ).all()
     return [(r[0], r[1], r[2]) for r in rows]
 
 
@@ -295,17 +336,25 @@ async def _sync(session: AsyncSession, table, tenant_id: int, keys: tuple[str, .
     differ: a nightly recount that finds nothing wrong writes nothing (no bloat, and rows keep the
     day-by-day physical order the dashboard's range scans like)."""
     values = [c.name for c in table.c if c.name not in ("tenant_id", *keys)]
-    have = {tuple(r[k] for k in keys): {v: r[v] for v in values} for r in (await session.execute(
-        select(table).where(table.c.tenant_id == tenant_id))).mappings()}
+    have = {
+        tuple(r[k] for k in keys): {v: r[v] for v in values}
+        for r in (await session.execute(select(table).where(table.c.tenant_id == tenant_id))).mappings()
+    }
     full = {k: {v: counters.get(v, 0) for v in values} for k, counters in wanted.items()}
     stale = [k for k in have if have[k] != full.get(k)]
     fresh = [k for k in full if have.get(k) != full[k]]
     for k in stale:
-        await session.execute(delete(table).where(table.c.tenant_id == tenant_id,
-                                                  *[table.c[col] == val for col, val in zip(keys, k)]))
+        await session.execute(
+            delete(table).where(
+                table.c.tenant_id == tenant_id,
+                *[table.c[col] == val for col, val in zip(keys, k, strict=False)],
+            )
+        )
     if fresh:
-        await session.execute(insert(table), [{"tenant_id": tenant_id, **dict(zip(keys, k)), **full[k]}
-                                              for k in fresh])
+        await session.execute(
+            insert(table),
+            [{"tenant_id": tenant_id, **dict(zip(keys, k, strict=False)), **full[k]} for k in fresh],
+        )
     return len(stale) + len(fresh)
 
 
@@ -322,12 +371,23 @@ async def rebuild_tenant(db, slug: str) -> int:
         # Its committed deltas are in the data recounted below; later ones wait for our lock.
         await session.execute(delete(national_pending).where(national_pending.c.tenant_id == ref.id))
         daily, categories, opds = await recount(session, ref)
-        changed = await _sync(session, national_daily, ref.id, ("day",),
-                              {(d,): counters for d, counters in daily.items()})
-        changed += await _sync(session, national_daily_category, ref.id, ("day", "category_code"),
-                               {k: {"incidents": n} for k, n in categories.items()})
-        changed += await _sync(session, national_daily_opd, ref.id, ("day", "opd_type"),
-                               {k: {"dispatches": n} for k, n in opds.items()})
+        changed = await _sync(
+            session, national_daily, ref.id, ("day",), {(d,): counters for d, counters in daily.items()}
+        )
+        changed += await _sync(
+            session,
+            national_daily_category,
+            ref.id,
+            ("day", "category_code"),
+            {k: {"incidents": n} for k, n in categories.items()},
+        )
+        changed += await _sync(
+            session,
+            national_daily_opd,
+            ref.id,
+            ("day", "opd_type"),
+            {k: {"dispatches": n} for k, n in opds.items()},
+        )
         await session.commit()
         if changed:
             log.info("national recount of %s corrected %d rollup rows", slug, changed)
@@ -338,7 +398,6 @@ async def tenant_slugs(db) -> list[str]:
     """Every tenant with a schema (pending ones may already take trial calls)."""
     async with db.public() as session:
         return list((await session.execute(select(Tenant.slug).order_by(Tenant.id))).scalars())
-
 
 
 @dataclass

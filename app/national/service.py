@@ -2,6 +2,7 @@
 (``tenants`` + the rollups), never from a tenant schema, so a request costs the same at 6 or 514
 regencies. Shared by the HTML pages, the CSV exports and the JSON API.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ import contextvars
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, DateTime, and_, cast, func, select
@@ -24,15 +25,24 @@ from app.national.models import (
     national_daily_opd,
 )
 from app.tenancy.models import Tenant
-from app.tenancy.registry import TenantInfo, tenant_info
 from app.tenancy.regions import provinces, regencies
+from app.tenancy.registry import TenantInfo, tenant_info
 
 NATIONAL_TOTAL = 514
 STATUSES = ("active", "verified", "pending", "suspended")
 MAX_RANGE_DAYS = 3660
 DEFAULT_RANGE_DAYS = 30
-SUMMED = ["calls_total", *OUTCOME_COLS, "calls_answered", "answer_ms_sum", *BUCKET_COLS,
-          "incidents", "dispatches", "sla_met", "sla_breached"]
+SUMMED = [
+    "calls_total",
+    *OUTCOME_COLS,
+    "calls_answered",
+    "answer_ms_sum",
+    *BUCKET_COLS,
+    "incidents",
+    "dispatches",
+    "sla_met",
+    "sla_breached",
+]
 
 
 class FilterError(ValueError):
@@ -64,7 +74,7 @@ class Filters:
 
 
 def today_wib() -> date:
-    return datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Jakarta")).date()
+    return datetime.now(UTC).astimezone(ZoneInfo("Asia/Jakarta")).date()
 
 
 def local_clock(at: datetime) -> str:
@@ -94,6 +104,7 @@ def make_filters(date_from: date | None, date_to: date | None, province: str | N
 
 
 # --- derived figures ------------------------------------------------------------------------------
+
 
 def ratio(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
@@ -174,8 +185,10 @@ class Figures:
             "answer_avg_s": self.answer_avg_s,
             "answer_p50_s": self.answer_p50_s,
             "answer_p90_s": self.answer_p90_s,
-            "answer_histogram": [{"le_s": ANSWER_BUCKETS_S[i] if i < len(ANSWER_BUCKETS_S) else None, "calls": n}
-                                 for i, n in enumerate(self.buckets)],
+            "answer_histogram": [
+                {"le_s": ANSWER_BUCKETS_S[i] if i < len(ANSWER_BUCKETS_S) else None, "calls": n}
+                for i, n in enumerate(self.buckets)
+            ],
             "incidents": c["incidents"],
             "dispatches": c["dispatches"],
             "sla_met": c["sla_met"],
@@ -186,7 +199,7 @@ class Figures:
 
 def _figures(values) -> Figures:
     """From a row of SUMMED sums in column order (one dict build, no per-column getattr)."""
-    return Figures(dict(zip(SUMMED, map(int, values))))
+    return Figures(dict(zip(SUMMED, map(int, values), strict=False)))
 
 
 def _total(figs) -> Figures:
@@ -194,7 +207,7 @@ def _total(figs) -> Figures:
     figs = [f.counters.values() for f in figs]
     if not figs:
         return Figures()
-    return Figures(dict(zip(SUMMED, map(sum, zip(*figs)))))
+    return Figures(dict(zip(SUMMED, map(sum, zip(*figs, strict=False)), strict=False)))
 
 
 def _range(f: Filters):
@@ -208,6 +221,7 @@ def _in_province(stmt, f: Filters, day_table=national_daily):
 
 
 # --- queries --------------------------------------------------------------------------------------
+
 
 def _bucket_dates(f: Filters) -> list[date]:
     unit = f.granularity
@@ -302,17 +316,34 @@ class Rollout:
         return [{"year": y, "launched": n} for y, n in sorted(by_year.items())]
 
     def as_dict(self) -> dict:
-        return {"total": self.total, **self.status, "not_joined": self.not_joined,
-                "registered": self.registered, "timeline": self.timeline(),
-                "launches": [{k: v for k, v in x.items() if k != "tenant_id"}
-                             | {"activated_at": x["activated_at"].isoformat()} for x in self.launches]}
+        return {
+            "total": self.total,
+            **self.status,
+            "not_joined": self.not_joined,
+            "registered": self.registered,
+            "timeline": self.timeline(),
+            "launches": [
+                {k: v for k, v in x.items() if k != "tenant_id"}
+                | {"activated_at": x["activated_at"].isoformat()}
+                for x in self.launches
+            ],
+        }
 
 
 def launches(tenants: list[TenantInfo]) -> list[dict]:
     """Every activation in order: the n-th regency to launch 112 nationally."""
     active = sorted((t for t in tenants if t.activated_at is not None), key=lambda t: (t.activated_at, t.id))
-    return [{"ordinal": i, "tenant_id": t.id, "slug": t.slug, "name": t.name, "province": t.province,
-             "activated_at": t.activated_at} for i, t in enumerate(active, start=1)]
+    return [
+        {
+            "ordinal": i,
+            "tenant_id": t.id,
+            "slug": t.slug,
+            "name": t.name,
+            "province": t.province,
+            "activated_at": t.activated_at,
+        }
+        for i, t in enumerate(active, start=1)
+    ]
 
 
 def rollout(tenants: list[TenantInfo], province: str | None = None) -> Rollout:
@@ -357,26 +388,44 @@ class Snapshot:
     tenants: list[TenantInfo]
     by_tenant: dict[int, Figures]
     by_province_bucket: dict[tuple[str, date], dict[str, int]]
-    as_of: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
-    async def load(cls, session: AsyncSession, f: Filters) -> "Snapshot":
+    async def load(cls, session: AsyncSession, f: Filters) -> Snapshot:
         c = national_daily.c
         # A plain date column groups far cheaper than date_trunc (which goes through timestamptz).
-        bucket = (c.day if f.granularity == "day"
-                  else cast(func.date_trunc(f.granularity, cast(c.day, DateTime)), Date)).label("bucket")
-        per_tenant = (select(c.tenant_id, *[func.sum(c[col]) for col in SUMMED]).where(_range(f))
-                      .group_by(c.tenant_id))
+        bucket = (
+            c.day
+            if f.granularity == "day"
+            else cast(func.date_trunc(f.granularity, cast(c.day, DateTime)), Date)
+        ).label("bucket")
+        per_tenant = (
+            select(c.tenant_id, *[func.sum(c[col]) for col in SUMMED]).where(_range(f)).group_by(c.tenant_id)
+        )
         per_province_bucket = (
-            select(Tenant.province, bucket, func.sum(c.calls_total), func.sum(c.calls_emergency),
-                   func.sum(c.calls_prank + c.calls_silent), func.sum(c.sla_met), func.sum(c.sla_breached))
-            .select_from(national_daily).join(Tenant, Tenant.id == c.tenant_id).where(_range(f))
-            .group_by(Tenant.province, bucket))
+            select(
+                Tenant.province,
+                bucket,
+                func.sum(c.calls_total),
+                func.sum(c.calls_emergency),
+                func.sum(c.calls_prank + c.calls_silent),
+                func.sum(c.sla_met),
+                func.sum(c.sla_breached),
+            )
+            .select_from(national_daily)
+            .join(Tenant, Tenant.id == c.tenant_id)
+            .where(_range(f))
+            .group_by(Tenant.province, bucket)
+        )
         tenants, by_tenant_rows, by_pb_rows = await asyncio.gather(
-            read(session, load_tenants), read(session, lambda conn: _all(conn, per_tenant)),
-            read(session, lambda conn: _all(conn, per_province_bucket)))
+            read(session, load_tenants),
+            read(session, lambda conn: _all(conn, per_tenant)),
+            read(session, lambda conn: _all(conn, per_province_bucket)),
+        )
         by_tenant = {r[0]: _figures(r[1:]) for r in by_tenant_rows}
-        by_pb = {(r[0], r[1]): dict(zip(SERIES, (int(v or 0) for v in r[2:]))) for r in by_pb_rows}
+        by_pb = {
+            (r[0], r[1]): dict(zip(SERIES, (int(v or 0) for v in r[2:]), strict=False)) for r in by_pb_rows
+        }
         return cls(f, tenants, by_tenant, by_pb)
 
     def _chosen(self) -> list[TenantInfo]:
@@ -409,8 +458,13 @@ class Snapshot:
         dates = _bucket_dates(self.filters)
         names = sorted(set(per_province) | set(status))
         return [
-            ProvinceRow(name, per_province.get(name, 0), dict(status[name]), _total(members[name]),
-                        [self.by_province_bucket.get((name, d), {}).get("calls_total", 0) for d in dates])
+            ProvinceRow(
+                name,
+                per_province.get(name, 0),
+                dict(status[name]),
+                _total(members[name]),
+                [self.by_province_bucket.get((name, d), {}).get("calls_total", 0) for d in dates],
+            )
             for name in names
         ]
 
@@ -423,15 +477,28 @@ class Snapshot:
         rows = []
         for t in self._chosen():
             fig = self.by_tenant.get(t.id) or Figures()
-            rows.append({
-                "tenant_id": t.id, "slug": t.slug, "name": t.name, "region_code": t.region_code,
-                "province": t.province, "status": t.status, "launch_ordinal": ordinal.get(t.id),
-                "calls": fig.calls, "emergency": fig["calls_emergency"], "prank_silent": fig.prank_silent,
-                "prank_silent_ratio": fig.prank_silent_ratio, "sla_met": fig["sla_met"],
-                "sla_breached": fig["sla_breached"], "sla_compliance": fig.sla_compliance,
-                "answer_p50_s": fig.answer_p50_s, "answer_p90_s": fig.answer_p90_s,
-                "incidents": fig["incidents"], "dispatches": fig["dispatches"],
-            })
+            rows.append(
+                {
+                    "tenant_id": t.id,
+                    "slug": t.slug,
+                    "name": t.name,
+                    "region_code": t.region_code,
+                    "province": t.province,
+                    "status": t.status,
+                    "launch_ordinal": ordinal.get(t.id),
+                    "calls": fig.calls,
+                    "emergency": fig["calls_emergency"],
+                    "prank_silent": fig.prank_silent,
+                    "prank_silent_ratio": fig.prank_silent_ratio,
+                    "sla_met": fig["sla_met"],
+                    "sla_breached": fig["sla_breached"],
+                    "sla_compliance": fig.sla_compliance,
+                    "answer_p50_s": fig.answer_p50_s,
+                    "answer_p90_s": fig.answer_p90_s,
+                    "incidents": fig["incidents"],
+                    "dispatches": fig["dispatches"],
+                }
+            )
         key = REGENCY_SORTS.get(sort, REGENCY_SORTS["calls"])
         rows.sort(key=lambda r: r["name"].lower())
         rows.sort(key=key, reverse=descending)
@@ -440,10 +507,16 @@ class Snapshot:
 
 async def breakdown(session: AsyncSession, f: Filters, kind: str) -> list[dict]:
     """Incidents by category code (kind="category") or dispatches by OPD type (kind="opd")."""
-    table, key, value = ((national_daily_category, "category_code", "incidents") if kind == "category"
-                         else (national_daily_opd, "opd_type", "dispatches"))
-    stmt = select(table.c[key], func.sum(table.c[value])).where(
-        table.c.day >= f.date_from, table.c.day <= f.date_to).group_by(table.c[key])
+    table, key, value = (
+        (national_daily_category, "category_code", "incidents")
+        if kind == "category"
+        else (national_daily_opd, "opd_type", "dispatches")
+    )
+    stmt = (
+        select(table.c[key], func.sum(table.c[value]))
+        .where(table.c.day >= f.date_from, table.c.day <= f.date_to)
+        .group_by(table.c[key])
+    )
     stmt = _in_province(stmt, f, table)
     rows = [(k, int(n)) for k, n in (await session.execute(stmt)).all() if n]
     rows.sort(key=lambda kv: (-kv[1], kv[0]))

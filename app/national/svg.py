@@ -2,11 +2,11 @@
 
 Every function returns ``Markup``; all text placed in the SVG is escaped.
 """
+
 from __future__ import annotations
 
-import math
-
 import json
+import math
 from datetime import date
 from functools import lru_cache
 
@@ -19,8 +19,14 @@ MAP_CREDIT = "Indonesia GeoJSON & TopoJSON Maps (38 Provinces), CC BY 4.0"
 # GeoJSON name → Kemendagri name (everything else is spelled the same; joined by name, not code).
 GEO_ALIASES = {"DKI Jakarta": "Daerah Khusus Ibukota Jakarta"}
 
-COLORS = {"total": "#1d4ed8", "emergency": "#c8102e", "prank_silent": "#f59e0b", "launch": "#0f766e",
-          "met": "#1a7f37", "breached": "#c8102e"}
+COLORS = {
+    "total": "#1d4ed8",
+    "emergency": "#c8102e",
+    "prank_silent": "#f59e0b",
+    "launch": "#0f766e",
+    "met": "#1a7f37",
+    "breached": "#c8102e",
+}
 SCALE = ("#eef2f7", "#c7dcef", "#8fbde0", "#4b94c9", "#1d64a8", "#0b3d75")  # 0 = no data
 FONT = 'font-family="system-ui, sans-serif"'
 
@@ -52,8 +58,14 @@ def _date_label(d: date, unit: str) -> str:
     return f"{MONTHS[d.month - 1]} {d.year}" if unit == "month" else f"{d.day} {MONTHS[d.month - 1]}"
 
 
-def line_chart(dates: list[date], series: list[tuple[str, list[int], str]], unit: str = "day",
-               width: int = 760, height: int = 240, title: str = "") -> Markup:
+def line_chart(
+    dates: list[date],
+    series: list[tuple[str, list[int], str]],
+    unit: str = "day",
+    width: int = 760,
+    height: int = 240,
+    title: str = "",
+) -> Markup:
     """Lines over time; the first series is also drawn as a light area."""
     left, right, top, bottom = 52, 12, 14, 30
     w, h = width - left - right, height - top - bottom
@@ -66,40 +78,60 @@ def line_chart(dates: list[date], series: list[tuple[str, list[int], str]], unit
     def y(v: float) -> float:
         return top + h - h * v / peak
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" {FONT}>']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" {FONT}>'
+    ]
     for k in range(5):
         v = peak * k / 4
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e9f0"/>')
-        parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11" fill="#5b6475">{_fmt(v)}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e9f0"/>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11" fill="#5b6475">{_fmt(v)}</text>'
+        )
     step = max(1, len(dates) // 7)
     for i in range(0, len(dates), step):
-        parts.append(f'<text x="{x(i):.1f}" y="{height - 10}" text-anchor="middle" font-size="11" fill="#5b6475">'
-                     f'{escape(_date_label(dates[i], unit))}</text>')
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{height - 10}" text-anchor="middle" font-size="11" fill="#5b6475">'
+            f"{escape(_date_label(dates[i], unit))}</text>"
+        )
     for idx, (label, values, color) in enumerate(series):
         if not values:
             continue
         pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
         if idx == 0:
-            parts.append(f'<polygon points="{x(0):.1f},{y(0):.1f} {pts} {x(len(values) - 1):.1f},{y(0):.1f}" '
-                         f'fill="{color}" opacity="0.10"/>')
-        parts.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2" '
-                     f'stroke-linejoin="round"><title>{escape(label)}</title></polyline>')
+            parts.append(
+                f'<polygon points="{x(0):.1f},{y(0):.1f} {pts} {x(len(values) - 1):.1f},{y(0):.1f}" '
+                f'fill="{color}" opacity="0.10"/>'
+            )
+        parts.append(
+            f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2" '
+            f'stroke-linejoin="round"><title>{escape(label)}</title></polyline>'
+        )
         if len(values) <= 62:
             for i, v in enumerate(values):
-                parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.2" fill="{color}">'
-                             f'<title>{escape(_date_label(dates[i], unit))}: {v:,} ({escape(label)})</title></circle>')
+                parts.append(
+                    f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.2" fill="{color}">'
+                    f"<title>{escape(_date_label(dates[i], unit))}: {v:,} ({escape(label)})</title></circle>"
+                )
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def sparkline(values: list[int], width: int = 120, height: int = 28, color: str = COLORS["total"]) -> Markup:
     if not values or max(values) == 0:
-        return Markup(f'<svg class="spark" viewBox="0 0 {width} {height}"><line x1="0" x2="{width}" '
-                      f'y1="{height - 2}" y2="{height - 2}" stroke="#dde2ea"/></svg>')
+        return Markup(
+            f'<svg class="spark" viewBox="0 0 {width} {height}"><line x1="0" x2="{width}" '
+            f'y1="{height - 2}" y2="{height - 2}" stroke="#dde2ea"/></svg>'
+        )
     peak, n = max(values), max(1, len(values) - 1)
-    pts = " ".join(f"{width * i / n:.1f},{height - 2 - (height - 4) * v / peak:.1f}" for i, v in enumerate(values))
-    return Markup(f'<svg class="spark" viewBox="0 0 {width} {height}" aria-hidden="true">'
-                  f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1.5"/></svg>')
+    pts = " ".join(
+        f"{width * i / n:.1f},{height - 2 - (height - 4) * v / peak:.1f}" for i, v in enumerate(values)
+    )
+    return Markup(
+        f'<svg class="spark" viewBox="0 0 {width} {height}" aria-hidden="true">'
+        f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1.5"/></svg>'
+    )
 
 
 LAUNCH_MARKERS = 12
@@ -109,11 +141,15 @@ def launch_chart(launches: list[dict], total: int, width: int = 520, height: int
     """Cumulative launches over time, as a step line with the latest ordinal called out."""
     left, right, top, bottom = 40, 70, 14, 30
     w, h = width - left - right, height - top - bottom
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="Peluncuran 112 kumulatif" {FONT}>']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="Peluncuran 112 kumulatif" {FONT}>'
+    ]
     if not launches:
-        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="#5b6475">'
-                     'Belum ada kabupaten/kota yang aktif</text></svg>')
+        parts.append(
+            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="#5b6475">'
+            "Belum ada kabupaten/kota yang aktif</text></svg>"
+        )
         return Markup("".join(parts))
     first = launches[0]["activated_at"].date()
     last = max(launches[-1]["activated_at"].date(), date(first.year + 1, 1, 1))
@@ -129,12 +165,16 @@ def launch_chart(launches: list[dict], total: int, width: int = 520, height: int
 
     for k in range(5):
         v = peak * k / 4
-        parts.append(f'<line x1="{left}" x2="{left + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e9f0"/>'
-                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11" fill="#5b6475">{v:.0f}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{left + w}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e5e9f0"/>'
+            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11" fill="#5b6475">{v:.0f}</text>'
+        )
     for year in range(first.year + 1, last.year + 1):
         xx = x(date(year, 1, 1))
-        parts.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{top}" y2="{top + h}" stroke="#f0f2f6"/>'
-                     f'<text x="{xx:.1f}" y="{height - 10}" text-anchor="middle" font-size="11" fill="#5b6475">{year}</text>')
+        parts.append(
+            f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{top}" y2="{top + h}" stroke="#f0f2f6"/>'
+            f'<text x="{xx:.1f}" y="{height - 10}" text-anchor="middle" font-size="11" fill="#5b6475">{year}</text>'
+        )
     pts, prev = [f"{x(first):.1f},{y(0):.1f}"], 0
     for launch in launches:
         d = launch["activated_at"].date()
@@ -142,16 +182,22 @@ def launch_chart(launches: list[dict], total: int, width: int = 520, height: int
         pts.append(f"{x(d):.1f},{y(launch['ordinal']):.1f}")
         prev = launch["ordinal"]
     pts.append(f"{x(last):.1f},{y(prev):.1f}")
-    parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{COLORS["launch"]}" stroke-width="2.2"/>')
+    parts.append(
+        f'<polyline points="{" ".join(pts)}" fill="none" stroke="{COLORS["launch"]}" stroke-width="2.2"/>'
+    )
     # Markers only for the latest launches: hundreds of overlapping circles were ~40 KB of the page
     # and unreadable; every launch is in launches.csv.
     for launch in launches[-LAUNCH_MARKERS:]:
         d = launch["activated_at"].date()
-        parts.append(f'<circle cx="{x(d):.1f}" cy="{y(launch["ordinal"]):.1f}" r="2.5" fill="{COLORS["launch"]}">'
-                     f'<title>ke-{launch["ordinal"]} dari {total}: {escape(launch["name"])} '
-                     f'({d.isoformat()})</title></circle>')
-    parts.append(f'<text x="{x(last) + 6:.1f}" y="{y(prev) + 4:.1f}" font-size="12" font-weight="700" '
-                 f'fill="{COLORS["launch"]}">{prev} / {total}</text></svg>')
+        parts.append(
+            f'<circle cx="{x(d):.1f}" cy="{y(launch["ordinal"]):.1f}" r="2.5" fill="{COLORS["launch"]}">'
+            f"<title>ke-{launch['ordinal']} dari {total}: {escape(launch['name'])} "
+            f"({d.isoformat()})</title></circle>"
+        )
+    parts.append(
+        f'<text x="{x(last) + 6:.1f}" y="{y(prev) + 4:.1f}" font-size="12" font-weight="700" '
+        f'fill="{COLORS["launch"]}">{prev} / {total}</text></svg>'
+    )
     return Markup("".join(parts))
 
 
@@ -195,20 +241,29 @@ def shade(value: float | None, peak: float) -> str:
     return SCALE[min(5, 2 + int(4 * value / peak * 0.999))]
 
 
-def province_map(values: dict[str, float | None], labels: dict[str, str], selected: str | None = None,
-                 link: str = "/national?province=", peak: float | None = None) -> Markup:
+def province_map(
+    values: dict[str, float | None],
+    labels: dict[str, str],
+    selected: str | None = None,
+    link: str = "/national?province=",
+    peak: float | None = None,
+) -> Markup:
     """Provinces shaded by ``values`` (None = no data); each links to the province filter."""
     from urllib.parse import quote
 
     real = [v for v in values.values() if v is not None]
     peak = peak if peak is not None else (max(real) if real else 0)
-    parts = [f'<svg class="map" viewBox="0 0 {MAP_W} {MAP_H}" role="img" aria-label="Peta Indonesia per provinsi" {FONT}>']
+    parts = [
+        f'<svg class="map" viewBox="0 0 {MAP_W} {MAP_H}" role="img" aria-label="Peta Indonesia per provinsi" {FONT}>'
+    ]
     for name, d in sorted(province_paths().items()):
         fill = shade(values.get(name), peak)
         cls = ' class="sel"' if name == selected else ""
-        parts.append(f'<a href="{escape(link + quote(name))}"><path d="{d}" fill="{fill}"{cls} '
-                     f'data-province="{escape(name)}"><title>{escape(name)}: {escape(labels.get(name, "–"))}</title>'
-                     f'</path></a>')
+        parts.append(
+            f'<a href="{escape(link + quote(name))}"><path d="{d}" fill="{fill}"{cls} '
+            f'data-province="{escape(name)}"><title>{escape(name)}: {escape(labels.get(name, "–"))}</title>'
+            f"</path></a>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -3,6 +3,7 @@
 One URL serves the full page and, for htmx, just the part that changed (filters → #dashboard,
 a sort click → #regencies); the filters live in the query string so every view is a link.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,8 @@ import io
 import logging
 import time
 from datetime import date
-from urllib.parse import urlencode
-
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -30,9 +30,18 @@ from app.web.templating import is_htmx, render, templates
 router = APIRouter(tags=["national dashboard (HTML)"])
 
 CATEGORY_LABELS = {code: name for code, name, _, _ in DEFAULT_CATEGORIES}
-OPD_LABELS = {o["type"]: o["name"] for o in DEFAULT_OPDS} | {"rsud": "RSUD", "dprkp": "DPRKP", "other": "Lainnya"}
-STATUS_LABELS = {"active": "Aktif", "verified": "Terverifikasi", "pending": "Menunggu", "suspended": "Ditangguhkan",
-                 "not_joined": "Belum bergabung"}
+OPD_LABELS = {o["type"]: o["name"] for o in DEFAULT_OPDS} | {
+    "rsud": "RSUD",
+    "dprkp": "DPRKP",
+    "other": "Lainnya",
+}
+STATUS_LABELS = {
+    "active": "Aktif",
+    "verified": "Terverifikasi",
+    "pending": "Menunggu",
+    "suspended": "Ditangguhkan",
+    "not_joined": "Belum bergabung",
+}
 MAP_METRICS = {
     "coverage": "Cakupan (aktif / kab-kota)",
     "calls": "Jumlah panggilan",
@@ -40,10 +49,17 @@ MAP_METRICS = {
     "sla": "Kepatuhan SLA",
 }
 REGENCY_COLUMNS = [  # (sort key, header, default direction descending?)
-    ("name", "Kabupaten/kota", False), ("province", "Provinsi", False), ("status", "Status", False),
-    ("launch", "Peluncuran", False), ("calls", "Panggilan", True), ("emergency", "Darurat", True),
-    ("prank_silent_ratio", "Iseng+diam", True), ("sla_compliance", "SLA", True),
-    ("answer_p90_s", "Jawab p90", True), ("incidents", "Insiden", True), ("dispatches", "Penugasan", True),
+    ("name", "Kabupaten/kota", False),
+    ("province", "Provinsi", False),
+    ("status", "Status", False),
+    ("launch", "Peluncuran", False),
+    ("calls", "Panggilan", True),
+    ("emergency", "Darurat", True),
+    ("prank_silent_ratio", "Iseng+diam", True),
+    ("sla_compliance", "SLA", True),
+    ("answer_p90_s", "Jawab p90", True),
+    ("incidents", "Insiden", True),
+    ("dispatches", "Penugasan", True),
 ]
 
 
@@ -114,11 +130,14 @@ log = logging.getLogger(__name__)
 REGENCY_PAGE = 50  # rows shown before "show all" (the CSV always has every row)
 
 
-async def dashboard_context(session, filters: Filters, sort: str, descending: bool, metric: str,
-                            show_all: bool = False) -> dict:
-    snap, categories, opds = await asyncio.gather(service.snapshot(session, filters),
-                                                  service.breakdown_cached(session, filters, "category"),
-                                                  service.breakdown_cached(session, filters, "opd"))
+async def dashboard_context(
+    session, filters: Filters, sort: str, descending: bool, metric: str, show_all: bool = False
+) -> dict:
+    snap, categories, opds = await asyncio.gather(
+        service.snapshot(session, filters),
+        service.breakdown_cached(session, filters, "category"),
+        service.breakdown_cached(session, filters, "opd"),
+    )
     rollout = snap.rollout()
     totals = snap.totals
     series = snap.timeseries()
@@ -126,43 +145,86 @@ async def dashboard_context(session, filters: Filters, sort: str, descending: bo
     regencies = snap.regencies(sort, descending)
 
     dates = [p["date"] for p in series]
-    chart = line_chart(dates, [
-        ("Semua panggilan", [p["calls_total"] for p in series], "#1d4ed8"),
-        ("Iseng + diam", [p["prank_silent"] for p in series], "#f59e0b"),
-        ("Darurat", [p["calls_emergency"] for p in series], "#c8102e"),
-    ], unit=filters.granularity, width=1200, height=260, title="Panggilan 112 dari waktu ke waktu")
-    sla_chart = line_chart(dates, [
-        ("SLA terpenuhi", [p["sla_met"] for p in series], "#1a7f37"),
-        ("SLA terlewati", [p["sla_breached"] for p in series], "#c8102e"),
-    ], unit=filters.granularity, width=600, height=220, title="SLA dari waktu ke waktu")
+    chart = line_chart(
+        dates,
+        [
+            ("Semua panggilan", [p["calls_total"] for p in series], "#1d4ed8"),
+            ("Iseng + diam", [p["prank_silent"] for p in series], "#f59e0b"),
+            ("Darurat", [p["calls_emergency"] for p in series], "#c8102e"),
+        ],
+        unit=filters.granularity,
+        width=1200,
+        height=260,
+        title="Panggilan 112 dari waktu ke waktu",
+    )
+    sla_chart = line_chart(
+        dates,
+        [
+            ("SLA terpenuhi", [p["sla_met"] for p in series], "#1a7f37"),
+            ("SLA terlewati", [p["sla_breached"] for p in series], "#c8102e"),
+        ],
+        unit=filters.granularity,
+        width=600,
+        height=220,
+        title="SLA dari waktu ke waktu",
+    )
     values, labels, peak, fmt = _map_values(provinces, metric)
     shown_provinces = [p for p in provinces if p.registered or p.figures.calls]
     shown_provinces.sort(key=lambda p: (-p.figures.calls, -p.status["active"], p.name))
     bar_peak = max([c["incidents"] for c in categories] + [o["dispatches"] for o in opds] + [1])
     return {
-        "filters": filters, "as_of": service.local_clock(snap.as_of), "cache_ttl_s": service.CACHE_TTL_S,
-        "rollout": rollout, "totals": totals, "series": series, "chart": chart,
-        "sla_chart": sla_chart, "provinces": provinces, "shown_provinces": shown_provinces,
-        "regencies": regencies if show_all else regencies[:REGENCY_PAGE], "regency_count": len(regencies),
-        "show_all": show_all, "categories": categories, "opds": opds, "bar_peak": bar_peak,
+        "filters": filters,
+        "as_of": service.local_clock(snap.as_of),
+        "cache_ttl_s": service.CACHE_TTL_S,
+        "rollout": rollout,
+        "totals": totals,
+        "series": series,
+        "chart": chart,
+        "sla_chart": sla_chart,
+        "provinces": provinces,
+        "shown_provinces": shown_provinces,
+        "regencies": regencies if show_all else regencies[:REGENCY_PAGE],
+        "regency_count": len(regencies),
+        "show_all": show_all,
+        "categories": categories,
+        "opds": opds,
+        "bar_peak": bar_peak,
         "launch_chart": launch_chart(rollout.launches, rollout.total),
-        "map": province_map(values, labels, filters.province, peak=peak,
-                            link="/national?" + urlencode({**filters.query(map=metric), "province": ""})),
-        "map_legend": legend(peak, fmt), "map_metric": metric, "map_metrics": MAP_METRICS,
-        "map_credit": MAP_CREDIT, "sort": sort, "descending": descending, "columns": REGENCY_COLUMNS,
-        "province_names": service.province_names(), "status_labels": STATUS_LABELS,
-        "category_labels": CATEGORY_LABELS, "opd_labels": OPD_LABELS, "sparkline": sparkline,
-        "pct": pct, "num": num, "seconds": seconds, "qs": lambda **kw: urlencode(filters.query(**kw)),
+        "map": province_map(
+            values,
+            labels,
+            filters.province,
+            peak=peak,
+            link="/national?" + urlencode({**filters.query(map=metric), "province": ""}),
+        ),
+        "map_legend": legend(peak, fmt),
+        "map_metric": metric,
+        "map_metrics": MAP_METRICS,
+        "map_credit": MAP_CREDIT,
+        "sort": sort,
+        "descending": descending,
+        "columns": REGENCY_COLUMNS,
+        "province_names": service.province_names(),
+        "status_labels": STATUS_LABELS,
+        "category_labels": CATEGORY_LABELS,
+        "opd_labels": OPD_LABELS,
+        "sparkline": sparkline,
+        "pct": pct,
+        "num": num,
+        "seconds": seconds,
+        "qs": lambda **kw: urlencode(filters.query(**kw)),
     }
 
 
 FRAGMENTS = {"dashboard": "national/_dashboard.html", "regencies": "national/_regencies.html"}
 
 
-async def fragment(session, part: str, filters: Filters, sort: str, descending: bool, metric: str,
-                   show_all: bool) -> Markup:
+async def fragment(
+    session, part: str, filters: Filters, sort: str, descending: bool, metric: str, show_all: bool
+) -> Markup:
     """The rendered #dashboard or #regencies HTML, cached like the figures: every viewer of the same
     view shares one render (it holds no per-user data; the CSRF token lives in base.html)."""
+
     async def build() -> Markup:
         ctx = await dashboard_context(session, filters, sort, descending, metric, show_all)
         ctx["oob"] = part == "regencies"
@@ -193,8 +255,15 @@ async def warm_default_view(db) -> None:
     token = service.refreshing.set(True)
     try:
         async with db.public() as session:
-            await fragment(session, "dashboard", service.make_filters(None, None, None), "calls",
-                           _default_descending("calls"), "coverage", False)
+            await fragment(
+                session,
+                "dashboard",
+                service.make_filters(None, None, None),
+                "calls",
+                _default_descending("calls"),
+                "coverage",
+                False,
+            )
     finally:
         service.refreshing.reset(token)
 
@@ -213,9 +282,16 @@ async def keep_default_view_warm(db) -> None:
 
 @router.get("/national", include_in_schema=False)
 async def national_dashboard(
-    request: Request, user: KominfoDep, session: PublicSessionDep,
-    date_from: DateFrom = None, date_to: DateTo = None, province: str | None = None,
-    sort: str = "calls", dir: str | None = None, map: str = "coverage", all: bool = False,
+    request: Request,
+    user: KominfoDep,
+    session: PublicSessionDep,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    province: str | None = None,
+    sort: str = "calls",
+    dir: str | None = None,
+    map: str = "coverage",
+    all: bool = False,
 ):
     global _last_view
     _last_view = time.monotonic()
@@ -230,21 +306,33 @@ async def national_dashboard(
     headers = {"Vary": "HX-Request, HX-Target"}
     if target in FRAGMENTS:
         return HTMLResponse(html, headers=headers)
-    ctx = {"filters": filters, "errors": errors, "title": "Dasbor Nasional 112 — Kominfo / Komdigi",
-           "province_names": service.province_names(), "map_metrics": MAP_METRICS, "map_metric": metric,
-           "sort": sort, "descending": descending, "dashboard": html}
+    ctx = {
+        "filters": filters,
+        "errors": errors,
+        "title": "Dasbor Nasional 112 — Kominfo / Komdigi",
+        "province_names": service.province_names(),
+        "map_metrics": MAP_METRICS,
+        "map_metric": metric,
+        "sort": sort,
+        "descending": descending,
+        "dashboard": html,
+    }
     return render(request, "national/index.html", ctx, status_code=422 if errors else 200, headers=headers)
 
 
 # --- CSV exports ----------------------------------------------------------------------------------
+
 
 def _csv(name: str, header: list[str], rows) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(header)
     writer.writerows(rows)
-    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="siaga112-{name}.csv"'})
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="siaga112-{name}.csv"'},
+    )
 
 
 def _r(v):
@@ -255,41 +343,104 @@ EXPORTS = ("rollout", "launches", "timeseries", "provinces", "regencies", "categ
 
 
 @router.get("/national/export/{name}.csv", include_in_schema=False)
-async def national_export(request: Request, name: str, user: KominfoDep, session: PublicSessionDep,
-                          date_from: DateFrom = None, date_to: DateTo = None, province: str | None = None,
-                          sort: str = "calls", dir: str = "desc"):
+async def national_export(
+    request: Request,
+    name: str,
+    user: KominfoDep,
+    session: PublicSessionDep,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    province: str | None = None,
+    sort: str = "calls",
+    dir: str = "desc",
+):
     if name not in EXPORTS:
         raise NotFound("Ekspor tidak dikenal")
     filters, errors = parse_filters(date_from, date_to, province)
     if errors:
-        return Response("; ".join(f"{k}: {v}" for k, v in errors.items()), status_code=422, media_type="text/plain")
+        return Response(
+            "; ".join(f"{k}: {v}" for k, v in errors.items()), status_code=422, media_type="text/plain"
+        )
     if name in ("rollout", "launches", "timeseries", "provinces", "regencies"):
         snap = await service.snapshot(session, filters)
     if name == "rollout":
         rows = snap.provinces()
-        return _csv(name, ["province", "regencies", "active", "verified", "pending", "suspended", "not_joined"],
-                    [[p.name, p.regencies, *[p.status[s] for s in service.STATUSES], p.not_joined] for p in rows])
+        return _csv(
+            name,
+            ["province", "regencies", "active", "verified", "pending", "suspended", "not_joined"],
+            [[p.name, p.regencies, *[p.status[s] for s in service.STATUSES], p.not_joined] for p in rows],
+        )
     if name == "launches":
         ro = snap.rollout()
-        return _csv(name, ["ordinal", "of", "name", "province", "activated_at"],
-                    [[x["ordinal"], ro.total, x["name"], x["province"], x["activated_at"].isoformat()] for x in ro.launches])
+        return _csv(
+            name,
+            ["ordinal", "of", "name", "province", "activated_at"],
+            [
+                [x["ordinal"], ro.total, x["name"], x["province"], x["activated_at"].isoformat()]
+                for x in ro.launches
+            ],
+        )
     if name == "timeseries":
         series = snap.timeseries()
-        return _csv(name, [filters.granularity, *service.SERIES],
-                    [[p["date"].isoformat(), *[p[k] for k in service.SERIES]] for p in series])
+        return _csv(
+            name,
+            [filters.granularity, *service.SERIES],
+            [[p["date"].isoformat(), *[p[k] for k in service.SERIES]] for p in series],
+        )
     if name == "provinces":
         rows = snap.provinces()
-        return _csv(name, ["province", "calls", "emergency", "prank_silent", "prank_silent_ratio", "sla_met",
-                           "sla_breached", "sla_compliance", "answer_p90_s", "incidents", "dispatches"],
-                    [[p.name, p.figures.calls, p.figures["calls_emergency"], p.figures.prank_silent,
-                      _r(p.figures.prank_silent_ratio), p.figures["sla_met"], p.figures["sla_breached"],
-                      _r(p.figures.sla_compliance), _r(p.figures.answer_p90_s), p.figures["incidents"],
-                      p.figures["dispatches"]] for p in rows])
+        return _csv(
+            name,
+            [
+                "province",
+                "calls",
+                "emergency",
+                "prank_silent",
+                "prank_silent_ratio",
+                "sla_met",
+                "sla_breached",
+                "sla_compliance",
+                "answer_p90_s",
+                "incidents",
+                "dispatches",
+            ],
+            [
+                [
+                    p.name,
+                    p.figures.calls,
+                    p.figures["calls_emergency"],
+                    p.figures.prank_silent,
+                    _r(p.figures.prank_silent_ratio),
+                    p.figures["sla_met"],
+                    p.figures["sla_breached"],
+                    _r(p.figures.sla_compliance),
+                    _r(p.figures.answer_p90_s),
+                    p.figures["incidents"],
+                    p.figures["dispatches"],
+                ]
+                for p in rows
+            ],
+        )
     if name == "regencies":
         rows = snap.regencies(sort if sort in service.REGENCY_SORTS else "calls", dir != "asc")
-        cols = ["region_code", "name", "province", "status", "launch_ordinal", "calls", "emergency", "prank_silent",
-                "prank_silent_ratio", "sla_met", "sla_breached", "sla_compliance", "answer_p50_s", "answer_p90_s",
-                "incidents", "dispatches"]
+        cols = [
+            "region_code",
+            "name",
+            "province",
+            "status",
+            "launch_ordinal",
+            "calls",
+            "emergency",
+            "prank_silent",
+            "prank_silent_ratio",
+            "sla_met",
+            "sla_breached",
+            "sla_compliance",
+            "answer_p50_s",
+            "answer_p90_s",
+            "incidents",
+            "dispatches",
+        ]
         return _csv(name, cols, [[_r(r[c]) for c in cols] for r in rows])
     kind = "category" if name == "categories" else "opd"
     rows = await service.breakdown_cached(session, filters, kind)

@@ -4,6 +4,7 @@ The delivery row is the source of truth (pending/delivered/failed, attempts, las
 that runs twice sends at most one extra copy and the receiver de-duplicates on the delivery id
 header. arq's ``Retry`` carries the backoff; after MAX_TRIES the row is marked failed.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,10 +35,14 @@ def backoff(job_try: int) -> float:
 
 async def deliver_webhook(ctx: dict, tenant_slug: str, delivery_id: int) -> str:
     async with ctx["db"].tenant(tenant_slug) as session:
-        row = (await session.execute(
-            select(WebhookDelivery, Opd).join(Opd, Opd.id == WebhookDelivery.opd_id)
-            .where(WebhookDelivery.id == delivery_id).with_for_update(of=WebhookDelivery)
-        )).first()
+        row = (
+            await session.execute(
+                select(WebhookDelivery, Opd)
+                .join(Opd, Opd.id == WebhookDelivery.opd_id)
+                .where(WebhookDelivery.id == delivery_id)
+                .with_for_update(of=WebhookDelivery)
+            )
+        ).first()
         if row is None:
             return "missing"
         delivery, opd = row

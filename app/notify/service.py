@@ -4,6 +4,7 @@ Both are keyed by a ``dedupe_key`` (INSERT … ON CONFLICT DO NOTHING), so retri
 replayed reconciliation never notify twice. Webhook delivery is queued after commit; a delivery
 row left ``pending`` (Redis flushed, worker killed) is re-queued by the SLA reconciliation cron.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,33 @@ from app.events import after_commit
 from app.notify.models import Notification, WebhookDelivery
 
 
-async def add_notification(session: AsyncSession, *, audience: str, kind: str, title: str, dedupe_key: str,
-                           opd_id: int | None = None, level: int = 0, body: str | None = None,
-                           link: str | None = None, data: dict | None = None) -> int | None:
+async def add_notification(
+    session: AsyncSession,
+    *,
+    audience: str,
+    kind: str,
+    title: str,
+    dedupe_key: str,
+    opd_id: int | None = None,
+    level: int = 0,
+    body: str | None = None,
+    link: str | None = None,
+    data: dict | None = None,
+) -> int | None:
     """Returns the new id, or None when this notification already exists."""
     stmt = (
         insert(Notification)
-        .values(audience=audience, opd_id=opd_id if audience == "opd" else None, kind=kind, level=level,
-                title=title, body=body, link=link, data=data or {}, dedupe_key=dedupe_key)
+        .values(
+            audience=audience,
+            opd_id=opd_id if audience == "opd" else None,
+            kind=kind,
+            level=level,
+            title=title,
+            body=body,
+            link=link,
+            data=data or {},
+            dedupe_key=dedupe_key,
+        )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(Notification.id)
     )
@@ -37,18 +57,27 @@ def delivery_job_id(tenant_slug: str, delivery_id: int) -> str:
 
 
 async def enqueue_delivery(tenant_slug: str, delivery_id: int) -> None:
-    await jobs.enqueue("deliver_webhook", tenant_slug, delivery_id, _job_id=delivery_job_id(tenant_slug, delivery_id))
+    await jobs.enqueue(
+        "deliver_webhook", tenant_slug, delivery_id, _job_id=delivery_job_id(tenant_slug, delivery_id)
+    )
 
 
-async def queue_webhook(session: AsyncSession, tenant_slug: str, opd: Opd, event: str, payload: dict,
-                        dedupe_key: str) -> int | None:
+async def queue_webhook(
+    session: AsyncSession, tenant_slug: str, opd: Opd, event: str, payload: dict, dedupe_key: str
+) -> int | None:
     """Record a delivery for an OPD that has a webhook URL; it is sent after the commit."""
     if not opd.webhook_url or not opd.webhook_secret:
         return None
     stmt = (
         insert(WebhookDelivery)
-        .values(opd_id=opd.id, event=event, payload=json.loads(json.dumps(payload, default=str)),
-                dedupe_key=dedupe_key, status="pending", attempts=0)
+        .values(
+            opd_id=opd.id,
+            event=event,
+            payload=json.loads(json.dumps(payload, default=str)),
+            dedupe_key=dedupe_key,
+            status="pending",
+            attempts=0,
+        )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(WebhookDelivery.id)
     )
@@ -67,20 +96,25 @@ def visible_filter(role: str, opd_id: int | None):
     return Notification.id.is_(None)
 
 
-async def list_notifications(session: AsyncSession, role: str, opd_id: int | None, limit: int = 50,
-                             unread_only: bool = False) -> list[Notification]:
+async def list_notifications(
+    session: AsyncSession, role: str, opd_id: int | None, limit: int = 50, unread_only: bool = False
+) -> list[Notification]:
     stmt = select(Notification).where(visible_filter(role, opd_id))
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
     return list((await session.execute(stmt.order_by(Notification.id.desc()).limit(limit))).scalars())
 
 
-async def mark_read(session: AsyncSession, notification_id: int, user_id: int, role: str, opd_id: int | None) -> bool:
+async def mark_read(
+    session: AsyncSession, notification_id: int, user_id: int, role: str, opd_id: int | None
+) -> bool:
     from app.sla.clock import now
 
     result = await session.execute(
         update(Notification)
-        .where(Notification.id == notification_id, visible_filter(role, opd_id), Notification.read_at.is_(None))
+        .where(
+            Notification.id == notification_id, visible_filter(role, opd_id), Notification.read_at.is_(None)
+        )
         .values(read_at=now(), read_by=user_id)
         .returning(Notification.id)
     )

@@ -2,6 +2,7 @@
 
 Signing the timestamp with the body lets a receiver reject replays older than a few minutes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,9 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str, tolerance_s: int = 300,
-           now: float | None = None) -> bool:
+def verify(
+    secret: str, timestamp: str, body: bytes, signature: str, tolerance_s: int = 300, now: float | None = None
+) -> bool:
     """For receivers (and our tests): constant-time compare plus a freshness window."""
     try:
         age = abs((now or time.time()) - int(timestamp))

@@ -1,4 +1,5 @@
 """In-app notifications page: supervisors see the tenant's, OPD staff only their agency's."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -14,16 +15,18 @@ router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags
 
 
 @router.get("/notifications")
-async def notifications_page(request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep,
-                             unread: bool = False):
+async def notifications_page(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep, unread: bool = False
+):
     items = await list_notifications(session, user.role, user.opd_id, unread_only=unread)
     name = "notify/_list.html" if is_htmx(request) else "notify/index.html"
     return render(request, name, {"title": "Notifikasi", "items": items, "unread": unread})
 
 
 @router.post("/notifications/{notification_id}/read")
-async def notification_read(request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep,
-                            notification_id: int):
+async def notification_read(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep, notification_id: int
+):
     if not await mark_read(session, notification_id, user.id, user.role, user.opd_id):
         raise NotFound("Notifikasi tidak ditemukan atau sudah dibaca")
     await session.commit()

@@ -1,4 +1,5 @@
 """Kominfo's verification desk: the queue, one regency's file, verify / send back / activate / suspend."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -15,12 +16,19 @@ from app.web.errors import NotFound
 from app.web.templating import render
 
 router = APIRouter(prefix="/kominfo", dependencies=[Depends(verify_csrf)], tags=["kominfo (HTML)"])
-TABS = {"review": "Menunggu verifikasi", "sent_back": "Dikembalikan", "verified": "Siap diaktifkan",
-        "active": "Aktif", "suspended": "Ditangguhkan"}
+TABS = {
+    "review": "Menunggu verifikasi",
+    "sent_back": "Dikembalikan",
+    "verified": "Siap diaktifkan",
+    "active": "Aktif",
+    "suspended": "Ditangguhkan",
+}
 
 
 @router.get("/verifications")
-async def verification_queue(request: Request, session: PublicSessionDep, user: KominfoDep, tab: str = "review"):
+async def verification_queue(
+    request: Request, session: PublicSessionDep, user: KominfoDep, tab: str = "review"
+):
     if tab not in TABS:
         tab = "review"
     rows = await service.queue(session, tab)
@@ -28,9 +36,18 @@ async def verification_queue(request: Request, session: PublicSessionDep, user: 
     if tab == "active":
         rows.sort(key=lambda r: (r[0].activated_at, r[0].id))
         ranks = {t.id: i + 1 for i, (t, _) in enumerate(rows)}
-    return render(request, "kominfo/queue.html", {
-        "title": "Verifikasi kabupaten/kota", "tab": tab, "tabs": TABS, "rows": rows, "ranks": ranks,
-        "counts": await service.queue_counts(session)})
+    return render(
+        request,
+        "kominfo/queue.html",
+        {
+            "title": "Verifikasi kabupaten/kota",
+            "tab": tab,
+            "tabs": TABS,
+            "rows": rows,
+            "ranks": ranks,
+            "counts": await service.queue_counts(session),
+        },
+    )
 
 
 async def _detail(request, session, tenant_id: int, *, errors=None, form=None, status_code=200, flash=None):
@@ -40,12 +57,27 @@ async def _detail(request, session, tenant_id: int, *, errors=None, form=None, s
     await session.refresh(tenant)
     a = await service.application_of(session, tenant.id)
     names = {o["code"]: o["name"] for o in DEFAULT_OPDS}
-    opds = ([names.get(c, c) for c in (a.opds or {}).get("codes", [])] + list((a.opds or {}).get("custom", []))
-            if a and a.opds else [])
-    return render(request, "kominfo/detail.html", {
-        "title": f"Verifikasi {tenant.name}", "t": tenant, "a": a, "opds": opds, "regency": regency(tenant.region_code),
-        "rank": await service.launch_rank(session, tenant), "errors": errors or {}, "form": form or {},
-        "flash": flash or request.query_params.get("ok")}, status_code=status_code)
+    opds = (
+        [names.get(c, c) for c in (a.opds or {}).get("codes", [])] + list((a.opds or {}).get("custom", []))
+        if a and a.opds
+        else []
+    )
+    return render(
+        request,
+        "kominfo/detail.html",
+        {
+            "title": f"Verifikasi {tenant.name}",
+            "t": tenant,
+            "a": a,
+            "opds": opds,
+            "regency": regency(tenant.region_code),
+            "rank": await service.launch_rank(session, tenant),
+            "errors": errors or {},
+            "form": form or {},
+            "flash": flash or request.query_params.get("ok"),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/tenants/{tenant_id}")
@@ -60,8 +92,12 @@ async def tenant_document(session: PublicSessionDep, settings: SettingsDep, user
     path = document_file(settings.upload_dir, a.document_path if a else None)
     if path is None:
         raise NotFound("Dokumen tidak ditemukan")
-    return FileResponse(path, media_type="application/pdf", filename=f"dasar-hukum-{tenant.slug}.pdf",
-                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    return FileResponse(
+        path,
+        media_type="application/pdf",
+        filename=f"dasar-hukum-{tenant.slug}.pdf",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+    )
 
 
 def _actor(user) -> service.Actor:
@@ -77,52 +113,98 @@ async def _act(request, session, tenant_id: int, action, ok: str):
 
 
 @router.post("/tenants/{tenant_id}/verify")
-async def tenant_verify(request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int):
-    return await _act(request, session, tenant_id,
-                      lambda: service.verify(db, tenant_id, _actor(user), request), "verified")
+async def tenant_verify(
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+):
+    return await _act(
+        request, session, tenant_id, lambda: service.verify(db, tenant_id, _actor(user), request), "verified"
+    )
 
 
 @router.post("/tenants/{tenant_id}/send-back")
-async def tenant_send_back(request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int):
+async def tenant_send_back(
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+):
     form = await request.form()
     comment = (form.get("comment") or "").strip()
     if len(comment) < 5 or len(comment) > 4000:
-        return await _detail(request, session, tenant_id, status_code=422, form={"comment": comment},
-                             errors={"comment": "Tulis catatan perbaikan (5–4000 karakter) agar kabupaten/kota tahu apa yang harus diperbaiki"})
-    return await _act(request, session, tenant_id,
-                      lambda: service.send_back(db, tenant_id, comment, _actor(user), request), "sent_back")
+        return await _detail(
+            request,
+            session,
+            tenant_id,
+            status_code=422,
+            form={"comment": comment},
+            errors={
+                "comment": "Tulis catatan perbaikan (5–4000 karakter) agar kabupaten/kota tahu apa yang harus diperbaiki"
+            },
+        )
+    return await _act(
+        request,
+        session,
+        tenant_id,
+        lambda: service.send_back(db, tenant_id, comment, _actor(user), request),
+        "sent_back",
+    )
 
 
 @router.post("/tenants/{tenant_id}/activate")
-async def tenant_activate(request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int):
+async def tenant_activate(
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+):
     form = await request.form()
     raw = (form.get("launch_date") or "").strip()
     errors: dict = {}
     launch = check_date(errors, "launch_date", raw, "Tanggal peluncuran") if raw else None
     if errors:
-        return await _detail(request, session, tenant_id, status_code=422, form={"launch_date": raw}, errors=errors)
-    return await _act(request, session, tenant_id,
-                      lambda: service.activate(db, tenant_id, launch, _actor(user), request), "activated")
+        return await _detail(
+            request, session, tenant_id, status_code=422, form={"launch_date": raw}, errors=errors
+        )
+    return await _act(
+        request,
+        session,
+        tenant_id,
+        lambda: service.activate(db, tenant_id, launch, _actor(user), request),
+        "activated",
+    )
 
 
 @router.post("/tenants/{tenant_id}/suspend")
-async def tenant_suspend(request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int):
+async def tenant_suspend(
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+):
     form = await request.form()
     reason = clean_text(form.get("reason"), 1000)
     if len(reason) < 5 or len(reason) > 1000:
-        return await _detail(request, session, tenant_id, status_code=422, form={"reason": reason},
-                             errors={"reason": "Tulis alasan penangguhan (5–1000 karakter)"})
-    return await _act(request, session, tenant_id,
-                      lambda: service.suspend(db, tenant_id, reason, _actor(user), request), "suspended")
+        return await _detail(
+            request,
+            session,
+            tenant_id,
+            status_code=422,
+            form={"reason": reason},
+            errors={"reason": "Tulis alasan penangguhan (5–1000 karakter)"},
+        )
+    return await _act(
+        request,
+        session,
+        tenant_id,
+        lambda: service.suspend(db, tenant_id, reason, _actor(user), request),
+        "suspended",
+    )
 
 
 @router.post("/tenants/{tenant_id}/reinstate")
-async def tenant_reinstate(request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int):
-    return await _act(request, session, tenant_id,
-                      lambda: service.reinstate(db, tenant_id, _actor(user), request), "reinstated")
+async def tenant_reinstate(
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+):
+    return await _act(
+        request,
+        session,
+        tenant_id,
+        lambda: service.reinstate(db, tenant_id, _actor(user), request),
+        "reinstated",
+    )
 
 
 @router.get("/", include_in_schema=False)
 async def kominfo_home(user: KominfoDep):
     return RedirectResponse("/kominfo/verifications", status_code=303)
-

@@ -3,6 +3,7 @@
 Lives in public because it exists before the tenant does; after submission it points at the
 (pending) tenant and keeps the legal-basis document and the review conversation.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -21,8 +22,12 @@ class SignupApplication(PublicBase):
     __table_args__ = (
         CheckConstraint(f"status IN {APPLICATION_STATUSES}", name="status"),
         # One live (non-draft) application per regency; drafts may race, the first submit wins.
-        Index("uq_signup_applications_region_live", "region_code", unique=True,
-              postgresql_where="status <> 'draft'"),
+        Index(
+            "uq_signup_applications_region_live",
+            "region_code",
+            unique=True,
+            postgresql_where="status <> 'draft'",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -5,10 +5,11 @@ conversation: submitted → sent_back → submitted … → verified. Every chan
 public (platform audit) and mirrored in the tenant's own audit log, and drops the registry
 cache entry so the new status applies at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -40,8 +41,10 @@ class Actor:
 
 
 def taken_message(name: str, status: str) -> str:
-    return (f"{name} sudah terdaftar di Siaga112 (status: {status}). Satu kabupaten/kota hanya dapat "
-            "mendaftar sekali; hubungi admin Dinas Kominfo setempat atau Kominfo pusat.")
+    return (
+        f"{name} sudah terdaftar di Siaga112 (status: {status}). Satu kabupaten/kota hanya dapat "
+        "mendaftar sekali; hubungi admin Dinas Kominfo setempat atau Kominfo pusat."
+    )
 
 
 async def registered_regions(session: AsyncSession) -> dict[str, str]:
@@ -54,8 +57,13 @@ async def region_taken(session: AsyncSession, code: str) -> str | None:
     status = (await session.execute(select(Tenant.status).where(Tenant.region_code == code))).scalar()
     if status is not None:
         return status
-    live = (await session.execute(select(SignupApplication.status).where(
-        SignupApplication.region_code == code, SignupApplication.status != "draft"))).scalar()
+    live = (
+        await session.execute(
+            select(SignupApplication.status).where(
+                SignupApplication.region_code == code, SignupApplication.status != "draft"
+            )
+        )
+    ).scalar()
     return live
 
 
@@ -81,8 +89,9 @@ def custom_opd_code(name: str) -> str:
 async def apply_opd_selection(session: AsyncSession, selection: dict) -> None:
     """Signed-up OPDs active, the other defaults inactive, custom OPDs added (type "other")."""
     chosen = set(selection.get("codes") or [])
-    await session.execute(update(Opd).where(Opd.code.in_(DEFAULT_OPD_CODES)).values(
-        is_active=Opd.code.in_(chosen)))
+    await session.execute(
+        update(Opd).where(Opd.code.in_(DEFAULT_OPD_CODES)).values(is_active=Opd.code.in_(chosen))
+    )
     existing = set((await session.execute(select(Opd.code))).scalars())
     for name in selection.get("custom") or []:
         code = custom_opd_code(name)
@@ -101,36 +110,59 @@ async def submit_application(db: Database, a: SignupApplication, request: Reques
     if reg is None:
         raise StateError("Kabupaten/kota tidak dikenal")
     try:
-        await provision_tenant(db.engine, NewTenant(reg.slug, reg.short_name, reg.code, reg.province,
-                                                    reg.timezone, "pending"))
+        await provision_tenant(
+            db.engine, NewTenant(reg.slug, reg.short_name, reg.code, reg.province, reg.timezone, "pending")
+        )
     except TenantExists:
         async with db.public() as s:
             status = await region_taken(s, reg.code) or "pending"
-        raise StateError(taken_message(reg.short_name, status))
+        raise StateError(taken_message(reg.short_name, status)) from None
     try:
         async with db.tenant(reg.slug) as s:
             await apply_opd_selection(s, a.opds or {})
             from app.admin.areas import ensure_kecamatan
 
             await ensure_kecamatan(s, reg.code)
-            user = User(email=a.admin_email, full_name=a.admin_name, role="admin", opd_id=None,
-                        password_hash=a.admin_password_hash, is_active=True, session_version=1)
+            user = User(
+                email=a.admin_email,
+                full_name=a.admin_name,
+                role="admin",
+                opd_id=None,
+                password_hash=a.admin_password_hash,
+                is_active=True,
+                session_version=1,
+            )
             s.add(user)
             await s.flush()
-            await record(s, "tenant.signup", actor_id=user.id, actor_label=a.admin_email, request=request,
-                         entity="tenant", entity_id=reg.slug, after=_application_view(a))
+            await record(
+                s,
+                "tenant.signup",
+                actor_id=user.id,
+                actor_label=a.admin_email,
+                request=request,
+                entity="tenant",
+                entity_id=reg.slug,
+                after=_application_view(a),
+            )
             await s.commit()
         async with db.public() as s:
             tenant = (await s.execute(select(Tenant).where(Tenant.slug == reg.slug))).scalar_one()
             row = await s.get(SignupApplication, a.id, with_for_update=True)
             if row is None or row.status != "draft":
                 raise StateError("Pendaftaran ini sudah dikirim")
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             row.status, row.tenant_id, row.submitted_at, row.updated_at = "submitted", tenant.id, now, now
             row.admin_password_hash = None
-            await record_platform(s, "tenant.signup", actor_label=a.admin_email, request=request,
-                                  tenant_slug=reg.slug, entity="signup_application", entity_id=row.id,
-                                  after=_application_view(row))
+            await record_platform(
+                s,
+                "tenant.signup",
+                actor_label=a.admin_email,
+                request=request,
+                tenant_slug=reg.slug,
+                entity="signup_application",
+                entity_id=row.id,
+                after=_application_view(row),
+            )
             await s.commit()
     except BaseException:
         await drop_tenant_schema(db.engine, reg.slug)
@@ -140,8 +172,23 @@ async def submit_application(db: Database, a: SignupApplication, request: Reques
 
 
 def _application_view(a: SignupApplication) -> dict:
-    return snapshot(a, ["region_code", "status", "contact_name", "contact_email", "contact_phone", "legal_number",
-                        "legal_date", "document_sha256", "opds", "admin_name", "admin_email", "review_comment"])
+    return snapshot(
+        a,
+        [
+            "region_code",
+            "status",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "legal_number",
+            "legal_date",
+            "document_sha256",
+            "opds",
+            "admin_name",
+            "admin_email",
+            "review_comment",
+        ],
+    )
 
 
 def _forget(request: Request | None, slug: str) -> None:
@@ -151,22 +198,47 @@ def _forget(request: Request | None, slug: str) -> None:
 
 
 async def application_of(session: AsyncSession, tenant_id: int) -> SignupApplication | None:
-    return (await session.execute(select(SignupApplication).where(
-        SignupApplication.tenant_id == tenant_id).order_by(SignupApplication.id.desc()).limit(1))).scalar()
+    return (
+        await session.execute(
+            select(SignupApplication)
+            .where(SignupApplication.tenant_id == tenant_id)
+            .order_by(SignupApplication.id.desc())
+            .limit(1)
+        )
+    ).scalar()
 
 
 async def launch_rank(session: AsyncSession, tenant: Tenant) -> int | None:
     """1-based position among active regencies ordered by launch date ("the 84th to launch")."""
     if tenant.status != "active" or tenant.activated_at is None:
         return None
-    return (await session.execute(select(func.count()).select_from(Tenant).where(
-        Tenant.status == "active", Tenant.activated_at.is_not(None),
-        or_(Tenant.activated_at < tenant.activated_at,
-            and_(Tenant.activated_at == tenant.activated_at, Tenant.id <= tenant.id))))).scalar_one()
+    return (
+        await session.execute(
+            select(func.count())
+            .select_from(Tenant)
+            .where(
+                Tenant.status == "active",
+                Tenant.activated_at.is_not(None),
+                or_(
+                    Tenant.activated_at < tenant.activated_at,
+                    and_(Tenant.activated_at == tenant.activated_at, Tenant.id <= tenant.id),
+                ),
+            )
+        )
+    ).scalar_one()
 
 
-async def _transition(db: Database, tenant_id: int, action: str, actor: Actor, request: Request | None, *,
-                      allowed: tuple[str, ...], change, comment: str | None = None) -> Tenant:
+async def _transition(
+    db: Database,
+    tenant_id: int,
+    action: str,
+    actor: Actor,
+    request: Request | None,
+    *,
+    allowed: tuple[str, ...],
+    change,
+    comment: str | None = None,
+) -> Tenant:
     async with db.public() as s:
         tenant = await s.get(Tenant, tenant_id, with_for_update=True)
         if tenant is None:
@@ -179,11 +251,29 @@ async def _transition(db: Database, tenant_id: int, action: str, actor: Actor, r
         after = snapshot(tenant) | ({"application": app_row.status} if app_row else {})
         if comment:
             after["comment"] = comment
-        await record_platform(s, action, actor_id=actor.id, actor_label=actor.label, request=request,
-                              tenant_slug=tenant.slug, entity="tenant", entity_id=tenant.id, before=before, after=after)
+        await record_platform(
+            s,
+            action,
+            actor_id=actor.id,
+            actor_label=actor.label,
+            request=request,
+            tenant_slug=tenant.slug,
+            entity="tenant",
+            entity_id=tenant.id,
+            before=before,
+            after=after,
+        )
         async with db.tenant(tenant.slug) as ts:
-            await record(ts, action, actor_label=f"Kominfo: {actor.label}", request=request, entity="tenant",
-                         entity_id=tenant.slug, before=before, after=after)
+            await record(
+                ts,
+                action,
+                actor_label=f"Kominfo: {actor.label}",
+                request=request,
+                entity="tenant",
+                entity_id=tenant.slug,
+                before=before,
+                after=after,
+            )
             await ts.commit()
         await s.commit()
     _forget(request, tenant.slug)
@@ -194,59 +284,93 @@ async def verify(db: Database, tenant_id: int, actor: Actor, request: Request | 
     def change(t: Tenant, a: SignupApplication | None) -> None:
         if a is not None and a.status != "submitted":
             raise StateError("Data belum dikirim ulang oleh kabupaten/kota")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         t.status, t.verified_at = "verified", now
         if a is not None:
             a.status, a.reviewed_by, a.reviewed_at, a.updated_at = "verified", actor.label, now, now
 
-    return await _transition(db, tenant_id, "tenant.verify", actor, request, allowed=("pending",), change=change)
+    return await _transition(
+        db, tenant_id, "tenant.verify", actor, request, allowed=("pending",), change=change
+    )
 
 
-async def send_back(db: Database, tenant_id: int, comment: str, actor: Actor, request: Request | None = None) -> Tenant:
+async def send_back(
+    db: Database, tenant_id: int, comment: str, actor: Actor, request: Request | None = None
+) -> Tenant:
     def change(t: Tenant, a: SignupApplication | None) -> None:
         if a is None or a.status != "submitted":
             raise StateError("Hanya pendaftaran yang sudah dikirim yang dapat dikembalikan")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         a.status, a.review_comment, a.reviewed_by, a.reviewed_at, a.updated_at = (
-            "sent_back", comment, actor.label, now, now)
+            "sent_back",
+            comment,
+            actor.label,
+            now,
+            now,
+        )
 
-    return await _transition(db, tenant_id, "tenant.send_back", actor, request, allowed=("pending",),
-                             change=change, comment=comment)
+    return await _transition(
+        db,
+        tenant_id,
+        "tenant.send_back",
+        actor,
+        request,
+        allowed=("pending",),
+        change=change,
+        comment=comment,
+    )
 
 
 def launch_datetime(launch: date | None, tz: str) -> datetime:
     """The launch instant: now for today (or no date), else local midnight of that day."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     zone = ZoneInfo(TIMEZONES[tz])
     if launch is None or launch == now.astimezone(zone).date():
         return now
-    return datetime.combine(launch, time(0), tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(launch, time(0), tzinfo=zone).astimezone(UTC)
 
 
-async def activate(db: Database, tenant_id: int, launch: date | None, actor: Actor,
-                   request: Request | None = None) -> Tenant:
+async def activate(
+    db: Database, tenant_id: int, launch: date | None, actor: Actor, request: Request | None = None
+) -> Tenant:
     def change(t: Tenant, a: SignupApplication | None) -> None:
         t.status, t.activated_at = "active", launch_datetime(launch, t.timezone)
 
-    return await _transition(db, tenant_id, "tenant.activate", actor, request, allowed=("verified",), change=change)
+    return await _transition(
+        db, tenant_id, "tenant.activate", actor, request, allowed=("verified",), change=change
+    )
 
 
-async def suspend(db: Database, tenant_id: int, reason: str, actor: Actor, request: Request | None = None) -> Tenant:
+async def suspend(
+    db: Database, tenant_id: int, reason: str, actor: Actor, request: Request | None = None
+) -> Tenant:
     def change(t: Tenant, a: SignupApplication | None) -> None:
-        t.status, t.suspended_at = "suspended", datetime.now(timezone.utc)
+        t.status, t.suspended_at = "suspended", datetime.now(UTC)
 
-    return await _transition(db, tenant_id, "tenant.suspend", actor, request, allowed=("verified", "active"),
-                             change=change, comment=reason)
+    return await _transition(
+        db,
+        tenant_id,
+        "tenant.suspend",
+        actor,
+        request,
+        allowed=("verified", "active"),
+        change=change,
+        comment=reason,
+    )
 
 
 async def reinstate(db: Database, tenant_id: int, actor: Actor, request: Request | None = None) -> Tenant:
     def change(t: Tenant, a: SignupApplication | None) -> None:
         t.status, t.suspended_at = ("active" if t.activated_at else "verified"), None
 
-    return await _transition(db, tenant_id, "tenant.reinstate", actor, request, allowed=("suspended",), change=change)
+    return await _transition(
+        db, tenant_id, "tenant.reinstate", actor, request, allowed=("suspended",), change=change
+    )
 
 
-async def resubmit(db: Database, tenant_slug: str, values: dict, actor: Actor, request: Request | None = None) -> None:
+async def resubmit(
+    db: Database, tenant_slug: str, values: dict, actor: Actor, request: Request | None = None
+) -> None:
     """The regency corrects its data after a send-back; the application returns to the queue."""
     async with db.public() as s:
         tenant = (await s.execute(select(Tenant).where(Tenant.slug == tenant_slug))).scalar_one()
@@ -256,14 +380,32 @@ async def resubmit(db: Database, tenant_slug: str, values: dict, actor: Actor, r
         before = _application_view(a)
         for key, value in values.items():
             setattr(a, key, value)
-        a.status, a.updated_at = "submitted", datetime.now(timezone.utc)
+        a.status, a.updated_at = "submitted", datetime.now(UTC)
         after = _application_view(a)
-        await record_platform(s, "tenant.resubmit", actor_id=actor.id, actor_label=actor.label, request=request,
-                              tenant_slug=tenant_slug, entity="signup_application", entity_id=a.id,
-                              before=before, after=after)
+        await record_platform(
+            s,
+            "tenant.resubmit",
+            actor_id=actor.id,
+            actor_label=actor.label,
+            request=request,
+            tenant_slug=tenant_slug,
+            entity="signup_application",
+            entity_id=a.id,
+            before=before,
+            after=after,
+        )
         async with db.tenant(tenant_slug) as ts:
-            await record(ts, "tenant.resubmit", actor_id=actor.id, actor_label=actor.label, request=request,
-                         entity="signup_application", entity_id=a.id, before=before, after=after)
+            await record(
+                ts,
+                "tenant.resubmit",
+                actor_id=actor.id,
+                actor_label=actor.label,
+                request=request,
+                entity="signup_application",
+                entity_id=a.id,
+                before=before,
+                after=after,
+            )
             await ts.commit()
         await s.commit()
 
@@ -280,14 +422,23 @@ def queue_filter(status: str):
 
 
 async def queue(session: AsyncSession, tab: str) -> list[tuple[Tenant, SignupApplication | None]]:
-    latest = (select(func.max(SignupApplication.id)).where(SignupApplication.tenant_id == Tenant.id)
-              .correlate(Tenant).scalar_subquery())
-    stmt = (select(Tenant, SignupApplication)
-            .outerjoin(SignupApplication, SignupApplication.id == latest)
-            .where(queue_filter(tab))
-            .order_by(tuple_(func.coalesce(SignupApplication.submitted_at, Tenant.created_at), Tenant.id)))
+    latest = (
+        select(func.max(SignupApplication.id))
+        .where(SignupApplication.tenant_id == Tenant.id)
+        .correlate(Tenant)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Tenant, SignupApplication)
+        .outerjoin(SignupApplication, SignupApplication.id == latest)
+        .where(queue_filter(tab))
+        .order_by(tuple_(func.coalesce(SignupApplication.submitted_at, Tenant.created_at), Tenant.id))
+    )
     return [(t, a) for t, a in (await session.execute(stmt)).all()]
 
 
 async def queue_counts(session: AsyncSession) -> dict[str, int]:
-    return {tab: len(await queue(session, tab)) for tab in ("review", "sent_back", "verified", "active", "suspended")}
+    return {
+        tab: len(await queue(session, tab))
+        for tab in ("review", "sent_back", "verified", "active", "suspended")
+    }

@@ -5,9 +5,10 @@ token (session cookie, and a link the applicant can keep). Each step re-renders 
 errors beside the fields (422) or moves to the next step. Without JavaScript the same forms post
 normally and get whole pages back.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
@@ -17,8 +18,17 @@ from starlette.datastructures import UploadFile
 from app.auth.passwords import hash_password
 from app.onboarding import service
 from app.onboarding.models import SignupApplication
-from app.onboarding.validation import (MAX_DOCUMENT_BYTES, check_admin, check_contact, check_document, check_legal,
-                                       clean_text, hash_token, new_token, store_document)
+from app.onboarding.validation import (
+    MAX_DOCUMENT_BYTES,
+    check_admin,
+    check_contact,
+    check_document,
+    check_legal,
+    clean_text,
+    hash_token,
+    new_token,
+    store_document,
+)
 from app.tenancy.defaults import DEFAULT_OPDS
 from app.tenancy.regions import provinces, regencies, regency
 from app.web.csrf import verify_csrf
@@ -35,8 +45,11 @@ async def _current(request: Request, session) -> SignupApplication | None:
     token = request.session.get(SESSION_KEY)
     if not token:
         return None
-    a = (await session.execute(select(SignupApplication).where(
-        SignupApplication.resume_token_hash == hash_token(token)))).scalar()
+    a = (
+        await session.execute(
+            select(SignupApplication).where(SignupApplication.resume_token_hash == hash_token(token))
+        )
+    ).scalar()
     if a is None or a.status != "draft":
         request.session.pop(SESSION_KEY, None)
         return None
@@ -46,22 +59,34 @@ async def _current(request: Request, session) -> SignupApplication | None:
 def _regency_options(province_code: str | None, taken: dict[str, str]) -> list[dict]:
     if not province_code:
         return []
-    return [{"code": r.code, "name": r.name, "taken": taken.get(r.code)}
-            for r in sorted(regencies().values(), key=lambda r: (not r.is_kota, r.name))
-            if r.province_code == province_code]
+    return [
+        {"code": r.code, "name": r.name, "taken": taken.get(r.code)}
+        for r in sorted(regencies().values(), key=lambda r: (not r.is_kota, r.name))
+        if r.province_code == province_code
+    ]
 
 
 async def _step_context(session, a: SignupApplication | None, step: int, form: dict | None) -> dict:
     form = form or {}
-    ctx: dict = {"step": step, "steps": service.WIZARD_STEPS, "a": a, "form": form,
-                 "reached": a.step if a else 1, "resume_token": None}
+    ctx: dict = {
+        "step": step,
+        "steps": service.WIZARD_STEPS,
+        "a": a,
+        "form": form,
+        "reached": a.step if a else 1,
+        "resume_token": None,
+    }
     if step == 1:
         taken = await service.registered_regions(session)
         code = form.get("region_code") or (a.region_code if a else None)
         reg = regency(code) if code else None
         prov = form.get("province_code") or (reg.province_code if reg else None)
-        ctx.update(provinces=sorted(provinces().items(), key=lambda p: p[1]), province_code=prov,
-                   region_code=code, regencies=_regency_options(prov, taken))
+        ctx.update(
+            provinces=sorted(provinces().items(), key=lambda p: p[1]),
+            province_code=prov,
+            region_code=code,
+            regencies=_regency_options(prov, taken),
+        )
     elif step == 4:
         chosen = form.get("opd_codes")
         if chosen is None:
@@ -72,9 +97,12 @@ async def _step_context(session, a: SignupApplication | None, step: int, form: d
         ctx.update(default_opds=DEFAULT_OPDS, chosen=set(chosen), custom_opds=custom)
     elif step == LAST_STEP and a is not None:
         names = {o["code"]: o["name"] for o in DEFAULT_OPDS}
-        ctx.update(regency=regency(a.region_code or ""), missing=service.missing_steps(a),
-                   opd_names=[names[c] for c in (a.opds or {}).get("codes", []) if c in names]
-                   + list((a.opds or {}).get("custom", [])))
+        ctx.update(
+            regency=regency(a.region_code or ""),
+            missing=service.missing_steps(a),
+            opd_names=[names[c] for c in (a.opds or {}).get("codes", []) if c in names]
+            + list((a.opds or {}).get("custom", [])),
+        )
     return ctx
 
 
@@ -111,14 +139,20 @@ async def signup_step(request: Request, session: PublicSessionDep, step: int):
 async def signup_regencies(request: Request, session: PublicSessionDep, province_code: str = ""):
     """The kab/kota options of one province (htmx swaps them into the second select)."""
     taken = await service.registered_regions(session)
-    return render(request, "onboarding/_regency_options.html",
-                  {"regencies": _regency_options(province_code, taken), "region_code": None})
+    return render(
+        request,
+        "onboarding/_regency_options.html",
+        {"regencies": _regency_options(province_code, taken), "region_code": None},
+    )
 
 
 @router.get("/signup/resume/{token}")
 async def signup_resume(request: Request, session: PublicSessionDep, token: str):
-    a = (await session.execute(select(SignupApplication).where(
-        SignupApplication.resume_token_hash == hash_token(token)))).scalar()
+    a = (
+        await session.execute(
+            select(SignupApplication).where(SignupApplication.resume_token_hash == hash_token(token))
+        )
+    ).scalar()
     if a is None or a.status != "draft":
         raise NotFound("Tautan pendaftaran tidak dikenal atau pendaftaran sudah dikirim")
     request.session[SESSION_KEY] = token
@@ -129,7 +163,7 @@ async def _save(session, a: SignupApplication, values: dict, next_step: int) -> 
     for key, value in values.items():
         setattr(a, key, value)
     a.step = max(a.step, next_step)
-    a.updated_at = datetime.now(timezone.utc)
+    a.updated_at = datetime.now(UTC)
     await session.commit()
 
 
@@ -196,9 +230,15 @@ async def signup_legal(request: Request, session: PublicSessionDep, settings: Se
     declared = int(request.headers.get("content-length") or 0)
     if declared > MAX_DOCUMENT_BYTES + 256 * 1024:
         # Refuse before parsing the body: a huge upload never reaches the disk.
-        return await _render_step(request, session, a, 3, status_code=413, form={
-            "legal_number": a.legal_number, "legal_date": a.legal_date},
-            errors={"document": f"Berkas terlalu besar ({declared / 1024 / 1024:.1f} MB); maksimal 5 MB"})
+        return await _render_step(
+            request,
+            session,
+            a,
+            3,
+            status_code=413,
+            form={"legal_number": a.legal_number, "legal_date": a.legal_date},
+            errors={"document": f"Berkas terlalu besar ({declared / 1024 / 1024:.1f} MB); maksimal 5 MB"},
+        )
     data, form = await _form_dict(request)
     values, errors = check_legal(data)
     upload = form.get("document")
@@ -208,8 +248,15 @@ async def signup_legal(request: Request, session: PublicSessionDep, settings: Se
     if content or not a.document_path:
         check_document(content, errors)
     if errors:
-        return await _render_step(request, session, a, 3, errors=errors, form=data,
-                                  status_code=413 if "terlalu besar" in errors.get("document", "") else 422)
+        return await _render_step(
+            request,
+            session,
+            a,
+            3,
+            errors=errors,
+            form=data,
+            status_code=413 if "terlalu besar" in errors.get("document", "") else 422,
+        )
     if content:
         stored = store_document(settings.upload_dir, content)
         values.update(document_path=stored.name, document_size=stored.size, document_sha256=stored.sha256)
@@ -245,8 +292,15 @@ async def signup_opds(request: Request, session: PublicSessionDep):
     data, form = await _form_dict(request)
     selection, errors = parse_opds(form, data)
     if errors:
-        return await _render_step(request, session, a, 4, errors=errors, status_code=422,
-                                  form={"opd_codes": selection["codes"], "custom_opds": data.get("custom_opds", "")})
+        return await _render_step(
+            request,
+            session,
+            a,
+            4,
+            errors=errors,
+            status_code=422,
+            form={"opd_codes": selection["codes"], "custom_opds": data.get("custom_opds", "")},
+        )
     await _save(session, a, {"opds": selection}, 5)
     return await _after(request, session, a, 5)
 
@@ -260,8 +314,16 @@ async def signup_admin(request: Request, session: PublicSessionDep):
         data.pop("admin_password", None)
         data.pop("admin_password2", None)
         return await _render_step(request, session, a, 5, errors=errors, form=data, status_code=422)
-    await _save(session, a, {"admin_name": values["admin_name"], "admin_email": values["admin_email"],
-                             "admin_password_hash": hash_password(values["admin_password"])}, 6)
+    await _save(
+        session,
+        a,
+        {
+            "admin_name": values["admin_name"],
+            "admin_email": values["admin_email"],
+            "admin_password_hash": hash_password(values["admin_password"]),
+        },
+        6,
+    )
     return await _after(request, session, a, 6)
 
 
@@ -270,16 +332,26 @@ async def signup_submit(request: Request, session: PublicSessionDep, db: DbDep):
     a = await _require_draft(request, session)
     missing = service.missing_steps(a)
     if missing:
-        return await _render_step(request, session, a, LAST_STEP, status_code=422,
-                                  errors={"submit": "Data belum lengkap: " + "; ".join(missing.values())})
+        return await _render_step(
+            request,
+            session,
+            a,
+            LAST_STEP,
+            status_code=422,
+            errors={"submit": "Data belum lengkap: " + "; ".join(missing.values())},
+        )
     try:
         tenant = await service.submit_application(db, a, request)
     except service.StateError as exc:
-        return await _render_step(request, session, a, LAST_STEP, status_code=409, errors={"submit": str(exc)})
+        return await _render_step(
+            request, session, a, LAST_STEP, status_code=409, errors={"submit": str(exc)}
+        )
     request.session.pop(SESSION_KEY, None)
     request.session["signup_done"] = tenant.slug
     if is_htmx(request):
-        return render(request, "onboarding/_done.html", {"done": tenant}, headers={"HX-Push-Url": "/signup/done"})
+        return render(
+            request, "onboarding/_done.html", {"done": tenant}, headers={"HX-Push-Url": "/signup/done"}
+        )
     return RedirectResponse("/signup/done", status_code=303)
 
 

@@ -3,13 +3,14 @@
 Each ``check_*`` returns ``(clean_values, errors)`` where ``errors`` maps a form field name to a
 message in Bahasa Indonesia, ready for the ``field`` macro.
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from app.auth.passwords import password_problems
@@ -60,7 +61,9 @@ def normalize_phone(value: str) -> str | None:
     return "+62" + digits[1:]
 
 
-def check_phone(errors: dict, name: str, value: str, label: str = "Nomor telepon", required: bool = True) -> str | None:
+def check_phone(
+    errors: dict, name: str, value: str, label: str = "Nomor telepon", required: bool = True
+) -> str | None:
     value = (value or "").strip()
     if not value:
         if required:
@@ -84,7 +87,7 @@ def check_date(errors: dict, name: str, value: str, label: str, allow_future: bo
         return None
     if parsed.year < 2000:
         errors[name] = f"{label} terlalu lama (sebelum tahun 2000)"
-    elif not allow_future and parsed > datetime.now(timezone.utc).date():
+    elif not allow_future and parsed > datetime.now(UTC).date():
         errors[name] = f"{label} tidak boleh di masa depan"
     return parsed
 
@@ -98,7 +101,12 @@ def check_contact(form: dict) -> tuple[dict, dict]:
         errors["contact_nip"] = "NIP terdiri dari 18 angka (boleh dikosongkan)"
     email = check_email(errors, "contact_email", form.get("contact_email") or "")
     phone = check_phone(errors, "contact_phone", form.get("contact_phone") or "")
-    return {"contact_name": name, "contact_nip": nip or None, "contact_email": email, "contact_phone": phone}, errors
+    return {
+        "contact_name": name,
+        "contact_nip": nip or None,
+        "contact_email": email,
+        "contact_phone": phone,
+    }, errors
 
 
 def check_legal(form: dict) -> tuple[dict, dict]:

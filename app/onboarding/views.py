@@ -1,4 +1,5 @@
 """HTML routes of onboarding: the public signup wizard and Kominfo's verification desk."""
+
 from fastapi import APIRouter
 
 from app.onboarding.kominfo_views import router as kominfo_router

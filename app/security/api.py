@@ -1,4 +1,5 @@
 """``whoami`` endpoints: integrators check that a token works and what it may do, without side effects."""
+
 from __future__ import annotations
 
 from typing import Annotated

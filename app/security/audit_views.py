@@ -1,11 +1,12 @@
 """Audit search for tenant admins and for the ministry: filters, pagination, CSV export."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
-from urllib.parse import urlencode
 from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
@@ -44,8 +45,17 @@ def _where(model, f: dict) -> list:
         conds.append(model.action.ilike(f["action"].replace("%", r"\%") + "%"))
     if f["actor"]:
         like = "%" + f["actor"].replace("%", r"\%") + "%"
-        conds.append(or_(model.actor_label.ilike(like), model.ip == f["actor"],
-                         *( [model.actor_id == int(f["actor"])] if f["actor"].isdigit() and len(f["actor"]) < 10 else [])))
+        conds.append(
+            or_(
+                model.actor_label.ilike(like),
+                model.ip == f["actor"],
+                *(
+                    [model.actor_id == int(f["actor"])]
+                    if f["actor"].isdigit() and len(f["actor"]) < 10
+                    else []
+                ),
+            )
+        )
     if f["entity"]:
         entity, _, entity_id = f["entity"].partition(":")
         conds.append(model.entity == entity)
@@ -54,7 +64,9 @@ def _where(model, f: dict) -> list:
     if f["date_from"]:
         conds.append(model.at >= datetime.combine(date.fromisoformat(f["date_from"]), time.min, WIB))
     if f["date_to"]:
-        conds.append(model.at < datetime.combine(date.fromisoformat(f["date_to"]) + timedelta(days=1), time.min, WIB))
+        conds.append(
+            model.at < datetime.combine(date.fromisoformat(f["date_to"]) + timedelta(days=1), time.min, WIB)
+        )
     if f.get("tenant") and hasattr(model, "tenant_slug"):
         conds.append(model.tenant_slug == f["tenant"])
     return conds
@@ -72,21 +84,46 @@ async def _search_page(request, session, model, base: str, title: str):
     if not errors:
         conds = _where(model, filters)
         total = (await session.execute(select(func.count()).select_from(model).where(*conds))).scalar_one()
-        rows = (await session.execute(select(model).where(*conds).order_by(model.at.desc(), model.id.desc())
-                                      .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))).scalars().all()
+        rows = (
+            (
+                await session.execute(
+                    select(model)
+                    .where(*conds)
+                    .order_by(model.at.desc(), model.id.desc())
+                    .limit(PAGE_SIZE)
+                    .offset((page - 1) * PAGE_SIZE)
+                )
+            )
+            .scalars()
+            .all()
+        )
     query = urlencode({k: v for k, v in filters.items() if v})
-    return render(request, "security/audit.html", {
-        "title": title, "base": base, "rows": rows, "total": total, "page": page, "filters": filters,
-        "errors": errors, "pages": max(1, -(-total // PAGE_SIZE)), "query": query,
-        "platform": model is PlatformAuditLog,
-    }, status_code=422 if errors else 200)
+    return render(
+        request,
+        "security/audit.html",
+        {
+            "title": title,
+            "base": base,
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "filters": filters,
+            "errors": errors,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "query": query,
+            "platform": model is PlatformAuditLog,
+        },
+        status_code=422 if errors else 200,
+    )
 
 
 def _cell(value) -> str:
     """Spreadsheet-safe text: a leading = + - @ would run as a formula in Excel (CSV injection)."""
     if value is None:
         return ""
-    text = json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
+    text = (
+        json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
+    )
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -97,24 +134,35 @@ async def _csv(request, session, model, filename: str):
     columns = ["at", "actor_id", "actor_label", "ip", "action", "entity", "entity_id", "before", "after"]
     if model is PlatformAuditLog:
         columns.insert(5, "tenant_slug")
-    result = await session.stream(select(model).where(*_where(model, filters))
-                                  .order_by(model.at.desc(), model.id.desc()).limit(CSV_MAX_ROWS))
+    result = await session.stream(
+        select(model)
+        .where(*_where(model, filters))
+        .order_by(model.at.desc(), model.id.desc())
+        .limit(CSV_MAX_ROWS)
+    )
 
     async def lines():
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(columns)
         async for (row,) in result:
-            writer.writerow([_cell(getattr(row, c).astimezone(WIB).isoformat() if c == "at" else getattr(row, c))
-                             for c in columns])
+            writer.writerow(
+                [
+                    _cell(getattr(row, c).astimezone(WIB).isoformat() if c == "at" else getattr(row, c))
+                    for c in columns
+                ]
+            )
             if buf.tell() > 64_000:
                 yield buf.getvalue()
                 buf.seek(0)
                 buf.truncate()
         yield buf.getvalue()
 
-    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @router.get("/t/{slug}/admin/audit")

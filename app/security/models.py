@@ -3,6 +3,7 @@
 Only a SHA-256 of each token is kept (tokens are 256-bit random, so a fast hash is enough);
 the plain value is shown once at creation. OIDC client secrets are stored encrypted.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

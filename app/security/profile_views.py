@@ -1,4 +1,5 @@
 """Own account: change password (policy enforced) and "log out everywhere" (stolen laptop)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -16,9 +17,12 @@ router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["profile (HTML)"])
 
 
 def _page(request, user, base, errors=None, message=None, status_code=200):
-    return render(request, "security/profile.html", {"title": "Akun saya", "user": user, "base": base,
-                                                     "errors": errors or {}, "message": message},
-                  status_code=status_code)
+    return render(
+        request,
+        "security/profile.html",
+        {"title": "Akun saya", "user": user, "base": base, "errors": errors or {}, "message": message},
+        status_code=status_code,
+    )
 
 
 def _password_errors(user, current: str, new: str, confirm: str) -> dict:
@@ -33,7 +37,9 @@ def _password_errors(user, current: str, new: str, confirm: str) -> dict:
     return errors
 
 
-async def _change_password(request, session, user, base, current, new, confirm, audit, login_url, **session_values):
+async def _change_password(
+    request, session, user, base, current, new, confirm, audit, login_url, **session_values
+):
     from app.auth.views import start_session
 
     errors = _password_errors(user, current, new, confirm)
@@ -41,8 +47,15 @@ async def _change_password(request, session, user, base, current, new, confirm, 
         return _page(request, user, base, errors, status_code=422)
     user.password_hash = hash_password(new)
     user.session_version += 1  # every other device is logged out
-    await audit(session, "password.change", actor_id=user.id, actor_label=user.email, request=request,
-                entity="user", entity_id=user.id)
+    await audit(
+        session,
+        "password.change",
+        actor_id=user.id,
+        actor_label=user.email,
+        request=request,
+        entity="user",
+        entity_id=user.id,
+    )
     await session.commit()
     start_session(request, u=user.id, v=user.session_version, **session_values)
     return _page(request, user, base, message="Kata sandi diganti. Perangkat lain telah dikeluarkan.")
@@ -50,8 +63,15 @@ async def _change_password(request, session, user, base, current, new, confirm, 
 
 async def _logout_everywhere(request, session, user, audit, login_url):
     user.session_version += 1
-    await audit(session, "logout.everywhere", actor_id=user.id, actor_label=user.email, request=request,
-                entity="user", entity_id=user.id)
+    await audit(
+        session,
+        "logout.everywhere",
+        actor_id=user.id,
+        actor_label=user.email,
+        request=request,
+        entity="user",
+        entity_id=user.id,
+    )
     await session.commit()
     request.session.clear()
     return RedirectResponse(login_url, status_code=303)
@@ -64,18 +84,33 @@ async def tenant_profile(request: Request, tenant: TenantDep, user: TenantUserDe
 
 @router.post("/t/{slug}/profile/password")
 async def tenant_password(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep,
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    user: TenantUserDep,
     current_password: Annotated[str, Form(max_length=256)] = "",
     new_password: Annotated[str, Form(max_length=300)] = "",
     confirm_password: Annotated[str, Form(max_length=300)] = "",
 ):
-    return await _change_password(request, session, user, f"/t/{tenant.slug}/profile", current_password,
-                                  new_password, confirm_password, record, f"/t/{tenant.slug}/login",
-                                  k="tenant", s=tenant.slug)
+    return await _change_password(
+        request,
+        session,
+        user,
+        f"/t/{tenant.slug}/profile",
+        current_password,
+        new_password,
+        confirm_password,
+        record,
+        f"/t/{tenant.slug}/login",
+        k="tenant",
+        s=tenant.slug,
+    )
 
 
 @router.post("/t/{slug}/profile/logout-all")
-async def tenant_logout_all(request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep):
+async def tenant_logout_all(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep
+):
     return await _logout_everywhere(request, session, user, record, f"/t/{tenant.slug}/login")
 
 
@@ -86,13 +121,25 @@ async def platform_profile(request: Request, user: PlatformUserDep):
 
 @router.post("/platform/profile/password")
 async def platform_password(
-    request: Request, session: PublicSessionDep, user: PlatformUserDep,
+    request: Request,
+    session: PublicSessionDep,
+    user: PlatformUserDep,
     current_password: Annotated[str, Form(max_length=256)] = "",
     new_password: Annotated[str, Form(max_length=300)] = "",
     confirm_password: Annotated[str, Form(max_length=300)] = "",
 ):
-    return await _change_password(request, session, user, "/platform/profile", current_password, new_password,
-                                  confirm_password, record_platform, "/login", k="platform")
+    return await _change_password(
+        request,
+        session,
+        user,
+        "/platform/profile",
+        current_password,
+        new_password,
+        confirm_password,
+        record_platform,
+        "/login",
+        k="platform",
+    )
 
 
 @router.post("/platform/profile/logout-all")

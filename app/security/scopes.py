@@ -1,4 +1,5 @@
 """The permissions an API token can carry. One list, shown on the token forms and checked by the API."""
+
 from __future__ import annotations
 
 TENANT_SCOPES: dict[str, str] = {

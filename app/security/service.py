@@ -1,7 +1,8 @@
 """Creating and revoking API tokens, with the audit record in the same transaction."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 from sqlalchemy import select
@@ -13,8 +14,9 @@ from app.security.models import ApiToken, PlatformApiToken
 from app.security.scopes import PLATFORM_SCOPES, TENANT_SCOPES, TOKEN_KINDS
 
 
-def token_form_problems(name: str, kind: str, scopes: list[str], allowed: dict, user_id: int | None,
-                        expires_days: str) -> dict[str, str]:
+def token_form_problems(
+    name: str, kind: str, scopes: list[str], allowed: dict, user_id: int | None, expires_days: str
+) -> dict[str, str]:
     errors = {}
     if not name.strip():
         errors["name"] = "Nama token wajib diisi"
@@ -35,8 +37,7 @@ def token_form_problems(name: str, kind: str, scopes: list[str], allowed: dict, 
 
 
 def _expiry(expires_days: str) -> datetime | None:
-    return datetime.now(timezone.utc) + timedelta(days=int(expires_days)) if expires_days.strip() else None
-
+    return datetime.now(UTC) + timedelta(days=int(expires_days)) if expires_days.strip() else None
 
 
 # Which scopes a token of each kind may carry.
@@ -48,18 +49,42 @@ def _audit(model):
     return record if model is ApiToken else record_platform
 
 
-async def create_token(session: AsyncSession, request: Request | None, actor, model, *, name: str, kind: str,
-                       scopes: list[str], user_id: int | None, expires_days: str = "") -> tuple:
+async def create_token(
+    session: AsyncSession,
+    request: Request | None,
+    actor,
+    model,
+    *,
+    name: str,
+    kind: str,
+    scopes: list[str],
+    user_id: int | None,
+    expires_days: str = "",
+) -> tuple:
     """A token of ``model`` (ApiToken or PlatformApiToken) and its plain secret, shown once."""
     new = generate_token()
-    row = model(name=name.strip(), kind=kind, lookup=new.lookup, token_hash=new.token_hash,
-                scopes=sorted(set(scopes)), user_id=user_id if kind == "personal" else None,
-                created_by=actor.id, expires_at=_expiry(expires_days))
+    row = model(
+        name=name.strip(),
+        kind=kind,
+        lookup=new.lookup,
+        token_hash=new.token_hash,
+        scopes=sorted(set(scopes)),
+        user_id=user_id if kind == "personal" else None,
+        created_by=actor.id,
+        expires_at=_expiry(expires_days),
+    )
     session.add(row)
     await session.flush()
-    await _audit(model)(session, "api_token.create", actor_id=actor.id, actor_label=actor.email, request=request,
-                        entity="api_token", entity_id=row.id,
-                        after={"name": row.name, "kind": kind, "scopes": row.scopes, "user_id": row.user_id})
+    await _audit(model)(
+        session,
+        "api_token.create",
+        actor_id=actor.id,
+        actor_label=actor.email,
+        request=request,
+        entity="api_token",
+        entity_id=row.id,
+        after={"name": row.name, "kind": kind, "scopes": row.scopes, "user_id": row.user_id},
+    )
     await session.commit()
     return row, new.plain
 
@@ -69,14 +94,25 @@ async def revoke_token(session: AsyncSession, request: Request, actor, model, to
     if row is None:
         return False
     if row.revoked_at is None:
-        row.revoked_at = datetime.now(timezone.utc)
-        await _audit(model)(session, "api_token.revoke", actor_id=actor.id, actor_label=actor.email, request=request,
-                            entity="api_token", entity_id=row.id, before={"name": row.name, "revoked_at": None},
-                            after={"name": row.name, "revoked_at": row.revoked_at})
+        row.revoked_at = datetime.now(UTC)
+        await _audit(model)(
+            session,
+            "api_token.revoke",
+            actor_id=actor.id,
+            actor_label=actor.email,
+            request=request,
+            entity="api_token",
+            entity_id=row.id,
+            before={"name": row.name, "revoked_at": None},
+            after={"name": row.name, "revoked_at": row.revoked_at},
+        )
         await session.commit()
     return True
 
 
 async def list_tokens(session: AsyncSession, model) -> list:
-    return list((await session.execute(select(model).order_by(model.revoked_at.is_not(None), model.id.desc()))).scalars())
-
+    return list(
+        (
+            await session.execute(select(model).order_by(model.revoked_at.is_not(None), model.id.desc()))
+        ).scalars()
+    )

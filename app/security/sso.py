@@ -1,4 +1,5 @@
 """Stored SSO settings (tenant and national), secret encryption, and login/logout audit helpers."""
+
 from __future__ import annotations
 
 import base64
@@ -64,10 +65,18 @@ async def audit_logout(request: Request) -> None:
         if tenant is None:
             return
         async with db.tenant(tenant.slug) as session:
-            await record(session, "logout", actor_id=data["u"], request=request, entity="user", entity_id=data["u"])
+            await record(
+                session, "logout", actor_id=data["u"], request=request, entity="user", entity_id=data["u"]
+            )
             await session.commit()
     elif data.get("k") == "platform" and data.get("u"):
         async with db.public() as session:
-            await record_platform(session, "logout", actor_id=data["u"], request=request,
-                                  entity="platform_user", entity_id=data["u"])
+            await record_platform(
+                session,
+                "logout",
+                actor_id=data["u"],
+                request=request,
+                entity="platform_user",
+                entity_id=data["u"],
+            )
             await session.commit()

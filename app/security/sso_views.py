@@ -3,6 +3,7 @@
 The callback only maps the provider's verified email to an EXISTING active account of the same
 tenant (or of the ministry); nobody is created automatically.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -23,18 +24,39 @@ from app.web.templating import render
 router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["sso (HTML)"])
 
 
-
 # --- settings ---------------------------------------------------------------------------------
 
+
 def _settings_page(request, provider, base, *, errors=None, form=None, saved=False, status_code=200):
-    form = form or ({"issuer": provider.issuer, "client_id": provider.client_id, "label": provider.label,
-                     "enabled": provider.enabled} if provider else {"label": "SSO", "enabled": True})
-    return render(request, "security/sso.html", {
-        "title": "Single Sign-On (OpenID Connect)", "base": base, "provider": provider, "form": form,
-        "errors": errors or {}, "saved": saved,
-        "redirect_uri": str(request.base_url).rstrip("/") + (base.replace("/admin/sso", "/sso/callback")
-                                                             if base != "/platform/sso" else "/login/sso/callback"),
-    }, status_code=status_code)
+    form = form or (
+        {
+            "issuer": provider.issuer,
+            "client_id": provider.client_id,
+            "label": provider.label,
+            "enabled": provider.enabled,
+        }
+        if provider
+        else {"label": "SSO", "enabled": True}
+    )
+    return render(
+        request,
+        "security/sso.html",
+        {
+            "title": "Single Sign-On (OpenID Connect)",
+            "base": base,
+            "provider": provider,
+            "form": form,
+            "errors": errors or {},
+            "saved": saved,
+            "redirect_uri": str(request.base_url).rstrip("/")
+            + (
+                base.replace("/admin/sso", "/sso/callback")
+                if base != "/platform/sso"
+                else "/login/sso/callback"
+            ),
+        },
+        status_code=status_code,
+    )
 
 
 async def _save(request, session, model, actor, base, issuer, client_id, client_secret, label, enabled):
@@ -70,29 +92,52 @@ async def _save(request, session, model, actor, base, issuer, client_id, client_
         provider.client_secret_enc = encrypt_secret(settings.secret_key, client_secret)
     await session.flush()
     audit = record if model is OidcProvider else record_platform
-    await audit(session, "sso.configure", actor_id=actor.id, actor_label=actor.email, request=request,
-                entity="oidc_provider", entity_id=provider.id, before=before,
-                after={**snapshot(provider), "secret_changed": bool(client_secret)})
+    await audit(
+        session,
+        "sso.configure",
+        actor_id=actor.id,
+        actor_label=actor.email,
+        request=request,
+        entity="oidc_provider",
+        entity_id=provider.id,
+        before=before,
+        after={**snapshot(provider), "secret_changed": bool(client_secret)},
+    )
     await session.commit()
     return _settings_page(request, provider, base, saved=True)
 
 
-
-
 @router.get("/t/{slug}/admin/sso")
-async def tenant_sso_settings(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
+async def tenant_sso_settings(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep
+):
     return _settings_page(request, await load_provider(session, OidcProvider), f"/t/{tenant.slug}/admin/sso")
 
 
 @router.post("/t/{slug}/admin/sso")
 async def tenant_sso_save(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-    issuer: Annotated[str, Form(max_length=300)] = "", client_id: Annotated[str, Form(max_length=200)] = "",
-    client_secret: Annotated[str, Form(max_length=500)] = "", label: Annotated[str, Form(max_length=80)] = "SSO",
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    admin: AdminDep,
+    issuer: Annotated[str, Form(max_length=300)] = "",
+    client_id: Annotated[str, Form(max_length=200)] = "",
+    client_secret: Annotated[str, Form(max_length=500)] = "",
+    label: Annotated[str, Form(max_length=80)] = "SSO",
     enabled: Annotated[bool, Form()] = False,
 ):
-    return await _save(request, session, OidcProvider, admin, f"/t/{tenant.slug}/admin/sso",
-                       issuer, client_id, client_secret, label, enabled)
+    return await _save(
+        request,
+        session,
+        OidcProvider,
+        admin,
+        f"/t/{tenant.slug}/admin/sso",
+        issuer,
+        client_id,
+        client_secret,
+        label,
+        enabled,
+    )
 
 
 @router.get("/platform/sso")
@@ -102,31 +147,59 @@ async def platform_sso_settings(request: Request, session: PublicSessionDep, adm
 
 @router.post("/platform/sso")
 async def platform_sso_save(
-    request: Request, session: PublicSessionDep, admin: PlatformAdminDep,
-    issuer: Annotated[str, Form(max_length=300)] = "", client_id: Annotated[str, Form(max_length=200)] = "",
-    client_secret: Annotated[str, Form(max_length=500)] = "", label: Annotated[str, Form(max_length=80)] = "SSO",
+    request: Request,
+    session: PublicSessionDep,
+    admin: PlatformAdminDep,
+    issuer: Annotated[str, Form(max_length=300)] = "",
+    client_id: Annotated[str, Form(max_length=200)] = "",
+    client_secret: Annotated[str, Form(max_length=500)] = "",
+    label: Annotated[str, Form(max_length=80)] = "SSO",
     enabled: Annotated[bool, Form()] = False,
 ):
-    return await _save(request, session, PlatformOidcProvider, admin, "/platform/sso",
-                       issuer, client_id, client_secret, label, enabled)
+    return await _save(
+        request,
+        session,
+        PlatformOidcProvider,
+        admin,
+        "/platform/sso",
+        issuer,
+        client_id,
+        client_secret,
+        label,
+        enabled,
+    )
 
 
 # --- login round trip -------------------------------------------------------------------------
 
+
 def _login_error(request, action, title, message, status_code):
-    return render(request, "auth/login.html", {"action": action, "title": title, "sso_error": message,
-                                               "errors": {}}, status_code=status_code)
+    return render(
+        request,
+        "auth/login.html",
+        {"action": action, "title": title, "sso_error": message, "errors": {}},
+        status_code=status_code,
+    )
 
 
-async def _begin(request: Request, provider, scope: str, callback: str, next_url: str | None, action: str, title: str):
+async def _begin(
+    request: Request, provider, scope: str, callback: str, next_url: str | None, action: str, title: str
+):
     if provider is None or not provider.enabled:
         return _login_error(request, action, title, "SSO belum diaktifkan", 404)
     try:
-        flow = await oidc.start(provider.issuer, provider.client_id, str(request.base_url).rstrip("/") + callback)
+        flow = await oidc.start(
+            provider.issuer, provider.client_id, str(request.base_url).rstrip("/") + callback
+        )
     except oidc.OidcError as exc:
         return _login_error(request, action, title, str(exc), 502)
-    request.session["oidc"] = {"scope": scope, "state": flow.state, "nonce": flow.nonce,
-                               "cv": flow.code_verifier, "next": next_url}
+    request.session["oidc"] = {
+        "scope": scope,
+        "state": flow.state,
+        "nonce": flow.nonce,
+        "cv": flow.code_verifier,
+        "next": next_url,
+    }
     return RedirectResponse(flow.url, status_code=303)
 
 
@@ -134,12 +207,24 @@ class _Refused(str):
     """An error message whose status is 403 (no login of this browser in progress: forged callback)."""
 
 
-async def _complete(request: Request, provider, scope: str, callback: str, code: str | None, state: str | None,
-                    error: str | None) -> dict | str:
+async def _complete(
+    request: Request,
+    provider,
+    scope: str,
+    callback: str,
+    code: str | None,
+    state: str | None,
+    error: str | None,
+) -> dict | str:
     """Verified claims, or an error message for the login page."""
     pending = request.session.pop("oidc", None)
-    if (not pending or pending.get("scope") != scope or not state
-            or not isinstance(pending.get("state"), str) or pending["state"] != state):
+    if (
+        not pending
+        or pending.get("scope") != scope
+        or not state
+        or not isinstance(pending.get("state"), str)
+        or pending["state"] != state
+    ):
         return _Refused("Sesi SSO tidak sah atau kedaluwarsa. Silakan ulangi.")
     if error or not code:
         return f"Penyedia SSO menolak masuk ({(error or 'tanpa kode')[:60]})"
@@ -149,9 +234,15 @@ async def _complete(request: Request, provider, scope: str, callback: str, code:
     if secret is None:
         return "Konfigurasi SSO perlu disimpan ulang oleh admin (client secret tidak terbaca)"
     try:
-        claims = await oidc.finish(provider.issuer, provider.client_id, secret,
-                                   str(request.base_url).rstrip("/") + callback, code=code,
-                                   code_verifier=pending["cv"], nonce=pending["nonce"])
+        claims = await oidc.finish(
+            provider.issuer,
+            provider.client_id,
+            secret,
+            str(request.base_url).rstrip("/") + callback,
+            code=code,
+            code_verifier=pending["cv"],
+            nonce=pending["nonce"],
+        )
     except oidc.OidcError as exc:
         return str(exc)
     claims["_next"] = pending.get("next")
@@ -159,69 +250,157 @@ async def _complete(request: Request, provider, scope: str, callback: str, code:
 
 
 @router.get("/t/{slug}/sso/login")
-async def tenant_sso_login(request: Request, tenant: TenantDep, session: TenantSessionDep, next: str | None = None):
-    return await _begin(request, await load_provider(session, OidcProvider), tenant.slug,
-                        f"/t/{tenant.slug}/sso/callback", next, f"/t/{tenant.slug}/login", f"Masuk — 112 {tenant.name}")
+async def tenant_sso_login(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, next: str | None = None
+):
+    return await _begin(
+        request,
+        await load_provider(session, OidcProvider),
+        tenant.slug,
+        f"/t/{tenant.slug}/sso/callback",
+        next,
+        f"/t/{tenant.slug}/login",
+        f"Masuk — 112 {tenant.name}",
+    )
 
 
 @router.get("/t/{slug}/sso/callback")
-async def tenant_sso_callback(request: Request, tenant: TenantDep, session: TenantSessionDep,
-                              code: str | None = None, state: str | None = None, error: str | None = None):
+async def tenant_sso_callback(
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+):
     from app.auth.views import ROLE_HOME, _safe_next, start_session
 
     action, title = f"/t/{tenant.slug}/login", f"Masuk — 112 {tenant.name}"
-    result = await _complete(request, await load_provider(session, OidcProvider), tenant.slug,
-                             f"/t/{tenant.slug}/sso/callback", code, state, error)
+    result = await _complete(
+        request,
+        await load_provider(session, OidcProvider),
+        tenant.slug,
+        f"/t/{tenant.slug}/sso/callback",
+        code,
+        state,
+        error,
+    )
     if isinstance(result, str):
         return _login_error(request, action, title, result, 403 if isinstance(result, _Refused) else 400)
     email = oidc.verified_email(result)
     user = None
     if email:
-        user = (await session.execute(select(User).where(func.lower(User.email) == email))).scalar_one_or_none()
+        user = (
+            await session.execute(select(User).where(func.lower(User.email) == email))
+        ).scalar_one_or_none()
     if user is None or not user.is_active:
-        await record(session, "login.failure", actor_label=(email or result.get("sub", "?"))[:254], request=request,
-                     entity="user", after={"method": "sso", "reason": "no active account" if email else "email not verified"})
+        await record(
+            session,
+            "login.failure",
+            actor_label=(email or result.get("sub", "?"))[:254],
+            request=request,
+            entity="user",
+            after={"method": "sso", "reason": "no active account" if email else "email not verified"},
+        )
         await session.commit()
-        return _login_error(request, action, title, "Akun SSO ini tidak terdaftar atau tidak aktif di 112 "
-                            f"{tenant.name}. Hubungi admin.", 403)
-    await record(session, "login.success", actor_id=user.id, actor_label=user.email, request=request,
-                 entity="user", entity_id=user.id, after={"method": "sso", "sub": str(result.get("sub"))[:100]})
+        return _login_error(
+            request,
+            action,
+            title,
+            f"Akun SSO ini tidak terdaftar atau tidak aktif di 112 {tenant.name}. Hubungi admin.",
+            403,
+        )
+    await record(
+        session,
+        "login.success",
+        actor_id=user.id,
+        actor_label=user.email,
+        request=request,
+        entity="user",
+        entity_id=user.id,
+        after={"method": "sso", "sub": str(result.get("sub"))[:100]},
+    )
     await session.commit()
     start_session(request, k="tenant", s=tenant.slug, u=user.id, v=user.session_version)
-    target = _safe_next(result["_next"], f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(slug=tenant.slug)
+    target = _safe_next(result["_next"], f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(
+        slug=tenant.slug
+    )
     return RedirectResponse(target, status_code=303)
 
 
 @router.get("/login/sso")
 async def platform_sso_login(request: Request, session: PublicSessionDep, next: str | None = None):
-    return await _begin(request, await load_provider(session, PlatformOidcProvider), "platform",
-                        "/login/sso/callback", next, "/login", "Masuk — Kominfo / Komdigi")
+    return await _begin(
+        request,
+        await load_provider(session, PlatformOidcProvider),
+        "platform",
+        "/login/sso/callback",
+        next,
+        "/login",
+        "Masuk — Kominfo / Komdigi",
+    )
 
 
 @router.get("/login/sso/callback")
-async def platform_sso_callback(request: Request, session: PublicSessionDep,
-                                code: str | None = None, state: str | None = None, error: str | None = None):
+async def platform_sso_callback(
+    request: Request,
+    session: PublicSessionDep,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+):
     from app.auth.views import _safe_next, start_session
 
-    result = await _complete(request, await load_provider(session, PlatformOidcProvider), "platform",
-                             "/login/sso/callback", code, state, error)
+    result = await _complete(
+        request,
+        await load_provider(session, PlatformOidcProvider),
+        "platform",
+        "/login/sso/callback",
+        code,
+        state,
+        error,
+    )
     if isinstance(result, str):
-        return _login_error(request, "/login", "Masuk — Kominfo / Komdigi", result,
-                            403 if isinstance(result, _Refused) else 400)
+        return _login_error(
+            request,
+            "/login",
+            "Masuk — Kominfo / Komdigi",
+            result,
+            403 if isinstance(result, _Refused) else 400,
+        )
     email = oidc.verified_email(result)
     user = None
     if email:
-        user = (await session.execute(
-            select(PlatformUser).where(func.lower(PlatformUser.email) == email))).scalar_one_or_none()
+        user = (
+            await session.execute(select(PlatformUser).where(func.lower(PlatformUser.email) == email))
+        ).scalar_one_or_none()
     if user is None or not user.is_active:
-        await record_platform(session, "login.failure", actor_label=(email or result.get("sub", "?"))[:254],
-                              request=request, entity="platform_user",
-                              after={"method": "sso", "reason": "no active account" if email else "email not verified"})
+        await record_platform(
+            session,
+            "login.failure",
+            actor_label=(email or result.get("sub", "?"))[:254],
+            request=request,
+            entity="platform_user",
+            after={"method": "sso", "reason": "no active account" if email else "email not verified"},
+        )
         await session.commit()
-        return _login_error(request, "/login", "Masuk — Kominfo / Komdigi",
-                            "Akun SSO ini tidak terdaftar sebagai pengguna Kominfo/Komdigi.", 403)
-    await record_platform(session, "login.success", actor_id=user.id, actor_label=user.email, request=request,
-                          entity="platform_user", entity_id=user.id, after={"method": "sso"})
+        return _login_error(
+            request,
+            "/login",
+            "Masuk — Kominfo / Komdigi",
+            "Akun SSO ini tidak terdaftar sebagai pengguna Kominfo/Komdigi.",
+            403,
+        )
+    await record_platform(
+        session,
+        "login.success",
+        actor_id=user.id,
+        actor_label=user.email,
+        request=request,
+        entity="platform_user",
+        entity_id=user.id,
+        after={"method": "sso"},
+    )
     await session.commit()
     start_session(request, k="platform", u=user.id, v=user.session_version)
     return RedirectResponse(_safe_next(result["_next"], "/national") or "/national", status_code=303)

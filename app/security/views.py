@@ -1,4 +1,5 @@
 """Admin pages for API tokens (tenant and platform); SSO settings and audit search live beside them."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -25,18 +26,46 @@ def _int_or_none(value: str) -> int | None:
     return int(value) if value.strip().isdigit() else None
 
 
-async def _tokens_page(request, session, model, user_model, base: str, *, errors=None,
-                       form=None, created=None, status_code=200):
-    users = (await session.execute(select(user_model).where(user_model.is_active).order_by(user_model.full_name))).scalars().all()
-    return render(request, "security/tokens.html", {
-        "title": "Token API", "base": base, "tokens": await list_tokens(session, model), "users": users,
-        "scopes": SCOPES_FOR[model], "errors": errors or {}, "form": form or {"kind": "service", "scopes": []},
-        "created": created, "user_names": {u.id: u.full_name for u in users},
-    }, status_code=status_code)
+async def _tokens_page(
+    request, session, model, user_model, base: str, *, errors=None, form=None, created=None, status_code=200
+):
+    users = (
+        (await session.execute(select(user_model).where(user_model.is_active).order_by(user_model.full_name)))
+        .scalars()
+        .all()
+    )
+    return render(
+        request,
+        "security/tokens.html",
+        {
+            "title": "Token API",
+            "base": base,
+            "tokens": await list_tokens(session, model),
+            "users": users,
+            "scopes": SCOPES_FOR[model],
+            "errors": errors or {},
+            "form": form or {"kind": "service", "scopes": []},
+            "created": created,
+            "user_names": {u.id: u.full_name for u in users},
+        },
+        status_code=status_code,
+    )
 
 
-async def _create_token(request, session, admin, model, user_model, base: str, *, name: str, kind: str,
-                        user_id: str, expires_days: str, scopes: list[str]):
+async def _create_token(
+    request,
+    session,
+    admin,
+    model,
+    user_model,
+    base: str,
+    *,
+    name: str,
+    kind: str,
+    user_id: str,
+    expires_days: str,
+    scopes: list[str],
+):
     """The token form's post, for a regency's (ApiToken/User) or the ministry's tokens."""
     uid = _int_or_none(user_id)
     errors = token_form_problems(name, kind, scopes, SCOPES_FOR[model], uid, expires_days)
@@ -46,12 +75,23 @@ async def _create_token(request, session, admin, model, user_model, base: str, *
             errors["user_id"] = "Pengguna tidak ditemukan"
     if errors:
         form = {"name": name, "kind": kind, "user_id": uid, "expires_days": expires_days, "scopes": scopes}
-        return await _tokens_page(request, session, model, user_model, base, errors=errors, form=form,
-                                  status_code=422)
-    row, plain = await create_token(session, request, admin, model, name=name, kind=kind, scopes=scopes,
-                                    user_id=uid, expires_days=expires_days)
-    return await _tokens_page(request, session, model, user_model, base,
-                              created={"name": row.name, "plain": plain}, status_code=201)
+        return await _tokens_page(
+            request, session, model, user_model, base, errors=errors, form=form, status_code=422
+        )
+    row, plain = await create_token(
+        session,
+        request,
+        admin,
+        model,
+        name=name,
+        kind=kind,
+        scopes=scopes,
+        user_id=uid,
+        expires_days=expires_days,
+    )
+    return await _tokens_page(
+        request, session, model, user_model, base, created={"name": row.name, "plain": plain}, status_code=201
+    )
 
 
 @router.get("/t/{slug}/admin/tokens")
@@ -61,18 +101,35 @@ async def tenant_tokens(request: Request, tenant: TenantDep, session: TenantSess
 
 @router.post("/t/{slug}/admin/tokens")
 async def tenant_token_create(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-    name: Annotated[str, Form(max_length=200)] = "", kind: Annotated[str, Form(max_length=16)] = "service",
-    user_id: Annotated[str, Form(max_length=12)] = "", expires_days: Annotated[str, Form(max_length=6)] = "",
-    scopes: Annotated[list[str], Form()] = [],
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    admin: AdminDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[str, Form(max_length=16)] = "service",
+    user_id: Annotated[str, Form(max_length=12)] = "",
+    expires_days: Annotated[str, Form(max_length=6)] = "",
+    scopes: Annotated[list[str] | None, Form()] = None,
 ):
-    return await _create_token(request, session, admin, ApiToken, User, f"/t/{tenant.slug}/admin/tokens",
-                               name=name, kind=kind, user_id=user_id, expires_days=expires_days, scopes=scopes)
+    return await _create_token(
+        request,
+        session,
+        admin,
+        ApiToken,
+        User,
+        f"/t/{tenant.slug}/admin/tokens",
+        name=name,
+        kind=kind,
+        user_id=user_id,
+        expires_days=expires_days,
+        scopes=scopes or [],
+    )
 
 
 @router.post("/t/{slug}/admin/tokens/{token_id}/revoke")
-async def tenant_token_revoke(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-                              token_id: DbId):
+async def tenant_token_revoke(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, token_id: DbId
+):
     if not await revoke_token(session, request, admin, ApiToken, token_id):
         raise NotFound("Token tidak ditemukan")
     return RedirectResponse(f"/t/{tenant.slug}/admin/tokens", status_code=303)
@@ -85,17 +142,34 @@ async def platform_tokens(request: Request, session: PublicSessionDep, admin: Pl
 
 @router.post("/platform/tokens")
 async def platform_token_create(
-    request: Request, session: PublicSessionDep, admin: PlatformAdminDep,
-    name: Annotated[str, Form(max_length=200)] = "", kind: Annotated[str, Form(max_length=16)] = "service",
-    user_id: Annotated[str, Form(max_length=12)] = "", expires_days: Annotated[str, Form(max_length=6)] = "",
-    scopes: Annotated[list[str], Form()] = [],
+    request: Request,
+    session: PublicSessionDep,
+    admin: PlatformAdminDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[str, Form(max_length=16)] = "service",
+    user_id: Annotated[str, Form(max_length=12)] = "",
+    expires_days: Annotated[str, Form(max_length=6)] = "",
+    scopes: Annotated[list[str] | None, Form()] = None,
 ):
-    return await _create_token(request, session, admin, PlatformApiToken, PlatformUser, "/platform/tokens",
-                               name=name, kind=kind, user_id=user_id, expires_days=expires_days, scopes=scopes)
+    return await _create_token(
+        request,
+        session,
+        admin,
+        PlatformApiToken,
+        PlatformUser,
+        "/platform/tokens",
+        name=name,
+        kind=kind,
+        user_id=user_id,
+        expires_days=expires_days,
+        scopes=scopes or [],
+    )
 
 
 @router.post("/platform/tokens/{token_id}/revoke")
-async def platform_token_revoke(request: Request, session: PublicSessionDep, admin: PlatformAdminDep, token_id: DbId):
+async def platform_token_revoke(
+    request: Request, session: PublicSessionDep, admin: PlatformAdminDep, token_id: DbId
+):
     if not await revoke_token(session, request, admin, PlatformApiToken, token_id):
         raise NotFound("Token tidak ditemukan")
     return RedirectResponse("/platform/tokens", status_code=303)

@@ -1,4 +1,5 @@
 """JSON API for SLA: policies, compliance figures and open breaches (same services as the pages)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -56,20 +57,41 @@ async def policies(tenant: TenantDep, session: TenantSessionDep, who: SlaReader)
 
 
 @router.get("/compliance", response_model=ComplianceOut)
-async def compliance(tenant: TenantDep, session: TenantSessionDep, who: SlaReader,
-                     date_from: Annotated[date | None, Query(alias="from")] = None,
-                     date_to: Annotated[date | None, Query(alias="to")] = None,
-                     kind: Kind = "acknowledge", group_by: Literal["opd", "category", "day"] = "opd"):
+async def compliance(
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    who: SlaReader,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    kind: Kind = "acknowledge",
+    group_by: Literal["opd", "category", "day"] = "opd",
+):
     period = reports.default_period(tenant.zoneinfo_name)
     period = reports.Period(date_from or period.date_from, date_to or period.date_to, tenant.zoneinfo_name)
     if period.date_from > period.date_to:
         from fastapi.exceptions import RequestValidationError
 
-        raise RequestValidationError([{"loc": ("query", "to"), "msg": "must not be before 'from'",
-                                       "type": "value_error"}])
+        raise RequestValidationError(
+            [{"loc": ("query", "to"), "msg": "must not be before 'from'", "type": "value_error"}]
+        )
     rows = await reports.compliance(session, period, kind, group_by)
     return ComplianceOut(
-        date_from=period.date_from, date_to=period.date_to, timezone=period.tz, kind=kind, group_by=group_by,
-        rows=[ComplianceRow(key=r.key, label=r.label, total=r.total, met=r.met, breached=r.breached, pct_met=r.pct,
-                            median_s=None if r.median_ms is None else r.median_ms / 1000,
-                            p90_s=None if r.p90_ms is None else r.p90_ms / 1000) for r in rows])
+        date_from=period.date_from,
+        date_to=period.date_to,
+        timezone=period.tz,
+        kind=kind,
+        group_by=group_by,
+        rows=[
+            ComplianceRow(
+                key=r.key,
+                label=r.label,
+                total=r.total,
+                met=r.met,
+                breached=r.breached,
+                pct_met=r.pct,
+                median_s=None if r.median_ms is None else r.median_ms / 1000,
+                p90_s=None if r.p90_ms is None else r.p90_ms / 1000,
+            )
+            for r in rows
+        ],
+    )

@@ -4,21 +4,22 @@ Everything in app/sla that decides "is this overdue?" or stamps a breach calls `
 Scheduling converts a due time into a delay relative to this clock, so a fake clock that is
 ahead of real time makes overdue timers fire at once in a real arq worker.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FakeClock:
     """A clock that only moves when told to."""
 
     def __init__(self, at: datetime | None = None):
-        self._now = at or datetime.now(timezone.utc)
+        self._now = at or datetime.now(UTC)
 
     def now(self) -> datetime:
         return self._now

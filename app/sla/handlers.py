@@ -8,6 +8,7 @@ resolution   dispatch sent                   → resolved
 A rejected dispatch counts as acknowledged; its arrival/resolution clocks are cancelled. Closing
 an incident cancels whatever is still open for it.
 """
+
 from __future__ import annotations
 
 from app.db.loading import ensure_loaded
@@ -24,9 +25,22 @@ async def calls_created(session, batch: list[DomainEvent]) -> None:
     """One answer clock per call, all in one round trip (intake logs calls in batches)."""
     for event in batch:
         await ensure_loaded(session, event.call, "received_at", "answered_at", "ended_at")
-    await start_clocks(session, batch[0].tenant, [
-        dict(kind="answer", subject="call", subject_id=e.call.id, started_at=e.call.received_at,
-             priority=ANSWER_PRIORITY, category_id=None, call_id=e.call.id) for e in batch])
+    await start_clocks(
+        session,
+        batch[0].tenant,
+        [
+            dict(
+                kind="answer",
+                subject="call",
+                subject_id=e.call.id,
+                started_at=e.call.received_at,
+                priority=ANSWER_PRIORITY,
+                category_id=None,
+                call_id=e.call.id,
+            )
+            for e in batch
+        ],
+    )
     for event in batch:
         await _call_progress(session, event, event.call)
 
@@ -40,11 +54,25 @@ async def call_updated(session, event: DomainEvent) -> None:
 
 async def _call_progress(session, event: DomainEvent, call) -> None:
     if call.answered_at is not None:
-        await stop_clocks(session, event.tenant, call.answered_at, actor_id=event.actor_id,
-                          kind="answer", subject="call", subject_id=call.id)
+        await stop_clocks(
+            session,
+            event.tenant,
+            call.answered_at,
+            actor_id=event.actor_id,
+            kind="answer",
+            subject="call",
+            subject_id=call.id,
+        )
     elif call.ended_at is not None:  # abandoned before it was answered
-        await stop_clocks(session, event.tenant, call.ended_at, reason="cancelled",
-                          kind="answer", subject="call", subject_id=call.id)
+        await stop_clocks(
+            session,
+            event.tenant,
+            call.ended_at,
+            reason="cancelled",
+            kind="answer",
+            subject="call",
+            subject_id=call.id,
+        )
 
 
 @subscribe("incident.opened")
@@ -55,9 +83,18 @@ async def incident_opened(session, event: DomainEvent) -> None:
     if call is not None:
         await ensure_loaded(session, call, "received_at", "answered_at")
         started = call.answered_at or call.received_at or started
-    await start_clock(session, event.tenant, kind="dispatch", subject="incident", subject_id=incident.id,
-                      started_at=started, priority=incident.priority, category_id=incident.category_id,
-                      call_id=call.id if call is not None else None, incident_id=incident.id)
+    await start_clock(
+        session,
+        event.tenant,
+        kind="dispatch",
+        subject="incident",
+        subject_id=incident.id,
+        started_at=started,
+        priority=incident.priority,
+        category_id=incident.category_id,
+        call_id=call.id if call is not None else None,
+        incident_id=incident.id,
+    )
 
 
 @subscribe("incident.updated")
@@ -65,10 +102,17 @@ async def incident_updated(session, event: DomainEvent) -> None:
     incident, changes = event.incident, event.changes or {}
     await ensure_loaded(session, incident, "status", "closed_at", "priority", "category_id")
     if incident.status == "closed":
-        await stop_clocks(session, event.tenant, incident.closed_at or clock.now(), reason="cancelled",
-                          incident_id=incident.id)
+        await stop_clocks(
+            session,
+            event.tenant,
+            incident.closed_at or clock.now(),
+            reason="cancelled",
+            incident_id=incident.id,
+        )
     elif "priority" in changes or "category_id" in changes:
-        await retarget_open_clocks(session, event.tenant, incident.id, incident.priority, incident.category_id)
+        await retarget_open_clocks(
+            session, event.tenant, incident.id, incident.priority, incident.category_id
+        )
 
 
 @subscribe("dispatch.created")
@@ -76,12 +120,29 @@ async def dispatch_created(session, event: DomainEvent) -> None:
     d, incident = event.dispatch, event.incident
     await ensure_loaded(session, d, "sent_at")
     await ensure_loaded(session, incident, "priority", "category_id")
-    await stop_clocks(session, event.tenant, d.sent_at, actor_id=event.actor_id,
-                      kind="dispatch", subject="incident", subject_id=incident.id)
+    await stop_clocks(
+        session,
+        event.tenant,
+        d.sent_at,
+        actor_id=event.actor_id,
+        kind="dispatch",
+        subject="incident",
+        subject_id=incident.id,
+    )
     for kind in ("acknowledge", "arrival", "resolution"):
-        await start_clock(session, event.tenant, kind=kind, subject="dispatch", subject_id=d.id,
-                          started_at=d.sent_at, priority=incident.priority, category_id=incident.category_id,
-                          incident_id=incident.id, dispatch_id=d.id, opd_id=d.opd_id)
+        await start_clock(
+            session,
+            event.tenant,
+            kind=kind,
+            subject="dispatch",
+            subject_id=d.id,
+            started_at=d.sent_at,
+            priority=incident.priority,
+            category_id=incident.category_id,
+            incident_id=incident.id,
+            dispatch_id=d.id,
+            opd_id=d.opd_id,
+        )
     if d.status != "sent":  # created already further along (e.g. logged after the fact)
         await _dispatch_progress(session, event, d)
 
@@ -92,12 +153,23 @@ async def dispatch_status_changed(session, event: DomainEvent) -> None:
 
 
 async def _dispatch_progress(session, event: DomainEvent, d) -> None:
-    await ensure_loaded(session, d, "status", "acknowledged_at", "en_route_at", "on_scene_at", "resolved_at",
-                        "rejected_at")
+    await ensure_loaded(
+        session, d, "status", "acknowledged_at", "en_route_at", "on_scene_at", "resolved_at", "rejected_at"
+    )
     status = d.status
     now = clock.now()
-    stop = lambda at, **kw: stop_clocks(session, event.tenant, at or now, actor_id=event.actor_id,  # noqa: E731
-                                        subject="dispatch", subject_id=d.id, **kw)
+
+    def stop(at, **kw):
+        return stop_clocks(
+            session,
+            event.tenant,
+            at or now,
+            actor_id=event.actor_id,
+            subject="dispatch",
+            subject_id=d.id,
+            **kw,
+        )
+
     # The first sign of life from the OPD (any later status) is its acknowledgement.
     first_response = d.acknowledged_at or d.rejected_at or d.en_route_at or d.on_scene_at or d.resolved_at
     if status in ("acknowledged", "en_route", "on_scene", "resolved", "rejected"):
@@ -107,5 +179,11 @@ async def _dispatch_progress(session, event: DomainEvent, d) -> None:
     if status == "resolved":
         await stop(d.resolved_at, kind="resolution")
     if status == "rejected":
-        await stop_clocks(session, event.tenant, d.rejected_at or now, reason="cancelled",
-                          subject="dispatch", subject_id=d.id)
+        await stop_clocks(
+            session,
+            event.tenant,
+            d.rejected_at or now,
+            reason="cancelled",
+            subject="dispatch",
+            subject_id=d.id,
+        )

@@ -6,10 +6,11 @@ pending clocks from PostgreSQL, re-queues the timers due within the horizon (ide
 and fires the overdue ones itself, then re-queues webhook deliveries still pending. Flushing
 Redis or killing the worker therefore delays a breach by at most one reconciliation interval.
 """
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from arq import Retry
 from arq.cron import cron
@@ -18,9 +19,8 @@ from sqlalchemy import select
 
 from app.notify.models import WebhookDelivery
 from app.notify.service import enqueue_delivery
-from app.sla import clock
+from app.sla import clock, service
 from app.sla.models import SlaClock
-from app.sla import service
 from app.sla.service import fire_due, schedule
 from app.tenancy.models import Tenant
 
@@ -43,9 +43,15 @@ async def sla_check(ctx: dict, tenant_slug: str, clock_id: int, due_ms: int | No
 
 async def active_tenants(db) -> list[str]:
     async with db.public() as session:
-        return list((await session.execute(
-            select(Tenant.slug).where(Tenant.status.in_(RECONCILE_TENANT_STATUSES)).order_by(Tenant.slug)
-        )).scalars())
+        return list(
+            (
+                await session.execute(
+                    select(Tenant.slug)
+                    .where(Tenant.status.in_(RECONCILE_TENANT_STATUSES))
+                    .order_by(Tenant.slug)
+                )
+            ).scalars()
+        )
 
 
 async def reconcile_tenant(db, tenant_slug: str) -> dict[str, int]:
@@ -53,14 +59,20 @@ async def reconcile_tenant(db, tenant_slug: str) -> dict[str, int]:
     now = clock.now()
     stats = {"fired": 0, "queued": 0, "webhooks": 0}
     async with db.tenant(tenant_slug) as session:
-        pending = (await session.execute(
-            select(SlaClock.id, SlaClock.next_due_at)
-            .where(SlaClock.next_due_at.is_not(None), SlaClock.next_due_at <= now + service.SCHEDULE_HORIZON)
-            .order_by(SlaClock.next_due_at)
-        )).all()
-        deliveries = (await session.execute(
-            select(WebhookDelivery.id).where(WebhookDelivery.status == "pending")
-        )).scalars().all()
+        pending = (
+            await session.execute(
+                select(SlaClock.id, SlaClock.next_due_at)
+                .where(
+                    SlaClock.next_due_at.is_not(None), SlaClock.next_due_at <= now + service.SCHEDULE_HORIZON
+                )
+                .order_by(SlaClock.next_due_at)
+            )
+        ).all()
+        deliveries = (
+            (await session.execute(select(WebhookDelivery.id).where(WebhookDelivery.status == "pending")))
+            .scalars()
+            .all()
+        )
     for clock_id, due in pending:
         if due <= now - service.OVERDUE_GRACE:
             async with db.tenant(tenant_slug) as session:
@@ -87,11 +99,20 @@ async def sla_reconcile(ctx: dict) -> dict[str, int]:
         for k, v in stats.items():
             totals[k] += v
     if totals["fired"]:
-        log.warning("SLA reconciliation fired %d overdue timers at %s", totals["fired"],
-                    datetime.now(timezone.utc).isoformat())
+        log.warning(
+            "SLA reconciliation fired %d overdue timers at %s", totals["fired"], datetime.now(UTC).isoformat()
+        )
     return totals
 
 
 FUNCTIONS = [func(sla_check, name="sla_check", max_tries=20), func(sla_reconcile, name="sla_reconcile")]
-CRON_JOBS = [cron(sla_reconcile, name="cron:sla_reconcile", second={0, 30}, run_at_startup=True, unique=True,
-                  timeout=120)]
+CRON_JOBS = [
+    cron(
+        sla_reconcile,
+        name="cron:sla_reconcile",
+        second={0, 30},
+        run_at_startup=True,
+        unique=True,
+        timeout=120,
+    )
+]

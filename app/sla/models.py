@@ -4,6 +4,7 @@ A clock row IS the timer: its deadline, warning and escalation times live in Pos
 ``next_due_at`` says when something must next happen to it. Redis only holds a copy of the
 near-future timers; the reconciliation cron rebuilds them from these rows.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -4,6 +4,7 @@ Selection works like helpdesk SLA engines: the policy for (priority, category) w
 one for (priority, any category); if a tenant has neither, the built-in defaults apply, so a
 clock always gets a target.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,32 +21,56 @@ KIND_LABELS = {
     "arrival": "Tiba di lokasi (dikirim → di lokasi)",
     "resolution": "Penyelesaian (dikirim → selesai)",
 }
-KIND_SHORT = {"answer": "Jawab", "dispatch": "Penugasan", "acknowledge": "Konfirmasi OPD",
-              "arrival": "Tiba di lokasi", "resolution": "Selesai"}
+KIND_SHORT = {
+    "answer": "Jawab",
+    "dispatch": "Penugasan",
+    "acknowledge": "Konfirmasi OPD",
+    "arrival": "Tiba di lokasi",
+    "resolution": "Selesai",
+}
 
 # NENA: 90 % of calls answered within 15 s; reaction on scene within 10 minutes (Permen/NTPD rule of thumb).
-_P1 = dict(answer_s=15, dispatch_s=120, acknowledge_s=300, arrival_s=600, resolution_s=7200,
-           warning_pct=80, escalation_delay_s=300)
+_P1 = dict(
+    answer_s=15,
+    dispatch_s=120,
+    acknowledge_s=300,
+    arrival_s=600,
+    resolution_s=7200,
+    warning_pct=80,
+    escalation_delay_s=300,
+)
 DEFAULT_POLICIES: dict[int, dict] = {
     1: _P1,
     2: dict(_P1),
-    3: dict(_P1, dispatch_s=300, acknowledge_s=600, arrival_s=1800, resolution_s=14400, escalation_delay_s=600),
-    4: dict(_P1, dispatch_s=900, acknowledge_s=1800, arrival_s=3600, resolution_s=86400, escalation_delay_s=1800),
+    3: dict(
+        _P1, dispatch_s=300, acknowledge_s=600, arrival_s=1800, resolution_s=14400, escalation_delay_s=600
+    ),
+    4: dict(
+        _P1, dispatch_s=900, acknowledge_s=1800, arrival_s=3600, resolution_s=86400, escalation_delay_s=1800
+    ),
 }
 TARGET_FIELDS = tuple(f"{k}_s" for k in CLOCK_KINDS)
 
 
 async def seed_default_policies(conn: AsyncConnection) -> None:
     """Called by tenant provisioning (``conn`` already bound to the new tenant's schema)."""
-    await conn.execute(insert(SlaPolicy), [dict(priority=p, category_id=None, scope=policy_scope(p, None), **v) for p, v in DEFAULT_POLICIES.items()])
+    await conn.execute(
+        insert(SlaPolicy),
+        [
+            dict(priority=p, category_id=None, scope=policy_scope(p, None), **v)
+            for p, v in DEFAULT_POLICIES.items()
+        ],
+    )
 
 
 async def select_policy(session: AsyncSession, priority: int, category_id: int | None) -> SlaPolicy:
     """Most specific match: (priority, category) → (priority, any) → built-in default (id None)."""
     stmt = (
         select(SlaPolicy)
-        .where(SlaPolicy.priority == priority,
-               or_(SlaPolicy.category_id == category_id, SlaPolicy.category_id.is_(None)))
+        .where(
+            SlaPolicy.priority == priority,
+            or_(SlaPolicy.category_id == category_id, SlaPolicy.category_id.is_(None)),
+        )
         .order_by(SlaPolicy.category_id.is_(None))
         .limit(1)
     )
@@ -56,9 +81,15 @@ async def select_policy(session: AsyncSession, priority: int, category_id: int |
 
 
 async def list_policies(session: AsyncSession) -> list[SlaPolicy]:
-    return list((await session.execute(
-        select(SlaPolicy).order_by(SlaPolicy.priority, SlaPolicy.category_id.is_not(None), SlaPolicy.category_id)
-    )).scalars())
+    return list(
+        (
+            await session.execute(
+                select(SlaPolicy).order_by(
+                    SlaPolicy.priority, SlaPolicy.category_id.is_not(None), SlaPolicy.category_id
+                )
+            )
+        ).scalars()
+    )
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*j)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*d(?:tk)?)?\s*$", re.I)
@@ -83,7 +114,7 @@ def parse_duration(text: str) -> int | None:
 def format_duration(seconds: int | float | None) -> str:
     if seconds is None:
         return "–"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     parts = [f"{h}j" if h else "", f"{m}m" if m else "", f"{s}d" if s else ""]

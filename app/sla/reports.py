@@ -4,6 +4,7 @@ A clock counts when it was closed normally, or is still open but already breache
 must not vanish from the figures just because it is still late). Cancelled clocks (abandoned
 call, rejected dispatch, incident closed) do not count. Times are the actual step durations.
 """
+
 from __future__ import annotations
 
 import csv
@@ -61,7 +62,10 @@ def default_period(tz: str, today: date | None = None, days: int = 30) -> Period
 
 
 def _counted():
-    return or_(SlaClock.close_reason == "done", and_(SlaClock.stopped_at.is_(None), SlaClock.breached_at.is_not(None)))
+    return or_(
+        SlaClock.close_reason == "done",
+        and_(SlaClock.stopped_at.is_(None), SlaClock.breached_at.is_not(None)),
+    )
 
 
 def _measures():
@@ -74,7 +78,12 @@ def _measures():
 
 
 async def compliance(session: AsyncSession, period: Period, kind: str, group: str) -> list[Row]:
-    where = [SlaClock.kind == kind, SlaClock.started_at >= period.start, SlaClock.started_at < period.end, _counted()]
+    where = [
+        SlaClock.kind == kind,
+        SlaClock.started_at >= period.start,
+        SlaClock.started_at < period.end,
+        _counted(),
+    ]
     if group == "opd":
         key, label = SlaClock.opd_id, func.coalesce(Opd.name, "(tanpa OPD)")
         stmt = select(key, label, *_measures()).outerjoin(Opd, Opd.id == SlaClock.opd_id)
@@ -93,34 +102,73 @@ async def compliance(session: AsyncSession, period: Period, kind: str, group: st
         rows = (await session.execute(stmt)).all()
         return [Row(str(r[0]), r[0].strftime("%d/%m"), r.total, r.met, r.median, r.p90) for r in rows]
     stmt = stmt.group_by(key, label).order_by(label)
-    return [Row(str(r[0]), r[1], r.total, r.met, r.median, r.p90) for r in (await session.execute(stmt)).all()]
+    return [
+        Row(str(r[0]), r[1], r.total, r.met, r.median, r.p90) for r in (await session.execute(stmt)).all()
+    ]
 
 
 async def summary(session: AsyncSession, period: Period) -> dict[str, Row]:
     """One row per clock kind over the whole period (the headline figures)."""
-    stmt = (select(SlaClock.kind, *_measures())
-            .where(SlaClock.started_at >= period.start, SlaClock.started_at < period.end, _counted())
-            .group_by(SlaClock.kind))
-    found = {r.kind: Row(r.kind, r.kind, r.total, r.met, r.median, r.p90) for r in (await session.execute(stmt)).all()}
+    stmt = (
+        select(SlaClock.kind, *_measures())
+        .where(SlaClock.started_at >= period.start, SlaClock.started_at < period.end, _counted())
+        .group_by(SlaClock.kind)
+    )
+    found = {
+        r.kind: Row(r.kind, r.kind, r.total, r.met, r.median, r.p90)
+        for r in (await session.execute(stmt)).all()
+    }
     return {k: found.get(k, Row(k, k, 0, 0, None, None)) for k in CLOCK_KINDS}
 
 
 async def open_breaches(session: AsyncSession, limit: int = 50) -> list[SlaClock]:
-    return list((await session.execute(
-        select(SlaClock).where(SlaClock.stopped_at.is_(None), SlaClock.breached_at.is_not(None))
-        .order_by(SlaClock.deadline).limit(limit)
-    )).scalars())
+    return list(
+        (
+            await session.execute(
+                select(SlaClock)
+                .where(SlaClock.stopped_at.is_(None), SlaClock.breached_at.is_not(None))
+                .order_by(SlaClock.deadline)
+                .limit(limit)
+            )
+        ).scalars()
+    )
 
 
 def to_csv(period: Period, kind: str, groups: dict[str, list[Row]]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["period_from", "period_to", "timezone", "measure", "group_by", "group", "total", "met", "breached",
-                "pct_met", "median_s", "p90_s"])
+    w.writerow(
+        [
+            "period_from",
+            "period_to",
+            "timezone",
+            "measure",
+            "group_by",
+            "group",
+            "total",
+            "met",
+            "breached",
+            "pct_met",
+            "median_s",
+            "p90_s",
+        ]
+    )
     for group, rows in groups.items():
         for r in rows:
-            w.writerow([period.date_from, period.date_to, period.tz, kind, group, r.label, r.total, r.met,
-                        r.breached, "" if r.pct is None else f"{r.pct:.1f}",
-                        "" if r.median_ms is None else f"{r.median_ms / 1000:.1f}",
-                        "" if r.p90_ms is None else f"{r.p90_ms / 1000:.1f}"])
+            w.writerow(
+                [
+                    period.date_from,
+                    period.date_to,
+                    period.tz,
+                    kind,
+                    group,
+                    r.label,
+                    r.total,
+                    r.met,
+                    r.breached,
+                    "" if r.pct is None else f"{r.pct:.1f}",
+                    "" if r.median_ms is None else f"{r.median_ms / 1000:.1f}",
+                    "" if r.p90_ms is None else f"{r.p90_ms / 1000:.1f}",
+                ]
+            )
     return out.getvalue()

@@ -5,6 +5,7 @@ stopped_at IS NULL … RETURNING``). PostgreSQL re-checks the WHERE clause after
 writer commits, so two workers (or a worker and the reconciliation cron, or a stop racing a
 breach) can never both win; notifications are written only by the winner, in its transaction.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,14 +55,17 @@ def next_due(c: SlaClock) -> datetime | None:
 
 # --- scheduling -------------------------------------------------------------------------------
 
+
 def job_id(tenant_slug: str, clock_id: int, due: datetime) -> str:
     """One arq job per (clock, due time): re-enqueueing the same timer is a no-op."""
     return f"sla:{tenant_slug}:{clock_id}:{int(due.timestamp() * 1000)}"
 
 
 def _timer(tenant_slug: str, clock_id: int, due: datetime) -> tuple[tuple, dict]:
-    return (("sla_check", tenant_slug, clock_id, int(due.timestamp() * 1000)),
-            {"_job_id": job_id(tenant_slug, clock_id, due), "_defer_by": clock.delay_until(due)})
+    return (
+        ("sla_check", tenant_slug, clock_id, int(due.timestamp() * 1000)),
+        {"_job_id": job_id(tenant_slug, clock_id, due), "_defer_by": clock.delay_until(due)},
+    )
 
 
 def _due_soon(due: datetime | None) -> bool:
@@ -80,6 +84,7 @@ def _schedule_after_commit(session: AsyncSession, tenant_slug: str, c: SlaClock)
     """``schedule`` once committed, in the commit's one Redis pipeline."""
     clock_id, due = c.id, c.next_due_at
     if _due_soon(due):
+
         def write(pipe) -> None:
             args, kw = _timer(tenant_slug, clock_id, due)  # the delay counts from the commit
             jobs.enqueue_into(pipe, *args, **kw)
@@ -130,31 +135,81 @@ async def _policy(session: AsyncSession, tenant_slug: str, priority: int, catego
 # Built once (compiled-cache hit on every clock); ON CONFLICT: a clock per target exists once.
 # Core, not ORM: nobody needs the clock as an object, only its id and first due time. Any number
 # of clocks in one statement (batched intake starts one answer clock per call).
-_CLOCK_COLS = ("key", "kind", "subject", "subject_id", "call_id", "incident_id", "dispatch_id", "opd_id",
-               "category_id", "priority", "policy_id", "target_s", "warning_pct", "escalation_delay_s",
-               "started_at", "warn_at", "deadline", "escalate_at", "next_due_at", "escalation_level")
+_CLOCK_COLS = (
+    "key",
+    "kind",
+    "subject",
+    "subject_id",
+    "call_id",
+    "incident_id",
+    "dispatch_id",
+    "opd_id",
+    "category_id",
+    "priority",
+    "policy_id",
+    "target_s",
+    "warning_pct",
+    "escalation_delay_s",
+    "started_at",
+    "warn_at",
+    "deadline",
+    "escalate_at",
+    "next_due_at",
+    "escalation_level",
+)
 
 
 def _start_clocks_statement():
     table = SlaClock.__table__
     given = recordset("clocks", *columns_of(table, _CLOCK_COLS))
-    return (insert(table).from_select(list(_CLOCK_COLS), select(*given.c), include_defaults=False)
-            .on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key, table.c.id, table.c.next_due_at))
+    return (
+        insert(table)
+        .from_select(list(_CLOCK_COLS), select(*given.c), include_defaults=False)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.key, table.c.id, table.c.next_due_at)
+    )
 
 
 _START_CLOCKS = Direct(_start_clocks_statement)
 
 
-async def start_clock(session: AsyncSession, tenant_slug: str, *, kind: str, subject: str, subject_id: int,
-                      started_at: datetime, priority: int, category_id: int | None, call_id: int | None = None,
-                      incident_id: int | None = None, dispatch_id: int | None = None,
-                      opd_id: int | None = None) -> bool:
+async def start_clock(
+    session: AsyncSession,
+    tenant_slug: str,
+    *,
+    kind: str,
+    subject: str,
+    subject_id: int,
+    started_at: datetime,
+    priority: int,
+    category_id: int | None,
+    call_id: int | None = None,
+    incident_id: int | None = None,
+    dispatch_id: int | None = None,
+    opd_id: int | None = None,
+) -> bool:
     """Start the clock for one target, unless the policy does not measure it or it exists already.
     True if a clock was started."""
-    return (await start_clocks(session, tenant_slug, [dict(
-        kind=kind, subject=subject, subject_id=subject_id, started_at=started_at, priority=priority,
-        category_id=category_id, call_id=call_id, incident_id=incident_id, dispatch_id=dispatch_id,
-        opd_id=opd_id)]))[0]
+    return (
+        await start_clocks(
+            session,
+            tenant_slug,
+            [
+                dict(
+                    kind=kind,
+                    subject=subject,
+                    subject_id=subject_id,
+                    started_at=started_at,
+                    priority=priority,
+                    category_id=category_id,
+                    call_id=call_id,
+                    incident_id=incident_id,
+                    dispatch_id=dispatch_id,
+                    opd_id=opd_id,
+                )
+            ],
+        )
+    )[0]
 
 
 async def start_clocks(session: AsyncSession, tenant_slug: str, targets: list[dict]) -> list[bool]:
@@ -175,33 +230,65 @@ async def start_clocks(session: AsyncSession, tenant_slug: str, targets: list[di
         deadline = at + timedelta(seconds=target)
         warn_at = at + timedelta(seconds=target * policy.warning_pct / 100)
         keys.append(key)
-        measured.append(dict(
-            key=key, kind=t["kind"], subject=t["subject"],
-            subject_id=t["subject_id"], call_id=t.get("call_id"), incident_id=t.get("incident_id"),
-            dispatch_id=t.get("dispatch_id"), opd_id=t.get("opd_id"), category_id=t["category_id"],
-            priority=t["priority"], policy_id=policy.id, target_s=target, warning_pct=policy.warning_pct,
-            escalation_delay_s=policy.escalation_delay_s, started_at=at, warn_at=warn_at, deadline=deadline,
-            escalate_at=deadline + timedelta(seconds=policy.escalation_delay_s),
-            next_due_at=min(warn_at, deadline), escalation_level=0,
-        ))
-    created = {row.key: row for row in await _START_CLOCKS.all(session, {"clocks": measured})} if measured else {}
+        measured.append(
+            dict(
+                key=key,
+                kind=t["kind"],
+                subject=t["subject"],
+                subject_id=t["subject_id"],
+                call_id=t.get("call_id"),
+                incident_id=t.get("incident_id"),
+                dispatch_id=t.get("dispatch_id"),
+                opd_id=t.get("opd_id"),
+                category_id=t["category_id"],
+                priority=t["priority"],
+                policy_id=policy.id,
+                target_s=target,
+                warning_pct=policy.warning_pct,
+                escalation_delay_s=policy.escalation_delay_s,
+                started_at=at,
+                warn_at=warn_at,
+                deadline=deadline,
+                escalate_at=deadline + timedelta(seconds=policy.escalation_delay_s),
+                next_due_at=min(warn_at, deadline),
+                escalation_level=0,
+            )
+        )
+    created = (
+        {row.key: row for row in await _START_CLOCKS.all(session, {"clocks": measured})} if measured else {}
+    )
     for row in created.values():  # a clock that existed already is not returned (ON CONFLICT DO NOTHING)
         _schedule_after_commit(session, tenant_slug, row)
     return [key in created for key in keys]
 
 
-async def stop_clocks(session: AsyncSession, tenant_slug: str, at: datetime, *, reason: str = "done",
-                      actor_id: int | None = None, **where) -> list[SlaClock]:
+async def stop_clocks(
+    session: AsyncSession,
+    tenant_slug: str,
+    at: datetime,
+    *,
+    reason: str = "done",
+    actor_id: int | None = None,
+    **where,
+) -> list[SlaClock]:
     """Stop every open clock matching ``where`` (e.g. kind=, subject=, subject_id= or incident_id=).
 
     A clock stopped after its deadline that the worker had not flagged yet is recorded as
     breached now, with its lateness, so a worker outage never turns a late step into a met one.
     """
     conditions = [getattr(SlaClock, k) == v for k, v in where.items()]
-    rows = (await session.execute(
-        select(SlaClock).where(and_(*conditions), SlaClock.stopped_at.is_(None))
-        .with_for_update().execution_options(populate_existing=True)
-    )).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                select(SlaClock)
+                .where(and_(*conditions), SlaClock.stopped_at.is_(None))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
     closed = []
     for c in rows:
         if c.stopped_at is not None:  # stopped by a concurrent transaction we waited for
@@ -216,18 +303,32 @@ async def stop_clocks(session: AsyncSession, tenant_slug: str, at: datetime, *, 
     await session.flush()
     for c in closed:
         if c.close_reason == "done":
-            await emit(session, "sla.clock_closed", tenant_slug, actor_id=actor_id, clock=c, breached=not c.met)
+            await emit(
+                session, "sla.clock_closed", tenant_slug, actor_id=actor_id, clock=c, breached=not c.met
+            )
     return closed
 
 
-async def retarget_open_clocks(session: AsyncSession, tenant_slug: str, incident_id: int, priority: int,
-                               category_id: int | None) -> int:
+async def retarget_open_clocks(
+    session: AsyncSession, tenant_slug: str, incident_id: int, priority: int, category_id: int | None
+) -> int:
     """Priority/category changed: re-derive the targets of this incident's clocks not yet breached."""
-    rows = (await session.execute(
-        select(SlaClock).where(SlaClock.incident_id == incident_id, SlaClock.stopped_at.is_(None),
-                               SlaClock.breached_at.is_(None))
-        .with_for_update().execution_options(populate_existing=True)
-    )).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                select(SlaClock)
+                .where(
+                    SlaClock.incident_id == incident_id,
+                    SlaClock.stopped_at.is_(None),
+                    SlaClock.breached_at.is_(None),
+                )
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
     for c in rows:
         policy = await select_policy(session, priority, category_id)
         target = policy.target_for(c.kind)
@@ -235,7 +336,11 @@ async def retarget_open_clocks(session: AsyncSession, tenant_slug: str, incident
         if target is None:
             c.stopped_at, c.close_reason, c.next_due_at = clock.now(), "cancelled", None
             continue
-        c.target_s, c.warning_pct, c.escalation_delay_s = target, policy.warning_pct, policy.escalation_delay_s
+        c.target_s, c.warning_pct, c.escalation_delay_s = (
+            target,
+            policy.warning_pct,
+            policy.escalation_delay_s,
+        )
         c.deadline = c.started_at + timedelta(seconds=target)
         c.warn_at = c.started_at + timedelta(seconds=target * policy.warning_pct / 100)
         c.escalate_at = c.deadline + timedelta(seconds=policy.escalation_delay_s)
@@ -246,6 +351,7 @@ async def retarget_open_clocks(session: AsyncSession, tenant_slug: str, incident
 
 
 # --- firing -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Fired:
@@ -258,13 +364,21 @@ class Fired:
 
 
 def _lateness_sql(at: datetime):
-    return func.floor(func.extract("epoch", literal(at, DateTime(timezone=True)) - SlaClock.deadline) * 1000).cast(BigInteger)
+    return func.floor(
+        func.extract("epoch", literal(at, DateTime(timezone=True)) - SlaClock.deadline) * 1000
+    ).cast(BigInteger)
 
 
-async def _transition(session: AsyncSession, clock_id: int, conditions: list, values: dict) -> SlaClock | None:
-    stmt = (update(SlaClock).where(SlaClock.id == clock_id, SlaClock.stopped_at.is_(None), *conditions)
-            .values(**values).returning(SlaClock).execution_options(populate_existing=True,
-                                                                     synchronize_session=False))
+async def _transition(
+    session: AsyncSession, clock_id: int, conditions: list, values: dict
+) -> SlaClock | None:
+    stmt = (
+        update(SlaClock)
+        .where(SlaClock.id == clock_id, SlaClock.stopped_at.is_(None), *conditions)
+        .values(**values)
+        .returning(SlaClock)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -276,28 +390,49 @@ async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fi
     """
     at = clock.now()
     fired = Fired()
-    c = (await session.execute(select(SlaClock).where(SlaClock.id == clock_id)
-                               .execution_options(populate_existing=True))).scalar_one_or_none()
+    c = (
+        await session.execute(
+            select(SlaClock).where(SlaClock.id == clock_id).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
     if c is not None and c.stopped_at is None:
         if c.breached_at is None and c.deadline <= at:
             escalate_now = c.escalate_at <= at
-            won = await _transition(session, clock_id, [SlaClock.breached_at.is_(None), SlaClock.deadline <= at],
-                                    dict(breached_at=at, lateness_ms=_lateness_sql(at), escalation_level=1,
-                                         next_due_at=None if escalate_now else SlaClock.escalate_at))
+            won = await _transition(
+                session,
+                clock_id,
+                [SlaClock.breached_at.is_(None), SlaClock.deadline <= at],
+                dict(
+                    breached_at=at,
+                    lateness_ms=_lateness_sql(at),
+                    escalation_level=1,
+                    next_due_at=None if escalate_now else SlaClock.escalate_at,
+                ),
+            )
             if won is not None:
                 c, fired.breached = won, True
                 await _announce(session, tenant_slug, c, "breached", 1)
         elif c.breached_at is None and c.warned_at is None and c.warn_at <= at:
-            won = await _transition(session, clock_id, [SlaClock.breached_at.is_(None), SlaClock.warned_at.is_(None),
-                                                        SlaClock.warn_at <= at],
-                                    dict(warned_at=at, next_due_at=SlaClock.deadline))
+            won = await _transition(
+                session,
+                clock_id,
+                [SlaClock.breached_at.is_(None), SlaClock.warned_at.is_(None), SlaClock.warn_at <= at],
+                dict(warned_at=at, next_due_at=SlaClock.deadline),
+            )
             if won is not None:
                 c, fired.warned = won, True
                 await _announce(session, tenant_slug, c, "warning", 0)
         if c.breached_at is not None and c.escalated_at is None and c.escalate_at <= at:
-            won = await _transition(session, clock_id, [SlaClock.breached_at.is_not(None),
-                                                        SlaClock.escalated_at.is_(None), SlaClock.escalate_at <= at],
-                                    dict(escalated_at=at, escalation_level=2, next_due_at=None))
+            won = await _transition(
+                session,
+                clock_id,
+                [
+                    SlaClock.breached_at.is_not(None),
+                    SlaClock.escalated_at.is_(None),
+                    SlaClock.escalate_at <= at,
+                ],
+                dict(escalated_at=at, escalation_level=2, next_due_at=None),
+            )
             if won is not None:
                 c, fired.escalated = won, True
                 await _announce(session, tenant_slug, c, "escalated", 2)
@@ -307,8 +442,14 @@ async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fi
     fired.clock = c
     fired.next_due_at = c.next_due_at
     if fired.warned or fired.breached or fired.escalated:
-        data = {"clock_id": c.id, "kind": c.kind, "level": c.escalation_level, "dispatch_id": c.dispatch_id,
-                "incident_id": c.incident_id, "call_id": c.call_id}
+        data = {
+            "clock_id": c.id,
+            "kind": c.kind,
+            "level": c.escalation_level,
+            "dispatch_id": c.dispatch_id,
+            "incident_id": c.incident_id,
+            "call_id": c.call_id,
+        }
         live.notify_after_commit(session, None, tenant_slug, "sla", data)
         await commit(session)
     else:
@@ -326,8 +467,11 @@ _TITLES = {
 async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage: str, level: int) -> None:
     """Notify supervisors and the OPD (in-app + signed webhook) and emit sla.breached."""
     opd = await session.get(Opd, c.opd_id) if c.opd_id else None
-    subject = {"call": f"panggilan #{c.call_id}", "incident": f"insiden #{c.incident_id}",
-               "dispatch": f"penugasan #{c.dispatch_id}"}[c.subject]
+    subject = {
+        "call": f"panggilan #{c.call_id}",
+        "incident": f"insiden #{c.incident_id}",
+        "dispatch": f"penugasan #{c.dispatch_id}",
+    }[c.subject]
     what = f"{KIND_SHORT[c.kind]} {subject}" + (f" ({opd.name})" if opd else "")
     title = _TITLES[stage].format(what=what)
     body = f"Target {format_duration(c.target_s)}, batas {c.deadline:%H:%M:%S} UTC, prioritas P{c.priority}."
@@ -336,20 +480,56 @@ async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage:
     if opd and opd.escalation_contact and level >= 1:
         body += f" Kontak eskalasi {opd.name}: {opd.escalation_contact}."
     link = f"/t/{tenant_slug}/sla/clocks/{c.id}"
-    data = {"clock_id": c.id, "kind": c.kind, "subject": c.subject, "dispatch_id": c.dispatch_id,
-            "incident_id": c.incident_id, "call_id": c.call_id, "deadline": c.deadline.isoformat(),
-            "lateness_ms": c.lateness_ms, "level": level}
+    data = {
+        "clock_id": c.id,
+        "kind": c.kind,
+        "subject": c.subject,
+        "dispatch_id": c.dispatch_id,
+        "incident_id": c.incident_id,
+        "call_id": c.call_id,
+        "deadline": c.deadline.isoformat(),
+        "lateness_ms": c.lateness_ms,
+        "level": level,
+    }
     kind = f"sla.{stage}"
-    await add_notification(session, audience="supervisors", kind=kind, level=level, title=title, body=body,
-                           link=link, data=data, dedupe_key=f"sla:{c.id}:{stage}:supervisors")
+    await add_notification(
+        session,
+        audience="supervisors",
+        kind=kind,
+        level=level,
+        title=title,
+        body=body,
+        link=link,
+        data=data,
+        dedupe_key=f"sla:{c.id}:{stage}:supervisors",
+    )
     if opd is not None:
-        await add_notification(session, audience="opd", opd_id=opd.id, kind=kind, level=level, title=title,
-                               body=body, link=link, data=data, dedupe_key=f"sla:{c.id}:{stage}:opd")
+        await add_notification(
+            session,
+            audience="opd",
+            opd_id=opd.id,
+            kind=kind,
+            level=level,
+            title=title,
+            body=body,
+            link=link,
+            data=data,
+            dedupe_key=f"sla:{c.id}:{stage}:opd",
+        )
         if stage != "warning":
-            payload = {"event": kind, "tenant": tenant_slug, "level": level, "title": title,
-                       "opd": {"code": opd.code, "name": opd.name, "escalation_contact": opd.escalation_contact},
-                       "clock": {**data, "target_s": c.target_s, "started_at": c.started_at.isoformat(),
-                                 "breached_at": c.breached_at.isoformat() if c.breached_at else None}}
+            payload = {
+                "event": kind,
+                "tenant": tenant_slug,
+                "level": level,
+                "title": title,
+                "opd": {"code": opd.code, "name": opd.name, "escalation_contact": opd.escalation_contact},
+                "clock": {
+                    **data,
+                    "target_s": c.target_s,
+                    "started_at": c.started_at.isoformat(),
+                    "breached_at": c.breached_at.isoformat() if c.breached_at else None,
+                },
+            }
             await queue_webhook(session, tenant_slug, opd, kind, payload, dedupe_key=f"sla:{c.id}:{stage}")
     if stage != "warning":
         await emit(session, "sla.breached", tenant_slug, clock=c, level=level)

@@ -1,4 +1,5 @@
 """SLA pages: the admin's policy editor and the supervisor's compliance report (htmx + CSV)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -11,7 +12,14 @@ from app.audit.service import record, snapshot
 from app.dispatch.models import Category, Opd
 from app.sla import reports
 from app.sla.models import CLOCK_KINDS, SlaClock, SlaPolicy, policy_scope
-from app.sla.policies import KIND_LABELS, KIND_SHORT, TARGET_FIELDS, format_duration, list_policies, policy_form_problems
+from app.sla.policies import (
+    KIND_LABELS,
+    KIND_SHORT,
+    TARGET_FIELDS,
+    format_duration,
+    list_policies,
+    policy_form_problems,
+)
 from app.sla.service import forget_policies
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, SupervisorDep, TenantDep, TenantSessionDep, TenantUserDep
@@ -24,27 +32,49 @@ templates.env.filters.setdefault("duration", format_duration)
 
 # --- policies (admin) -------------------------------------------------------------------------
 
+
 def _form_of(p: SlaPolicy | None) -> dict:
     if p is None:
-        return {"priority": "1", "category_id": "", "warning_pct": "80", "escalation_delay_s": "5m",
-                **{f: "" for f in TARGET_FIELDS}}
-    return {"priority": str(p.priority), "category_id": str(p.category_id or ""), "warning_pct": str(p.warning_pct),
-            "escalation_delay_s": format_duration(p.escalation_delay_s),
-            **{f: format_duration(getattr(p, f)) if getattr(p, f) else "" for f in TARGET_FIELDS}}
+        return {
+            "priority": "1",
+            "category_id": "",
+            "warning_pct": "80",
+            "escalation_delay_s": "5m",
+            **{f: "" for f in TARGET_FIELDS},
+        }
+    return {
+        "priority": str(p.priority),
+        "category_id": str(p.category_id or ""),
+        "warning_pct": str(p.warning_pct),
+        "escalation_delay_s": format_duration(p.escalation_delay_s),
+        **{f: format_duration(getattr(p, f)) if getattr(p, f) else "" for f in TARGET_FIELDS},
+    }
 
 
 async def _policies_page(request, session, *, form=None, errors=None, saved=None, status_code=200):
     categories = (await session.execute(select(Category).order_by(Category.sort_order))).scalars().all()
-    return render(request, "sla/policies.html", {
-        "title": "Kebijakan SLA", "policies": await list_policies(session), "categories": categories,
-        "cat_names": {c.id: c.name for c in categories}, "kinds": CLOCK_KINDS, "kind_labels": KIND_LABELS,
-        "form": form or _form_of(None), "errors": errors or {}, "saved": saved,
-    }, status_code=status_code)
+    return render(
+        request,
+        "sla/policies.html",
+        {
+            "title": "Kebijakan SLA",
+            "policies": await list_policies(session),
+            "categories": categories,
+            "cat_names": {c.id: c.name for c in categories},
+            "kinds": CLOCK_KINDS,
+            "kind_labels": KIND_LABELS,
+            "form": form or _form_of(None),
+            "errors": errors or {},
+            "saved": saved,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/sla")
-async def policies_page(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-                        edit: int | None = None):
+async def policies_page(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, edit: int | None = None
+):
     form = None
     if edit is not None:
         policy = await session.get(SlaPolicy, edit)
@@ -64,20 +94,39 @@ async def policies_save(request: Request, tenant: TenantDep, session: TenantSess
             errors["category_id"] = "Kategori tidak ditemukan"
     if errors:
         return await _policies_page(request, session, form=raw, errors=errors, status_code=422)
-    cond = (SlaPolicy.category_id == clean["category_id"]) if clean["category_id"] else SlaPolicy.category_id.is_(None)
-    policy = (await session.execute(select(SlaPolicy).where(SlaPolicy.priority == clean["priority"], cond)
-                                    .with_for_update())).scalar_one_or_none()
+    cond = (
+        (SlaPolicy.category_id == clean["category_id"])
+        if clean["category_id"]
+        else SlaPolicy.category_id.is_(None)
+    )
+    policy = (
+        await session.execute(
+            select(SlaPolicy).where(SlaPolicy.priority == clean["priority"], cond).with_for_update()
+        )
+    ).scalar_one_or_none()
     before = snapshot(policy) if policy else None
     if policy is None:
-        policy = SlaPolicy(priority=clean["priority"], category_id=clean["category_id"],
-                           scope=policy_scope(clean["priority"], clean["category_id"]))
+        policy = SlaPolicy(
+            priority=clean["priority"],
+            category_id=clean["category_id"],
+            scope=policy_scope(clean["priority"], clean["category_id"]),
+        )
         session.add(policy)
     for k in (*TARGET_FIELDS, "warning_pct", "escalation_delay_s"):
         setattr(policy, k, clean[k])
     policy.updated_by = admin.id
     await session.flush()
-    await record(session, "sla.policy_saved", actor_id=admin.id, actor_label=admin.full_name, request=request,
-                 entity="sla_policy", entity_id=policy.id, before=before, after=snapshot(policy))
+    await record(
+        session,
+        "sla.policy_saved",
+        actor_id=admin.id,
+        actor_label=admin.full_name,
+        request=request,
+        entity="sla_policy",
+        entity_id=policy.id,
+        before=before,
+        after=snapshot(policy),
+    )
     await session.commit()
     forget_policies(tenant.slug)
     if is_htmx(request):
@@ -86,15 +135,24 @@ async def policies_save(request: Request, tenant: TenantDep, session: TenantSess
 
 
 @router.post("/admin/sla/{policy_id}/delete")
-async def policies_delete(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep,
-                          policy_id: int):
+async def policies_delete(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, policy_id: int
+):
     policy = await session.get(SlaPolicy, policy_id)
     if policy is None:
         raise NotFound("Kebijakan SLA tidak ditemukan")
     if policy.category_id is None:
         raise Forbidden("Kebijakan dasar per prioritas tidak dapat dihapus; ubah targetnya saja")
-    await record(session, "sla.policy_deleted", actor_id=admin.id, actor_label=admin.full_name, request=request,
-                 entity="sla_policy", entity_id=policy.id, before=snapshot(policy))
+    await record(
+        session,
+        "sla.policy_deleted",
+        actor_id=admin.id,
+        actor_label=admin.full_name,
+        request=request,
+        entity="sla_policy",
+        entity_id=policy.id,
+        before=snapshot(policy),
+    )
     await session.execute(delete(SlaPolicy).where(SlaPolicy.id == policy_id))
     await session.commit()
     forget_policies(tenant.slug)
@@ -102,6 +160,7 @@ async def policies_delete(request: Request, tenant: TenantDep, session: TenantSe
 
 
 # --- compliance report (supervisor) -----------------------------------------------------------
+
 
 def _parse_filters(tenant, params) -> tuple[reports.Period, str, dict]:
     errors: dict[str, str] = {}
@@ -134,11 +193,17 @@ def _parse_filters(tenant, params) -> tuple[reports.Period, str, dict]:
 async def report_page(request: Request, tenant: TenantDep, session: TenantSessionDep, user: SupervisorDep):
     period, kind, errors = _parse_filters(tenant, request.query_params)
     ctx = {
-        "title": "Kepatuhan SLA", "period": period, "kind": kind, "errors": errors, "kinds": CLOCK_KINDS,
-        "kind_short": KIND_SHORT, "kind_labels": KIND_LABELS,
+        "title": "Kepatuhan SLA",
+        "period": period,
+        "kind": kind,
+        "errors": errors,
+        "kinds": CLOCK_KINDS,
+        "kind_short": KIND_SHORT,
+        "kind_labels": KIND_LABELS,
         "summary": await reports.summary(session, period),
         "groups": {g: await reports.compliance(session, period, kind, g) for g in reports.GROUPS},
-        "group_labels": reports.GROUP_LABELS, "open_breaches": await reports.open_breaches(session),
+        "group_labels": reports.GROUP_LABELS,
+        "open_breaches": await reports.open_breaches(session),
         "query": request.url.query,
     }
     if errors:
@@ -153,19 +218,26 @@ async def report_page(request: Request, tenant: TenantDep, session: TenantSessio
 async def report_csv(request: Request, tenant: TenantDep, session: TenantSessionDep, user: SupervisorDep):
     period, kind, errors = _parse_filters(tenant, request.query_params)
     if errors:
-        return Response("; ".join(f"{k}: {v}" for k, v in errors.items()), status_code=422, media_type="text/plain")
+        return Response(
+            "; ".join(f"{k}: {v}" for k, v in errors.items()), status_code=422, media_type="text/plain"
+        )
     groups = {g: await reports.compliance(session, period, kind, g) for g in reports.GROUPS}
     name = f"sla-{tenant.slug}-{kind}-{period.date_from}-{period.date_to}.csv"
-    return Response(reports.to_csv(period, kind, groups), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        reports.to_csv(period, kind, groups),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/sla/clocks/{clock_id}")
-async def clock_detail(request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep,
-                       clock_id: int):
+async def clock_detail(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep, clock_id: int
+):
     c = await session.get(SlaClock, clock_id)
     if c is None or (user.role == "opd_staff" and c.opd_id != user.opd_id):
         raise NotFound("Jam SLA tidak ditemukan")
     opd = await session.get(Opd, c.opd_id) if c.opd_id else None
-    return render(request, "sla/clock.html", {"title": f"SLA #{c.id}", "c": c, "opd": opd,
-                                              "kind_labels": KIND_LABELS})
+    return render(
+        request, "sla/clock.html", {"title": f"SLA #{c.id}", "c": c, "opd": opd, "kind_labels": KIND_LABELS}
+    )

@@ -7,11 +7,12 @@ refused with a precise reason instead of being guessed at: unknown or repeated k
 out of range, or an ``ml`` that is not the length of the whole message (header and ``ml``
 included). Every failure is an ``AmlError`` (a ValueError) naming the field.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 HEADER = 'A"ML=1'
 MAX_LENGTH = 512
@@ -58,7 +59,7 @@ def parse(text: str) -> AmlMessage:
         raise AmlError("message", "hanya karakter ASCII yang dapat dicetak yang diperbolehkan")
     parts = text.split(";")
     if parts[0] != HEADER:
-        raise AmlError("header", f'pesan harus diawali {HEADER}')
+        raise AmlError("header", f"pesan harus diawali {HEADER}")
     fields: dict[str, str] = {}
     for part in parts[1:]:
         key, sep, value = part.partition("=")
@@ -86,7 +87,9 @@ def parse(text: str) -> AmlMessage:
         lon = _coordinate(fields["lg"], "lg", 180)
         radius = _radius(fields["rd"])
     return AmlMessage(
-        lat=lat, lon=lon, radius_m=radius,
+        lat=lat,
+        lon=lon,
+        radius_m=radius,
         positioned_at=_timestamp(fields["top"]),
         confidence=_int(fields["lc"], "lc", 0, 100),
         method=method,
@@ -104,9 +107,15 @@ def format_message(msg: AmlMessage) -> str:
         pairs += [f"lt={_fmt(msg.lat)}", f"lg={_fmt(msg.lon)}", f"rd={_fmt(msg.radius_m, signed=False)}"]
     else:
         pairs += ["lt=", "lg=", "rd="]
-    pairs += [f"top={msg.positioned_at.astimezone(timezone.utc):%Y%m%d%H%M%S}", f"lc={msg.confidence}",
-              f"pm={msg.method}", f"si={msg.imsi or ''}", f"ei={msg.imei or ''}", f"mcc={msg.mcc}",
-              f"mnc={msg.mnc}"]
+    pairs += [
+        f"top={msg.positioned_at.astimezone(UTC):%Y%m%d%H%M%S}",
+        f"lc={msg.confidence}",
+        f"pm={msg.method}",
+        f"si={msg.imsi or ''}",
+        f"ei={msg.imei or ''}",
+        f"mcc={msg.mcc}",
+        f"mnc={msg.mnc}",
+    ]
     body = ";".join(pairs) + ";ml="
     length = len(body) + 1
     while len(body) + len(str(length)) != length:  # ml counts its own digits
@@ -157,6 +166,6 @@ def _timestamp(value: str) -> datetime:
     if len(value) != 14 or not value.isdigit():
         raise AmlError("top", "harus YYYYMMDDhhmmss (UTC)")
     try:
-        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         raise AmlError("top", "tanggal/waktu tidak sah") from None

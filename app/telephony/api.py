@@ -1,9 +1,10 @@
 """Integrator endpoints (HMAC-signed call events, AML positions) and the JSON claim of a ringing call.
 
-    POST /api/v1/t/<slug>/telephony/events          signed call event (ringing|answered|transferred|ended)
-    POST /api/v1/t/<slug>/telephony/aml             AML text (signed, or bearer token with telephony:webhook)
-    POST /api/v1/t/<slug>/telephony/calls/<id>/claim  an operator answers ("Angkat"); 409 if someone else did
+POST /api/v1/t/<slug>/telephony/events          signed call event (ringing|answered|transferred|ended)
+POST /api/v1/t/<slug>/telephony/aml             AML text (signed, or bearer token with telephony:webhook)
+POST /api/v1/t/<slug>/telephony/calls/<id>/claim  an operator answers ("Angkat"); 409 if someone else did
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,9 @@ async def _body(request: Request) -> bytes:
 
 async def _verify_signature(request: Request, session: AsyncSession, slug: str, body: bytes) -> None:
     try:
-        await secret_cache.verify(session, slug, request.headers.get(TIMESTAMP_HEADER),
-                                  request.headers.get(SIGNATURE_HEADER), body)
+        await secret_cache.verify(
+            session, slug, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
+        )
     except SignatureError as exc:
         log.warning("telephony request refused for %s: %s", slug, exc.message)
         raise HTTPException(exc.status, exc.message) from None
@@ -59,8 +61,14 @@ def _parse(model: type[BaseModel], body: bytes):
 
 
 def _integrator_ctx(request: Request, session: AsyncSession, tenant) -> Ctx:
-    return Ctx(session=session, tenant=tenant.slug, actor=service.INTEGRATOR, redis=request.app.state.redis,
-               request=request, region_code=tenant.region_code)
+    return Ctx(
+        session=session,
+        tenant=tenant.slug,
+        actor=service.INTEGRATOR,
+        redis=request.app.state.redis,
+        request=request,
+        region_code=tenant.region_code,
+    )
 
 
 @router.post("/events", summary="Integrator call event (HMAC-SHA256 signed)")
@@ -79,8 +87,13 @@ async def call_event(request: Request, tenant: TenantDep, session: TenantSession
         await service.release_event_id(redis, tenant.slug, ev.event_id)
         raise
     call = result.call
-    return {"call_id": call.id, "external_id": call.external_id, "state": call.telephony_state,
-            "created": result.created, "silent_suspected": call.silent_suspected}
+    return {
+        "call_id": call.id,
+        "external_id": call.external_id,
+        "state": call.telephony_state,
+        "created": result.created,
+        "silent_suspected": call.silent_suspected,
+    }
 
 
 async def _aml_auth(request: Request, session: AsyncSession, slug: str, body: bytes) -> None:
@@ -103,21 +116,45 @@ async def aml_delivery(request: Request, tenant: TenantDep, session: TenantSessi
     await _aml_auth(request, session, tenant.slug, body)
     data: AmlIn = _parse(AmlIn, body)
     try:
-        loc, call = await service.ingest_aml(_integrator_ctx(request, session, tenant), data.caller_number,
-                                             data.message)
+        loc, call = await service.ingest_aml(
+            _integrator_ctx(request, session, tenant), data.caller_number, data.message
+        )
     except AmlError as exc:
-        log.warning("AML rejected for %s from %s: %s | %r", tenant.slug, data.caller_number, exc, data.message[:200])
-        raise RequestValidationError([{"loc": ("body", "message", exc.field), "type": "aml_invalid",
-                                       "msg": f"Pesan AML tidak valid — {exc.field}: {exc.message}"}]) from None
-    return {"id": loc.id, "call_id": call.id if call else None, "attached": call is not None,
-            "lat": loc.lat, "lon": loc.lon, "radius_m": loc.radius_m, "method": loc.method,
-            "positioned_at": loc.positioned_at.isoformat()}
+        log.warning(
+            "AML rejected for %s from %s: %s | %r", tenant.slug, data.caller_number, exc, data.message[:200]
+        )
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "message", exc.field),
+                    "type": "aml_invalid",
+                    "msg": f"Pesan AML tidak valid — {exc.field}: {exc.message}",
+                }
+            ]
+        ) from None
+    return {
+        "id": loc.id,
+        "call_id": call.id if call else None,
+        "attached": call is not None,
+        "lat": loc.lat,
+        "lon": loc.lon,
+        "radius_m": loc.radius_m,
+        "method": loc.method,
+        "positioned_at": loc.positioned_at.isoformat(),
+    }
 
 
-@router.post("/calls/{call_id}/claim", dependencies=[Depends(verify_csrf)],
-             summary="Answer (claim) a ringing call; 409 if another operator already did")
+@router.post(
+    "/calls/{call_id}/claim",
+    dependencies=[Depends(verify_csrf)],
+    summary="Answer (claim) a ringing call; 409 if another operator already did",
+)
 async def claim_call(call_id: int, request: Request, session: TenantSessionDep, who: Operator):
     with service_errors():
         call = await service.claim(make_ctx(request, session, who), call_id)
-    return {"call_id": call.id, "operator_id": call.operator_id, "state": call.telephony_state,
-            "answered_at": call.answered_at.isoformat() if call.answered_at else None}
+    return {
+        "call_id": call.id,
+        "operator_id": call.operator_id,
+        "state": call.telephony_state,
+        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+    }

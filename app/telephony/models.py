@@ -1,9 +1,21 @@
 """Telephony tables: integrator secrets, seen event ids, AML positions, callback tasks, watch list."""
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import TenantBase, utcnow_column
@@ -91,8 +103,12 @@ class WatchEntry(TenantBase):
 
     __tablename__ = "caller_watch_list"
     __table_args__ = (
-        Index("uq_caller_watch_list_active_number", "caller_number", unique=True,
-              postgresql_where=text("removed_at IS NULL")),
+        Index(
+            "uq_caller_watch_list_active_number",
+            "caller_number",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,7 +1,8 @@
 """Integrator payloads: call events and AML deliveries (strict: unknown fields are refused)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
@@ -10,14 +11,20 @@ from app.calls.phone import normalize_phone
 
 EVENT_TYPES = ("ringing", "answered", "transferred", "ended")
 Ident = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:@-]+$")]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=32),
-                  AfterValidator(normalize_phone)]
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=32),
+    AfterValidator(normalize_phone),
+]
 # The called number is 112 itself or a short/trunk number: digits only, not normalised.
 Called = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9]{2,15}$")]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40,
-                                         pattern=r"^[A-Za-z0-9._:/ -]+$")]
-Extension = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20,
-                                             pattern=r"^[A-Za-z0-9*#._-]+$")]
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._:/ -]+$"),
+]
+Extension = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20, pattern=r"^[A-Za-z0-9*#._-]+$")
+]
 
 MAX_EVENT_AGE = timedelta(hours=24)
 MAX_EVENT_AHEAD = timedelta(minutes=5)
@@ -38,12 +45,12 @@ class CallEventIn(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _plausible(cls, value: datetime) -> datetime:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if value > now + MAX_EVENT_AHEAD:
             raise ValueError("occurred_at lebih dari 5 menit di masa depan (periksa jam integrator)")
         if value < now - MAX_EVENT_AGE:
             raise ValueError("occurred_at lebih dari 24 jam yang lalu")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
 
 class AmlIn(BaseModel):

@@ -6,6 +6,7 @@ event id is accepted once (Redis SET NX for speed, a unique column for durabilit
 Call rows are written here only for the integrator path; history, audit, domain events and
 live notices go through the call workflow's helpers (``app.calls.service``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,11 +32,27 @@ from app.telephony.signing import secret_cache
 
 log = logging.getLogger(__name__)
 
-INTEGRATOR = Principal(kind="token", user_id=None, role="integrator", name="Integrator telepon",
-                       scopes=frozenset({"telephony:webhook"}))
-TRACKED = ("received_at", "answered_at", "transferred_at", "ended_at", "telephony_state", "outcome",
-           "silent_suspected", "operator_extension", "operator_id", "location_lat", "location_lon",
-           "location_radius_m")
+INTEGRATOR = Principal(
+    kind="token",
+    user_id=None,
+    role="integrator",
+    name="Integrator telepon",
+    scopes=frozenset({"telephony:webhook"}),
+)
+TRACKED = (
+    "received_at",
+    "answered_at",
+    "transferred_at",
+    "ended_at",
+    "telephony_state",
+    "outcome",
+    "silent_suspected",
+    "operator_extension",
+    "operator_id",
+    "location_lat",
+    "location_lon",
+    "location_radius_m",
+)
 SECRET_GRACE = timedelta(minutes=15)
 REPLAY_TTL_S = 900  # longer than the 5-minute timestamp window + clock skew
 RINGING_VISIBLE = timedelta(hours=1)  # a "ringing" call with no later event is stale after this
@@ -56,6 +73,7 @@ class EventResult:
 
 # --- replay protection ---------------------------------------------------------------------------
 
+
 def _replay_key(slug: str, event_id: str) -> str:
     return f"tel:evt:{slug}:{event_id}"
 
@@ -66,7 +84,7 @@ async def claim_event_id(redis, slug: str, event_id: str) -> bool:
         return True
     try:
         return bool(await redis.set(_replay_key(slug, event_id), b"1", nx=True, ex=REPLAY_TTL_S))
-    except Exception:  # noqa: BLE001 - the unique column still refuses the replay
+    except Exception:
         log.warning("redis unavailable for replay check; falling back to the database", exc_info=True)
         return True
 
@@ -76,11 +94,12 @@ async def release_event_id(redis, slug: str, event_id: str) -> None:
     if redis is not None:
         try:
             await redis.delete(_replay_key(slug, event_id))
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.warning("could not release replay key %s", event_id, exc_info=True)
 
 
 # --- integrator call events ----------------------------------------------------------------------
+
 
 def derive_state(call: Call) -> str:
     if call.ended_at is not None:
@@ -119,12 +138,19 @@ def _lock_or_create_statement():
     ``calls``, which cost more CPU than running the statement (measured with bench/webhook_intake)."""
     table = Call.__table__
     cols = ("external_id", "caller_number", "received_at", "called_number", "trunk")
-    ins = pg_insert(Call).values({c: bindparam(f"p_{c}", type_=table.c[c].type) for c in cols}
-                                 | {"channel": "voice", "telephony_state": "ringing"})
+    ins = pg_insert(Call).values(
+        {c: bindparam(f"p_{c}", type_=table.c[c].type) for c in cols}
+        | {"channel": "voice", "telephony_state": "ringing"}
+    )
     inserted = literal_column("xmax = 0").label("inserted")
-    stmt = ins.on_conflict_do_update(index_elements=["external_id"], set_={"external_id": ins.excluded.external_id})
-    return (select(Call, inserted).from_statement(stmt.returning(*table.c, inserted))
-            .execution_options(populate_existing=True))
+    stmt = ins.on_conflict_do_update(
+        index_elements=["external_id"], set_={"external_id": ins.excluded.external_id}
+    )
+    return (
+        select(Call, inserted)
+        .from_statement(stmt.returning(*table.c, inserted))
+        .execution_options(populate_existing=True)
+    )
 
 
 _LOCK_OR_CREATE = _lock_or_create_statement()
@@ -132,15 +158,26 @@ _LOCK_OR_CREATE = _lock_or_create_statement()
 
 async def _lock_or_create(session: AsyncSession, ev: CallEventIn) -> tuple[Call, bool]:
     """Insert the call or lock the existing row, in ONE round trip (a no-op DO UPDATE locks it)."""
-    row = (await session.execute(_LOCK_OR_CREATE, {
-        "p_external_id": ev.call_id, "p_caller_number": ev.caller_number, "p_received_at": ev.occurred_at,
-        "p_called_number": ev.called_number, "p_trunk": ev.trunk,
-    })).one()
+    row = (
+        await session.execute(
+            _LOCK_OR_CREATE,
+            {
+                "p_external_id": ev.call_id,
+                "p_caller_number": ev.caller_number,
+                "p_received_at": ev.occurred_at,
+                "p_called_number": ev.called_number,
+                "p_trunk": ev.trunk,
+            },
+        )
+    ).one()
     return row[0], bool(row[1])
 
 
-_EVENT_SEEN = (pg_insert(TelephonyEvent.__table__).on_conflict_do_nothing(index_elements=["event_id"])
-               .returning(TelephonyEvent.__table__.c.id))
+_EVENT_SEEN = (
+    pg_insert(TelephonyEvent.__table__)
+    .on_conflict_do_nothing(index_elements=["event_id"])
+    .returning(TelephonyEvent.__table__.c.id)
+)
 
 
 async def _sync_callback(session: AsyncSession, call: Call, was_missed: bool) -> None:
@@ -148,7 +185,9 @@ async def _sync_callback(session: AsyncSession, call: Call, was_missed: bool) ->
     missed = call.telephony_state == "missed"
     if not missed and not was_missed:
         return
-    task = (await session.execute(select(CallbackTask).where(CallbackTask.call_id == call.id))).scalar_one_or_none()
+    task = (
+        await session.execute(select(CallbackTask).where(CallbackTask.call_id == call.id))
+    ).scalar_one_or_none()
     if missed and task is None:
         session.add(CallbackTask(call_id=call.id, caller_number=call.caller_number, status="open"))
     elif missed and task.status == "void":
@@ -160,9 +199,17 @@ async def _sync_callback(session: AsyncSession, call: Call, was_missed: bool) ->
 async def apply_event(ctx: Ctx, ev: CallEventIn) -> EventResult:
     """Apply one verified integrator event and commit. Raises Replay if its id was seen before."""
     session = ctx.session
-    fresh = (await session.execute(_EVENT_SEEN, {"event_id": ev.event_id, "kind": ev.type,
-                                                  "external_call_id": ev.call_id,
-                                                  "occurred_at": ev.occurred_at})).scalar_one_or_none()
+    fresh = (
+        await session.execute(
+            _EVENT_SEEN,
+            {
+                "event_id": ev.event_id,
+                "kind": ev.type,
+                "external_call_id": ev.call_id,
+                "occurred_at": ev.occurred_at,
+            },
+        )
+    ).scalar_one_or_none()
     if fresh is None:
         raise Replay(f"Event {ev.event_id} sudah pernah diterima (replay ditolak)")
 
@@ -173,8 +220,13 @@ async def apply_event(ctx: Ctx, ev: CallEventIn) -> EventResult:
         await _attach_early_aml(session, call)
     changes = {f: (before[f], getattr(call, f)) for f in TRACKED if before[f] != getattr(call, f)}
     await _sync_callback(session, call, before["telephony_state"] == "missed")
-    log_event(ctx, "call", call.id, f"telephony.{ev.type}",
-              {"event_id": ev.event_id, "occurred_at": ev.occurred_at, "extension": ev.operator_extension})
+    log_event(
+        ctx,
+        "call",
+        call.id,
+        f"telephony.{ev.type}",
+        {"event_id": ev.event_id, "occurred_at": ev.occurred_at, "extension": ev.operator_extension},
+    )
     await session.flush()
     if created:
         await events.emit(session, "call.created", ctx.tenant, call=call)
@@ -191,14 +243,21 @@ async def apply_event(ctx: Ctx, ev: CallEventIn) -> EventResult:
 
 # --- the operator's "Angkat" -------------------------------------------------------------------
 
+
 async def claim(ctx: Ctx, call_id: int) -> Call:
     """Exactly one operator wins a ringing call: a conditional UPDATE, re-checked under the row
     lock, so a concurrent second claim matches no row and gets a ConflictError."""
     session = ctx.session
-    stmt = (select(Call).from_statement(
-        update(Call).where(Call.id == call_id, Call.operator_id.is_(None), Call.ended_at.is_(None))
-        .values(operator_id=ctx.actor_id).returning(Call)
-    ).execution_options(populate_existing=True))
+    stmt = (
+        select(Call)
+        .from_statement(
+            update(Call)
+            .where(Call.id == call_id, Call.operator_id.is_(None), Call.ended_at.is_(None))
+            .values(operator_id=ctx.actor_id)
+            .returning(Call)
+        )
+        .execution_options(populate_existing=True)
+    )
     call = (await session.execute(stmt)).scalar_one_or_none()
     if call is None:
         await session.rollback()
@@ -223,8 +282,16 @@ async def claim(ctx: Ctx, call_id: int) -> Call:
         changes["telephony_state"] = (before_state, call.telephony_state)
     log_event(ctx, "call", call.id, "claimed", {"operator_id": ctx.actor_id})
     await session.flush()
-    await record(session, "call.claimed", actor_id=ctx.actor_id, actor_label=ctx.actor_label, request=ctx.request,
-                 entity="call", entity_id=call.id, after={"operator_id": ctx.actor_id})
+    await record(
+        session,
+        "call.claimed",
+        actor_id=ctx.actor_id,
+        actor_label=ctx.actor_label,
+        request=ctx.request,
+        entity="call",
+        entity_id=call.id,
+        after={"operator_id": ctx.actor_id},
+    )
     await events.emit(session, "call.updated", ctx.tenant, actor_id=ctx.actor_id, call=call, changes=changes)
     await finish(ctx, "ringing", "calls")
     return call
@@ -232,20 +299,32 @@ async def claim(ctx: Ctx, call_id: int) -> Call:
 
 # --- console queries ---------------------------------------------------------------------------
 
+
 async def ringing_calls(session: AsyncSession, limit: int = 50) -> list[Call]:
     rows = await session.execute(
-        select(Call).where(Call.telephony_state == "ringing", Call.operator_id.is_(None),
-                           Call.received_at >= now() - RINGING_VISIBLE)
-        .order_by(Call.received_at).limit(limit)
+        select(Call)
+        .where(
+            Call.telephony_state == "ringing",
+            Call.operator_id.is_(None),
+            Call.received_at >= now() - RINGING_VISIBLE,
+        )
+        .order_by(Call.received_at)
+        .limit(limit)
     )
     return list(rows.scalars().all())
 
 
 async def my_live_calls(session: AsyncSession, user_id: int) -> list[Call]:
     rows = await session.execute(
-        select(Call).where(Call.operator_id == user_id, Call.ended_at.is_(None), Call.external_id.is_not(None),
-                           Call.received_at >= now() - timedelta(hours=12))
-        .order_by(Call.received_at.desc()).limit(10)
+        select(Call)
+        .where(
+            Call.operator_id == user_id,
+            Call.ended_at.is_(None),
+            Call.external_id.is_not(None),
+            Call.received_at >= now() - timedelta(hours=12),
+        )
+        .order_by(Call.received_at.desc())
+        .limit(10)
     )
     return list(rows.scalars().all())
 
@@ -258,22 +337,34 @@ async def annotate(session: AsyncSession, calls: list[Call]) -> list[dict]:
     out = []
     for c in calls:
         count, entry = rep.get(c.caller_number, 0), watch.get(c.caller_number)
-        out.append({"call": c, "prank_count": count, "watch": entry,
-                    "level": triage.warning_level(count, entry is not None)})
+        out.append(
+            {
+                "call": c,
+                "prank_count": count,
+                "watch": entry,
+                "level": triage.warning_level(count, entry is not None),
+            }
+        )
     return out
 
 
 # --- AML -----------------------------------------------------------------------------------------
 
+
 async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
     """Positions that arrived before the call's first event (SMS can be faster than signalling)."""
-    rows = (await session.execute(
-        update(AmlLocation)
-        .where(AmlLocation.call_id.is_(None), AmlLocation.caller_number == call.caller_number,
-               AmlLocation.received_at >= now() - AML_EARLY_WINDOW)
-        .values(call_id=call.id)
-        .returning(AmlLocation.lat, AmlLocation.lon, AmlLocation.radius_m, AmlLocation.positioned_at)
-    )).all()
+    rows = (
+        await session.execute(
+            update(AmlLocation)
+            .where(
+                AmlLocation.call_id.is_(None),
+                AmlLocation.caller_number == call.caller_number,
+                AmlLocation.received_at >= now() - AML_EARLY_WINDOW,
+            )
+            .values(call_id=call.id)
+            .returning(AmlLocation.lat, AmlLocation.lon, AmlLocation.radius_m, AmlLocation.positioned_at)
+        )
+    ).all()
     best = max((r for r in rows if r.lat is not None), key=lambda r: r.positioned_at, default=None)
     if best is not None:
         _set_location(call, best.lat, best.lon, best.radius_m, best.positioned_at)
@@ -291,15 +382,34 @@ async def ingest_aml(ctx: Ctx, caller_number: str, text: str) -> tuple[AmlLocati
     """Parse strictly (AmlError → 422 at the edge), store, and attach to the caller's live call."""
     msg = aml.parse(text)
     session = ctx.session
-    call = (await session.execute(
-        select(Call).where(Call.caller_number == caller_number,
-                           Call.telephony_state.in_(("ringing", "answered", "transferred")),
-                           Call.received_at >= now() - AML_CALL_WINDOW)
-        .order_by(Call.received_at.desc()).limit(1).with_for_update()
-    )).scalar_one_or_none()
-    loc = AmlLocation(call_id=call.id if call else None, caller_number=caller_number, lat=msg.lat, lon=msg.lon,
-                      radius_m=msg.radius_m, positioned_at=msg.positioned_at, confidence=msg.confidence,
-                      method=msg.method, imsi=msg.imsi, imei=msg.imei, mcc=msg.mcc, mnc=msg.mnc, raw=text)
+    call = (
+        await session.execute(
+            select(Call)
+            .where(
+                Call.caller_number == caller_number,
+                Call.telephony_state.in_(("ringing", "answered", "transferred")),
+                Call.received_at >= now() - AML_CALL_WINDOW,
+            )
+            .order_by(Call.received_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    loc = AmlLocation(
+        call_id=call.id if call else None,
+        caller_number=caller_number,
+        lat=msg.lat,
+        lon=msg.lon,
+        radius_m=msg.radius_m,
+        positioned_at=msg.positioned_at,
+        confidence=msg.confidence,
+        method=msg.method,
+        imsi=msg.imsi,
+        imei=msg.imei,
+        mcc=msg.mcc,
+        mnc=msg.mnc,
+        raw=text,
+    )
     session.add(loc)
     topics = []
     if call is not None and msg.has_position:
@@ -307,9 +417,20 @@ async def ingest_aml(ctx: Ctx, caller_number: str, text: str) -> tuple[AmlLocati
         if _set_location(call, msg.lat, msg.lon, msg.radius_m, msg.positioned_at):
             changes = {f: (v, getattr(call, f)) for f, v in before.items() if v != getattr(call, f)}
             await session.flush()
-            log_event(ctx, "call", call.id, "location",
-                      {"source": "aml", "lat": msg.lat, "lon": msg.lon, "radius_m": msg.radius_m,
-                       "method": msg.method, "confidence": msg.confidence})
+            log_event(
+                ctx,
+                "call",
+                call.id,
+                "location",
+                {
+                    "source": "aml",
+                    "lat": msg.lat,
+                    "lon": msg.lon,
+                    "radius_m": msg.radius_m,
+                    "method": msg.method,
+                    "confidence": msg.confidence,
+                },
+            )
             if changes:
                 await events.emit(session, "call.updated", ctx.tenant, call=call, changes=changes)
             topics = ["location", "ringing"]
@@ -322,20 +443,35 @@ async def call_locations(session: AsyncSession, call_ids: list[int]) -> list[dic
     if not call_ids:
         return []
     rows = await session.execute(
-        select(Call.id, Call.caller_number, Call.location_lat, Call.location_lon, Call.location_radius_m,
-               Call.location_at)
-        .where(Call.id.in_(call_ids), Call.location_lat.is_not(None))
+        select(
+            Call.id,
+            Call.caller_number,
+            Call.location_lat,
+            Call.location_lon,
+            Call.location_radius_m,
+            Call.location_at,
+        ).where(Call.id.in_(call_ids), Call.location_lat.is_not(None))
     )
-    return [{"call_id": r.id, "caller": r.caller_number, "lat": r.location_lat, "lon": r.location_lon,
-             "radius_m": r.location_radius_m or 0, "at": r.location_at.isoformat() if r.location_at else None}
-            for r in rows.all()]
+    return [
+        {
+            "call_id": r.id,
+            "caller": r.caller_number,
+            "lat": r.location_lat,
+            "lon": r.location_lon,
+            "radius_m": r.location_radius_m or 0,
+            "at": r.location_at.isoformat() if r.location_at else None,
+        }
+        for r in rows.all()
+    ]
 
 
 # --- callback tasks ------------------------------------------------------------------------------
 
+
 async def callback_tasks(session: AsyncSession, status: str = "open", limit: int = 200) -> list[tuple]:
     rows = await session.execute(
-        select(CallbackTask, Call).join(Call, Call.id == CallbackTask.call_id)
+        select(CallbackTask, Call)
+        .join(Call, Call.id == CallbackTask.call_id)
         .where(CallbackTask.status == status)
         .order_by(CallbackTask.created_at.desc() if status != "open" else CallbackTask.created_at)
         .limit(limit)
@@ -344,62 +480,105 @@ async def callback_tasks(session: AsyncSession, status: str = "open", limit: int
 
 
 async def complete_callback(ctx: Ctx, task_id: int, note: str | None) -> CallbackTask:
-    task = (await ctx.session.execute(
-        select(CallbackTask).where(CallbackTask.id == task_id).with_for_update())).scalar_one_or_none()
+    task = (
+        await ctx.session.execute(select(CallbackTask).where(CallbackTask.id == task_id).with_for_update())
+    ).scalar_one_or_none()
     if task is None:
         raise NotFoundError(f"Tugas telepon balik #{task_id} tidak ditemukan")
     if task.status != "open":
         raise ConflictError("Tugas telepon balik ini sudah selesai atau dibatalkan")
     task.status, task.done_at, task.done_by, task.note = "done", now(), ctx.actor_id, note
     log_event(ctx, "call", task.call_id, "callback_done", {"task_id": task.id, "note": note})
-    await record(ctx.session, "callback.done", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
-                 request=ctx.request, entity="callback_task", entity_id=task.id, after={"note": note})
+    await record(
+        ctx.session,
+        "callback.done",
+        actor_id=ctx.actor_id,
+        actor_label=ctx.actor_label,
+        request=ctx.request,
+        entity="callback_task",
+        entity_id=task.id,
+        after={"note": note},
+    )
     await finish(ctx, "callbacks")
     return task
 
 
 # --- watch list (supervisors) ----------------------------------------------------------------------
 
+
 async def watch_list(session: AsyncSession) -> list[dict]:
-    entries = list((await session.execute(
-        select(WatchEntry).where(WatchEntry.removed_at.is_(None)).order_by(WatchEntry.created_at.desc())
-    )).scalars().all())
+    entries = list(
+        (
+            await session.execute(
+                select(WatchEntry)
+                .where(WatchEntry.removed_at.is_(None))
+                .order_by(WatchEntry.created_at.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
     rep = await triage.reputation(session, [e.caller_number for e in entries])
     return [{"entry": e, "prank_count": rep.get(e.caller_number, 0)} for e in entries]
 
 
 async def add_watch(ctx: Ctx, number: str, reason: str) -> WatchEntry:
-    exists = (await ctx.session.execute(select(WatchEntry.id).where(
-        WatchEntry.caller_number == number, WatchEntry.removed_at.is_(None)))).scalar_one_or_none()
+    exists = (
+        await ctx.session.execute(
+            select(WatchEntry.id).where(WatchEntry.caller_number == number, WatchEntry.removed_at.is_(None))
+        )
+    ).scalar_one_or_none()
     if exists is not None:
         raise InvalidInput("caller_number", "Nomor ini sudah ada di daftar pantauan")
     entry = WatchEntry(caller_number=number, reason=reason, created_by=ctx.actor_id)
     ctx.session.add(entry)
     await ctx.session.flush()
-    await record(ctx.session, "watch.added", actor_id=ctx.actor_id, actor_label=ctx.actor_label, request=ctx.request,
-                 entity="watch_entry", entity_id=entry.id, after={"caller_number": number, "reason": reason})
+    await record(
+        ctx.session,
+        "watch.added",
+        actor_id=ctx.actor_id,
+        actor_label=ctx.actor_label,
+        request=ctx.request,
+        entity="watch_entry",
+        entity_id=entry.id,
+        after={"caller_number": number, "reason": reason},
+    )
     await finish(ctx, "ringing")
     return entry
 
 
 async def remove_watch(ctx: Ctx, entry_id: int) -> None:
-    entry = (await ctx.session.execute(select(WatchEntry).where(
-        WatchEntry.id == entry_id, WatchEntry.removed_at.is_(None)).with_for_update())).scalar_one_or_none()
+    entry = (
+        await ctx.session.execute(
+            select(WatchEntry)
+            .where(WatchEntry.id == entry_id, WatchEntry.removed_at.is_(None))
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
     if entry is None:
         raise NotFoundError("Entri daftar pantauan tidak ditemukan")
     entry.removed_at, entry.removed_by = now(), ctx.actor_id
-    await record(ctx.session, "watch.removed", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
-                 request=ctx.request, entity="watch_entry", entity_id=entry.id,
-                 before={"caller_number": entry.caller_number, "reason": entry.reason})
+    await record(
+        ctx.session,
+        "watch.removed",
+        actor_id=ctx.actor_id,
+        actor_label=ctx.actor_label,
+        request=ctx.request,
+        entity="watch_entry",
+        entity_id=entry.id,
+        before={"caller_number": entry.caller_number, "reason": entry.reason},
+    )
     await finish(ctx, "ringing")
 
 
 # --- webhook secrets (admins) ----------------------------------------------------------------------
 
+
 async def secret_status(session: AsyncSession) -> list[WebhookSecret]:
     at = now()
     rows = await session.execute(
-        select(WebhookSecret).where((WebhookSecret.valid_until.is_(None)) | (WebhookSecret.valid_until > at))
+        select(WebhookSecret)
+        .where((WebhookSecret.valid_until.is_(None)) | (WebhookSecret.valid_until > at))
         .order_by(WebhookSecret.created_at.desc())
     )
     return list(rows.scalars().all())
@@ -409,23 +588,42 @@ async def rotate_secret(ctx: Ctx, grace: timedelta = SECRET_GRACE) -> str:
     """A new active secret; the previous one stays valid for ``grace``, older ones stop now."""
     session = ctx.session
     at = now()
-    valid = list((await session.execute(
-        select(WebhookSecret).where((WebhookSecret.valid_until.is_(None)) | (WebhookSecret.valid_until > at))
-        .with_for_update()
-    )).scalars().all())
+    valid = list(
+        (
+            await session.execute(
+                select(WebhookSecret)
+                .where((WebhookSecret.valid_until.is_(None)) | (WebhookSecret.valid_until > at))
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
     for old in valid:
         old.valid_until = at + grace if old.valid_until is None else min(old.valid_until, at)
     value = _secrets.token_hex(32)
     session.add(WebhookSecret(secret=value, created_by=ctx.actor_id))
     await session.flush()
-    await record(session, "telephony.secret_rotated", actor_id=ctx.actor_id, actor_label=ctx.actor_label,
-                 request=ctx.request, entity="telephony_secret",
-                 after={"grace_s": int(grace.total_seconds()), "previous": len(valid)})
+    await record(
+        session,
+        "telephony.secret_rotated",
+        actor_id=ctx.actor_id,
+        actor_label=ctx.actor_label,
+        request=ctx.request,
+        entity="telephony_secret",
+        after={"grace_s": int(grace.total_seconds()), "previous": len(valid)},
+    )
     await finish(ctx)
     secret_cache.invalidate(ctx.tenant)
     return value
 
 
 async def active_secret(session: AsyncSession) -> str | None:
-    return (await session.execute(select(WebhookSecret.secret).where(WebhookSecret.valid_until.is_(None))
-                                  .order_by(WebhookSecret.id.desc()).limit(1))).scalar_one_or_none()
+    return (
+        await session.execute(
+            select(WebhookSecret.secret)
+            .where(WebhookSecret.valid_until.is_(None))
+            .order_by(WebhookSecret.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()

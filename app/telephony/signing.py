@@ -4,13 +4,14 @@ The signature covers ``<unix timestamp> + "." + <raw body>``, sent as ``X-Siaga1
 and ``X-Siaga112-Signature: sha256=<hex>``. Signing the timestamp lets us refuse a captured
 request replayed later; the event id (see service) refuses one replayed within the window.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,9 +48,13 @@ def check_timestamp(raw: str | None, now: float) -> None:
         raise SignatureError(400, f"{TIMESTAMP_HEADER} harus berupa detik unix (bilangan bulat)")
     age = now - int(raw)
     if age > MAX_AGE_S:
-        raise SignatureError(401, f"Timestamp terlalu lama ({int(age)} detik > {MAX_AGE_S}): ditolak sebagai replay")
+        raise SignatureError(
+            401, f"Timestamp terlalu lama ({int(age)} detik > {MAX_AGE_S}): ditolak sebagai replay"
+        )
     if age < -MAX_SKEW_S:
-        raise SignatureError(401, f"Timestamp {int(-age)} detik di masa depan (maks {MAX_SKEW_S}): periksa jam server")
+        raise SignatureError(
+            401, f"Timestamp {int(-age)} detik di masa depan (maks {MAX_SKEW_S}): periksa jam server"
+        )
 
 
 def matches(secrets: list[str], timestamp: str, body: bytes, signature: str) -> bool:
@@ -82,17 +87,27 @@ class SecretCache:
         self._entries.pop(slug, None)
 
     async def _load(self, session: AsyncSession, slug: str) -> _Entry:
-        now = datetime.now(timezone.utc)
-        rows = (await session.execute(
-            select(WebhookSecret.secret, WebhookSecret.valid_until)
-            .where(or_(WebhookSecret.valid_until.is_(None), WebhookSecret.valid_until > now))
-        )).all()
+        now = datetime.now(UTC)
+        rows = (
+            await session.execute(
+                select(WebhookSecret.secret, WebhookSecret.valid_until).where(
+                    or_(WebhookSecret.valid_until.is_(None), WebhookSecret.valid_until > now)
+                )
+            )
+        ).all()
         entry = _Entry(time.monotonic(), [(r[0], r[1]) for r in rows])
         self._entries[slug] = entry
         return entry
 
-    async def verify(self, session: AsyncSession, slug: str, timestamp: str | None, signature: str | None,
-                     body: bytes, now: float | None = None) -> None:
+    async def verify(
+        self,
+        session: AsyncSession,
+        slug: str,
+        timestamp: str | None,
+        signature: str | None,
+        body: bytes,
+        now: float | None = None,
+    ) -> None:
         now = time.time() if now is None else now
         if not signature:
             raise SignatureError(401, f"Header {SIGNATURE_HEADER} wajib ada (sha256=<hex>)")
@@ -110,12 +125,14 @@ class SecretCache:
             if matches(_valid(entry), timestamp, body, signature):
                 return
         if not entry.secrets:
-            raise SignatureError(403, "Integrasi telepon belum dikonfigurasi: admin harus membuat secret webhook")
+            raise SignatureError(
+                403, "Integrasi telepon belum dikonfigurasi: admin harus membuat secret webhook"
+            )
         raise SignatureError(401, "Tanda tangan HMAC tidak cocok (secret salah atau body berubah)")
 
 
 def _valid(entry: _Entry) -> list[str]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [s for s, until in entry.secrets if until is None or until > now]
 
 

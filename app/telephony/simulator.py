@@ -7,6 +7,7 @@ spike of hundreds of calls an hour. Seedable (same seed → same day), with a sp
 ``speed=60`` plays an hour a minute, ``speed=0`` sends as fast as the server takes it. Event
 times keep their real spacing at any speed, so silent-call detection sees true durations.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ import uuid
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -65,8 +66,9 @@ def _start_times(rng: random.Random, n: int, flood: bool) -> list[float]:
     return sorted(times)
 
 
-def build_day(seed: int = 112, calls: int = 20, flood: bool = False, prank_ratio: float = 0.8,
-              aml_share: float = 0.6) -> Scenario:
+def build_day(
+    seed: int = 112, calls: int = 20, flood: bool = False, prank_ratio: float = 0.8, aml_share: float = 0.6
+) -> Scenario:
     """The events of one day, in time order. ``calls`` is the ordinary daily volume (Solok ≈ 20)."""
     rng = random.Random(seed)
     pranksters = [_number(rng) for _ in range(max(3, calls // 2))]
@@ -79,7 +81,9 @@ def build_day(seed: int = 112, calls: int = 20, flood: bool = False, prank_ratio
             kind = rng.choices(("silent", "prank", "abandoned"), (0.5, 0.35, 0.15))[0]
         else:
             kind = rng.choices(("emergency", "info", "abandoned"), (0.75, 0.2, 0.05))[0]
-        caller = rng.choice(pranksters) if kind in ("silent", "prank") and rng.random() < 0.5 else _number(rng)
+        caller = (
+            rng.choice(pranksters) if kind in ("silent", "prank") and rng.random() < 0.5 else _number(rng)
+        )
         kinds[kind] += 1
         ext = str(rng.randint(201, 206))
         ring = rng.uniform(3, 15)
@@ -89,14 +93,20 @@ def build_day(seed: int = 112, calls: int = 20, flood: bool = False, prank_ratio
             continue
         answered = start + ring
         events.append(SimEvent(answered, "answered", call_id, caller, extension=ext))
-        talk = {"silent": rng.uniform(2, 9), "prank": rng.uniform(12, 70), "info": rng.uniform(40, 180),
-                "emergency": rng.uniform(60, 420)}[kind]
+        talk = {
+            "silent": rng.uniform(2, 9),
+            "prank": rng.uniform(12, 70),
+            "info": rng.uniform(40, 180),
+            "emergency": rng.uniform(60, 420),
+        }[kind]
         if kind == "emergency":
             if rng.random() < aml_share:  # the handset's AML arrives seconds after dialling
                 lat = SOLOK_CENTRE[0] + rng.gauss(0, 0.012)
                 lon = SOLOK_CENTRE[1] + rng.gauss(0, 0.012)
                 radius = rng.choice((5, 8, 12, 15, 25, 40, 120))
-                events.append(SimEvent(start + rng.uniform(2, 8), "aml", call_id, caller, position=(lat, lon, radius)))
+                events.append(
+                    SimEvent(start + rng.uniform(2, 8), "aml", call_id, caller, position=(lat, lon, radius))
+                )
             if rng.random() < 0.3:
                 events.append(SimEvent(answered + talk * 0.7, "transferred", call_id, caller, extension=ext))
         events.append(SimEvent(answered + talk, "ended", call_id, caller))
@@ -107,13 +117,28 @@ def build_day(seed: int = 112, calls: int = 20, flood: bool = False, prank_ratio
 def event_body(ev: SimEvent, occurred_at: datetime) -> dict:
     if ev.kind == "aml":
         lat, lon, radius = ev.position
-        msg = AmlMessage(lat=round(lat, 6), lon=round(lon, 6), radius_m=float(radius),
-                         positioned_at=occurred_at.replace(microsecond=0), confidence=68, method="G",
-                         imsi="5101" + ev.caller[-11:].rjust(11, "0"), imei=None, mcc="510", mnc="10")
+        msg = AmlMessage(
+            lat=round(lat, 6),
+            lon=round(lon, 6),
+            radius_m=float(radius),
+            positioned_at=occurred_at.replace(microsecond=0),
+            confidence=68,
+            method="G",
+            imsi="5101" + ev.caller[-11:].rjust(11, "0"),
+            imei=None,
+            mcc="510",
+            mnc="10",
+        )
         return {"caller_number": ev.caller, "message": format_message(msg)}
-    body = {"event_id": f"{ev.call_id}-{ev.kind}", "type": ev.kind, "call_id": ev.call_id,
-            "caller_number": ev.caller, "called_number": "112", "trunk": TRUNKS[zlib.crc32(ev.call_id.encode()) % len(TRUNKS)],
-            "occurred_at": occurred_at.isoformat()}
+    body = {
+        "event_id": f"{ev.call_id}-{ev.kind}",
+        "type": ev.kind,
+        "call_id": ev.call_id,
+        "caller_number": ev.caller,
+        "called_number": "112",
+        "trunk": TRUNKS[zlib.crc32(ev.call_id.encode()) % len(TRUNKS)],
+        "occurred_at": occurred_at.isoformat(),
+    }
     if ev.extension:
         body["operator_extension"] = ev.extension
     return body
@@ -131,22 +156,30 @@ class Report:
         if not self.latencies_ms:
             return 0.0
         data = sorted(self.latencies_ms)
-        return data[min(len(data) - 1, int(round(p / 100 * (len(data) - 1))))]
+        return data[min(len(data) - 1, round(p / 100 * (len(data) - 1)))]
 
 
-async def replay(scenario: Scenario, base_url: str, slug: str, secret: str, speed: float = 60.0,
-                 concurrency: int = 16, client: httpx.AsyncClient | None = None,
-                 on_progress=None) -> Report:
+async def replay(
+    scenario: Scenario,
+    base_url: str,
+    slug: str,
+    secret: str,
+    speed: float = 60.0,
+    concurrency: int = 16,
+    client: httpx.AsyncClient | None = None,
+    on_progress=None,
+) -> Report:
     """Send every event, signed, keeping event times realistic (see module docstring)."""
     span = scenario.span_s
     lag = span if speed <= 0 else span * (1 - 1 / speed)
     wall0 = time.monotonic()
-    start = datetime.now(timezone.utc) - timedelta(seconds=lag)
+    start = datetime.now(UTC) - timedelta(seconds=lag)
     sem = asyncio.Semaphore(concurrency)
     report = Report()
     own = client is None
-    client = client or httpx.AsyncClient(base_url=base_url, timeout=30.0,
-                                         limits=httpx.Limits(max_connections=concurrency))
+    client = client or httpx.AsyncClient(
+        base_url=base_url, timeout=30.0, limits=httpx.Limits(max_connections=concurrency)
+    )
 
     async def send(ev: SimEvent) -> None:
         occurred = start + timedelta(seconds=ev.offset)

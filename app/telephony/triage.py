@@ -3,9 +3,10 @@
 Nothing here ever blocks a call: a number with a bad reputation may still be in real danger,
 so the console only WARNS the operator.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,15 +39,20 @@ def apply_silent_flag(call: Call) -> None:
             call.outcome = None
 
 
-async def reputation(session: AsyncSession, numbers: list[str], now: datetime | None = None) -> dict[str, int]:
+async def reputation(
+    session: AsyncSession, numbers: list[str], now: datetime | None = None
+) -> dict[str, int]:
     """Prank/silent calls per number in the last 30 days (one grouped query for any number of callers)."""
     if not numbers:
         return {}
-    since = (now or datetime.now(timezone.utc)) - timedelta(days=REPUTATION_DAYS)
+    since = (now or datetime.now(UTC)) - timedelta(days=REPUTATION_DAYS)
     rows = await session.execute(
         select(Call.caller_number, func.count())
-        .where(Call.caller_number.in_(set(numbers)), Call.received_at >= since,
-               or_(Call.outcome.in_(("prank", "silent")), Call.silent_suspected.is_(True)))
+        .where(
+            Call.caller_number.in_(set(numbers)),
+            Call.received_at >= since,
+            or_(Call.outcome.in_(("prank", "silent")), Call.silent_suspected.is_(True)),
+        )
         .group_by(Call.caller_number)
     )
     return {number: count for number, count in rows.all()}

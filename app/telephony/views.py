@@ -1,4 +1,5 @@
 """Telephony pages: the console's ringing panel (+ its live stream), callbacks, watch list, webhook secret."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,9 @@ from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, OperatorDep, SupervisorDep, TenantDep, TenantSessionDep
 from app.web.templating import is_htmx, render
 
-router = APIRouter(prefix="/t/{slug}/telephony", dependencies=[Depends(verify_csrf)], tags=["telephony (HTML)"])
+router = APIRouter(
+    prefix="/t/{slug}/telephony", dependencies=[Depends(verify_csrf)], tags=["telephony (HTML)"]
+)
 STREAM_TOPICS = {"ringing", "location", "callbacks"}
 KEEPALIVE_S = 15.0
 
@@ -40,7 +43,9 @@ async def panel(request: Request, tenant: TenantDep, session: TenantSessionDep, 
 
 
 @router.post("/calls/{call_id}/claim", include_in_schema=False)
-async def claim(call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep):
+async def claim(
+    call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+):
     """htmx: the panel comes back either way, with a toast saying who won."""
     user_id = user.id  # read before a rollback expires the ORM object
     try:
@@ -80,25 +85,36 @@ async def stream(request: Request, tenant: TenantDep, user: OperatorDep):
             await pubsub.unsubscribe()
             await pubsub.aclose()
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 # --- callbacks -------------------------------------------------------------------------------------
 
+
 @router.get("/callbacks", include_in_schema=False)
-async def callbacks(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep,
-                    status: str = "open"):
+async def callbacks(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep, status: str = "open"
+):
     status = status if status in ("open", "done", "void") else "open"
     rows = await service.callback_tasks(session, status)
     rep = await service.annotate(session, [c for _, c in rows])
-    items = [{"task": t, **r} for (t, _), r in zip(rows, rep)]
+    items = [{"task": t, **r} for (t, _), r in zip(rows, rep, strict=False)]
     return render(request, "telephony/callbacks.html", {"items": items, "status": status, "user": user})
 
 
 @router.post("/callbacks/{task_id}/done", include_in_schema=False)
-async def callback_done(task_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep,
-                        user: OperatorDep, note: Annotated[str, Form(max_length=500)] = ""):
+async def callback_done(
+    task_id: int,
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    user: OperatorDep,
+    note: Annotated[str, Form(max_length=500)] = "",
+):
     with service_errors():
         await service.complete_callback(_ctx(request, session), task_id, note.strip() or None)
     return RedirectResponse(f"/t/{tenant.slug}/telephony/callbacks", status_code=303)
@@ -106,10 +122,19 @@ async def callback_done(task_id: int, request: Request, tenant: TenantDep, sessi
 
 # --- watch list (supervisors) ----------------------------------------------------------------------
 
+
 async def _watch_page(request, session, user, errors=None, form=None, status_code=200):
-    return render(request, "telephony/watch.html",
-                  {"entries": await service.watch_list(session), "user": user, "errors": errors or {},
-                   "form": form or {}}, status_code=status_code)
+    return render(
+        request,
+        "telephony/watch.html",
+        {
+            "entries": await service.watch_list(session),
+            "user": user,
+            "errors": errors or {},
+            "form": form or {},
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/watch", include_in_schema=False)
@@ -118,8 +143,14 @@ async def watch(request: Request, tenant: TenantDep, session: TenantSessionDep, 
 
 
 @router.post("/watch", include_in_schema=False)
-async def watch_add(request: Request, tenant: TenantDep, session: TenantSessionDep, user: SupervisorDep,
-                    caller_number: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = ""):
+async def watch_add(
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    user: SupervisorDep,
+    caller_number: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+):
     form = {"caller_number": caller_number, "reason": reason}
     errors = {}
     number = None
@@ -142,8 +173,9 @@ async def watch_add(request: Request, tenant: TenantDep, session: TenantSessionD
 
 
 @router.post("/watch/{entry_id}/remove", include_in_schema=False)
-async def watch_remove(entry_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep,
-                       user: SupervisorDep):
+async def watch_remove(
+    entry_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: SupervisorDep
+):
     with service_errors():
         await service.remove_watch(_ctx(request, session), entry_id)
     return RedirectResponse(f"/t/{tenant.slug}/telephony/watch", status_code=303)
@@ -151,24 +183,45 @@ async def watch_remove(entry_id: int, request: Request, tenant: TenantDep, sessi
 
 # --- webhook secret (admins) ---------------------------------------------------------------------------
 
+
 def _integration_info(request: Request, slug: str) -> dict:
     base = str(request.base_url).rstrip("/")
-    return {"events_url": f"{base}/api/v1/t/{slug}/telephony/events", "aml_url": f"{base}/api/v1/t/{slug}/telephony/aml",
-            "ts_header": TIMESTAMP_HEADER, "sig_header": SIGNATURE_HEADER, "max_age": MAX_AGE_S,
-            "grace_min": int(service.SECRET_GRACE.total_seconds() // 60)}
+    return {
+        "events_url": f"{base}/api/v1/t/{slug}/telephony/events",
+        "aml_url": f"{base}/api/v1/t/{slug}/telephony/aml",
+        "ts_header": TIMESTAMP_HEADER,
+        "sig_header": SIGNATURE_HEADER,
+        "max_age": MAX_AGE_S,
+        "grace_min": int(service.SECRET_GRACE.total_seconds() // 60),
+    }
 
 
 @router.get("/settings", include_in_schema=False)
 async def settings_page(request: Request, tenant: TenantDep, session: TenantSessionDep, user: AdminDep):
-    return render(request, "telephony/settings.html",
-                  {"secrets": await service.secret_status(session), "new_secret": None, "user": user,
-                   **_integration_info(request, tenant.slug)})
+    return render(
+        request,
+        "telephony/settings.html",
+        {
+            "secrets": await service.secret_status(session),
+            "new_secret": None,
+            "user": user,
+            **_integration_info(request, tenant.slug),
+        },
+    )
 
 
 @router.post("/settings/rotate", include_in_schema=False)
 async def rotate(request: Request, tenant: TenantDep, session: TenantSessionDep, user: AdminDep):
     """The new secret is shown on this response only; afterwards only its age is visible."""
     value = await service.rotate_secret(_ctx(request, session))
-    return render(request, "telephony/settings.html",
-                  {"secrets": await service.secret_status(session), "new_secret": value, "user": user,
-                   **_integration_info(request, tenant.slug)}, headers={"Cache-Control": "no-store"})
+    return render(
+        request,
+        "telephony/settings.html",
+        {
+            "secrets": await service.secret_status(session),
+            "new_secret": value,
+            "user": user,
+            **_integration_info(request, tenant.slug),
+        },
+        headers={"Cache-Control": "no-store"},
+    )

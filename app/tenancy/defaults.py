@@ -2,6 +2,7 @@
 
 A manifest in tenants/ (or the tenant admin) can add to or change these later.
 """
+
 from __future__ import annotations
 
 DEFAULT_OPDS: list[dict] = [

@@ -4,6 +4,7 @@ Each regency comes from its manifest in tenants/ (OPDs, routing, SLA overrides, 
 this module only adds the staff accounts. Idempotent: running it again creates nothing twice.
 Never run in production.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,18 +41,40 @@ async def seed_demo(db: Database) -> list[DemoAccount]:
         reg = m.region
         async with db.tenant(reg.slug) as s:
             damkar = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
-            for role, opd_id in (("admin", None), ("supervisor", None), ("operator", None), ("opd_staff", damkar)):
+            for role, opd_id in (
+                ("admin", None),
+                ("supervisor", None),
+                ("operator", None),
+                ("opd_staff", damkar),
+            ):
                 email = demo_email("damkar" if role == "opd_staff" else role, reg.slug)
                 if not (await s.execute(select(User.id).where(User.email == email))).scalar():
-                    s.add(User(email=email, full_name=f"{role.title()} {reg.short_name}", role=role,
-                               opd_id=opd_id, password_hash=password_hash, is_active=True, session_version=1))
+                    s.add(
+                        User(
+                            email=email,
+                            full_name=f"{role.title()} {reg.short_name}",
+                            role=role,
+                            opd_id=opd_id,
+                            password_hash=password_hash,
+                            is_active=True,
+                            session_version=1,
+                        )
+                    )
                 accounts.append(DemoAccount(reg.short_name, email, role, f"/t/{reg.slug}/login"))
             await s.commit()
     async with db.public() as s:
         email = "kominfo@demo.siaga112.id"
         if not (await s.execute(select(PlatformUser.id).where(PlatformUser.email == email))).scalar():
-            s.add(PlatformUser(email=email, full_name="Petugas Kominfo", role="kominfo",
-                               password_hash=password_hash, is_active=True, session_version=1))
+            s.add(
+                PlatformUser(
+                    email=email,
+                    full_name="Petugas Kominfo",
+                    role="kominfo",
+                    password_hash=password_hash,
+                    is_active=True,
+                    session_version=1,
+                )
+            )
             await s.commit()
         accounts.append(DemoAccount("Kominfo / Komdigi", email, "kominfo", "/login"))
     return accounts

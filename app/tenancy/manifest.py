@@ -6,11 +6,12 @@ listed category is made exactly the listed OPDs, SLA policies are matched by (pr
 category). Nothing the manifest does not mention is deleted. A second apply changes nothing and
 writes no audit entry.
 """
+
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,8 +27,15 @@ from app.tenancy.provision import NewTenant, provision_tenant
 from app.tenancy.regions import Regency, regency
 
 MANIFEST_DIR = PROJECT_ROOT / "tenants"
-SLA_FIELDS = ("answer_s", "dispatch_s", "acknowledge_s", "arrival_s", "resolution_s", "warning_pct",
-              "escalation_delay_s")
+SLA_FIELDS = (
+    "answer_s",
+    "dispatch_s",
+    "acknowledge_s",
+    "arrival_s",
+    "resolution_s",
+    "warning_pct",
+    "escalation_delay_s",
+)
 OPD_KEYS = {"code", "name", "type", "emergency_number", "escalation_contact", "webhook_url", "active"}
 CATEGORY_KEYS = {"code", "name", "priority", "sort", "active", "opds"}
 
@@ -107,7 +115,9 @@ def load(path: str | Path) -> Manifest:
     for i, s in enumerate(slas):
         where = f"[[sla]] #{i + 1}"
         if set(s) - set(SLA_FIELDS) - {"priority", "category"}:
-            problems.append(f"{where}: unknown keys {sorted(set(s) - set(SLA_FIELDS) - {'priority', 'category'})}")
+            problems.append(
+                f"{where}: unknown keys {sorted(set(s) - set(SLA_FIELDS) - {'priority', 'category'})}"
+            )
         if s.get("priority") not in (1, 2, 3, 4):
             problems.append(f"{where}: priority must be 1–4")
         if s.get("category") is not None and s["category"] not in known_cats:
@@ -115,7 +125,9 @@ def load(path: str | Path) -> Manifest:
         for f in SLA_FIELDS:
             v = s.get(f)
             if v is not None and (not isinstance(v, int) or v <= 0 or (f == "warning_pct" and v > 99)):
-                problems.append(f"{where}: {f} must be a positive whole number (seconds; percent for warning_pct)")
+                problems.append(
+                    f"{where}: {f} must be a positive whole number (seconds; percent for warning_pct)"
+                )
         key = (s.get("priority"), s.get("category"))
         if key in seen_sla:
             problems.append(f"{where}: duplicate policy for priority/category {key}")
@@ -141,7 +153,7 @@ def discover(directory: Path = MANIFEST_DIR) -> list[Path]:
 
 
 def _launch_instant(launched: date, tz: str) -> datetime:
-    return datetime.combine(launched, time(0), tzinfo=ZoneInfo(TIMEZONES[tz])).astimezone(timezone.utc)
+    return datetime.combine(launched, time(0), tzinfo=ZoneInfo(TIMEZONES[tz])).astimezone(UTC)
 
 
 async def _ensure_tenant(db: Database, m: Manifest) -> bool:
@@ -150,13 +162,20 @@ async def _ensure_tenant(db: Database, m: Manifest) -> bool:
     if exists:
         return False
     r = m.region
-    await provision_tenant(db.engine, NewTenant(r.slug, r.short_name, r.code, r.province, r.timezone, m.status))
-    now = datetime.now(timezone.utc)
+    await provision_tenant(
+        db.engine, NewTenant(r.slug, r.short_name, r.code, r.province, r.timezone, m.status)
+    )
+    now = datetime.now(UTC)
     launched = _launch_instant(m.launched, r.timezone) if m.launched else None
     async with db.public() as s:
-        await s.execute(update(Tenant).where(Tenant.region_code == r.code).values(
-            verified_at=(launched or now) if m.status in ("verified", "active") else None,
-            activated_at=launched if m.status == "active" else None))
+        await s.execute(
+            update(Tenant)
+            .where(Tenant.region_code == r.code)
+            .values(
+                verified_at=(launched or now) if m.status in ("verified", "active") else None,
+                activated_at=launched if m.status == "active" else None,
+            )
+        )
         await s.commit()
     return True
 
@@ -169,8 +188,16 @@ def _set(obj, values: dict, changes: list[str], label: str) -> None:
         changes.append(f"{label}: {', '.join(sorted(diff))}")
 
 
-def _upsert(s: AsyncSession, existing: dict, model, code: str, values: dict, changes: list[str], kind: str,
-            **on_create) -> None:
+def _upsert(
+    s: AsyncSession,
+    existing: dict,
+    model,
+    code: str,
+    values: dict,
+    changes: list[str],
+    kind: str,
+    **on_create,
+) -> None:
     """Create the ``model`` row with this code, or set those of ``values`` that differ (each noted)."""
     obj = existing.get(code)
     if obj is None:
@@ -184,29 +211,50 @@ def _upsert(s: AsyncSession, existing: dict, model, code: str, values: dict, cha
 async def _apply_opds(s: AsyncSession, m: Manifest, changes: list[str]) -> dict[str, int]:
     existing = {o.code: o for o in (await s.execute(select(Opd))).scalars()}
     for row in m.opds:
-        values = {"name": row["name"], "type": row.get("type", "other"),
-                  "emergency_number": row.get("emergency_number"), "escalation_contact": row.get("escalation_contact"),
-                  "webhook_url": row.get("webhook_url"), "is_active": row.get("active", True)}
+        values = {
+            "name": row["name"],
+            "type": row.get("type", "other"),
+            "emergency_number": row.get("emergency_number"),
+            "escalation_contact": row.get("escalation_contact"),
+            "webhook_url": row.get("webhook_url"),
+            "is_active": row.get("active", True),
+        }
         _upsert(s, existing, Opd, row["code"], values, changes, "opd")
     await s.flush()
     return {code: o.id for code, o in existing.items()}
 
 
-async def _apply_categories(s: AsyncSession, m: Manifest, opd_ids: dict[str, int], changes: list[str]) -> dict[str, int]:
+async def _apply_categories(
+    s: AsyncSession, m: Manifest, opd_ids: dict[str, int], changes: list[str]
+) -> dict[str, int]:
     existing = {c.code: c for c in (await s.execute(select(Category))).scalars()}
     for row in m.categories:
-        values = {"name": row["name"], "default_priority": row.get("priority", 2), "is_active": row.get("active", True)}
+        values = {
+            "name": row["name"],
+            "default_priority": row.get("priority", 2),
+            "is_active": row.get("active", True),
+        }
         if "sort" in row:
             values["sort_order"] = row["sort"]
-        _upsert(s, existing, Category, row["code"], values, changes, "category",
-                **({} if "sort_order" in values else {"sort_order": 100}))
+        _upsert(
+            s,
+            existing,
+            Category,
+            row["code"],
+            values,
+            changes,
+            "category",
+            **({} if "sort_order" in values else {"sort_order": 100}),
+        )
     await s.flush()
     for row in m.categories:
         if "opds" not in row:
             continue
         cat_id = existing[row["code"]].id
         want = {opd_ids[c] for c in row["opds"]}
-        have = set((await s.execute(select(CategoryOpd.opd_id).where(CategoryOpd.category_id == cat_id))).scalars())
+        have = set(
+            (await s.execute(select(CategoryOpd.opd_id).where(CategoryOpd.category_id == cat_id))).scalars()
+        )
         for opd_id in have - want:
             await s.delete(await s.get(CategoryOpd, (cat_id, opd_id)))
         s.add_all([CategoryOpd(category_id=cat_id, opd_id=o) for o in sorted(want - have)])
@@ -251,8 +299,14 @@ async def apply(db: Database, m: Manifest) -> ApplyResult:
         if added := await ensure_kecamatan(s, m.region.code):
             changes.append(f"kecamatan: {added} added")
         if changes:
-            await record(s, "manifest.apply", actor_label=f"manifest {m.path.name}", entity="tenant",
-                         entity_id=m.slug, after={"changes": changes})
+            await record(
+                s,
+                "manifest.apply",
+                actor_label=f"manifest {m.path.name}",
+                entity="tenant",
+                entity_id=m.slug,
+                after={"changes": changes},
+            )
         await s.commit()
     return result
 

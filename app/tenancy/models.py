@@ -1,4 +1,5 @@
 """The tenant registry: one row per kabupaten/kota in the shared public schema."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -4,6 +4,7 @@ All in ONE transaction, built from the current model DDL and stamped (never by r
 migration history): a tenant appears whole or not at all. A test replays the history on another
 schema and checks the catalogs are identical, so the two paths cannot drift.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,8 +54,11 @@ def tenant_ddl(dialect_name: str = "postgresql") -> tuple[str, ...]:
     TenantBase.metadata.create_all(mock, checkfirst=False)
     dialect = postgresql.psycopg.dialect()
     return tuple(
-        str(stmt.compile(dialect=dialect, schema_translate_map={"tenant": _SENTINEL},
-                         render_schema_translate=True)).strip()
+        str(
+            stmt.compile(
+                dialect=dialect, schema_translate_map={"tenant": _SENTINEL}, render_schema_translate=True
+            )
+        ).strip()
         for stmt in captured
     )
 
@@ -96,7 +100,9 @@ async def seed_defaults(conn: AsyncConnection) -> None:
     ]
     cat_ids = dict(
         (code, cid)
-        for cid, code in (await conn.execute(insert(Category).returning(Category.id, Category.code), cat_rows)).all()
+        for cid, code in (
+            await conn.execute(insert(Category).returning(Category.id, Category.code), cat_rows)
+        ).all()
     )
     links = [
         {"category_id": cat_ids[code], "opd_id": opd_ids[c]}

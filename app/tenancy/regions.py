@@ -2,6 +2,7 @@
 
 The CSVs live in data/idn-area/ with their licences (data ODbL, code MIT).
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,8 @@ WIT_PROVINCES = {"81", "82", "91", "92", "93", "94", "95", "96"}
 
 @dataclass(frozen=True)
 class Regency:
-    code: str          # "13.72"
-    name: str          # "Kota Solok" / "Kabupaten Musi Banyuasin"
+    code: str  # "13.72"
+    name: str  # "Kota Solok" / "Kabupaten Musi Banyuasin"
     province_code: str
     province: str
 
@@ -51,7 +52,7 @@ def timezone_for_province(code: str) -> str:
 
 
 def slug_for(name: str) -> str:
-    """"Kota Solok" → kota_solok, "Kabupaten Musi Banyuasin" → kab_musi_banyuasin."""
+    """ "Kota Solok" → kota_solok, "Kabupaten Musi Banyuasin" → kab_musi_banyuasin."""
     base = re.sub(r"^Kabupaten\s+", "kab ", name.strip(), flags=re.I)
     base = re.sub(r"[^a-z0-9]+", "_", base.lower()).strip("_")
     return base[:47]

@@ -3,6 +3,7 @@
 The cache is per process and expires after a few seconds, so a suspension reaches every app
 process quickly without a registry query on each call intake.
 """
+
 from __future__ import annotations
 
 import time
@@ -43,9 +44,7 @@ class TenantRegistry:
         if hit and hit[0] > now:
             return hit[1]
         async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(select(Tenant.__table__).where(Tenant.slug == slug))
-            ).mappings().first()
+            row = (await conn.execute(select(Tenant.__table__).where(Tenant.slug == slug))).mappings().first()
         info = tenant_info(row) if row is not None else None
         self._cache[slug] = (now + self.ttl, info)
         if len(self._cache) > 4096:
@@ -59,7 +58,12 @@ class TenantRegistry:
 def tenant_info(m) -> TenantInfo:
     """A registry row (a mapping of public.tenants' columns) as the read-only TenantInfo."""
     return TenantInfo(
-        id=m["id"], slug=m["slug"], name=m["name"], region_code=m["region_code"],
-        province=m["province"], status=m["status"], timezone=m["timezone"],
+        id=m["id"],
+        slug=m["slug"],
+        name=m["name"],
+        region_code=m["region_code"],
+        province=m["province"],
+        status=m["status"],
+        timezone=m["timezone"],
         activated_at=m["activated_at"],
     )

@@ -3,6 +3,7 @@
 HTML forms send it as the ``csrf_token`` field; htmx and fetch send ``X-CSRF-Token`` (set once
 in base.html through ``hx-headers``). Bearer-token API calls carry no cookie and need none.
 """
+
 from __future__ import annotations
 
 import hmac

@@ -2,10 +2,12 @@
 
 Routes read as ``async def f(tenant: TenantDep, session: TenantSessionDep, user: OperatorDep)``.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Annotated, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import ARRAY, Integer, any_, bindparam, select
@@ -84,13 +86,22 @@ def tenant_login_url(slug: str) -> str:
 def _check_session_user(request: Request, tenant: TenantInfo, user) -> None:
     """The cookie names a live, current user of THIS tenant (a session of another tenant, a
     deactivated user, a bumped session version or an expired session count as not logged in)."""
-    if user is None or not user.is_active or user.session_version != request.session.get("v") \
-            or session_expired(request):
+    if (
+        user is None
+        or not user.is_active
+        or user.session_version != request.session.get("v")
+        or session_expired(request)
+    ):
         request.session.clear()
         raise LoginRequired(tenant_login_url(tenant.slug))
     request.state.principal = Principal(
-        kind="tenant", user_id=user.id, role=user.role, name=user.full_name, email=user.email,
-        tenant_slug=tenant.slug, opd_id=user.opd_id,
+        kind="tenant",
+        user_id=user.id,
+        role=user.role,
+        name=user.full_name,
+        email=user.email,
+        tenant_slug=tenant.slug,
+        opd_id=user.opd_id,
     )
 
 
@@ -109,8 +120,11 @@ async def current_tenant_user(request: Request, tenant: TenantDep, session: Tena
 
 
 # The JSON API needs only who is asking: Core rows (no identity map, no ORM loading), built once.
-_PRINCIPAL_COLUMNS = Direct(select(User.id, User.role, User.full_name, User.email, User.opd_id, User.is_active,
-                                   User.session_version).where(User.id == any_(bindparam("ids", type_=ARRAY(Integer)))))
+_PRINCIPAL_COLUMNS = Direct(
+    select(
+        User.id, User.role, User.full_name, User.email, User.opd_id, User.is_active, User.session_version
+    ).where(User.id == any_(bindparam("ids", type_=ARRAY(Integer))))
+)
 
 
 def session_user_loader(db: Database) -> Batcher:
@@ -156,11 +170,20 @@ async def current_platform_user(request: Request, session: PublicSessionDep) -> 
     if data.get("k") != "platform" or not data.get("u"):
         raise LoginRequired("/login")
     user = await session.get(PlatformUser, data["u"])
-    if user is None or not user.is_active or user.session_version != data.get("v") or session_expired(request):
+    if (
+        user is None
+        or not user.is_active
+        or user.session_version != data.get("v")
+        or session_expired(request)
+    ):
         request.session.clear()
         raise LoginRequired("/login")
     request.state.principal = Principal(
-        kind="platform", user_id=user.id, role=user.role, name=user.full_name, email=user.email,
+        kind="platform",
+        user_id=user.id,
+        role=user.role,
+        name=user.full_name,
+        email=user.email,
     )
     return user
 
@@ -182,6 +205,7 @@ PlatformAdminDep = Annotated[PlatformUser, Depends(platform_roles("platform_admi
 
 
 # --- JSON API: a principal from a cookie session OR a bearer API token -------------------------
+
 
 def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")

@@ -1,4 +1,5 @@
 """Errors that routes raise; app.main turns them into JSON for the API and pages for people."""
+
 from __future__ import annotations
 
 from fastapi import HTTPException

@@ -1,4 +1,5 @@
 """Binding a request to a tenant by host name: ``solok.112.example.id/x`` → ``/t/solok/x``."""
+
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send

@@ -6,6 +6,7 @@ code's Alembic head, so a task built from new code never takes traffic before `s
 upgrade` ran. Tenant schemas still behind are reported (count) but do not fail readiness: a
 fleet migration is resumable and per tenant, and one slow tenant must not take the fleet down.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,8 +25,14 @@ router = APIRouter(tags=["pages"])
 @router.get("/", include_in_schema=False)
 async def landing(request: Request, session: PublicSessionDep):
     tenants = (
-        await session.execute(select(Tenant).where(Tenant.status.in_(("active", "verified"))).order_by(Tenant.name))
-    ).scalars().all()
+        (
+            await session.execute(
+                select(Tenant).where(Tenant.status.in_(("active", "verified"))).order_by(Tenant.name)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return render(request, "landing.html", {"tenants": tenants})
 
 
@@ -47,8 +54,11 @@ async def _dependency_checks(request: Request) -> dict[str, str]:
 
 def _answer(checks: dict, **extra) -> JSONResponse:
     healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", **checks, **extra},
-                        status_code=200 if healthy else 503, headers={"cache-control": "no-store"})
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", **checks, **extra},
+        status_code=200 if healthy else 503,
+        headers={"cache-control": "no-store"},
+    )
 
 
 @router.get("/healthz", tags=["ops"])
@@ -85,9 +95,13 @@ async def readyz(request: Request):
         try:
             head = head_revision("public")
             async with request.app.state.db.engine.connect() as conn:
-                current = (await conn.execute(text("SELECT version_num FROM public.alembic_version"))).scalar()
+                current = (
+                    await conn.execute(text("SELECT version_num FROM public.alembic_version"))
+                ).scalar()
                 extra["tenants_behind"] = await _tenants_behind(request, conn)
-            checks["migrations"] = "ok" if current == head else f"error: public at {current}, code needs {head}"
+            checks["migrations"] = (
+                "ok" if current == head else f"error: public at {current}, code needs {head}"
+            )
         except Exception as exc:
             checks["migrations"] = f"error: {type(exc).__name__}"
     else:

@@ -2,9 +2,10 @@
 
 FastAPI ≥0.16x keeps included routers nested; security and isolation suites walk this list.
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def iter_routes(routes, prefix: str = "") -> Iterator[tuple[str, set[str], object]]:

@@ -3,22 +3,25 @@
 The CSP allows only our own scripts/styles and OSM tile images: an injected ``<script>`` or
 inline handler does not run, and no page can be framed (clickjacking of the dispatch console).
 """
+
 from __future__ import annotations
 
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    # style="" attributes only (bar widths, legend colours); <style> blocks stay forbidden.
-    "style-src-attr 'unsafe-inline'",
-    "img-src 'self' data: https://*.tile.openstreetmap.org",
-    "connect-src 'self'",
-    "font-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        # style="" attributes only (bar widths, legend colours); <style> blocks stay forbidden.
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data: https://*.tile.openstreetmap.org",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
 class SecurityHeadersMiddleware:

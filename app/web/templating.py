@@ -1,7 +1,8 @@
 """One Jinja2 environment for every page, with the helpers templates need."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -17,14 +18,14 @@ def local_time(value: datetime | None, tz: str = "Asia/Jakarta", fmt: str = "%d 
     if value is None:
         return "–"
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
 
 
 def elapsed(since: datetime | None, until: datetime | None = None) -> str:
     if since is None:
         return "–"
-    end = until or datetime.now(timezone.utc)
+    end = until or datetime.now(UTC)
     seconds = max(0, int((end - since).total_seconds()))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
@@ -37,8 +38,11 @@ templates.env.filters["elapsed"] = elapsed
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200, headers=None):
-    ctx = {"request": request, "principal": getattr(request.state, "principal", None),
-           "tenant": getattr(request.state, "tenant", None)}
+    ctx = {
+        "request": request,
+        "principal": getattr(request.state, "principal", None),
+        "tenant": getattr(request.state, "tenant", None),
+    }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)
 

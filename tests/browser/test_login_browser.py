@@ -1,4 +1,5 @@
 """A person logs in as a regency operator in a real (headless) Chromium."""
+
 from __future__ import annotations
 
 import pytest

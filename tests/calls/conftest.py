@@ -1,4 +1,5 @@
 """Fixtures for the call-centre workflow: logged-in clients per role, row counters, an event spy."""
+
 from __future__ import annotations
 
 import httpx
@@ -9,8 +10,14 @@ from app.events import subscribe
 from tests.conftest import csrf_of, login
 
 SEEN: list = []
-EVENT_NAMES = ("call.created", "call.updated", "incident.opened", "incident.updated", "dispatch.created",
-               "dispatch.status_changed")
+EVENT_NAMES = (
+    "call.created",
+    "call.updated",
+    "incident.opened",
+    "incident.updated",
+    "dispatch.created",
+    "dispatch.status_changed",
+)
 
 
 def _spy(name):
@@ -60,8 +67,10 @@ def counts(db):
 
     async def read(tenant):
         async with db.tenant(tenant.slug) as s:
-            return {m.__tablename__: (await s.execute(select(func.count()).select_from(m))).scalar_one()
-                    for m in (Call, Incident, Dispatch, EventLog, AuditLog)}
+            return {
+                m.__tablename__: (await s.execute(select(func.count()).select_from(m))).scalar_one()
+                for m in (Call, Incident, Dispatch, EventLog, AuditLog)
+            }
 
     return read
 

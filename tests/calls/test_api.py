@@ -1,4 +1,5 @@
 """The call → incident → dispatch workflow through the JSON API, with its permissions and events."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,21 +16,37 @@ def api(tenant, path):
 async def new_incident(op, tenant, cats, number="081234567890", category="fire", **fields):
     call = await op.post(api(tenant, "/calls"), json={"caller_number": number, "channel": "voice"})
     assert call.status_code == 201, call.text
-    inc = await op.post(api(tenant, "/incidents"), json={
-        "call_id": call.json()["id"], "category_id": cats[category], "address": "Jl. Sudirman 1", **fields})
+    inc = await op.post(
+        api(tenant, "/incidents"),
+        json={
+            "call_id": call.json()["id"],
+            "category_id": cats[category],
+            "address": "Jl. Sudirman 1",
+            **fields,
+        },
+    )
     assert inc.status_code == 201, inc.text
     return call.json(), inc.json()
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("081234567890", "+6281234567890"), ("0812-3456-7890", "+6281234567890"), ("62 812 3456 7890", "+6281234567890"),
-    ("+62 (751) 123456", "+62751123456"), ("+14155552671", "+14155552671"), ("0014155552671", "+14155552671"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("081234567890", "+6281234567890"),
+        ("0812-3456-7890", "+6281234567890"),
+        ("62 812 3456 7890", "+6281234567890"),
+        ("+62 (751) 123456", "+62751123456"),
+        ("+14155552671", "+14155552671"),
+        ("0014155552671", "+14155552671"),
+    ],
+)
 def test_numbers_are_normalised_to_e164(raw, expected):
     assert normalize_phone(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "+62 0812", "08", "+1234", "+620000000", "0812345678901234", "112"])
+@pytest.mark.parametrize(
+    "raw", ["", "abc", "+62 0812", "08", "+1234", "+620000000", "0812345678901234", "112"]
+)
 def test_bad_numbers_are_refused(raw):
     with pytest.raises(ValueError):
         normalize_phone(raw)
@@ -40,15 +57,26 @@ async def test_full_lifecycle_call_incident_dispatch_resolved(tenant_a, client_a
     op = await client_as(tenant_a, "operator")
     damkar = await client_as(tenant_a, "opd_staff", "damkar")
 
-    created = await op.post(api(tenant_a, "/calls"), json={"caller_number": "0812 1111 2222", "channel": "voice"})
+    created = await op.post(
+        api(tenant_a, "/calls"), json={"caller_number": "0812 1111 2222", "channel": "voice"}
+    )
     assert created.status_code == 201
     call = created.json()
     assert call["caller_number"] == "+6281211112222" and call["operator_id"] == op.user.id
     assert call["outcome"] is None and call["received_at"]
 
-    inc = await op.post(api(tenant_a, "/incidents"), json={
-        "call_id": call["id"], "category_id": cats["fire"], "lat": -0.79, "lon": 100.65,
-        "address": "Pasar Raya Solok", "description": "Kios terbakar", "people_involved": 3})
+    inc = await op.post(
+        api(tenant_a, "/incidents"),
+        json={
+            "call_id": call["id"],
+            "category_id": cats["fire"],
+            "lat": -0.79,
+            "lon": 100.65,
+            "address": "Pasar Raya Solok",
+            "description": "Kios terbakar",
+            "people_involved": 3,
+        },
+    )
     assert inc.status_code == 201, inc.text
     incident = inc.json()
     assert incident["priority"] == 1  # the category's default
@@ -59,7 +87,9 @@ async def test_full_lifecycle_call_incident_dispatch_resolved(tenant_a, client_a
     suggested = (await op.get(api(tenant_a, f"/incidents/{incident['id']}/suggested-opds"))).json()
     assert {o["code"] for o in suggested} == {"damkar", "bpbd"}
 
-    sent = await op.post(api(tenant_a, f"/incidents/{incident['id']}/dispatches"), json={"opd_ids": [opds["damkar"]]})
+    sent = await op.post(
+        api(tenant_a, f"/incidents/{incident['id']}/dispatches"), json={"opd_ids": [opds["damkar"]]}
+    )
     assert sent.status_code == 201, sent.text
     d = sent.json()[0]
     assert d["status"] == "sent" and d["opd_code"] == "damkar" and d["version"] == 1
@@ -69,8 +99,9 @@ async def test_full_lifecycle_call_incident_dispatch_resolved(tenant_a, client_a
 
     version = d["version"]
     for status in ("acknowledged", "en_route", "on_scene", "resolved"):
-        resp = await damkar.post(api(tenant_a, f"/dispatches/{d['id']}/transition"),
-                                 json={"status": status, "version": version})
+        resp = await damkar.post(
+            api(tenant_a, f"/dispatches/{d['id']}/transition"), json={"status": status, "version": version}
+        )
         assert resp.status_code == 200, resp.text
         body = resp.json()
         assert body["status"] == status and body["version"] == version + 1
@@ -78,31 +109,52 @@ async def test_full_lifecycle_call_incident_dispatch_resolved(tenant_a, client_a
         version = body["version"]
 
     # Terminal: nothing moves a resolved dispatch, and a stale version is a 409 too.
-    again = await damkar.post(api(tenant_a, f"/dispatches/{d['id']}/transition"), json={"status": "acknowledged"})
+    again = await damkar.post(
+        api(tenant_a, f"/dispatches/{d['id']}/transition"), json={"status": "acknowledged"}
+    )
     assert again.status_code == 409 and "Selesai" in again.json()["detail"]
-    stale = await damkar.post(api(tenant_a, f"/dispatches/{d['id']}/transition"),
-                              json={"status": "resolved", "version": 1})
+    stale = await damkar.post(
+        api(tenant_a, f"/dispatches/{d['id']}/transition"), json={"status": "resolved", "version": 1}
+    )
     assert stale.status_code == 409
 
     history = (await op.get(api(tenant_a, f"/dispatches/{d['id']}/events"))).json()
-    assert [e["kind"] for e in history] == ["sent", "status:acknowledged", "status:en_route", "status:on_scene",
-                                            "status:resolved"]
+    assert [e["kind"] for e in history] == [
+        "sent",
+        "status:acknowledged",
+        "status:en_route",
+        "status:on_scene",
+        "status:resolved",
+    ]
     assert all(e["actor_id"] == damkar.user.id for e in history[1:])
 
     names = [e.name for e in seen_events if e.tenant == tenant_a.slug]
-    assert names == ["call.created", "incident.opened", "call.updated", "dispatch.created"] + \
-        ["dispatch.status_changed"] * 4
+    assert (
+        names
+        == ["call.created", "incident.opened", "call.updated", "dispatch.created"]
+        + ["dispatch.status_changed"] * 4
+    )
     status_events = [e for e in seen_events if e.name == "dispatch.status_changed"]
     assert [(e.old, e.new) for e in status_events] == [
-        ("sent", "acknowledged"), ("acknowledged", "en_route"), ("en_route", "on_scene"), ("on_scene", "resolved")]
+        ("sent", "acknowledged"),
+        ("acknowledged", "en_route"),
+        ("en_route", "on_scene"),
+        ("on_scene", "resolved"),
+    ]
     assert seen_events[0].call.id == call["id"] and seen_events[0].actor_id == op.user.id
     upd = seen_events[2]
-    assert upd.changes["outcome"] == (None, "emergency") and upd.changes["incident_id"] == (None, incident["id"])
+    assert upd.changes["outcome"] == (None, "emergency") and upd.changes["incident_id"] == (
+        None,
+        incident["id"],
+    )
     assert seen_events[3].dispatch.id == d["id"] and seen_events[3].incident.id == incident["id"]
 
     closed = await op.patch(api(tenant_a, f"/incidents/{incident['id']}"), json={"status": "closed"})
     assert closed.status_code == 200 and closed.json()["closed_at"]
-    assert seen_events[-1].name == "incident.updated" and seen_events[-1].changes["status"] == ("open", "closed")
+    assert seen_events[-1].name == "incident.updated" and seen_events[-1].changes["status"] == (
+        "open",
+        "closed",
+    )
 
 
 async def test_reject_returns_dispatch_to_operator(tenant_a, client_as, ids_of, app):
@@ -110,15 +162,23 @@ async def test_reject_returns_dispatch_to_operator(tenant_a, client_as, ids_of, 
     op = await client_as(tenant_a, "operator")
     bpbd = await client_as(tenant_a, "opd_staff", "bpbd")
     _, incident = await new_incident(op, tenant_a, cats, category="flood")
-    d = (await op.post(api(tenant_a, f"/incidents/{incident['id']}/dispatches"),
-                       json={"opd_ids": [opds["bpbd"], opds["dinsos"]]})).json()
+    d = (
+        await op.post(
+            api(tenant_a, f"/incidents/{incident['id']}/dispatches"),
+            json={"opd_ids": [opds["bpbd"], opds["dinsos"]]},
+        )
+    ).json()
     bd = next(x for x in d if x["opd_code"] == "bpbd")
 
-    no_reason = await bpbd.post(api(tenant_a, f"/dispatches/{bd['id']}/transition"), json={"status": "rejected"})
+    no_reason = await bpbd.post(
+        api(tenant_a, f"/dispatches/{bd['id']}/transition"), json={"status": "rejected"}
+    )
     assert no_reason.status_code == 422
     assert "Alasan" in no_reason.json()["errors"][0]["message"]
-    rej = await bpbd.post(api(tenant_a, f"/dispatches/{bd['id']}/transition"),
-                          json={"status": "rejected", "reason": "Bukan wilayah kami, tim di lokasi lain"})
+    rej = await bpbd.post(
+        api(tenant_a, f"/dispatches/{bd['id']}/transition"),
+        json={"status": "rejected", "reason": "Bukan wilayah kami, tim di lokasi lain"},
+    )
     assert rej.status_code == 200 and rej.json()["reject_reason"].startswith("Bukan wilayah")
 
     shown = (await op.get(api(tenant_a, f"/incidents/{incident['id']}"))).json()
@@ -128,9 +188,13 @@ async def test_reject_returns_dispatch_to_operator(tenant_a, client_as, ids_of, 
     assert page.status_code == 200 and "Bukan wilayah kami" in page.text and "Ditolak" in page.text
 
     # The operator can send it again (a new dispatch); a still-running one cannot be doubled.
-    again = await op.post(api(tenant_a, f"/incidents/{incident['id']}/dispatches"), json={"opd_ids": [opds["bpbd"]]})
+    again = await op.post(
+        api(tenant_a, f"/incidents/{incident['id']}/dispatches"), json={"opd_ids": [opds["bpbd"]]}
+    )
     assert again.status_code == 201
-    double = await op.post(api(tenant_a, f"/incidents/{incident['id']}/dispatches"), json={"opd_ids": [opds["dinsos"]]})
+    double = await op.post(
+        api(tenant_a, f"/incidents/{incident['id']}/dispatches"), json={"opd_ids": [opds["dinsos"]]}
+    )
     assert double.status_code == 409
 
 
@@ -140,14 +204,27 @@ async def test_agency_staff_see_and_move_only_their_own(tenant_a, client_as, ids
     damkar = await client_as(tenant_a, "opd_staff", "damkar")
     bpbd = await client_as(tenant_a, "opd_staff", "bpbd")
     _, incident = await new_incident(op, tenant_a, cats)
-    ds = (await op.post(api(tenant_a, f"/incidents/{incident['id']}/dispatches"),
-                        json={"opd_ids": [opds["damkar"], opds["bpbd"]]})).json()
+    ds = (
+        await op.post(
+            api(tenant_a, f"/incidents/{incident['id']}/dispatches"),
+            json={"opd_ids": [opds["damkar"], opds["bpbd"]]},
+        )
+    ).json()
     bd = next(x for x in ds if x["opd_code"] == "bpbd")
 
     assert (await damkar.get(api(tenant_a, f"/dispatches/{bd['id']}"))).status_code == 404
-    move = await damkar.post(api(tenant_a, f"/dispatches/{bd['id']}/transition"), json={"status": "acknowledged"})
+    move = await damkar.post(
+        api(tenant_a, f"/dispatches/{bd['id']}/transition"), json={"status": "acknowledged"}
+    )
     assert move.status_code == 404
-    queue = (await damkar.get(api(tenant_a, "/opd/queue", ))).json()
+    queue = (
+        await damkar.get(
+            api(
+                tenant_a,
+                "/opd/queue",
+            )
+        )
+    ).json()
     assert all(q["dispatch"]["opd_code"] == "damkar" for q in queue) and queue
     # Asking for another agency's queue by parameter changes nothing.
     queue2 = (await damkar.get(api(tenant_a, f"/opd/queue?opd_id={opds['bpbd']}"))).json()
@@ -155,11 +232,18 @@ async def test_agency_staff_see_and_move_only_their_own(tenant_a, client_as, ids
     assert (await bpbd.get(api(tenant_a, f"/dispatches/{bd['id']}"))).status_code == 200
 
     # An operator cannot act as an agency; agency staff cannot log calls or dispatch.
-    as_op = await op.post(api(tenant_a, f"/dispatches/{bd['id']}/transition"), json={"status": "acknowledged"})
+    as_op = await op.post(
+        api(tenant_a, f"/dispatches/{bd['id']}/transition"), json={"status": "acknowledged"}
+    )
     assert as_op.status_code == 403
-    assert (await damkar.post(api(tenant_a, "/calls"), json={"caller_number": "08123456789"})).status_code == 403
-    assert (await damkar.post(api(tenant_a, f"/incidents/{incident['id']}/dispatches"),
-                              json={"opd_ids": [opds["damkar"]]})).status_code == 403
+    assert (
+        await damkar.post(api(tenant_a, "/calls"), json={"caller_number": "08123456789"})
+    ).status_code == 403
+    assert (
+        await damkar.post(
+            api(tenant_a, f"/incidents/{incident['id']}/dispatches"), json={"opd_ids": [opds["damkar"]]}
+        )
+    ).status_code == 403
     # The HTML queue refuses to move another agency's card too.
     html = await damkar.post(f"/t/{tenant_a.slug}/opd/dispatches/{bd['id']}/advance", data={"version": "1"})
     assert html.status_code == 404
@@ -172,22 +256,28 @@ async def test_other_tenants_ids_are_404(tenant_factory, client_as, ids_of, coun
     opc, opd = await client_as(c, "operator"), await client_as(d, "operator")
     _, cats_c = await ids_of(c)
     opds_d, cats_d = await ids_of(d)
-    call_c, inc_c = await new_incident(opc, c, cats_c)
+    _call_c, inc_c = await new_incident(opc, c, cats_c)
     for _ in range(2):  # C has more rows than D, so C's ids do not exist in D
         await new_incident(opc, c, cats_c)
-    ds = (await opc.post(api(c, f"/incidents/{inc_c['id']}/dispatches"),
-                         json={"opd_ids": [(await ids_of(c))[0]["damkar"]]})).json()
+    ds = (
+        await opc.post(
+            api(c, f"/incidents/{inc_c['id']}/dispatches"), json={"opd_ids": [(await ids_of(c))[0]["damkar"]]}
+        )
+    ).json()
     before = await counts(d)
     last_call = (await opc.get(api(c, "/calls?per_page=1"))).json()["items"][0]["id"]
     last_inc = (await opc.get(api(c, "/incidents"))).json()[0]["id"]
     assert (await opd.get(api(d, f"/calls/{last_call}"))).status_code == 404
     assert (await opd.patch(api(d, f"/calls/{last_call}"), json={"outcome": "prank"})).status_code == 404
     assert (await opd.get(api(d, f"/incidents/{last_inc}"))).status_code == 404
-    assert (await opd.post(api(d, f"/incidents/{last_inc}/dispatches"),
-                           json={"opd_ids": [opds_d["damkar"]]})).status_code == 404
+    assert (
+        await opd.post(api(d, f"/incidents/{last_inc}/dispatches"), json={"opd_ids": [opds_d["damkar"]]})
+    ).status_code == 404
     assert (await opd.get(api(d, f"/dispatches/{ds[0]['id']}"))).status_code == 404
-    dup = await opd.post(api(d, "/calls"), json={"caller_number": "08121234567", "outcome": "duplicate",
-                                                 "duplicate_of_id": last_call})
+    dup = await opd.post(
+        api(d, "/calls"),
+        json={"caller_number": "08121234567", "outcome": "duplicate", "duplicate_of_id": last_call},
+    )
     assert dup.status_code == 422 and dup.json()["errors"][0]["field"] == "duplicate_of_id"
     attach = await opd.post(api(d, "/incidents"), json={"category_id": cats_d["fire"], "call_id": last_call})
     assert attach.status_code == 404
@@ -228,8 +318,12 @@ async def test_bad_call_input_is_422_and_writes_nothing(tenant_a, client_as, cou
 async def test_malformed_json_and_wrong_content_type_are_4xx(tenant_a, client_as, counts):
     op = await client_as(tenant_a, "operator")
     before = await counts(tenant_a)
-    r1 = await op.post(api(tenant_a, "/calls"), content=b"{not json", headers={"content-type": "application/json"})
-    r2 = await op.post(api(tenant_a, "/calls"), content=b"[1,2]", headers={"content-type": "application/json"})
+    r1 = await op.post(
+        api(tenant_a, "/calls"), content=b"{not json", headers={"content-type": "application/json"}
+    )
+    r2 = await op.post(
+        api(tenant_a, "/calls"), content=b"[1,2]", headers={"content-type": "application/json"}
+    )
     assert r1.status_code == 422 and r2.status_code == 422
     assert await counts(tenant_a) == before
 
@@ -251,7 +345,9 @@ BAD_INCIDENTS = [
 
 
 @pytest.mark.parametrize("fields,field", BAD_INCIDENTS)
-async def test_bad_incident_input_is_422_and_writes_nothing(tenant_a, client_as, counts, ids_of, fields, field):
+async def test_bad_incident_input_is_422_and_writes_nothing(
+    tenant_a, client_as, counts, ids_of, fields, field
+):
     _, cats = await ids_of(tenant_a)
     op = await client_as(tenant_a, "operator")
     call = (await op.post(api(tenant_a, "/calls"), json={"caller_number": "081299998888"})).json()
@@ -275,20 +371,28 @@ async def test_bad_dispatch_input(tenant_a, client_as, counts, ids_of):
     # One unknown OPD among good ones: nothing is dispatched at all.
     partial = await op.post(url, json={"opd_ids": [opds["damkar"], 987654]})
     assert partial.status_code == 422 and partial.json()["errors"][0]["field"] == "opd_ids"
-    assert (await op.post(api(tenant_a, "/incidents/987654/dispatches"),
-                          json={"opd_ids": [opds["damkar"]]})).status_code == 404
+    assert (
+        await op.post(api(tenant_a, "/incidents/987654/dispatches"), json={"opd_ids": [opds["damkar"]]})
+    ).status_code == 404
     assert await counts(tenant_a) == before
 
 
 async def test_corrections_append_events_and_keep_the_original(tenant_a, client_as, db, counts):
     op = await client_as(tenant_a, "operator")
     sup = await client_as(tenant_a, "supervisor")
-    call = (await op.post(api(tenant_a, "/calls"), json={"caller_number": "081277776666", "outcome": "prank",
-                                                         "notes": "tertawa"})).json()
-    first = (await op.post(api(tenant_a, "/calls"), json={"caller_number": "081277776666",
-                                                          "outcome": "emergency"})).json()
-    fix = await sup.patch(api(tenant_a, f"/calls/{call['id']}"),
-                          json={"outcome": "duplicate", "duplicate_of_id": first["id"], "reason": "Penelepon sama"})
+    call = (
+        await op.post(
+            api(tenant_a, "/calls"),
+            json={"caller_number": "081277776666", "outcome": "prank", "notes": "tertawa"},
+        )
+    ).json()
+    first = (
+        await op.post(api(tenant_a, "/calls"), json={"caller_number": "081277776666", "outcome": "emergency"})
+    ).json()
+    fix = await sup.patch(
+        api(tenant_a, f"/calls/{call['id']}"),
+        json={"outcome": "duplicate", "duplicate_of_id": first["id"], "reason": "Penelepon sama"},
+    )
     assert fix.status_code == 200 and fix.json()["duplicate_of_id"] == first["id"]
     fix2 = await op.patch(api(tenant_a, f"/calls/{call['id']}"), json={"notes": "menangis, bukan tertawa"})
     assert fix2.status_code == 200
@@ -311,14 +415,23 @@ async def test_corrections_append_events_and_keep_the_original(tenant_a, client_
     self_dup = await op.patch(api(tenant_a, f"/calls/{call['id']}"), json={"duplicate_of_id": call["id"]})
     assert self_dup.status_code == 422
     assert (await op.patch(api(tenant_a, "/calls/99999999"), json={"notes": "x"})).status_code == 404
-    for body in ({"duplicate_of_id": None}, {"caller_number": None}, {"channel": None}, {"outcome": None},
-                 {"channel": 5}, {"notes": "n" * 2001}, {"caller_number": "+62"}):
+    for body in (
+        {"duplicate_of_id": None},
+        {"caller_number": None},
+        {"channel": None},
+        {"outcome": None},
+        {"channel": 5},
+        {"notes": "n" * 2001},
+        {"caller_number": "+62"},
+    ):
         resp = await op.patch(api(tenant_a, f"/calls/{call['id']}"), json=body)
         assert resp.status_code == 422, (body, resp.text)
     assert await counts(tenant_a) == before
 
 
-async def test_nearby_incident_is_suggested_and_a_second_call_attaches(tenant_a, client_as, ids_of, seen_events, db):
+async def test_nearby_incident_is_suggested_and_a_second_call_attaches(
+    tenant_a, client_as, ids_of, seen_events, db
+):
     _, cats = await ids_of(tenant_a)
     op = await client_as(tenant_a, "operator")
     # Somewhere unique so other tests' incidents do not interfere.
@@ -326,22 +439,37 @@ async def test_nearby_incident_is_suggested_and_a_second_call_attaches(tenant_a,
     _, inc = await new_incident(op, tenant_a, cats, lat=lat, lon=lon)
     _, other_cat = await new_incident(op, tenant_a, cats, category="flood", lat=lat, lon=lon)
     _, far = await new_incident(op, tenant_a, cats, lat=lat + 0.05, lon=lon)  # ~5.5 km north
-    near = (await op.get(api(tenant_a, f"/incidents/nearby?category_id={cats['fire']}&lat={lat + 0.0027}&lon={lon}"))).json()
+    near = (
+        await op.get(
+            api(tenant_a, f"/incidents/nearby?category_id={cats['fire']}&lat={lat + 0.0027}&lon={lon}")
+        )
+    ).json()
     got = {n["id"]: n for n in near}
     assert inc["id"] in got and other_cat["id"] not in got and far["id"] not in got
     assert 250 < got[inc["id"]]["distance_m"] < 350
-    wide = (await op.get(api(tenant_a, f"/incidents/nearby?category_id={cats['fire']}&lat={lat}&lon={lon}"
-                                       "&radius_m=10000"))).json()
+    wide = (
+        await op.get(
+            api(tenant_a, f"/incidents/nearby?category_id={cats['fire']}&lat={lat}&lon={lon}&radius_m=10000")
+        )
+    ).json()
     assert far["id"] in {n["id"] for n in wide}
     # Outside the time window (opened two hours ago): not offered.
     from sqlalchemy import update
+
     from app.calls.models import Incident
+
     async with db.tenant(tenant_a.slug) as s:
-        await s.execute(update(Incident).where(Incident.id == far["id"]).values(
-            opened_at=Incident.opened_at - timedelta(hours=2)))
+        await s.execute(
+            update(Incident)
+            .where(Incident.id == far["id"])
+            .values(opened_at=Incident.opened_at - timedelta(hours=2))
+        )
         await s.commit()
-    wide = (await op.get(api(tenant_a, f"/incidents/nearby?category_id={cats['fire']}&lat={lat}&lon={lon}"
-                                       "&radius_m=10000"))).json()
+    wide = (
+        await op.get(
+            api(tenant_a, f"/incidents/nearby?category_id={cats['fire']}&lat={lat}&lon={lon}&radius_m=10000")
+        )
+    ).json()
     assert far["id"] not in {n["id"] for n in wide} and inc["id"] in {n["id"] for n in wide}
     bad = await op.get(api(tenant_a, f"/incidents/nearby?category_id={cats['fire']}&lat=100&lon={lon}"))
     assert bad.status_code == 422
@@ -351,12 +479,16 @@ async def test_nearby_incident_is_suggested_and_a_second_call_attaches(tenant_a,
     attached = await op.post(api(tenant_a, f"/incidents/{inc['id']}/calls"), json={"call_id": second["id"]})
     assert attached.status_code == 200 and second["id"] in attached.json()["call_ids"]
     assert [e.name for e in seen_events] == ["call.updated", "incident.updated"]
-    again = await op.post(api(tenant_a, f"/incidents/{other_cat['id']}/calls"), json={"call_id": second["id"]})
+    again = await op.post(
+        api(tenant_a, f"/incidents/{other_cat['id']}/calls"), json={"call_id": second["id"]}
+    )
     assert again.status_code == 409
 
     # A closed incident is no longer suggested.
     await op.patch(api(tenant_a, f"/incidents/{inc['id']}"), json={"status": "closed"})
-    near = (await op.get(api(tenant_a, f"/incidents/nearby?category_id={cats['fire']}&lat={lat}&lon={lon}"))).json()
+    near = (
+        await op.get(api(tenant_a, f"/incidents/nearby?category_id={cats['fire']}&lat={lat}&lon={lon}"))
+    ).json()
     assert inc["id"] not in {n["id"] for n in near}
 
 

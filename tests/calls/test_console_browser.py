@@ -1,4 +1,5 @@
 """An operator and a Damkar officer in two real browsers: the console updates live, no reload."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,9 @@ async def _login(context, live_server, slug, email):
     return page
 
 
-async def test_operator_dispatches_and_sees_damkar_acknowledge_live(browser, live_server, tenant_factory,
-                                                                     user_factory):
+async def test_operator_dispatches_and_sees_damkar_acknowledge_live(
+    browser, live_server, tenant_factory, user_factory
+):
     tenant = await tenant_factory(prefix="br")
     operator = await user_factory(tenant, "operator")
     officer = await user_factory(tenant, "opd_staff", "damkar")
@@ -66,7 +68,9 @@ async def test_operator_dispatches_and_sees_damkar_acknowledge_live(browser, liv
         await officer_page.wait_for_selector('.job[data-status="acknowledged"]')
 
         # The operator's console shows it without a reload (SSE → htmx re-fetch).
-        await card.locator('.dispatch[data-status="acknowledged"]', has_text="Diterima").wait_for(timeout=10_000)
+        await card.locator('.dispatch[data-status="acknowledged"]', has_text="Diterima").wait_for(
+            timeout=10_000
+        )
         assert await page.evaluate("window.__sameDocument === true")
         await page.screenshot(path="/tmp/console_acknowledged.png", full_page=True)
     finally:

@@ -1,5 +1,6 @@
 """Rules that keep the schema Citus-ready (schema-based sharding puts each tenant schema on one
 node): tenant tables reference only their own schema, and public never references a tenant."""
+
 from __future__ import annotations
 
 from app.db import models  # noqa: F401  (fills both metadatas)

@@ -1,4 +1,5 @@
 """The container image, checked statically (no Docker engine here) plus its health-check script."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -44,7 +45,8 @@ def test_multi_stage_with_slim_runtime():
     # Build tools stay in the build stage.
     assert not any("build-essential" in arg for _, arg in runtime)
     assert any(i == "COPY" and "--from=build" in a for i, a in runtime) or any(
-        "from=build" in a for _, a in runtime)
+        "from=build" in a for _, a in runtime
+    )
 
 
 def test_runs_as_non_root_user():
@@ -129,8 +131,9 @@ def test_healthcheck_script_for_the_worker_reads_arq_health_key(redis_client):
     assert WorkerSettings.health_check_interval <= 60
 
 
-@pytest.mark.parametrize("argv, expected", [(b"python\0-m\0app.cli\0worker\0", "worker"),
-                                            (b"python\0-m\0app.cli\0web\0", "web")])
+@pytest.mark.parametrize(
+    "argv, expected", [(b"python\0-m\0app.cli\0worker\0", "worker"), (b"python\0-m\0app.cli\0web\0", "web")]
+)
 def test_healthcheck_role_detection(argv, expected, monkeypatch, tmp_path):
     hc = _healthcheck()
     proc = tmp_path / "proc" / "7"
@@ -138,5 +141,8 @@ def test_healthcheck_role_detection(argv, expected, monkeypatch, tmp_path):
     (proc / "cmdline").write_bytes(argv)
     real_open, real_listdir = open, hc.os.listdir
     monkeypatch.setattr(hc.os, "listdir", lambda p: ["7", "self"] if p == "/proc" else real_listdir(p))
-    monkeypatch.setattr("builtins.open", lambda p, *a, **k: real_open(str(p).replace("/proc", str(tmp_path / "proc")), *a, **k))
+    monkeypatch.setattr(
+        "builtins.open",
+        lambda p, *a, **k: real_open(str(p).replace("/proc", str(tmp_path / "proc")), *a, **k),
+    )
     assert hc.role() == expected

@@ -1,4 +1,5 @@
 """/healthz and /readyz against real PostgreSQL and Redis, including real failures of each."""
+
 from __future__ import annotations
 
 import redis.asyncio as aioredis

@@ -1,4 +1,5 @@
 """The production entry points as real processes: `siaga112 web` and `siaga112 worker`."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,6 @@ import httpx
 import pytest
 
 from tests.servers import free_port
-
-
 
 
 def _env(**extra) -> dict[str, str]:
@@ -34,8 +33,13 @@ def test_web_refuses_to_start_without_external_database():
     env = _env()
     env.pop("DATABASE_URL")
     env["DATABASE_URL"] = ""
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "web", "--port", str(free_port())],
-                          env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "web", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "DATABASE_URL and REDIS_URL must be set" in proc.stdout
 
@@ -44,8 +48,11 @@ def test_web_serves_readyz_and_stops_gracefully_on_sigterm(settings):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "web", "--host", "127.0.0.1", "--port", str(port)],
-        env=_env(LOG_LEVEL="info", GRACEFUL_SHUTDOWN_S="5"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        env=_env(LOG_LEVEL="info", GRACEFUL_SHUTDOWN_S="5"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 40
         resp = None
@@ -71,8 +78,13 @@ def test_web_serves_readyz_and_stops_gracefully_on_sigterm(settings):
 
 
 def test_worker_stops_promptly_on_sigterm_when_idle():
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=_env(PYTHONUNBUFFERED="1"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        env=_env(PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         seen = []
         for line in proc.stdout:  # wait until it has installed its signal handlers and polls

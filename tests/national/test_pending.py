@@ -1,8 +1,10 @@
 """Intake appends deltas (no shared counter row), the fold turns them into figures, and the
 recount agrees with the fold without double counting what is still pending."""
+
 from __future__ import annotations
 
 import asyncio
+
 from sqlalchemy import func, select
 
 from app.national.models import national_daily, national_daily_category, national_daily_opd, national_pending
@@ -20,8 +22,13 @@ async def _rollups(db, tenant_id: int) -> dict:
 
 async def _pending(db, tenant_id: int) -> int:
     async with db.public() as s:
-        return (await s.execute(select(func.count()).select_from(national_pending)
-                                .where(national_pending.c.tenant_id == tenant_id))).scalar_one()
+        return (
+            await s.execute(
+                select(func.count())
+                .select_from(national_pending)
+                .where(national_pending.c.tenant_id == tenant_id)
+            )
+        ).scalar_one()
 
 
 async def _open_intake(db, tenant, user, received_at):
@@ -31,8 +38,13 @@ async def _open_intake(db, tenant, user, received_at):
 
     cm = db.tenant(tenant.slug)
     s = await cm.__aenter__()
-    call = Call(caller_number="+6281200000001", channel="voice", language="id", received_at=received_at,
-                operator_id=user.id)
+    call = Call(
+        caller_number="+6281200000001",
+        channel="voice",
+        language="id",
+        received_at=received_at,
+        operator_id=user.id,
+    )
     s.add(call)
     await s.flush()
     await events.emit(s, "call.created", tenant.slug, actor_id=user.id, call=call)
@@ -53,8 +65,9 @@ async def test_intake_of_one_tenant_and_day_does_not_serialise(app, db, tenant_f
         async with db.tenant(t.slug) as s:
             ctx = Ctx(session=s, tenant=t.slug, actor=principal_of(t, u))
             # Same tenant, same local day, while A holds its transaction open: must not wait for A.
-            call = await asyncio.wait_for(service.create_call(ctx, CallCreate(caller_number="+6281200000002",
-                                                                               received_at=now)), 5)
+            call = await asyncio.wait_for(
+                service.create_call(ctx, CallCreate(caller_number="+6281200000002", received_at=now)), 5
+            )
         assert call.id is not None
         assert await _pending(db, t.id) == 1
     finally:
@@ -82,11 +95,14 @@ async def test_fold_and_recount_give_the_same_numbers(app, db, tenant_factory, u
     emergency = await make_call(db, t, u, ts(4, day=14), None, 5)
     async with db.tenant(t.slug) as s:
         ctx = Ctx(session=s, tenant=t.slug, actor=principal_of(t, u))
-        incident = await calls.open_incident(ctx, IncidentCreate(category_id=await category_id(db, t, "fire"),
-                                                                 call_id=emergency.id))
+        incident = await calls.open_incident(
+            ctx, IncidentCreate(category_id=await category_id(db, t, "fire"), call_id=emergency.id)
+        )
     async with db.tenant(t.slug) as s:
         ctx = Ctx(session=s, tenant=t.slug, actor=principal_of(t, u))
-        await dispatch.dispatch_incident(ctx, incident.id, DispatchCreate(opd_ids=[await opd_id(db, t, "damkar")]))
+        await dispatch.dispatch_incident(
+            ctx, incident.id, DispatchCreate(opd_ids=[await opd_id(db, t, "damkar")])
+        )
 
     assert await _pending(db, t.id) > 0
     assert await fold(db) > 0
@@ -94,7 +110,9 @@ async def test_fold_and_recount_give_the_same_numbers(app, db, tenant_factory, u
     folded = await _rollups(db, t.id)
     daily = {dict(r)["day"]: dict(r) for r in folded["national_daily"]}
     assert sum(r["calls_total"] for r in daily.values()) == 5
-    assert sum(r["incidents"] for r in daily.values()) == 1 and sum(r["dispatches"] for r in daily.values()) == 1
+    assert (
+        sum(r["incidents"] for r in daily.values()) == 1 and sum(r["dispatches"] for r in daily.values()) == 1
+    )
     assert folded["national_daily_category"] and folded["national_daily_opd"]
 
     await rebuild_tenant(db, t.slug)
@@ -137,8 +155,11 @@ async def test_fold_drops_deltas_of_a_deleted_tenant(db):
     from app.national.rollup import fold
 
     async with db.public() as s:
-        await s.execute(national_pending.insert().values(tenant_id=-42, day=date(2025, 3, 1), kind="daily",
-                                                         key="", deltas={"calls_total": 1}))
+        await s.execute(
+            national_pending.insert().values(
+                tenant_id=-42, day=date(2025, 3, 1), kind="daily", key="", deltas={"calls_total": 1}
+            )
+        )
         await s.commit()
     await fold(db)
     assert await _pending(db, -42) == 0

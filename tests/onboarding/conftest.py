@@ -1,4 +1,5 @@
 """Fixtures for onboarding: a Kominfo client, a tenant admin client, a real-looking PDF, a free regency."""
+
 from __future__ import annotations
 
 import random
@@ -46,8 +47,16 @@ async def kominfo_client(app, db):
 
     email = f"kominfo-{uuid.uuid4().hex[:8]}@komdigi.go.id"
     async with db.public() as s:
-        s.add(PlatformUser(email=email, full_name="Verifikator Kominfo", role="kominfo",
-                           password_hash=hash_password(TEST_PASSWORD), is_active=True, session_version=1))
+        s.add(
+            PlatformUser(
+                email=email,
+                full_name="Verifikator Kominfo",
+                role="kominfo",
+                password_hash=hash_password(TEST_PASSWORD),
+                is_active=True,
+                session_version=1,
+            )
+        )
         await s.commit()
     async with _client(app) as c:
         token = await csrf_of(c, "/login")
@@ -82,8 +91,9 @@ async def wizard_csrf(client) -> str:
     return m.group(1)
 
 
-async def complete_signup(client, code: str, *, admin_email: str | None = None, pdf: bytes | None = None,
-                          submit: bool = True) -> dict:
+async def complete_signup(
+    client, code: str, *, admin_email: str | None = None, pdf: bytes | None = None, submit: bool = True
+) -> dict:
     """Walk the whole wizard with plain form posts (no htmx); returns what was entered."""
     from app.tenancy.regions import regency
 
@@ -93,13 +103,36 @@ async def complete_signup(client, code: str, *, admin_email: str | None = None, 
     admin_email = admin_email or f"admin-{uuid.uuid4().hex[:6]}@{reg.slug.replace('_', '')}.go.id"
     steps = [
         ("/signup/step/1", {"province_code": reg.province_code, "region_code": code}, None),
-        ("/signup/step/2", {"contact_name": "Rina Kominfo", "contact_nip": "198501012010012001",
-                            "contact_email": "rina@kominfo.go.id", "contact_phone": "0812 3456 7890"}, None),
-        ("/signup/step/3", {"legal_number": "Perbup No. 12 Tahun 2024", "legal_date": "2024-03-01"},
-         {"document": ("perbup.pdf", pdf or pdf_bytes(), "application/pdf")}),
-        ("/signup/step/4", {"opd_codes": ["kominfo", "bpbd", "damkar", "ambulans"], "custom_opds": "RSUD Kota\n"}, None),
-        ("/signup/step/5", {"admin_name": "Admin Satu", "admin_email": admin_email,
-                            "admin_password": "Siaga-112-aman", "admin_password2": "Siaga-112-aman"}, None),
+        (
+            "/signup/step/2",
+            {
+                "contact_name": "Rina Kominfo",
+                "contact_nip": "198501012010012001",
+                "contact_email": "rina@kominfo.go.id",
+                "contact_phone": "0812 3456 7890",
+            },
+            None,
+        ),
+        (
+            "/signup/step/3",
+            {"legal_number": "Perbup No. 12 Tahun 2024", "legal_date": "2024-03-01"},
+            {"document": ("perbup.pdf", pdf or pdf_bytes(), "application/pdf")},
+        ),
+        (
+            "/signup/step/4",
+            {"opd_codes": ["kominfo", "bpbd", "damkar", "ambulans"], "custom_opds": "RSUD Kota\n"},
+            None,
+        ),
+        (
+            "/signup/step/5",
+            {
+                "admin_name": "Admin Satu",
+                "admin_email": admin_email,
+                "admin_password": "Siaga-112-aman",
+                "admin_password2": "Siaga-112-aman",
+            },
+            None,
+        ),
     ]
     for url, data, files in steps:
         resp = await client.post(url, data=data, files=files, headers=h)

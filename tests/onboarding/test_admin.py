@@ -1,8 +1,9 @@
 """Tenant admin pages: validation in place, audit with before/after, invites single-use and expiring."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -31,55 +32,113 @@ async def test_only_admins_reach_admin_pages(app, tenant_factory, user_factory):
 
 async def test_opd_validation_and_audit(admin_client, db):
     c, slug = admin_client, admin_client.tenant.slug
-    bad = {"name": "", "type": "nope", "emergency_number": "12a", "escalation_contact": "bukan kontak",
-           "webhook_url": "http://bpbd.example.go.id/hook", "is_active": "on"}
+    bad = {
+        "name": "",
+        "type": "nope",
+        "emergency_number": "12a",
+        "escalation_contact": "bukan kontak",
+        "webhook_url": "http://bpbd.example.go.id/hook",
+        "is_active": "on",
+    }
     resp = await c.post(f"/t/{slug}/admin/opds", data=bad, headers=HTML)
     assert resp.status_code == 422
     for f in ("name", "type", "emergency_number", "escalation_contact", "webhook_url"):
         assert f'id="e-{f}"' in resp.text, f
     assert "https://" in resp.text
-    for url in ("https://127.0.0.1/x", "https://localhost/x", "https://user:pw@x.go.id/", "https://10.0.0.5/hook"):
-        r = await c.post(f"/t/{slug}/admin/opds", data=bad | {"name": "X", "type": "other", "emergency_number": "",
-                                                               "escalation_contact": "", "webhook_url": url}, headers=HTML)
+    for url in (
+        "https://127.0.0.1/x",
+        "https://localhost/x",
+        "https://user:pw@x.go.id/",
+        "https://10.0.0.5/hook",
+    ):
+        r = await c.post(
+            f"/t/{slug}/admin/opds",
+            data=bad
+            | {
+                "name": "X",
+                "type": "other",
+                "emergency_number": "",
+                "escalation_contact": "",
+                "webhook_url": url,
+            },
+            headers=HTML,
+        )
         assert r.status_code == 422 and 'id="e-webhook_url"' in r.text, url
-    good = {"name": "RSUD Kota Uji", "type": "rsud", "emergency_number": "0755 20112",
-            "escalation_contact": "0812-1111-2222\nigd@rsud.uji.go.id", "webhook_url": "https://rsud.uji.go.id/112",
-            "is_active": "on"}
+    good = {
+        "name": "RSUD Kota Uji",
+        "type": "rsud",
+        "emergency_number": "0755 20112",
+        "escalation_contact": "0812-1111-2222\nigd@rsud.uji.go.id",
+        "webhook_url": "https://rsud.uji.go.id/112",
+        "is_active": "on",
+    }
     resp = await c.post(f"/t/{slug}/admin/opds", data=good)
     assert resp.status_code == 303
     async with db.tenant(slug) as s:
         opd = (await s.execute(select(Opd).where(Opd.code == "rsud_kota_uji"))).scalar_one()
-    assert opd.escalation_contact == "+6281211112222\nigd@rsud.uji.go.id" and opd.emergency_number == "075520112"
+    assert (
+        opd.escalation_contact == "+6281211112222\nigd@rsud.uji.go.id" and opd.emergency_number == "075520112"
+    )
     # Duplicate code is explained, edit records before/after.
     resp = await c.post(f"/t/{slug}/admin/opds", data=good, headers=HTML)
     assert resp.status_code == 422 and "sudah dipakai" in resp.text
     resp = await c.post(f"/t/{slug}/admin/opds/{opd.id}", data=good | {"name": "RSUD Uji", "is_active": ""})
     assert resp.status_code == 303
     async with db.tenant(slug) as s:
-        row = (await s.execute(select(AuditLog).where(AuditLog.action == "opd.update", AuditLog.entity_id == str(opd.id)))).scalar_one()
-    assert row.before["name"] == "RSUD Kota Uji" and row.after["name"] == "RSUD Uji" and row.after["is_active"] is False
+        row = (
+            await s.execute(
+                select(AuditLog).where(AuditLog.action == "opd.update", AuditLog.entity_id == str(opd.id))
+            )
+        ).scalar_one()
+    assert (
+        row.before["name"] == "RSUD Kota Uji"
+        and row.after["name"] == "RSUD Uji"
+        and row.after["is_active"] is False
+    )
 
 
 async def test_category_routing_validation(admin_client, db):
     c, slug = admin_client, admin_client.tenant.slug
     async with db.tenant(slug) as s:
         fire = (await s.execute(select(Category).where(Category.code == "fire"))).scalar_one()
-        damkar, pln = [(await s.execute(select(Opd.id).where(Opd.code == x))).scalar_one() for x in ("damkar", "pln")]
-    resp = await c.post(f"/t/{slug}/admin/categories/{fire.id}", headers=HTML,
-                        data={"name": "Kebakaran", "default_priority": "9", "sort_order": "x", "is_active": "on"})
+        damkar, pln = [
+            (await s.execute(select(Opd.id).where(Opd.code == x))).scalar_one() for x in ("damkar", "pln")
+        ]
+    resp = await c.post(
+        f"/t/{slug}/admin/categories/{fire.id}",
+        headers=HTML,
+        data={"name": "Kebakaran", "default_priority": "9", "sort_order": "x", "is_active": "on"},
+    )
     assert resp.status_code == 422
     for f in ("default_priority", "sort_order", "opd_ids"):
         assert f'id="e-{f}"' in resp.text, f
-    resp = await c.post(f"/t/{slug}/admin/categories/{fire.id}", headers=HTML,
-                        data={"name": "Kebakaran", "default_priority": "1", "sort_order": "0", "is_active": "on",
-                              "opd_ids": ["999999"]})
+    resp = await c.post(
+        f"/t/{slug}/admin/categories/{fire.id}",
+        headers=HTML,
+        data={
+            "name": "Kebakaran",
+            "default_priority": "1",
+            "sort_order": "0",
+            "is_active": "on",
+            "opd_ids": ["999999"],
+        },
+    )
     assert resp.status_code == 422 and "tidak dikenal" in resp.text
-    resp = await c.post(f"/t/{slug}/admin/categories/{fire.id}",
-                        data={"name": "Kebakaran gedung", "default_priority": "1", "sort_order": "0", "is_active": "on",
-                              "opd_ids": [str(damkar), str(pln)]})
+    resp = await c.post(
+        f"/t/{slug}/admin/categories/{fire.id}",
+        data={
+            "name": "Kebakaran gedung",
+            "default_priority": "1",
+            "sort_order": "0",
+            "is_active": "on",
+            "opd_ids": [str(damkar), str(pln)],
+        },
+    )
     assert resp.status_code == 303
     async with db.tenant(slug) as s:
-        routed = set((await s.execute(select(CategoryOpd.opd_id).where(CategoryOpd.category_id == fire.id))).scalars())
+        routed = set(
+            (await s.execute(select(CategoryOpd.opd_id).where(CategoryOpd.category_id == fire.id))).scalars()
+        )
         audit = (await s.execute(select(AuditLog).where(AuditLog.action == "category.update"))).scalar_one()
     assert routed == {damkar, pln}
     assert set(audit.before["opd_ids"]) != routed and set(audit.after["opd_ids"]) == routed
@@ -93,13 +152,19 @@ async def _link_from(resp) -> str:
 
 async def test_invite_link_is_single_use_and_expires(app, admin_client, db):
     c, slug = admin_client, admin_client.tenant.slug
-    resp = await c.post(f"/t/{slug}/admin/users", headers=HTML,
-                        data={"full_name": "", "email": "x", "role": "opd_staff", "opd_id": ""})
+    resp = await c.post(
+        f"/t/{slug}/admin/users",
+        headers=HTML,
+        data={"full_name": "", "email": "x", "role": "opd_staff", "opd_id": ""},
+    )
     assert resp.status_code == 422
     for f in ("full_name", "email", "opd_id"):
         assert f'id="e-{f}"' in resp.text, f
-    resp = await c.post(f"/t/{slug}/admin/users", headers=HTML,
-                        data={"full_name": "Sari Operator", "email": "sari@uji.go.id", "role": "operator"})
+    resp = await c.post(
+        f"/t/{slug}/admin/users",
+        headers=HTML,
+        data={"full_name": "Sari Operator", "email": "sari@uji.go.id", "role": "operator"},
+    )
     assert resp.status_code == 201
     link = await _link_from(resp)
     token = link.rsplit("/", 1)[1]
@@ -107,19 +172,29 @@ async def test_invite_link_is_single_use_and_expires(app, admin_client, db):
         stored = (await s.execute(select(AccountLink.token_hash))).scalars().all()
     assert token not in stored and len(stored) == 1  # only the hash is kept
     # Duplicate email refused.
-    again = await c.post(f"/t/{slug}/admin/users", headers=HTML,
-                         data={"full_name": "Sari", "email": "SARI@uji.go.id", "role": "operator"})
+    again = await c.post(
+        f"/t/{slug}/admin/users",
+        headers=HTML,
+        data={"full_name": "Sari", "email": "SARI@uji.go.id", "role": "operator"},
+    )
     assert again.status_code == 422 and "sudah terdaftar" in again.text
     async with anon_client(app) as p:
         page = await p.get(link, headers=HTML)
         assert page.status_code == 200 and "sari@uji.go.id" in page.text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        weak = await p.post(link, data={"password": "short", "password2": "short", "csrf_token": csrf}, headers=HTML)
+        weak = await p.post(
+            link, data={"password": "short", "password2": "short", "csrf_token": csrf}, headers=HTML
+        )
         assert weak.status_code == 422 and 'id="e-password"' in weak.text
-        ok = await p.post(link, data={"password": "Operator-112x", "password2": "Operator-112x", "csrf_token": csrf})
+        ok = await p.post(
+            link, data={"password": "Operator-112x", "password2": "Operator-112x", "csrf_token": csrf}
+        )
         assert ok.status_code == 200
-        reused = await p.post(link, data={"password": "Operator-112y", "password2": "Operator-112y", "csrf_token": csrf},
-                              headers=HTML)
+        reused = await p.post(
+            link,
+            data={"password": "Operator-112y", "password2": "Operator-112y", "csrf_token": csrf},
+            headers=HTML,
+        )
         assert reused.status_code == 410 and "sudah dipakai" in reused.text
         assert (await login(p, slug, "sari@uji.go.id", "Operator-112x")).status_code == 303
     # Reset: a new link, old sessions end; an expired link is refused.
@@ -130,8 +205,11 @@ async def test_invite_link_is_single_use_and_expires(app, admin_client, db):
     reset_link = await _link_from(resp)
     async with db.tenant(slug) as s:
         assert (await s.get(User, sari.id)).session_version == version + 1
-        await s.execute(update(AccountLink).where(AccountLink.used_at.is_(None))
-                        .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        await s.execute(
+            update(AccountLink)
+            .where(AccountLink.used_at.is_(None))
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
         await s.commit()
     async with anon_client(app) as p:
         page = await p.get(reset_link, headers=HTML)
@@ -161,17 +239,34 @@ async def test_deactivate_ends_sessions_and_self_protection(app, admin_client, u
 
 async def test_areas_add_kelurahan_with_errors_in_place(admin_client, db):
     c, slug = admin_client, admin_client.tenant.slug
-    resp = await c.post(f"/t/{slug}/admin/areas/kelurahan", data={"kecamatan_id": "", "kelurahan_name": ""}, headers=HTML)
-    assert resp.status_code == 422 and 'id="e-kecamatan_id"' in resp.text and 'id="e-kelurahan_name"' in resp.text
-    assert (await c.post(f"/t/{slug}/admin/areas/kecamatan", data={"kecamatan_name": "Lubuk Sikarah"})).status_code == 303
-    dup = await c.post(f"/t/{slug}/admin/areas/kecamatan", data={"kecamatan_name": "lubuk sikarah"}, headers=HTML)
+    resp = await c.post(
+        f"/t/{slug}/admin/areas/kelurahan", data={"kecamatan_id": "", "kelurahan_name": ""}, headers=HTML
+    )
+    assert (
+        resp.status_code == 422
+        and 'id="e-kecamatan_id"' in resp.text
+        and 'id="e-kelurahan_name"' in resp.text
+    )
+    assert (
+        await c.post(f"/t/{slug}/admin/areas/kecamatan", data={"kecamatan_name": "Lubuk Sikarah"})
+    ).status_code == 303
+    dup = await c.post(
+        f"/t/{slug}/admin/areas/kecamatan", data={"kecamatan_name": "lubuk sikarah"}, headers=HTML
+    )
     assert dup.status_code == 422 and 'id="e-kecamatan_name"' in dup.text
     async with db.tenant(slug) as s:
         kec = (await s.execute(select(Kecamatan).where(Kecamatan.name == "Lubuk Sikarah"))).scalar_one()
-    assert (await c.post(f"/t/{slug}/admin/areas/kelurahan",
-                         data={"kecamatan_id": str(kec.id), "kelurahan_name": "Tanah Garam"})).status_code == 303
-    dup = await c.post(f"/t/{slug}/admin/areas/kelurahan", data={"kecamatan_id": str(kec.id), "kelurahan_name": "TANAH GARAM"},
-                       headers=HTML)
+    assert (
+        await c.post(
+            f"/t/{slug}/admin/areas/kelurahan",
+            data={"kecamatan_id": str(kec.id), "kelurahan_name": "Tanah Garam"},
+        )
+    ).status_code == 303
+    dup = await c.post(
+        f"/t/{slug}/admin/areas/kelurahan",
+        data={"kecamatan_id": str(kec.id), "kelurahan_name": "TANAH GARAM"},
+        headers=HTML,
+    )
     assert dup.status_code == 422
     page = await c.get(f"/t/{slug}/admin/areas", headers=HTML)
     assert "Tanah Garam" in page.text

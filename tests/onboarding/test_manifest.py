@@ -1,4 +1,5 @@
 """tenants/*.toml manifests: every one loads, applying twice gives the same state, bad ones are refused."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,14 @@ from app.dispatch.models import Category, CategoryOpd, Opd
 from app.tenancy import manifest
 from app.tenancy.models import Tenant
 
-SEEDED = {"kota_solok": "13.72", "kota_padang": "13.71", "kab_musi_banyuasin": "16.06",
-          "kota_palembang": "16.71", "kota_pekanbaru": "14.71", "kab_mojokerto": "35.16"}
+SEEDED = {
+    "kota_solok": "13.72",
+    "kota_padang": "13.71",
+    "kab_musi_banyuasin": "16.06",
+    "kota_palembang": "16.71",
+    "kota_pekanbaru": "14.71",
+    "kab_mojokerto": "35.16",
+}
 
 
 def test_one_manifest_per_seeded_regency():
@@ -33,9 +40,13 @@ async def _snapshot(engine, slug: str) -> dict:
                 continue
             rows = await conn.execute(text(f'SELECT * FROM "tenant_{slug}"."{table.name}" ORDER BY 1'))
             state[table.name] = [tuple(r) for r in rows]
-        state["tenants"] = [tuple(r) for r in await conn.execute(
-            text("SELECT * FROM public.tenants WHERE slug = :s"), {"s": slug})]
-        state["audit_log"] = (await conn.execute(text(f'SELECT count(*) FROM "tenant_{slug}".audit_log'))).scalar()
+        state["tenants"] = [
+            tuple(r)
+            for r in await conn.execute(text("SELECT * FROM public.tenants WHERE slug = :s"), {"s": slug})
+        ]
+        state["audit_log"] = (
+            await conn.execute(text(f'SELECT count(*) FROM "tenant_{slug}".audit_log'))
+        ).scalar()
     return state
 
 
@@ -59,8 +70,15 @@ async def test_applying_twice_gives_the_same_state(db, engine, tmp_path, free_re
     async with db.tenant(first.slug) as s:
         rsud = (await s.execute(select(Opd).where(Opd.code == "rsud"))).scalar_one()
         quake = (await s.execute(select(Category).where(Category.code == "earthquake"))).scalar_one()
-        routed = set((await s.execute(select(Opd.code).join(CategoryOpd, CategoryOpd.opd_id == Opd.id)
-                                      .where(CategoryOpd.category_id == quake.id))).scalars())
+        routed = set(
+            (
+                await s.execute(
+                    select(Opd.code)
+                    .join(CategoryOpd, CategoryOpd.opd_id == Opd.id)
+                    .where(CategoryOpd.category_id == quake.id)
+                )
+            ).scalars()
+        )
         n_opd = len((await s.execute(select(Opd.code))).all())
         from app.sla.models import SlaPolicy
 
@@ -89,14 +107,23 @@ async def test_changed_manifest_updates_in_place(db, engine, tmp_path, free_regi
         assert len((await s.execute(select(Opd.id).where(Opd.code == "rsud"))).all()) == 1
 
 
-@pytest.mark.parametrize("bad, message", [
-    ('[tenant]\nregion_code = "99.99"\n', "not a Kemendagri"),
-    ('[tenant]\nregion_code = "13.72"\nstatus = "active"\n', "launched is required"),
-    ('[tenant]\nregion_code = "13.72"\n[[category]]\ncode = "x"\nname = "X"\nopds = ["nope"]\n', "unknown OPD"),
-    ('[tenant]\nregion_code = "13.72"\n[[opd]]\ncode = "a"\nname = "A"\nwebhook_url = "http://x.id/h"\n', "https"),
-    ('[tenant]\nregion_code = "13.72"\n[[sla]]\npriority = 1\narrival_s = -5\n', "positive"),
-    ('[tenant\n', "m.toml"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ('[tenant]\nregion_code = "99.99"\n', "not a Kemendagri"),
+        ('[tenant]\nregion_code = "13.72"\nstatus = "active"\n', "launched is required"),
+        (
+            '[tenant]\nregion_code = "13.72"\n[[category]]\ncode = "x"\nname = "X"\nopds = ["nope"]\n',
+            "unknown OPD",
+        ),
+        (
+            '[tenant]\nregion_code = "13.72"\n[[opd]]\ncode = "a"\nname = "A"\nwebhook_url = "http://x.id/h"\n',
+            "https",
+        ),
+        ('[tenant]\nregion_code = "13.72"\n[[sla]]\npriority = 1\narrival_s = -5\n', "positive"),
+        ("[tenant\n", "m.toml"),
+    ],
+)
 def test_bad_manifests_are_refused_with_a_location(tmp_path, bad, message):
     path = tmp_path / "m.toml"
     path.write_text(bad)

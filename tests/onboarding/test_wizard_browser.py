@@ -1,4 +1,5 @@
 """A Kominfo officer signs their regency up in a real Chromium: htmx steps, a bad then a good PDF."""
+
 from __future__ import annotations
 
 import pytest
@@ -71,7 +72,9 @@ async def test_wizard_end_to_end_in_the_browser(browser, live_server, db, tmp_pa
     await page.screenshot(path="/tmp/wizard-done.png", full_page=True)
     async with db.public() as s:
         t = (await s.execute(select(Tenant).where(Tenant.region_code == free_region))).scalar_one()
-        a = (await s.execute(select(SignupApplication).where(SignupApplication.tenant_id == t.id))).scalar_one()
+        a = (
+            await s.execute(select(SignupApplication).where(SignupApplication.tenant_id == t.id))
+        ).scalar_one()
     assert t.status == "pending" and a.status == "submitted" and a.document_size == 30_000
     assert a.opds == {"codes": [c for c in a.opds["codes"] if c != "pln"], "custom": ["RSUD Daerah"]}
     assert "pln" not in a.opds["codes"]

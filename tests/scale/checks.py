@@ -1,4 +1,5 @@
 """Checks shared by the small tenancy tests and the 100-tenant scale test."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,9 +41,11 @@ def rows_per_schema(sync_conn, slugs: list[str]) -> dict[str, dict[str, int]]:
     """Ground truth, read with explicit schema names: marker → count in every tenant schema."""
     out = {}
     for slug in slugs:
-        rows = sync_conn.execute(text(
-            f'SELECT name, count(*) FROM "tenant_{slug}".opds WHERE name LIKE \'marker:%\' GROUP BY name'
-        )).all()
+        rows = sync_conn.execute(
+            text(
+                f"SELECT name, count(*) FROM \"tenant_{slug}\".opds WHERE name LIKE 'marker:%' GROUP BY name"
+            )
+        ).all()
         out[slug] = dict(rows)
     return out
 

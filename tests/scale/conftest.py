@@ -3,6 +3,7 @@
 Checks that look at EVERY tenant (pending, drift, fleet migration) need a database where only
 their tenants exist, so they never race other tests' tenants in the shared session database.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,8 +60,12 @@ async def provision_n(engine, n: int, prefix: str, concurrency: int = 4) -> list
 
     async def one(i: int, slug: str):
         async with sem:
-            await provision_tenant(engine, NewTenant(slug, f"Kota {slug}", f"{prefix.upper()}{i:03d}",
-                                                     "Sumatera Barat", "WIB", "active"))
+            await provision_tenant(
+                engine,
+                NewTenant(
+                    slug, f"Kota {slug}", f"{prefix.upper()}{i:03d}", "Sumatera Barat", "WIB", "active"
+                ),
+            )
 
     await asyncio.gather(*(one(i, s) for i, s in enumerate(slugs)))
     return slugs

@@ -1,5 +1,6 @@
 """Tenant binding is per transaction: interleaved tenants on a tiny pool never mix, and a pooled
 connection carries nothing from one tenant's session to the next user."""
+
 from __future__ import annotations
 
 import os

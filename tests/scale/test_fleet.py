@@ -1,4 +1,5 @@
 """Fleet migration, pending check, drift check and the Citus rule, on a scratch database."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ async def fleet(scratch_db):
 
 def _cli(url: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, DATABASE_URL=url)
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 async def test_pending_is_one_query_and_deploy_skips_everything(fleet):
@@ -49,8 +51,15 @@ async def test_fleet_migration_reports_failures_and_resumes(fleet, tmp_path):
     with engine.connect() as blocker:
         # Another transaction holds the table: that tenant must fail on lock_timeout, not hang.
         blocker.execute(text(f'LOCK TABLE "tenant_{blocked}".calls IN ACCESS EXCLUSIVE MODE'))
-        first = migrate_tenants(engine, slugs, workers=3, recycle_every=2, lock_timeout="300ms",
-                                script_location=location, on_progress=lambda *a: progress.append(a))
+        first = migrate_tenants(
+            engine,
+            slugs,
+            workers=3,
+            recycle_every=2,
+            lock_timeout="300ms",
+            script_location=location,
+            on_progress=lambda *a: progress.append(a),
+        )
         blocker.rollback()
     assert sorted(first.ok) == sorted(set(slugs) - {blocked})
     assert list(first.failed) == [blocked] and "lock" in first.failed[blocked].lower()
@@ -59,9 +68,15 @@ async def test_fleet_migration_reports_failures_and_resumes(fleet, tmp_path):
     with engine.connect() as conn:
         assert pending_tenants(conn, new_head) == [blocked]
         # The failed tenant's transaction rolled back whole: no half-applied column.
-        assert conn.execute(text(
-            "SELECT count(*) FROM information_schema.columns WHERE table_schema = :s AND column_name = 'bench_note'"
-        ), {"s": f"tenant_{blocked}"}).scalar() == 0
+        assert (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM information_schema.columns WHERE table_schema = :s AND column_name = 'bench_note'"
+                ),
+                {"s": f"tenant_{blocked}"},
+            ).scalar()
+            == 0
+        )
     rerun = migrate_tenants(engine, slugs, workers=3, script_location=location)
     assert rerun.ok == [blocked] and not rerun.failed
     assert sorted(rerun.skipped) == sorted(set(slugs) - {blocked})
@@ -70,8 +85,10 @@ async def test_fleet_migration_reports_failures_and_resumes(fleet, tmp_path):
         # Undo the bench revision so later checks compare against the real models again.
         for s in slugs:
             conn.execute(text(f'ALTER TABLE "tenant_{s}".calls DROP COLUMN bench_note'))
-            conn.execute(text(f'UPDATE "tenant_{s}".alembic_version SET version_num = :h'),
-                         {"h": head_revision("tenant")})
+            conn.execute(
+                text(f'UPDATE "tenant_{s}".alembic_version SET version_num = :h'),
+                {"h": head_revision("tenant")},
+            )
         conn.commit()
     engine.dispose()
 
@@ -101,7 +118,9 @@ async def test_drift_is_reported_for_the_altered_tenant_only(fleet):
     finally:
         with engine.begin() as conn:
             conn.execute(text(f'ALTER TABLE "tenant_{victim}".calls DROP COLUMN hand_made'))
-            conn.execute(text(f'CREATE INDEX ix_dispatches_opd_open ON "tenant_{victim}".dispatches (opd_id, status)'))
+            conn.execute(
+                text(f'CREATE INDEX ix_dispatches_opd_open ON "tenant_{victim}".dispatches (opd_id, status)')
+            )
         engine.dispose()
 
 
@@ -120,10 +139,15 @@ async def test_citus_rule_foreign_keys_stay_inside_their_schema(engine, tenant_a
     async with engine.connect() as conn:
         leaving = (await conn.execute(text(FOREIGN_KEYS_LEAVING_THEIR_SCHEMA))).all()
         views = (await conn.execute(text(VIEWS_OUTSIDE_READING_TENANTS))).all()
-        inside = (await conn.execute(text(
-            "SELECT count(*) FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname = :s"
-        ), {"s": f"tenant_{tenant_a.slug}"})).scalar()
+        inside = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'f' AND n.nspname = :s"
+                ),
+                {"s": f"tenant_{tenant_a.slug}"},
+            )
+        ).scalar()
     assert inside >= 5  # the check is not vacuous: tenants do have foreign keys
     assert leaving == []
     assert views == []

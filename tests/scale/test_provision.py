@@ -1,4 +1,5 @@
 """Provisioning is one transaction: a failure in the DDL step leaves no registry row either."""
+
 from __future__ import annotations
 
 import uuid
@@ -22,8 +23,11 @@ async def test_ddl_failure_rolls_back_the_registry_row(engine):
             await provision_tenant(engine, NewTenant(slug, "Kota Bentrok", "X" + slug[-4:], "Riau"))
         async with engine.connect() as conn:
             assert (await conn.execute(select(Tenant.id).where(Tenant.slug == slug))).first() is None
-            tables = (await conn.execute(text(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = :s"), {"s": f"tenant_{slug}"})).scalar()
+            tables = (
+                await conn.execute(
+                    text("SELECT count(*) FROM pg_tables WHERE schemaname = :s"), {"s": f"tenant_{slug}"}
+                )
+            ).scalar()
         assert tables == 0
     finally:
         async with engine.begin() as conn:

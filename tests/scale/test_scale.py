@@ -3,6 +3,7 @@
 Timing is NOT asserted here (bench/tenancy_scale.py prints the figures at 514); these tests
 assert the behaviour that must hold at any fleet size.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -28,7 +29,7 @@ async def hundred(scratch_db):
 
 
 async def test_every_tenant_is_provisioned_at_head_and_nothing_is_pending(hundred):
-    db, slugs = hundred
+    db, _slugs = hundred
     engine = db.sync_engine()
     with engine.connect() as conn:
         versions = tenant_versions(conn)
@@ -112,8 +113,14 @@ async def test_fleet_migration_of_a_hundred_tenants_resumes_and_recycles(hundred
     with engine.connect() as conn:
         assert len(pending_tenants(conn, new_head)) == N - 30
     statuses: dict[str, str] = {}
-    rest = migrate_tenants(engine, slugs, workers=4, recycle_every=10, script_location=location,
-                           on_progress=lambda slug, status, error: statuses.__setitem__(slug, status))
+    rest = migrate_tenants(
+        engine,
+        slugs,
+        workers=4,
+        recycle_every=10,
+        script_location=location,
+        on_progress=lambda slug, status, error: statuses.__setitem__(slug, status),
+    )
     assert not rest.failed
     assert sorted(rest.skipped) == sorted(slugs[:30]) and len(rest.ok) == N - 30
     assert len(statuses) == N and set(statuses.values()) == {"ok", "skipped"}

@@ -1,4 +1,5 @@
 """Fixtures for the security suite: admin clients of a tenant and of the platform."""
+
 from __future__ import annotations
 
 import uuid
@@ -35,8 +36,14 @@ async def platform_user_factory(db):
 
     async def make(role: str = "platform_admin"):
         async with db.public() as s:
-            user = PlatformUser(email=f"{role}-{uuid.uuid4().hex[:8]}@komdigi.uji.id", full_name=f"{role} Uji",
-                                role=role, password_hash=hashed, is_active=True, session_version=1)
+            user = PlatformUser(
+                email=f"{role}-{uuid.uuid4().hex[:8]}@komdigi.uji.id",
+                full_name=f"{role} Uji",
+                role=role,
+                password_hash=hashed,
+                is_active=True,
+                session_version=1,
+            )
             s.add(user)
             await s.commit()
             return user

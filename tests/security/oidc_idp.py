@@ -5,13 +5,14 @@ Starlette app served by uvicorn on a loopback port. ``/authorize`` auto-approves
 ``idp.user``; ``idp.tamper`` makes it mint a bad ID token (wrong key/issuer/audience/nonce) so
 the client's checks are exercised against real signed tokens.
 """
+
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749 import grants
@@ -108,6 +109,7 @@ class _Request(OAuth2Request):
 
 class TestIdP:
     __test__ = False
+
     def __init__(self):
         self.key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig", "alg": "RS256"})
         self.rogue_key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig", "alg": "RS256"})
@@ -142,13 +144,19 @@ class TestIdP:
                 pass
 
         class CodeGrant(grants.AuthorizationCodeGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+            TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
             def save_authorization_code(self, code, request):
-                idp.codes[code] = Code(code, request.client.get_client_id(), request.payload.redirect_uri,
-                                       request.payload.scope, request.payload.data.get("nonce"), request.user,
-                                       request.payload.data.get("code_challenge"),
-                                       request.payload.data.get("code_challenge_method"))
+                idp.codes[code] = Code(
+                    code,
+                    request.client.get_client_id(),
+                    request.payload.redirect_uri,
+                    request.payload.scope,
+                    request.payload.data.get("nonce"),
+                    request.user,
+                    request.payload.data.get("code_challenge"),
+                    request.payload.data.get("code_challenge_method"),
+                )
 
             def query_authorization_code(self, code, client):
                 item = idp.codes.get(code)
@@ -188,7 +196,9 @@ class TestIdP:
                 return info
 
         server = Server()
-        server.register_token_generator("default", BearerTokenGenerator(lambda *a, **k: secrets.token_urlsafe(32)))
+        server.register_token_generator(
+            "default", BearerTokenGenerator(lambda *a, **k: secrets.token_urlsafe(32))
+        )
         server.register_grant(CodeGrant, [CodeChallenge(required=True), IdToken(require_nonce=True)])
         return server
 
@@ -199,13 +209,19 @@ class TestIdP:
 
     def _build_app(self) -> Starlette:
         async def discovery(request):
-            return JSONResponse({
-                "issuer": self.url, "authorization_endpoint": f"{self.url}/authorize",
-                "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/jwks",
-                "userinfo_endpoint": f"{self.url}/userinfo", "response_types_supported": ["code"],
-                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"],
-                "code_challenge_methods_supported": ["S256"],
-            })
+            return JSONResponse(
+                {
+                    "issuer": self.url,
+                    "authorization_endpoint": f"{self.url}/authorize",
+                    "token_endpoint": f"{self.url}/token",
+                    "jwks_uri": f"{self.url}/jwks",
+                    "userinfo_endpoint": f"{self.url}/userinfo",
+                    "response_types_supported": ["code"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                    "code_challenge_methods_supported": ["S256"],
+                }
+            )
 
         async def authorize(request):
             req = await self._request(request)
@@ -217,12 +233,14 @@ class TestIdP:
         async def jwks(request):
             return JSONResponse({"keys": [self.key.as_dict(private=False)]})
 
-        return Starlette(routes=[
-            Route("/.well-known/openid-configuration", discovery),
-            Route("/authorize", authorize),
-            Route("/token", token, methods=["POST"]),
-            Route("/jwks", jwks),
-        ])
+        return Starlette(
+            routes=[
+                Route("/.well-known/openid-configuration", discovery),
+                Route("/authorize", authorize),
+                Route("/token", token, methods=["POST"]),
+                Route("/jwks", jwks),
+            ]
+        )
 
     def register(self, client_id: str, redirect_uris: list[str]) -> Client:
         client = Client(client_id, secrets.token_urlsafe(24), redirect_uris)
@@ -230,7 +248,7 @@ class TestIdP:
         return client
 
     @contextmanager
-    def serving(self) -> Iterator["TestIdP"]:
+    def serving(self) -> Iterator[TestIdP]:
         """The provider on a free loopback port (its issuer URL is that address) until the block ends."""
         with served(self.app) as url:
             self.url = url

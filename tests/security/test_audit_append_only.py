@@ -1,4 +1,5 @@
 """The audit trail cannot be rewritten through SQL, in tenants and in public."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,16 +13,23 @@ from app.db.migrate import head_revision
 async def test_tenant_audit_rows_cannot_be_updated_deleted_or_truncated(db, tenant_factory):
     tenant = await tenant_factory()
     async with db.tenant(tenant.slug) as s:
-        row_id = (await s.execute(insert(AuditLog).values(action="x.test", actor_label="uji")
-                                  .returning(AuditLog.id))).scalar_one()
+        row_id = (
+            await s.execute(
+                insert(AuditLog).values(action="x.test", actor_label="uji").returning(AuditLog.id)
+            )
+        ).scalar_one()
         await s.commit()
-    for stmt in (update(AuditLog).where(AuditLog.id == row_id).values(action="x.forged"),
-                 delete(AuditLog).where(AuditLog.id == row_id)):
+    for stmt in (
+        update(AuditLog).where(AuditLog.id == row_id).values(action="x.forged"),
+        delete(AuditLog).where(AuditLog.id == row_id),
+    ):
         async with db.tenant(tenant.slug) as s:
             with pytest.raises(DBAPIError, match="append-only"):
                 await s.execute(stmt)
     async with db.tenant(tenant.slug) as s:
-        assert (await s.execute(select(AuditLog.action).where(AuditLog.id == row_id))).scalar_one() == "x.test"
+        assert (
+            await s.execute(select(AuditLog.action).where(AuditLog.id == row_id))
+        ).scalar_one() == "x.test"
     async with db.engine.connect() as conn:
         with pytest.raises(DBAPIError, match="append-only"):
             await conn.execute(text(f'TRUNCATE "tenant_{tenant.slug}".audit_log'))
@@ -29,7 +37,9 @@ async def test_tenant_audit_rows_cannot_be_updated_deleted_or_truncated(db, tena
 
 async def test_platform_audit_rows_are_append_only(db):
     async with db.public() as s:
-        row_id = (await s.execute(insert(PlatformAuditLog).values(action="x.test").returning(PlatformAuditLog.id))).scalar_one()
+        row_id = (
+            await s.execute(insert(PlatformAuditLog).values(action="x.test").returning(PlatformAuditLog.id))
+        ).scalar_one()
         await s.commit()
     async with db.public() as s:
         with pytest.raises(DBAPIError, match="append-only"):

@@ -1,4 +1,5 @@
 """In a real browser, the CSP blocks nothing our own pages need (htmx loads, no violations)."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,9 @@ async def test_security_pages_render_without_csp_violations(browser, live_server
     context = await browser.new_context()
     page = await context.new_page()
     violations: list[str] = []
-    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None
+    )
     await page.goto(f"{live_server}/t/{tenant_a.slug}/login")
     await page.fill("#f-email", admin.email)
     await page.fill("#f-password", TEST_PASSWORD)

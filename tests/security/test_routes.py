@@ -4,6 +4,7 @@ Routes are enumerated with iter_routes, roles are read from the route's own depe
 (tenant_roles / platform_roles / api_*_access), so a new route is covered without editing this
 file. "Nothing changed" = identical row counts of every table in the tenant schema and public.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,20 @@ from tests.security.conftest import platform_login
 
 # Reachable without a session by design (each is still checked: never a 500).
 PUBLIC = {
-    "/", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
-    "/login", "/t/{slug}/login", "/login/sso", "/login/sso/callback", "/t/{slug}/sso/login",
-    "/t/{slug}/sso/callback", "/t/{slug}/account/{token}",
+    "/",
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/login",
+    "/t/{slug}/login",
+    "/login/sso",
+    "/login/sso/callback",
+    "/t/{slug}/sso/login",
+    "/t/{slug}/sso/callback",
+    "/t/{slug}/account/{token}",
 }
 PUBLIC_PREFIXES = ("/signup",)
 STREAMS = {"/t/{slug}/live", "/t/{slug}/telephony/stream"}
@@ -42,7 +54,7 @@ def _walk(dependant):
 
 def _closure(fn) -> dict:
     names = fn.__code__.co_freevars
-    return {n: c.cell_contents for n, c in zip(names, fn.__closure__ or ())}
+    return {n: c.cell_contents for n, c in zip(names, fn.__closure__ or (), strict=False)}
 
 
 def required_roles(route) -> tuple[str, set[str]] | None:
@@ -86,11 +98,18 @@ async def table_counts(engine, schemas: list[str]) -> dict[str, int]:
     key = ",".join(schemas)
     async with engine.connect() as conn:
         if key not in _COUNT_SQL:
-            tables = (await conn.execute(text(
-                "SELECT table_schema, table_name FROM information_schema.tables "
-                "WHERE table_schema = ANY(:s) AND table_type = 'BASE TABLE'"), {"s": schemas})).all()
+            tables = (
+                await conn.execute(
+                    text(
+                        "SELECT table_schema, table_name FROM information_schema.tables "
+                        "WHERE table_schema = ANY(:s) AND table_type = 'BASE TABLE'"
+                    ),
+                    {"s": schemas},
+                )
+            ).all()
             _COUNT_SQL[key] = " UNION ALL ".join(
-                f"SELECT '{sc}.{t}', count(*) FROM \"{sc}\".\"{t}\"" for sc, t in tables)
+                f'SELECT \'{sc}.{t}\', count(*) FROM "{sc}"."{t}"' for sc, t in tables
+            )
         return dict((await conn.execute(text(_COUNT_SQL[key]))).all())
 
 
@@ -101,8 +120,11 @@ async def snapshot(engine, slug: str) -> dict[str, int]:
 def client_for(app) -> httpx.AsyncClient:
     # An address of its own, so the per-IP login limiter never throttles other tests.
     ip = f"10.77.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 40000), raise_app_exceptions=False),
-                             base_url="https://testserver", timeout=30)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(ip, 40000), raise_app_exceptions=False),
+        base_url="https://testserver",
+        timeout=30,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +136,7 @@ async def test_no_session_is_refused_everywhere(app, engine, victim):
     before = await snapshot(engine, victim.slug)
     problems = []
     async with client_for(app) as c:
-        for method, path, route in all_routes(app):
+        for method, path, _route in all_routes(app):
             url = fill(path, victim.slug)
             resp = await c.request(method, url, headers={"accept": "application/json"})
             if resp.status_code >= 500:
@@ -152,11 +174,14 @@ async def test_wrong_role_is_forbidden(app, engine, victim, user_factory, platfo
             for role in pool:
                 if role in allowed:
                     continue
-                resp = await clients[role].request(method, fill(path, victim.slug),
-                                                   headers={"accept": "application/json"})
+                resp = await clients[role].request(
+                    method, fill(path, victim.slug), headers={"accept": "application/json"}
+                )
                 checked += 1
                 if resp.status_code != 403:
-                    problems.append(f"{method} {path} as {role}: {resp.status_code} (allowed: {sorted(allowed)})")
+                    problems.append(
+                        f"{method} {path} as {role}: {resp.status_code} (allowed: {sorted(allowed)})"
+                    )
         assert checked >= 20
         assert not problems, "\n".join(problems)
         assert await snapshot(engine, victim.slug) == before
@@ -165,7 +190,9 @@ async def test_wrong_role_is_forbidden(app, engine, victim, user_factory, platfo
             await c.aclose()
 
 
-async def test_every_cookie_write_without_csrf_token_is_403(app, engine, victim, user_factory, platform_user_factory):
+async def test_every_cookie_write_without_csrf_token_is_403(
+    app, engine, victim, user_factory, platform_user_factory
+):
     tenant_admin = client_for(app)
     platform_admin = client_for(app)
     try:
@@ -179,15 +206,21 @@ async def test_every_cookie_write_without_csrf_token_is_403(app, engine, victim,
             if method == "GET":
                 continue
             c = tenant_admin if "{slug}" in path else platform_admin
-            resp = await c.request(method, fill(path, victim.slug), data={"name": "x", "csrf_token": ""},
-                                   headers={"accept": "application/json"})
+            resp = await c.request(
+                method,
+                fill(path, victim.slug),
+                data={"name": "x", "csrf_token": ""},
+                headers={"accept": "application/json"},
+            )
             checked += 1
             if needs_csrf(route):
                 if resp.status_code != 403:
                     problems.append(f"{method} {path}: {resp.status_code}, expected 403 (CSRF)")
             elif resp.status_code < 400 or resp.status_code >= 500:
                 # Not CSRF-protected: it must not accept the cookie session as authentication.
-                problems.append(f"{method} {path}: {resp.status_code} with a cookie session and no CSRF token")
+                problems.append(
+                    f"{method} {path}: {resp.status_code} with a cookie session and no CSRF token"
+                )
         assert checked >= 10
         assert not problems, "\n".join(problems)
         assert await snapshot(engine, victim.slug) == before
@@ -196,7 +229,9 @@ async def test_every_cookie_write_without_csrf_token_is_403(app, engine, victim,
         await platform_admin.aclose()
 
 
-async def test_malformed_input_never_500_and_changes_nothing(app, engine, victim, user_factory, platform_user_factory):
+async def test_malformed_input_never_500_and_changes_nothing(
+    app, engine, victim, user_factory, platform_user_factory
+):
     """Allowed role, valid CSRF, garbage ids and bodies: a 4xx, never a 500, no rows written."""
     tenant_admin, platform_admin = client_for(app), client_for(app)
     try:
@@ -207,18 +242,22 @@ async def test_malformed_input_never_500_and_changes_nothing(app, engine, victim
         assert (await platform_login(platform_admin, puser.email)).status_code == 303
         platform_admin.headers["x-csrf-token"] = await csrf_of(platform_admin, "/login")
         problems = []
-        for method, path, route in all_routes(app):
+        for method, path, _route in all_routes(app):
             if path in STREAMS:
                 continue
             c = tenant_admin if "{slug}" in path else platform_admin
             has_ids = re.search(r"\{(?!slug\})\w+", path)
             for bad in ("1", *BAD_IDS) if has_ids else ("1",):
                 url = fill(path, victim.slug, bad)
-                bodies = [None] if method == "GET" else [
-                    {"data": {"email": "a" * 5000, "name": "\u0000", "id": "-99999999999999999999"}},
-                    {"json": {"x": [1, {"y": None}], "email": 12, "status": "\u0000", "id": 2**70}},
-                    {"content": b"\xff\xfe{{{not json", "headers": {"content-type": "application/json"}},
-                ]
+                bodies = (
+                    [None]
+                    if method == "GET"
+                    else [
+                        {"data": {"email": "a" * 5000, "name": "\u0000", "id": "-99999999999999999999"}},
+                        {"json": {"x": [1, {"y": None}], "email": 12, "status": "\u0000", "id": 2**70}},
+                        {"content": b"\xff\xfe{{{not json", "headers": {"content-type": "application/json"}},
+                    ]
+                )
                 for body in bodies if bad == "1" else bodies[:1]:
                     before = await snapshot(engine, victim.slug) if method != "GET" else None
                     kw = dict(body or {})
@@ -229,7 +268,9 @@ async def test_malformed_input_never_500_and_changes_nothing(app, engine, victim
                     elif method != "GET" and resp.status_code >= 400:
                         after = await snapshot(engine, victim.slug)
                         changed = {k for k in after if after[k] != before.get(k)} - {
-                            f"tenant_{victim.slug}.audit_log", "public.platform_audit_log"}
+                            f"tenant_{victim.slug}.audit_log",
+                            "public.platform_audit_log",
+                        }
                         if changed:
                             problems.append(f"{method} {url}: {resp.status_code} but wrote {sorted(changed)}")
         assert not problems, "\n".join(problems)

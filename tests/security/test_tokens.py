@@ -1,8 +1,9 @@
 """API tokens: shown once, stored hashed, scoped, tenant-bound, revocable, last-used tracked."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -19,7 +20,9 @@ async def _create(client, base, **form):
     return resp
 
 
-async def test_token_shown_once_stored_hashed_and_works_only_on_its_tenant(app, admin_client, tenant_a, tenant_b, db, client):
+async def test_token_shown_once_stored_hashed_and_works_only_on_its_tenant(
+    app, admin_client, tenant_a, tenant_b, db, client
+):
     base = f"/t/{tenant_a.slug}/admin/tokens"
     resp = await _create(admin_client, base, scopes=["calls:read", "telephony:webhook"])
     assert resp.status_code == 201, resp.text
@@ -35,16 +38,24 @@ async def test_token_shown_once_stored_hashed_and_works_only_on_its_tenant(app, 
     auth = {"authorization": f"Bearer {plain}"}
     me = await client.get(f"/api/v1/t/{tenant_a.slug}/whoami", headers=auth)
     assert me.status_code == 200
-    assert me.json() == {"kind": "token", "role": "service", "name": "PBX uji", "tenant": tenant_a.slug,
-                         "scopes": ["calls:read", "telephony:webhook"]}
+    assert me.json() == {
+        "kind": "token",
+        "role": "service",
+        "name": "PBX uji",
+        "tenant": tenant_a.slug,
+        "scopes": ["calls:read", "telephony:webhook"],
+    }
     # Tenant A's token does not exist in tenant B's schema.
     other = await client.get(f"/api/v1/t/{tenant_b.slug}/whoami", headers=auth)
     assert other.status_code == 401
     # Nor on the platform API.
     assert (await client.get("/api/v1/platform/whoami", headers=auth)).status_code == 401
     # A token with a tampered secret is refused.
-    assert (await client.get(f"/api/v1/t/{tenant_a.slug}/whoami",
-                             headers={"authorization": f"Bearer {plain[:-2]}xx"})).status_code == 401
+    assert (
+        await client.get(
+            f"/api/v1/t/{tenant_a.slug}/whoami", headers={"authorization": f"Bearer {plain[:-2]}xx"}
+        )
+    ).status_code == 401
 
     async with db.tenant(tenant_a.slug) as s:
         row = (await s.execute(select(ApiToken).where(ApiToken.lookup == plain[5:17]))).scalar_one()
@@ -54,8 +65,11 @@ async def test_token_shown_once_stored_hashed_and_works_only_on_its_tenant(app, 
     await client.get(f"/api/v1/t/{tenant_a.slug}/whoami", headers=auth)
     async with db.tenant(tenant_a.slug) as s:
         assert (await s.get(ApiToken, row.id)).last_used_at == first_use
-        await s.execute(update(ApiToken).where(ApiToken.id == row.id).values(
-            last_used_at=first_use - timedelta(minutes=5)))
+        await s.execute(
+            update(ApiToken)
+            .where(ApiToken.id == row.id)
+            .values(last_used_at=first_use - timedelta(minutes=5))
+        )
         await s.commit()
     await client.get(f"/api/v1/t/{tenant_a.slug}/whoami", headers=auth)
     async with db.tenant(tenant_a.slug) as s:
@@ -66,13 +80,23 @@ async def test_token_shown_once_stored_hashed_and_works_only_on_its_tenant(app, 
     assert revoked.status_code == 303
     assert (await client.get(f"/api/v1/t/{tenant_a.slug}/whoami", headers=auth)).status_code == 401
     from app.audit.models import AuditLog
+
     async with db.tenant(tenant_a.slug) as s:
-        actions = set((await s.execute(select(AuditLog.action).where(AuditLog.entity_id == str(row.id),
-                                                                     AuditLog.entity == "api_token"))).scalars())
+        actions = set(
+            (
+                await s.execute(
+                    select(AuditLog.action).where(
+                        AuditLog.entity_id == str(row.id), AuditLog.entity == "api_token"
+                    )
+                )
+            ).scalars()
+        )
     assert {"api_token.create", "api_token.revoke"} <= actions
 
 
-async def test_expired_token_and_deactivated_owner_are_refused(admin_client, tenant_a, db, client, user_factory):
+async def test_expired_token_and_deactivated_owner_are_refused(
+    admin_client, tenant_a, db, client, user_factory
+):
     base = f"/t/{tenant_a.slug}/admin/tokens"
     owner = await user_factory(tenant_a, "operator")
     resp = await _create(admin_client, base, kind="personal", user_id=str(owner.id), name="Laptop Budi")
@@ -82,6 +106,7 @@ async def test_expired_token_and_deactivated_owner_are_refused(admin_client, ten
     me = await client.get(f"/api/v1/t/{tenant_a.slug}/whoami", headers=auth)
     assert me.status_code == 200 and me.json()["role"] == "personal"
     from app.auth.models import User
+
     async with db.tenant(tenant_a.slug) as s:
         await s.execute(update(User).where(User.id == owner.id).values(is_active=False))
         await s.commit()
@@ -92,8 +117,11 @@ async def test_expired_token_and_deactivated_owner_are_refused(admin_client, ten
     auth = {"authorization": f"Bearer {plain}"}
     assert (await client.get(f"/api/v1/t/{tenant_a.slug}/whoami", headers=auth)).status_code == 200
     async with db.tenant(tenant_a.slug) as s:
-        await s.execute(update(ApiToken).where(ApiToken.lookup == plain[5:17]).values(
-            expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        await s.execute(
+            update(ApiToken)
+            .where(ApiToken.lookup == plain[5:17])
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
         await s.commit()
     assert (await client.get(f"/api/v1/t/{tenant_a.slug}/whoami", headers=auth)).status_code == 401
 
@@ -113,13 +141,17 @@ async def test_token_form_errors_beside_fields_and_nothing_created(admin_client,
 async def test_operator_cannot_manage_tokens(operator_client, tenant_a):
     base = f"/t/{tenant_a.slug}/admin/tokens"
     assert (await operator_client.get(base)).status_code == 403
-    resp = await operator_client.post(base, data={"csrf_token": operator_client.csrf, "name": "x",
-                                                  "kind": "service", "scopes": ["calls:read"]})
+    resp = await operator_client.post(
+        base,
+        data={"csrf_token": operator_client.csrf, "name": "x", "kind": "service", "scopes": ["calls:read"]},
+    )
     assert resp.status_code == 403
 
 
 async def test_platform_token_for_kominfo_tools(platform_admin_client, client, db, tenant_a):
-    resp = await _create(platform_admin_client, "/platform/tokens", name="Dasbor BI", scopes=["national:read"])
+    resp = await _create(
+        platform_admin_client, "/platform/tokens", name="Dasbor BI", scopes=["national:read"]
+    )
     assert resp.status_code == 201, resp.text
     plain = TOKEN_RE.search(resp.text).group(0)
     auth = {"authorization": f"Bearer {plain}"}
@@ -131,7 +163,11 @@ async def test_platform_token_for_kominfo_tools(platform_admin_client, client, d
     bad = await _create(platform_admin_client, "/platform/tokens", scopes=["calls:write"])
     assert bad.status_code == 422
     async with db.public() as s:
-        row = (await s.execute(select(PlatformApiToken).where(PlatformApiToken.lookup == plain[5:17]))).scalar_one()
-    rv = await platform_admin_client.post(f"/platform/tokens/{row.id}/revoke", data={"csrf_token": platform_admin_client.csrf})
+        row = (
+            await s.execute(select(PlatformApiToken).where(PlatformApiToken.lookup == plain[5:17]))
+        ).scalar_one()
+    rv = await platform_admin_client.post(
+        f"/platform/tokens/{row.id}/revoke", data={"csrf_token": platform_admin_client.csrf}
+    )
     assert rv.status_code == 303
     assert (await client.get("/api/v1/platform/whoami", headers=auth)).status_code == 401

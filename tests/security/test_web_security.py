@@ -1,4 +1,5 @@
 """Headers, cookies, login throttling, login audit, session expiry, logout everywhere, password policy."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _client(app, ip: str | None = None) -> httpx.AsyncClient:
     ip = ip or f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(ip, 50000)),
-                             base_url="https://testserver")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(ip, 50000)), base_url="https://testserver"
+    )
 
 
 async def test_security_headers_on_pages_api_and_static(client, tenant_a):
@@ -42,9 +44,11 @@ def test_templates_have_nothing_the_csp_would_block():
 
     (style="" attributes are allowed by style-src-attr; JSON data blocks are not scripts.)
     """
-    bad = re.compile(r"<script(?![^>]*\b(?:src=|type=\"application/json\"))[^>]*>|\son[a-z]+\s*=|<style\b|hx-on|"
-                     r"javascript:|"
-                     r"https?://(?!\*\.tile\.openstreetmap)[a-z0-9.-]+\.(?:com|net|org|io)/[^\"']*\.(?:js|css)")
+    bad = re.compile(
+        r"<script(?![^>]*\b(?:src=|type=\"application/json\"))[^>]*>|\son[a-z]+\s*=|<style\b|hx-on|"
+        r"javascript:|"
+        r"https?://(?!\*\.tile\.openstreetmap)[a-z0-9.-]+\.(?:com|net|org|io)/[^\"']*\.(?:js|css)"
+    )
     offenders = []
     for path in sorted((ROOT / "templates").rglob("*.html")):
         for n, line in enumerate(path.read_text().splitlines(), 1):
@@ -66,7 +70,9 @@ async def test_lockout_with_backoff_then_success_resets(app, tenant_a, user_fact
     async with _client(app) as c:
         token = await csrf_of(c, f"/t/{tenant_a.slug}/login")
         form = {"email": user.email, "password": "salah-sandi-999", "csrf_token": token}
-        statuses = [(await c.post(f"/t/{tenant_a.slug}/login", data=form)).status_code for _ in range(FREE_FAILURES)]
+        statuses = [
+            (await c.post(f"/t/{tenant_a.slug}/login", data=form)).status_code for _ in range(FREE_FAILURES)
+        ]
         assert statuses == [401] * FREE_FAILURES
         # Locked now: even the right password is refused with 429 + Retry-After and a clear message.
         locked = await c.post(f"/t/{tenant_a.slug}/login", data={**form, "password": TEST_PASSWORD})
@@ -83,9 +89,13 @@ async def test_lockout_with_backoff_then_success_resets(app, tenant_a, user_fact
         again = await c.post(f"/t/{tenant_a.slug}/login", data=form)
         assert again.status_code == 429 and 55 <= int(again.headers["retry-after"]) <= 60
         redis_client.delete(*redis_client.keys("siaga112:login:*lock*"))
-        assert (await c.post(f"/t/{tenant_a.slug}/login", data={**form, "password": TEST_PASSWORD})).status_code == 303
+        assert (
+            await c.post(f"/t/{tenant_a.slug}/login", data={**form, "password": TEST_PASSWORD})
+        ).status_code == 303
     async with db.tenant(tenant_a.slug) as s:
-        actions = [a for a, in (await s.execute(select(AuditLog.action).where(AuditLog.actor_label == user.email)))]
+        actions = [
+            a for (a,) in (await s.execute(select(AuditLog.action).where(AuditLog.actor_label == user.email)))
+        ]
     assert actions.count("login.failure") == FREE_FAILURES + 1 and "login.success" in actions
 
 
@@ -96,11 +106,15 @@ async def test_per_ip_cap_stops_credential_stuffing(app, tenant_a, redis_client)
         # Earlier failures from this IP (each costs an argon2 verify; seeded to keep the test quick).
         redis_client.set(f"siaga112:login:ip:{ip}", IP_MAX_FAILURES - 2, ex=600)
         for i in range(2):
-            r = await c.post(f"/t/{tenant_a.slug}/login",
-                             data={"email": f"korban{i}@contoh.id", "password": "Sandi-123456", "csrf_token": token})
+            r = await c.post(
+                f"/t/{tenant_a.slug}/login",
+                data={"email": f"korban{i}@contoh.id", "password": "Sandi-123456", "csrf_token": token},
+            )
             assert r.status_code == 401
-        blocked = await c.post(f"/t/{tenant_a.slug}/login",
-                               data={"email": "baru@contoh.id", "password": "Sandi-123456", "csrf_token": token})
+        blocked = await c.post(
+            f"/t/{tenant_a.slug}/login",
+            data={"email": "baru@contoh.id", "password": "Sandi-123456", "csrf_token": token},
+        )
         assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
     redis_client.delete(f"siaga112:login:ip:{ip}")
 
@@ -110,10 +124,21 @@ async def test_logins_and_logout_are_audited_with_ip(app, tenant_a, user_factory
     async with _client(app, "10.9.8.7") as c:
         assert (await login(c, tenant_a.slug, user.email, "salah-sekali-1")).status_code == 401
         assert (await login(c, tenant_a.slug, user.email)).status_code == 303
-        assert (await c.post("/logout", data={"csrf_token": await csrf_of(c, f"/t/{tenant_a.slug}/login")})).status_code == 303
+        assert (
+            await c.post("/logout", data={"csrf_token": await csrf_of(c, f"/t/{tenant_a.slug}/login")})
+        ).status_code == 303
     async with db.tenant(tenant_a.slug) as s:
-        rows = (await s.execute(select(AuditLog).where(
-            (AuditLog.actor_label == user.email) | (AuditLog.actor_id == user.id)).order_by(AuditLog.id))).scalars().all()
+        rows = (
+            (
+                await s.execute(
+                    select(AuditLog)
+                    .where((AuditLog.actor_label == user.email) | (AuditLog.actor_id == user.id))
+                    .order_by(AuditLog.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert [r.action for r in rows] == ["login.failure", "login.success", "logout"]
     assert {r.ip for r in rows} == {"10.9.8.7"}
 
@@ -123,9 +148,17 @@ async def test_logins_and_logout_are_audited_with_ip(app, tenant_a, user_factory
         assert (await platform_login(c, pu.email)).status_code == 303
         assert (await c.post("/logout", data={"csrf_token": await csrf_of(c, "/login")})).status_code == 303
     async with db.public() as s:
-        rows = (await s.execute(select(PlatformAuditLog).where(
-            (PlatformAuditLog.actor_label == pu.email) | (PlatformAuditLog.actor_id == pu.id))
-            .order_by(PlatformAuditLog.id))).scalars().all()
+        rows = (
+            (
+                await s.execute(
+                    select(PlatformAuditLog)
+                    .where((PlatformAuditLog.actor_label == pu.email) | (PlatformAuditLog.actor_id == pu.id))
+                    .order_by(PlatformAuditLog.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert [r.action for r in rows] == ["login.failure", "login.success", "logout"]
 
 
@@ -162,16 +195,37 @@ async def test_password_change_enforces_policy(app, tenant_a, user_factory, db):
         assert (await login(c, tenant_a.slug, user.email)).status_code == 303
         token = await csrf_of(c, f"/t/{tenant_a.slug}/profile")
         base = f"/t/{tenant_a.slug}/profile/password"
-        weak = await c.post(base, data={"csrf_token": token, "current_password": TEST_PASSWORD,
-                                        "new_password": "pendek", "confirm_password": "pendek"})
+        weak = await c.post(
+            base,
+            data={
+                "csrf_token": token,
+                "current_password": TEST_PASSWORD,
+                "new_password": "pendek",
+                "confirm_password": "pendek",
+            },
+        )
         assert weak.status_code == 422 and 'id="e-new_password"' in weak.text and "minimal 10" in weak.text
-        wrong = await c.post(base, data={"csrf_token": token, "current_password": "bukan-ini-123",
-                                         "new_password": "Sandi-baru-112", "confirm_password": "Sandi-baru-112"})
+        wrong = await c.post(
+            base,
+            data={
+                "csrf_token": token,
+                "current_password": "bukan-ini-123",
+                "new_password": "Sandi-baru-112",
+                "confirm_password": "Sandi-baru-112",
+            },
+        )
         assert wrong.status_code == 422 and 'id="e-current_password"' in wrong.text
         async with db.tenant(tenant_a.slug) as s:
             assert (await s.get(User, user.id)).password_hash == user.password_hash
-        ok = await c.post(base, data={"csrf_token": token, "current_password": TEST_PASSWORD,
-                                      "new_password": "Sandi-baru-112", "confirm_password": "Sandi-baru-112"})
+        ok = await c.post(
+            base,
+            data={
+                "csrf_token": token,
+                "current_password": TEST_PASSWORD,
+                "new_password": "Sandi-baru-112",
+                "confirm_password": "Sandi-baru-112",
+            },
+        )
         assert ok.status_code == 200 and "diganti" in ok.text
         assert (await c.get(f"/t/{tenant_a.slug}/profile")).status_code == 200  # this session survives
     async with _client(app) as c2:

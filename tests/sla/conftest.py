@@ -1,10 +1,11 @@
 """SLA fixtures: a fake clock, a clean arq queue on the run's Redis db, a real in-process worker,
 and a helper that opens an incident + dispatch the way the call workflow does (rows + events)."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -41,7 +42,7 @@ async def arq_pool(settings):
 def fake_clock(monkeypatch):
     """Frozen SLA time. Redis then only ever holds timers that are already due (horizon 0), so a
     burst worker never waits for real time; tests move time with ``advance`` and reconcile."""
-    fake = sla_clock.FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
+    fake = sla_clock.FakeClock(datetime.now(UTC).replace(microsecond=0))
     previous = sla_clock.use(fake)
     monkeypatch.setattr(sla_service, "SCHEDULE_HORIZON", timedelta(0))
     yield fake
@@ -49,9 +50,18 @@ def fake_clock(monkeypatch):
 
 
 def make_worker(pool, burst: bool = True) -> Worker:
-    return Worker(functions=WorkerSettings.functions, redis_pool=pool, burst=burst, poll_delay=0,
-                  on_startup=WorkerSettings.on_startup, on_shutdown=WorkerSettings.on_shutdown,
-                  max_jobs=20, job_timeout=30, keep_result=0, handle_signals=False)
+    return Worker(
+        functions=WorkerSettings.functions,
+        redis_pool=pool,
+        burst=burst,
+        poll_delay=0,
+        on_startup=WorkerSettings.on_startup,
+        on_shutdown=WorkerSettings.on_shutdown,
+        max_jobs=20,
+        job_timeout=30,
+        keep_result=0,
+        handle_signals=False,
+    )
 
 
 async def run_worker(pool) -> None:
@@ -80,39 +90,77 @@ async def background_worker(pool):
 
 async def set_policy(db, slug: str, priority: int = 1, category_id: int | None = None, **values) -> None:
     """Upsert the tenant's policy for (priority, category); unspecified targets become NULL."""
-    fields = dict(answer_s=None, dispatch_s=None, acknowledge_s=None, arrival_s=None, resolution_s=None,
-                  warning_pct=80, escalation_delay_s=300)
+    fields = dict(
+        answer_s=None,
+        dispatch_s=None,
+        acknowledge_s=None,
+        arrival_s=None,
+        resolution_s=None,
+        warning_pct=80,
+        escalation_delay_s=300,
+    )
     fields.update(values)
     async with db.tenant(slug) as s:
-        existing = (await s.execute(select(SlaPolicy).where(
-            SlaPolicy.priority == priority,
-            SlaPolicy.category_id == category_id if category_id else SlaPolicy.category_id.is_(None)))).scalar_one_or_none()
+        existing = (
+            await s.execute(
+                select(SlaPolicy).where(
+                    SlaPolicy.priority == priority,
+                    SlaPolicy.category_id == category_id if category_id else SlaPolicy.category_id.is_(None),
+                )
+            )
+        ).scalar_one_or_none()
         if existing is None:
-            s.add(SlaPolicy(priority=priority, category_id=category_id, scope=policy_scope(priority, category_id),
-                            **fields))
+            s.add(
+                SlaPolicy(
+                    priority=priority,
+                    category_id=category_id,
+                    scope=policy_scope(priority, category_id),
+                    **fields,
+                )
+            )
         else:
             for k, v in fields.items():
                 setattr(existing, k, v)
         await s.commit()
 
 
-async def set_webhook(db, slug: str, opd_code: str, url: str | None, secret: str | None = "rahasia-opd-112",
-                      contact: str | None = "kalakhar@bpbd.go.id") -> int:
+async def set_webhook(
+    db,
+    slug: str,
+    opd_code: str,
+    url: str | None,
+    secret: str | None = "rahasia-opd-112",
+    contact: str | None = "kalakhar@bpbd.go.id",
+) -> int:
     async with db.tenant(slug) as s:
-        opd_id = (await s.execute(update(Opd).where(Opd.code == opd_code).values(
-            webhook_url=url, webhook_secret=secret, escalation_contact=contact).returning(Opd.id))).scalar_one()
+        opd_id = (
+            await s.execute(
+                update(Opd)
+                .where(Opd.code == opd_code)
+                .values(webhook_url=url, webhook_secret=secret, escalation_contact=contact)
+                .returning(Opd.id)
+            )
+        ).scalar_one()
         await s.commit()
         return opd_id
 
 
-async def open_dispatch(db, slug: str, sent_at: datetime, *, opd_code: str = "damkar", priority: int = 1,
-                        category_code: str = "fire") -> tuple[int, int]:
+async def open_dispatch(
+    db,
+    slug: str,
+    sent_at: datetime,
+    *,
+    opd_code: str = "damkar",
+    priority: int = 1,
+    category_code: str = "fire",
+) -> tuple[int, int]:
     """Incident + dispatch rows plus the events the call workflow emits, committed; (incident, dispatch) ids."""
     async with db.tenant(slug) as s:
         opd_id = (await s.execute(select(Opd.id).where(Opd.code == opd_code))).scalar_one()
         cat_id = (await s.execute(select(Category.id).where(Category.code == category_code))).scalar_one()
-        incident = Incident(category_id=cat_id, priority=priority, status="open", opened_at=sent_at,
-                            description="uji SLA")
+        incident = Incident(
+            category_id=cat_id, priority=priority, status="open", opened_at=sent_at, description="uji SLA"
+        )
         s.add(incident)
         await s.flush()
         await events.emit(s, "incident.opened", slug, incident=incident, call=None)
@@ -129,8 +177,17 @@ async def change_status(db, slug: str, dispatch_id: int, new: str, at: datetime)
         d = await s.get(Dispatch, dispatch_id, with_for_update=True)
         old = d.status
         d.status = new
-        setattr(d, {"acknowledged": "acknowledged_at", "en_route": "en_route_at", "on_scene": "on_scene_at",
-                    "resolved": "resolved_at", "rejected": "rejected_at"}[new], at)
+        setattr(
+            d,
+            {
+                "acknowledged": "acknowledged_at",
+                "en_route": "en_route_at",
+                "on_scene": "on_scene_at",
+                "resolved": "resolved_at",
+                "rejected": "rejected_at",
+            }[new],
+            at,
+        )
         await s.flush()
         await events.emit(s, "dispatch.status_changed", slug, dispatch=d, old=old, new=new)
         await events.commit(s)
@@ -143,8 +200,16 @@ def captured_events():
 
     async def grab(session, event):
         # Plain values: the clock row may belong to a transaction that is later rolled back.
-        seen.append(dict(name=event.name, tenant=event.tenant, clock_id=event.clock.id, kind=event.clock.kind,
-                         level=event.payload.get("level"), breached=event.payload.get("breached")))
+        seen.append(
+            dict(
+                name=event.name,
+                tenant=event.tenant,
+                clock_id=event.clock.id,
+                kind=event.clock.kind,
+                level=event.payload.get("level"),
+                breached=event.payload.get("breached"),
+            )
+        )
 
     for name in ("sla.breached", "sla.clock_closed"):
         events.subscribe(name)(grab)

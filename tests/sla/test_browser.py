@@ -1,4 +1,5 @@
 """The supervisor's SLA report and the admin's policy page in a real browser."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,7 +21,9 @@ async def _login(page, url, slug, email):
     await page.wait_for_load_state("networkidle")
 
 
-async def test_report_filters_with_htmx_and_policy_form_errors(db, tenant_factory, user_factory, live_server, browser):
+async def test_report_filters_with_htmx_and_policy_form_errors(
+    db, tenant_factory, user_factory, live_server, browser
+):
     t = await tenant_factory()
     now = sla_clock.now()
     for minutes, opd in ((2, "damkar"), (7, "damkar"), (3, "bpbd"), (4, "ambulans")):

@@ -1,4 +1,5 @@
 """SLA pages and API over HTTP: policy editor (admin), compliance report + CSV (supervisor), roles."""
+
 from __future__ import annotations
 
 import csv
@@ -17,11 +18,24 @@ async def test_policy_editor_roles_errors_and_save(db, tenant_factory, logged_in
     admin, sup = await logged_in(t, "admin"), await logged_in(t, "supervisor")
     assert (await sup.get(f"/t/{t.slug}/admin/sla")).status_code == 403
     page = await admin.get(f"/t/{t.slug}/admin/sla")
-    assert page.status_code == 200 and "Kebijakan SLA" in page.text and "15d" in page.text  # default answer 15 s
+    assert (
+        page.status_code == 200 and "Kebijakan SLA" in page.text and "15d" in page.text
+    )  # default answer 15 s
 
-    bad = await admin.post(f"/t/{t.slug}/admin/sla", data={
-        "priority": "1", "category_id": "", "answer_s": "lama", "dispatch_s": "2m", "acknowledge_s": "5m",
-        "arrival_s": "10m", "resolution_s": "", "warning_pct": "120", "escalation_delay_s": "5m"})
+    bad = await admin.post(
+        f"/t/{t.slug}/admin/sla",
+        data={
+            "priority": "1",
+            "category_id": "",
+            "answer_s": "lama",
+            "dispatch_s": "2m",
+            "acknowledge_s": "5m",
+            "arrival_s": "10m",
+            "resolution_s": "",
+            "warning_pct": "120",
+            "escalation_delay_s": "5m",
+        },
+    )
     assert bad.status_code == 422
     assert 'id="e-answer_s"' in bad.text and 'id="e-warning_pct"' in bad.text
     async with db.tenant(t.slug) as s:
@@ -30,22 +44,44 @@ async def test_policy_editor_roles_errors_and_save(db, tenant_factory, logged_in
 
     async with db.tenant(t.slug) as s:
         from app.dispatch.models import Category
+
         flood = (await s.execute(select(Category.id).where(Category.code == "flood"))).scalar_one()
-    ok = await admin.post(f"/t/{t.slug}/admin/sla", data={
-        "priority": "1", "category_id": str(flood), "answer_s": "10", "dispatch_s": "1m", "acknowledge_s": "3m",
-        "arrival_s": "1j30m", "resolution_s": "", "warning_pct": "75", "escalation_delay_s": "2m"})
+    ok = await admin.post(
+        f"/t/{t.slug}/admin/sla",
+        data={
+            "priority": "1",
+            "category_id": str(flood),
+            "answer_s": "10",
+            "dispatch_s": "1m",
+            "acknowledge_s": "3m",
+            "arrival_s": "1j30m",
+            "resolution_s": "",
+            "warning_pct": "75",
+            "escalation_delay_s": "2m",
+        },
+    )
     assert ok.status_code == 303
     async with db.tenant(t.slug) as s:
         rows = {p.scope: p for p in (await s.execute(select(SlaPolicy))).scalars()}
     override = rows[f"P1/C{flood}"]
-    assert (override.answer_s, override.dispatch_s, override.acknowledge_s, override.arrival_s,
-            override.resolution_s, override.warning_pct, override.escalation_delay_s) == (10, 60, 180, 5400, None, 75, 120)
+    assert (
+        override.answer_s,
+        override.dispatch_s,
+        override.acknowledge_s,
+        override.arrival_s,
+        override.resolution_s,
+        override.warning_pct,
+        override.escalation_delay_s,
+    ) == (10, 60, 180, 5400, None, 75, 120)
     # Most specific match: a P1 flood dispatch gets 3 min to be acknowledged, a P1 fire one 5 min.
     now = sla_clock.now()
     _, d_flood = await open_dispatch(db, t.slug, now, category_code="flood", opd_code="bpbd")
     _, d_fire = await open_dispatch(db, t.slug, now)
     async with db.tenant(t.slug) as s:
-        ack = {c.dispatch_id: c for c in (await s.execute(select(SlaClock).where(SlaClock.kind == "acknowledge"))).scalars()}
+        ack = {
+            c.dispatch_id: c
+            for c in (await s.execute(select(SlaClock).where(SlaClock.kind == "acknowledge"))).scalars()
+        }
     assert ack[d_flood].target_s == 180 and ack[d_flood].policy_id == override.id
     assert ack[d_fire].target_s == 300 and ack[d_fire].policy_id == rows["P1"].id
     # base policies cannot be deleted; overrides can
@@ -81,7 +117,9 @@ async def test_compliance_report_csv_and_api(db, tenant_factory, logged_in, arq_
     day_rows = [r for r in rows if r["group_by"] == "day"]
     assert sum(int(r["total"]) for r in day_rows) == 5
 
-    api = await sup.get(f"/api/v1/t/{t.slug}/sla/compliance", params={"kind": "acknowledge", "group_by": "category"})
+    api = await sup.get(
+        f"/api/v1/t/{t.slug}/sla/compliance", params={"kind": "acknowledge", "group_by": "category"}
+    )
     assert api.status_code == 200
     (fire,) = api.json()["rows"]
     assert (fire["total"], fire["met"], fire["pct_met"]) == (5, 4, 80.0)
@@ -90,8 +128,9 @@ async def test_compliance_report_csv_and_api(db, tenant_factory, logged_in, arq_
     assert len((await sup.get(f"/api/v1/t/{t.slug}/sla/policies")).json()) == 4
 
 
-async def test_notifications_visible_per_role_and_other_tenant_refused(db, tenant_factory, logged_in, arq_pool,
-                                                                     fake_clock):
+async def test_notifications_visible_per_role_and_other_tenant_refused(
+    db, tenant_factory, logged_in, arq_pool, fake_clock
+):
     from tests.sla.conftest import run_worker
 
     t, other = await tenant_factory(), await tenant_factory()

@@ -1,5 +1,6 @@
 """SLA timers on a REAL arq worker and Redis: breach with exact lateness, warnings, level-2
 escalation, stopping clocks, and exactly-once under worker kills and Redis flushes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,14 @@ from app.sla import clock as sla_clock
 from app.sla.jobs import sla_reconcile
 from app.sla.models import SlaClock
 from app.sla.service import fire_due
-from tests.sla.conftest import (background_worker, change_status, open_dispatch, run_worker, set_policy,
-                                set_webhook)
+from tests.sla.conftest import (
+    background_worker,
+    change_status,
+    open_dispatch,
+    run_worker,
+    set_policy,
+    set_webhook,
+)
 
 
 async def _clocks(db, slug, **where):
@@ -45,7 +52,8 @@ async def test_policy_defaults_are_seeded_and_used(db, tenant_factory, arq_pool,
 
 
 async def test_breach_with_exact_lateness_then_escalation_then_late_ack(
-        db, tenant_factory, arq_pool, fake_clock, captured_events):
+    db, tenant_factory, arq_pool, fake_clock, captured_events
+):
     t = await tenant_factory()
     await set_policy(db, t.slug, priority=1, acknowledge_s=300, escalation_delay_s=300)
     opd_id = await set_webhook(db, t.slug, "damkar", url=None)
@@ -59,9 +67,12 @@ async def test_breach_with_exact_lateness_then_escalation_then_late_ack(
     assert c.lateness_ms == 120_000  # exactly now - deadline
     assert c.escalation_level == 1 and c.escalated_at is None and c.warned_at is None
     assert c.next_due_at == c.escalate_at == t0 + timedelta(minutes=3)
-    sup = await _count(db, t.slug, Notification, Notification.kind == "sla.breached",
-                       Notification.audience == "supervisors")
-    opd = await _count(db, t.slug, Notification, Notification.kind == "sla.breached", Notification.opd_id == opd_id)
+    sup = await _count(
+        db, t.slug, Notification, Notification.kind == "sla.breached", Notification.audience == "supervisors"
+    )
+    opd = await _count(
+        db, t.slug, Notification, Notification.kind == "sla.breached", Notification.opd_id == opd_id
+    )
     assert (sup, opd) == (1, 1)
     assert [e["level"] for e in captured_events if e["name"] == "sla.breached"] == [1]
 
@@ -106,7 +117,9 @@ async def test_warning_then_met_when_acknowledged_in_time(db, tenant_factory, ar
     assert await _count(db, t.slug, Notification, Notification.kind == "sla.breached") == 0
 
 
-async def test_on_scene_stops_acknowledge_and_arrival_reject_cancels(db, tenant_factory, arq_pool, fake_clock):
+async def test_on_scene_stops_acknowledge_and_arrival_reject_cancels(
+    db, tenant_factory, arq_pool, fake_clock
+):
     t = await tenant_factory()
     t0 = fake_clock.now()
     _, d1 = await open_dispatch(db, t.slug, t0)
@@ -119,14 +132,16 @@ async def test_on_scene_stops_acknowledge_and_arrival_reject_cancels(db, tenant_
     await change_status(db, t.slug, d2, "rejected", t0 + timedelta(minutes=1))
     by_kind = {c.kind: c for c in await _clocks(db, t.slug, dispatch_id=d2)}
     assert by_kind["acknowledge"].close_reason == "done" and by_kind["acknowledge"].met is True
-    assert by_kind["arrival"].close_reason == "cancelled" and by_kind["resolution"].close_reason == "cancelled"
+    assert (
+        by_kind["arrival"].close_reason == "cancelled" and by_kind["resolution"].close_reason == "cancelled"
+    )
 
 
 async def test_real_time_deferred_timers_fire_on_time(db, tenant_factory, arq_pool):
     """No fake clock: 1-second targets, timers deferred in Redis, a burst worker waits for them."""
     t = await tenant_factory()
     await set_policy(db, t.slug, priority=1, acknowledge_s=1, warning_pct=50, escalation_delay_s=1)
-    _, dispatch_id = await open_dispatch(db, t.slug, sla_clock.now())
+    _, _dispatch_id = await open_dispatch(db, t.slug, sla_clock.now())
     await run_worker(arq_pool)
     (c,) = await _clocks(db, t.slug, kind="acknowledge")
     assert c.warned_at is not None and c.warned_at >= c.warn_at
@@ -151,7 +166,8 @@ async def test_concurrent_firing_records_one_breach(db, tenant_factory, arq_pool
 
 
 async def test_worker_killed_and_redis_flushed_every_breach_recorded_exactly_once(
-        db, tenant_factory, arq_pool, fake_clock, captured_events):
+    db, tenant_factory, arq_pool, fake_clock, captured_events
+):
     tenants = [await tenant_factory() for _ in range(3)]
     t0 = fake_clock.now()
     per_tenant = 15
@@ -174,7 +190,7 @@ async def test_worker_killed_and_redis_flushed_every_breach_recorded_exactly_onc
                 break
             await asyncio.sleep(0.01)
     partial = await breached_total()
-    assert 0 < partial  # the worker did run before it was killed
+    assert partial > 0  # the worker did run before it was killed
     await arq_pool.flushdb()  # ... and Redis loses every queued timer and retry
 
     await sla_reconcile({"db": db})  # what the cron does at worker start-up
@@ -189,7 +205,11 @@ async def test_worker_killed_and_redis_flushed_every_breach_recorded_exactly_onc
         clocks = await _clocks(db, t.slug, kind="acknowledge")
         assert all(c.lateness_ms == int((c.breached_at - c.deadline).total_seconds() * 1000) for c in clocks)
         assert await _count(db, t.slug, Notification, Notification.kind == "sla.breached") == 2 * per_tenant
-        assert await _count(db, t.slug, WebhookDelivery, WebhookDelivery.event == "sla.breached") == per_tenant
+        assert (
+            await _count(db, t.slug, WebhookDelivery, WebhookDelivery.event == "sla.breached") == per_tenant
+        )
     # sla.breached was emitted once per COMMITTED breach (interrupted transactions rolled back theirs
     # and their events may have been counted here, so count the committed rows instead).
-    assert len({(e["tenant"], e["clock_id"]) for e in captured_events if e["name"] == "sla.breached"}) == total
+    assert (
+        len({(e["tenant"], e["clock_id"]) for e in captured_events if e["name"] == "sla.breached"}) == total
+    )

@@ -1,4 +1,5 @@
 """Outgoing OPD webhooks: HMAC-SHA256 signed, retried with backoff by a real arq worker."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,9 @@ def test_signature_covers_timestamp_and_body():
     assert not verify(SECRET, "1700000000", body, sig, now=1_700_000_000 + 3600)  # replay too old
 
 
-async def test_breach_webhook_signed_and_retried_until_delivered(db, tenant_factory, arq_pool, fake_clock,
-                                                                 receiver, monkeypatch):
+async def test_breach_webhook_signed_and_retried_until_delivered(
+    db, tenant_factory, arq_pool, fake_clock, receiver, monkeypatch
+):
     monkeypatch.setattr(notify_jobs, "BACKOFF_BASE_S", 0.05)
     t = await tenant_factory()
     await set_policy(db, t.slug, priority=1, acknowledge_s=60)
@@ -73,7 +75,9 @@ async def test_breach_webhook_signed_and_retried_until_delivered(db, tenant_fact
     assert d.status == "delivered" and d.attempts == 3 and d.last_status_code == 204
 
 
-async def test_delivery_gives_up_after_max_tries(db, tenant_factory, arq_pool, fake_clock, receiver, monkeypatch):
+async def test_delivery_gives_up_after_max_tries(
+    db, tenant_factory, arq_pool, fake_clock, receiver, monkeypatch
+):
     monkeypatch.setattr(notify_jobs, "BACKOFF_BASE_S", 0.01)
     receiver["fail_first"] = 100
     t = await tenant_factory()

@@ -1,7 +1,8 @@
 """End to end through the call workflow's own API: its events start and stop the SLA clocks."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -16,13 +17,21 @@ async def test_call_incident_dispatch_ack_resolve_via_api(db, tenant_factory, lo
     async with db.tenant(t.slug) as s:
         fire = (await s.execute(select(Category.id).where(Category.code == "fire"))).scalar_one()
         damkar = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     base = f"/api/v1/t/{t.slug}"
-    call = await op.post(f"{base}/calls", json={
-        "caller_number": "+6281234567890", "outcome": "emergency",
-        "received_at": (now - timedelta(seconds=30)).isoformat(), "answered_at": (now - timedelta(seconds=10)).isoformat()})
+    call = await op.post(
+        f"{base}/calls",
+        json={
+            "caller_number": "+6281234567890",
+            "outcome": "emergency",
+            "received_at": (now - timedelta(seconds=30)).isoformat(),
+            "answered_at": (now - timedelta(seconds=10)).isoformat(),
+        },
+    )
     assert call.status_code == 201, call.text
-    inc = await op.post(f"{base}/incidents", json={"category_id": fire, "priority": 1, "call_id": call.json()["id"]})
+    inc = await op.post(
+        f"{base}/incidents", json={"category_id": fire, "priority": 1, "call_id": call.json()["id"]}
+    )
     assert inc.status_code == 201, inc.text
     disp = await op.post(f"{base}/incidents/{inc.json()['id']}/dispatches", json={"opd_ids": [damkar]})
     assert disp.status_code == 201, disp.text

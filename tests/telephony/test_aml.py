@@ -1,10 +1,12 @@
 """AML: strict parser (with hypothesis fuzzing), the signed endpoint, attachment to the live call."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.calls.models import Call
@@ -12,22 +14,39 @@ from app.telephony.aml import AmlError, AmlMessage, format_message, parse
 from app.telephony.models import AmlLocation
 from tests.telephony.conftest import ago, event, new_id, post_signed
 
-SAMPLE = ('A"ML=1;lt=+48.902963;lg=+2.516582;rd=1964;top=20220210134654;lc=95;pm=G;'
-          'si=234302543446355;ei=357365093474415;mcc=208;mnc=01;ml=131')
+SAMPLE = (
+    'A"ML=1;lt=+48.902963;lg=+2.516582;rd=1964;top=20220210134654;lc=95;pm=G;'
+    "si=234302543446355;ei=357365093474415;mcc=208;mnc=01;ml=131"
+)
 
 
 def _solok(**over) -> AmlMessage:
-    values = dict(lat=-0.7893, lon=100.6543, radius_m=15.0, positioned_at=datetime.now(timezone.utc).replace(
-        microsecond=0), confidence=68, method="G", imsi="510101234567890", imei="123456789012345",
-        mcc="510", mnc="10")
+    values = dict(
+        lat=-0.7893,
+        lon=100.6543,
+        radius_m=15.0,
+        positioned_at=datetime.now(UTC).replace(microsecond=0),
+        confidence=68,
+        method="G",
+        imsi="510101234567890",
+        imei="123456789012345",
+        mcc="510",
+        mnc="10",
+    )
     values.update(over)
     return AmlMessage(**values)
 
 
 def test_parses_the_published_example():
     msg = parse(SAMPLE)
-    assert (msg.lat, msg.lon, msg.radius_m, msg.confidence, msg.method) == (48.902963, 2.516582, 1964.0, 95, "G")
-    assert msg.positioned_at == datetime(2022, 2, 10, 13, 46, 54, tzinfo=timezone.utc)
+    assert (msg.lat, msg.lon, msg.radius_m, msg.confidence, msg.method) == (
+        48.902963,
+        2.516582,
+        1964.0,
+        95,
+        "G",
+    )
+    assert msg.positioned_at == datetime(2022, 2, 10, 13, 46, 54, tzinfo=UTC)
     assert (msg.imsi, msg.imei, msg.mcc, msg.mnc) == ("234302543446355", "357365093474415", "208", "01")
 
 
@@ -45,26 +64,29 @@ def _with_ml(text: str) -> str:
     return body + str(n)
 
 
-@pytest.mark.parametrize("old, new, field", [
-    ("lt=+48.902963", "lt=+98.90296", "lt"),
-    ("lt=+48.902963", "lt=4e1", "lt"),
-    ("lt=+48.902963", "lt=", "lt"),
-    ("lg=+2.516582", "lg=-182.51658", "lg"),
-    ("rd=1964", "rd=-196", "rd"),
-    ("rd=1964", "rd=abc", "rd"),
-    ("top=20220210134654", "top=20221310134654", "top"),
-    ("top=20220210134654", "top=2022021013465", "top"),
-    ("lc=95", "lc=951", "lc"),
-    ("pm=G", "pm=X", "pm"),
-    ("mcc=208", "mcc=20B", "mcc"),
-    ("mnc=01", "mnc=1", "mnc"),
-    ("si=234302543446355", "si=23430254344635X", "si"),
-    (";lc=95", ";lc=95;lc=95", "lc"),
-    (";lc=95", ";zz=95", "zz"),
-    (";lc=95", "", "lc"),
-    (";lc=95", ";lc95", "message"),
-    ('A"ML=1', 'A"ML=2', "header"),
-])
+@pytest.mark.parametrize(
+    "old, new, field",
+    [
+        ("lt=+48.902963", "lt=+98.90296", "lt"),
+        ("lt=+48.902963", "lt=4e1", "lt"),
+        ("lt=+48.902963", "lt=", "lt"),
+        ("lg=+2.516582", "lg=-182.51658", "lg"),
+        ("rd=1964", "rd=-196", "rd"),
+        ("rd=1964", "rd=abc", "rd"),
+        ("top=20220210134654", "top=20221310134654", "top"),
+        ("top=20220210134654", "top=2022021013465", "top"),
+        ("lc=95", "lc=951", "lc"),
+        ("pm=G", "pm=X", "pm"),
+        ("mcc=208", "mcc=20B", "mcc"),
+        ("mnc=01", "mnc=1", "mnc"),
+        ("si=234302543446355", "si=23430254344635X", "si"),
+        (";lc=95", ";lc=95;lc=95", "lc"),
+        (";lc=95", ";zz=95", "zz"),
+        (";lc=95", "", "lc"),
+        (";lc=95", ";lc95", "message"),
+        ('A"ML=1', 'A"ML=2', "header"),
+    ],
+)
 def test_rejects_malformed_fields_with_the_field_named(old, new, field):
     text = _with_ml(SAMPLE.replace(old, new))
     with pytest.raises(AmlError) as info:
@@ -72,14 +94,17 @@ def test_rejects_malformed_fields_with_the_field_named(old, new, field):
     assert info.value.field == field, info.value
 
 
-@pytest.mark.parametrize("text, field", [
-    (SAMPLE.replace("ml=131", "ml=130"), "ml"),
-    (SAMPLE.replace("ml=131", "ml=x"), "ml"),
-    (SAMPLE + "\n", "message"),
-    (SAMPLE + ";" + "x" * 600, "message"),
-    ("", "header"),
-    (SAMPLE.replace("lt=+48", "lt=+４8"), "message"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        (SAMPLE.replace("ml=131", "ml=130"), "ml"),
+        (SAMPLE.replace("ml=131", "ml=x"), "ml"),
+        (SAMPLE + "\n", "message"),
+        (SAMPLE + ";" + "x" * 600, "message"),
+        ("", "header"),
+        (SAMPLE.replace("lt=+48", "lt=+４8"), "message"),
+    ],
+)
 def test_rejects_broken_framing(text, field):
     with pytest.raises(AmlError) as info:
         parse(text)
@@ -89,12 +114,20 @@ def test_rejects_broken_framing(text, field):
 _coord_lat = st.integers(-90_000_000, 90_000_000).map(lambda v: v / 1_000_000)
 _coord_lon = st.integers(-180_000_000, 180_000_000).map(lambda v: v / 1_000_000)
 _times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)).map(
-    lambda d: d.replace(microsecond=0, tzinfo=timezone.utc))
+    lambda d: d.replace(microsecond=0, tzinfo=UTC)
+)
 _valid = st.builds(
-    AmlMessage, lat=_coord_lat, lon=_coord_lon, radius_m=st.integers(0, 999_999).map(float),
-    positioned_at=_times, confidence=st.integers(0, 100), method=st.sampled_from("GWC"),
-    imsi=st.none() | st.from_regex(r"\A[0-9]{15}\Z"), imei=st.none() | st.from_regex(r"\A[0-9]{14,16}\Z"),
-    mcc=st.from_regex(r"\A[0-9]{3}\Z"), mnc=st.from_regex(r"\A[0-9]{2,3}\Z"),
+    AmlMessage,
+    lat=_coord_lat,
+    lon=_coord_lon,
+    radius_m=st.integers(0, 999_999).map(float),
+    positioned_at=_times,
+    confidence=st.integers(0, 100),
+    method=st.sampled_from("GWC"),
+    imsi=st.none() | st.from_regex(r"\A[0-9]{15}\Z"),
+    imei=st.none() | st.from_regex(r"\A[0-9]{14,16}\Z"),
+    mcc=st.from_regex(r"\A[0-9]{3}\Z"),
+    mnc=st.from_regex(r"\A[0-9]{2,3}\Z"),
 )
 
 
@@ -122,7 +155,7 @@ def test_mutated_valid_messages_only_ever_raise_amlerror(msg, data):
     pos = data.draw(st.integers(0, len(text)))
     cut = data.draw(st.integers(0, 5))
     insert = data.draw(st.text(max_size=6))
-    mutated = text[:pos] + insert + text[pos + cut:]
+    mutated = text[:pos] + insert + text[pos + cut :]
     try:
         result = parse(mutated)
     except AmlError:
@@ -133,26 +166,37 @@ def test_mutated_valid_messages_only_ever_raise_amlerror(msg, data):
 
 # --- endpoint ---------------------------------------------------------------------------------------
 
+
 async def test_position_attaches_to_the_live_call_of_that_number(client, db, tel):
     number, cid = "+6281355500001", new_id("c")
     await post_signed(client, tel.slug, tel.secret, event("ringing", cid, caller=number, at=ago(20)))
     text = format_message(_solok())
-    resp = await post_signed(client, tel.slug, tel.secret, {"caller_number": "0813-5550-0001", "message": text},
-                             path="aml")
+    resp = await post_signed(
+        client, tel.slug, tel.secret, {"caller_number": "0813-5550-0001", "message": text}, path="aml"
+    )
     assert resp.status_code == 201, resp.text
     body = resp.json()
     assert body["attached"] is True and body["radius_m"] == 15.0
     async with db.tenant(tel.slug) as s:
         call = (await s.execute(select(Call).where(Call.external_id == cid))).scalar_one()
-        assert (call.location_lat, call.location_lon, call.location_radius_m, call.location_source) == \
-            (-0.7893, 100.6543, 15.0, "aml")
+        assert (call.location_lat, call.location_lon, call.location_radius_m, call.location_source) == (
+            -0.7893,
+            100.6543,
+            15.0,
+            "aml",
+        )
         assert body["call_id"] == call.id
 
 
 async def test_position_before_the_ringing_event_is_attached_when_the_call_appears(client, db, tel):
     number, cid = "+6281355500002", new_id("c")
-    resp = await post_signed(client, tel.slug, tel.secret,
-                             {"caller_number": number, "message": format_message(_solok(lat=-0.8))}, path="aml")
+    resp = await post_signed(
+        client,
+        tel.slug,
+        tel.secret,
+        {"caller_number": number, "message": format_message(_solok(lat=-0.8))},
+        path="aml",
+    )
     assert resp.status_code == 201 and resp.json()["attached"] is False
     await post_signed(client, tel.slug, tel.secret, event("ringing", cid, caller=number))
     async with db.tenant(tel.slug) as s:
@@ -166,23 +210,36 @@ async def test_ended_or_old_calls_do_not_receive_positions(client, db, tel):
     number, cid = "+6281355500003", new_id("c")
     await post_signed(client, tel.slug, tel.secret, event("ringing", cid, caller=number, at=ago(60)))
     await post_signed(client, tel.slug, tel.secret, event("ended", cid, caller=number, at=ago(30)))
-    resp = await post_signed(client, tel.slug, tel.secret,
-                             {"caller_number": number, "message": format_message(_solok())}, path="aml")
+    resp = await post_signed(
+        client,
+        tel.slug,
+        tel.secret,
+        {"caller_number": number, "message": format_message(_solok())},
+        path="aml",
+    )
     assert resp.status_code == 201 and resp.json()["attached"] is False
 
 
 async def test_malformed_aml_is_a_clear_422_and_stores_nothing(client, db, tel, caplog):
     number = "+6281355500004"
     bad = SAMPLE.replace("ml=131", "ml=99")
-    resp = await post_signed(client, tel.slug, tel.secret, {"caller_number": number, "message": bad}, path="aml")
+    resp = await post_signed(
+        client, tel.slug, tel.secret, {"caller_number": number, "message": bad}, path="aml"
+    )
     assert resp.status_code == 422
     assert "ml" in resp.json()["errors"][0]["message"] and "AML" in resp.json()["errors"][0]["message"]
     assert "AML rejected" in caplog.text
-    unsigned = await client.post(f"/api/v1/t/{tel.slug}/telephony/aml",
-                                 json={"caller_number": number, "message": SAMPLE})
+    unsigned = await client.post(
+        f"/api/v1/t/{tel.slug}/telephony/aml", json={"caller_number": number, "message": SAMPLE}
+    )
     assert unsigned.status_code == 401
-    bearer = await client.post(f"/api/v1/t/{tel.slug}/telephony/aml", headers={"authorization": "Bearer nope"},
-                               json={"caller_number": number, "message": SAMPLE})
+    bearer = await client.post(
+        f"/api/v1/t/{tel.slug}/telephony/aml",
+        headers={"authorization": "Bearer nope"},
+        json={"caller_number": number, "message": SAMPLE},
+    )
     assert bearer.status_code == 401
     async with db.tenant(tel.slug) as s:
-        assert (await s.execute(select(AmlLocation).where(AmlLocation.caller_number == number))).first() is None
+        assert (
+            await s.execute(select(AmlLocation).where(AmlLocation.caller_number == number))
+        ).first() is None

@@ -1,4 +1,5 @@
 """Operators: claiming a ringing call (exactly one wins), the panel, callbacks, watch list, secrets."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,11 +26,14 @@ async def _logged_in(app, tenant, user):
 @pytest.fixture(scope="module")
 async def people(tel, user_factory):
     return {role: await user_factory(tel, role) for role in ("operator", "supervisor", "admin")} | {
-        "operator2": await user_factory(tel, "operator")}
+        "operator2": await user_factory(tel, "operator")
+    }
 
 
 async def _ring(client, tel, number="+6281311100001", at=None) -> int:
-    resp = await post_signed(client, tel.slug, tel.secret, event("ringing", new_id("c"), caller=number, at=at))
+    resp = await post_signed(
+        client, tel.slug, tel.secret, event("ringing", new_id("c"), caller=number, at=at)
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()["call_id"]
 
@@ -68,7 +72,11 @@ async def test_two_operators_answer_at_once_exactly_one_wins(app, client, db, te
 async def test_panel_shows_ringing_calls_with_reputation_and_watch_warning(app, client, db, tel, people):
     number = "+6281311100009"
     async with db.tenant(tel.slug) as s:
-        s.add(WatchEntry(caller_number=number, reason="Sering mengaku kebakaran", created_by=people["supervisor"].id))
+        s.add(
+            WatchEntry(
+                caller_number=number, reason="Sering mengaku kebakaran", created_by=people["supervisor"].id
+            )
+        )
         await s.commit()
     call_id = await _ring(client, tel, number=number)
     op = await _logged_in(app, tel, people["operator"])
@@ -81,7 +89,9 @@ async def test_panel_shows_ringing_calls_with_reputation_and_watch_warning(app, 
         assert resp.status_code == 200 and "Anda angkat" in resp.headers["hx-trigger"]
         assert f'id="tel-call-{call_id}"' in resp.text and "Panggilan aktif Anda" in resp.text
         other = await _logged_in(app, tel, people["operator2"])
-        resp = await other.post(f"/t/{tel.slug}/telephony/calls/{call_id}/claim", headers={"hx-request": "true"})
+        resp = await other.post(
+            f"/t/{tel.slug}/telephony/calls/{call_id}/claim", headers={"hx-request": "true"}
+        )
         assert resp.status_code == 200 and "sudah diangkat oleh" in resp.headers["hx-trigger"]
         assert f'id="tel-call-{call_id}"' not in resp.text
         await other.aclose()
@@ -98,11 +108,15 @@ async def test_callback_tasks_list_and_done(app, client, db, tel, people):
     try:
         page = (await op.get(f"/t/{tel.slug}/telephony/callbacks")).text
         task_id = int(re.search(rf'id="cb-(\d+)">\s*<td><strong>{re.escape(number)}', page).group(1))
-        resp = await op.post(f"/t/{tel.slug}/telephony/callbacks/{task_id}/done", data={"note": "Salah sambung"})
+        resp = await op.post(
+            f"/t/{tel.slug}/telephony/callbacks/{task_id}/done", data={"note": "Salah sambung"}
+        )
         assert resp.status_code == 303
         async with db.tenant(tel.slug) as s:
             task = await s.get(CallbackTask, task_id)
-        assert task.status == "done" and task.done_by == people["operator"].id and task.note == "Salah sambung"
+        assert (
+            task.status == "done" and task.done_by == people["operator"].id and task.note == "Salah sambung"
+        )
         assert (await op.post(f"/t/{tel.slug}/telephony/callbacks/{task_id}/done")).status_code == 409
         assert number not in (await op.get(f"/t/{tel.slug}/telephony/callbacks")).text
         assert number in (await op.get(f"/t/{tel.slug}/telephony/callbacks?status=done")).text
@@ -115,22 +129,42 @@ async def test_watch_list_is_for_supervisors_only(app, db, tel, people):
     sup = await _logged_in(app, tel, people["supervisor"])
     try:
         assert (await op.get(f"/t/{tel.slug}/telephony/watch")).status_code == 403
-        resp = await op.post(f"/t/{tel.slug}/telephony/watch", data={"caller_number": "08129990001", "reason": "iseng"})
+        resp = await op.post(
+            f"/t/{tel.slug}/telephony/watch", data={"caller_number": "08129990001", "reason": "iseng"}
+        )
         assert resp.status_code == 403
         bad = await sup.post(f"/t/{tel.slug}/telephony/watch", data={"caller_number": "abc", "reason": ""})
         assert bad.status_code == 422
         assert 'id="e-caller_number"' in bad.text and 'id="e-reason"' in bad.text
-        ok = await sup.post(f"/t/{tel.slug}/telephony/watch",
-                            data={"caller_number": "0812-9990-0001", "reason": "Iseng 12 kali minggu ini"})
+        ok = await sup.post(
+            f"/t/{tel.slug}/telephony/watch",
+            data={"caller_number": "0812-9990-0001", "reason": "Iseng 12 kali minggu ini"},
+        )
         assert ok.status_code == 303
-        dup = await sup.post(f"/t/{tel.slug}/telephony/watch",
-                             data={"caller_number": "+6281299900001", "reason": "lagi lagi iseng"})
+        dup = await sup.post(
+            f"/t/{tel.slug}/telephony/watch",
+            data={"caller_number": "+6281299900001", "reason": "lagi lagi iseng"},
+        )
         assert dup.status_code == 422 and "sudah ada" in dup.text
         async with db.tenant(tel.slug) as s:
-            entry = (await s.execute(select(WatchEntry).where(WatchEntry.caller_number == "+6281299900001",
-                                                              WatchEntry.removed_at.is_(None)))).scalar_one()
-            audit = (await s.execute(select(AuditLog.action).where(AuditLog.entity == "watch_entry",
-                                                                   AuditLog.entity_id == str(entry.id)))).scalars().all()
+            entry = (
+                await s.execute(
+                    select(WatchEntry).where(
+                        WatchEntry.caller_number == "+6281299900001", WatchEntry.removed_at.is_(None)
+                    )
+                )
+            ).scalar_one()
+            audit = (
+                (
+                    await s.execute(
+                        select(AuditLog.action).where(
+                            AuditLog.entity == "watch_entry", AuditLog.entity_id == str(entry.id)
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert audit == ["watch.added"]
         assert (await op.post(f"/t/{tel.slug}/telephony/watch/{entry.id}/remove")).status_code == 403
         assert (await sup.post(f"/t/{tel.slug}/telephony/watch/{entry.id}/remove")).status_code == 303
@@ -152,7 +186,9 @@ async def test_admin_rotates_the_secret_and_sees_it_once(app, client, tel, peopl
         assert secret not in (await adm.get(f"/t/{tel.slug}/telephony/settings")).text
         ok = await post_signed(client, tel.slug, secret, event("ringing", new_id("c")))
         assert ok.status_code == 200
-        assert (await post_signed(client, tel.slug, tel.secret, event("ringing", new_id("c")))).status_code == 200
+        assert (
+            await post_signed(client, tel.slug, tel.secret, event("ringing", new_id("c")))
+        ).status_code == 200
         tel.secret = secret
     finally:
         await sup.aclose()

@@ -1,4 +1,5 @@
 """The gateway simulator drives a real server (uvicorn) through the signed webhook."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -10,8 +11,9 @@ from app.telephony.models import AmlLocation
 
 def test_same_seed_same_day_and_a_flood_spike():
     a, b = simulator.build_day(seed=7), simulator.build_day(seed=7)
-    assert [(e.offset, e.kind, e.call_id, e.caller) for e in a.events] == \
-        [(e.offset, e.kind, e.call_id, e.caller) for e in b.events]
+    assert [(e.offset, e.kind, e.call_id, e.caller) for e in a.events] == [
+        (e.offset, e.kind, e.call_id, e.caller) for e in b.events
+    ]
     assert simulator.build_day(seed=8).events != a.events
     flood = simulator.build_day(seed=7, flood=True)
     per_hour = {}
@@ -31,7 +33,11 @@ async def test_replay_against_a_running_server(live_server, db, tel):
     async with db.tenant(tel.slug) as s:
         calls = (await s.execute(select(Call).where(Call.external_id.in_(ids)))).scalars().all()
         callers = {e.caller for e in scenario.events}
-        aml_rows = (await s.execute(select(AmlLocation).where(AmlLocation.caller_number.in_(callers)))).scalars().all()
+        aml_rows = (
+            (await s.execute(select(AmlLocation).where(AmlLocation.caller_number.in_(callers))))
+            .scalars()
+            .all()
+        )
     assert len(calls) == scenario.calls
     assert all(c.telephony_state in ("ended", "missed") for c in calls)
     assert sum(c.telephony_state == "missed" for c in calls) == scenario.kinds["abandoned"]

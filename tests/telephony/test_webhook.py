@@ -1,4 +1,5 @@
 """Signed call-event webhook: signatures, replays, out-of-order events, missed calls, silent calls."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,23 +24,32 @@ async def _call(db, slug, external_id) -> Call:
 
 
 def _admin_ctx(session, slug) -> Ctx:
-    return Ctx(session=session, tenant=slug, actor=Principal(kind="tenant", user_id=None, role="admin", name="t"))
+    return Ctx(
+        session=session, tenant=slug, actor=Principal(kind="tenant", user_id=None, role="admin", name="t")
+    )
 
 
 # --- signatures --------------------------------------------------------------------------------
 
+
 async def test_missing_signature_is_refused(client, tel):
     body = json.dumps(event("ringing", new_id("c"))).encode()
-    resp = await client.post(f"/api/v1/t/{tel.slug}/telephony/events", content=body,
-                             headers={"X-Siaga112-Timestamp": str(int(time.time()))})
+    resp = await client.post(
+        f"/api/v1/t/{tel.slug}/telephony/events",
+        content=body,
+        headers={"X-Siaga112-Timestamp": str(int(time.time()))},
+    )
     assert resp.status_code == 401
     assert "X-Siaga112-Signature" in resp.json()["detail"]
 
 
 async def test_missing_timestamp_is_refused(client, tel):
     body = json.dumps(event("ringing", new_id("c"))).encode()
-    resp = await client.post(f"/api/v1/t/{tel.slug}/telephony/events", content=body,
-                             headers={"X-Siaga112-Signature": sign(tel.secret, "1", body)})
+    resp = await client.post(
+        f"/api/v1/t/{tel.slug}/telephony/events",
+        content=body,
+        headers={"X-Siaga112-Signature": sign(tel.secret, "1", body)},
+    )
     assert resp.status_code == 401
     assert "Timestamp" in resp.json()["detail"]
 
@@ -52,18 +62,25 @@ async def test_wrong_secret_tampered_body_and_malformed_signature_are_refused(cl
     ts = str(int(time.time()))
     sig = sign(tel.secret, ts, body)
     url = f"/api/v1/t/{tel.slug}/telephony/events"
-    resp = await client.post(url, content=body.replace(b"112", b"113"),
-                             headers={"X-Siaga112-Timestamp": ts, "X-Siaga112-Signature": sig})
+    resp = await client.post(
+        url,
+        content=body.replace(b"112", b"113"),
+        headers={"X-Siaga112-Timestamp": ts, "X-Siaga112-Signature": sig},
+    )
     assert resp.status_code == 401
-    resp = await client.post(url, content=body, headers={"X-Siaga112-Timestamp": ts,
-                                                         "X-Siaga112-Signature": "sha256=zz"})
+    resp = await client.post(
+        url, content=body, headers={"X-Siaga112-Timestamp": ts, "X-Siaga112-Signature": "sha256=zz"}
+    )
     assert resp.status_code == 401
     # The signature binds the timestamp too: the same signature with another timestamp fails.
-    resp = await client.post(url, content=body, headers={"X-Siaga112-Timestamp": str(int(ts) - 1),
-                                                         "X-Siaga112-Signature": sig})
+    resp = await client.post(
+        url, content=body, headers={"X-Siaga112-Timestamp": str(int(ts) - 1), "X-Siaga112-Signature": sig}
+    )
     assert resp.status_code == 401
     async with db.tenant(tel.slug) as s:
-        assert (await s.execute(select(func.count()).select_from(Call).where(Call.external_id == call_id))).scalar() == 0
+        assert (
+            await s.execute(select(func.count()).select_from(Call).where(Call.external_id == call_id))
+        ).scalar() == 0
 
 
 async def test_unconfigured_tenant_is_told_so(client, tenant_factory):
@@ -74,9 +91,13 @@ async def test_unconfigured_tenant_is_told_so(client, tenant_factory):
 
 
 async def test_old_and_future_timestamps_are_refused(client, tel):
-    resp = await post_signed(client, tel.slug, tel.secret, event("ringing", new_id("c")), ts=time.time() - 301)
+    resp = await post_signed(
+        client, tel.slug, tel.secret, event("ringing", new_id("c")), ts=time.time() - 301
+    )
     assert resp.status_code == 401 and "terlalu lama" in resp.json()["detail"]
-    resp = await post_signed(client, tel.slug, tel.secret, event("ringing", new_id("c")), ts=time.time() + 120)
+    resp = await post_signed(
+        client, tel.slug, tel.secret, event("ringing", new_id("c")), ts=time.time() + 120
+    )
     assert resp.status_code == 401 and "masa depan" in resp.json()["detail"]
     ok = await post_signed(client, tel.slug, tel.secret, event("ringing", new_id("c")), ts=time.time() - 200)
     assert ok.status_code == 200, ok.text
@@ -106,6 +127,7 @@ async def test_rotated_secret_keeps_the_previous_one_for_the_grace_period(client
 
 # --- replays -------------------------------------------------------------------------------------
 
+
 async def test_same_event_id_is_refused_even_after_redis_forgets(client, tel, redis_client):
     ev = event("ringing", new_id("c"))
     assert (await post_signed(client, tel.slug, tel.secret, ev)).status_code == 200
@@ -121,18 +143,28 @@ async def test_invalid_payload_is_422_and_does_not_burn_the_event_id(client, db,
     resp = await post_signed(client, tel.slug, tel.secret, {**ev, "caller_number": "bukan nomor"})
     assert resp.status_code == 422
     assert any(e["field"] == "caller_number" for e in resp.json()["errors"])
-    for bad in ({**ev, "type": "exploded"}, {**ev, "surprise": 1}, {**ev, "occurred_at": "2020-01-01T00:00:00Z"},
-                {**ev, "occurred_at": "2030-01-01T00:00:00"}):
+    for bad in (
+        {**ev, "type": "exploded"},
+        {**ev, "surprise": 1},
+        {**ev, "occurred_at": "2020-01-01T00:00:00Z"},
+        {**ev, "occurred_at": "2030-01-01T00:00:00"},
+    ):
         assert (await post_signed(client, tel.slug, tel.secret, bad)).status_code == 422, bad
     assert (await post_signed(client, tel.slug, tel.secret, b"{not json")).status_code == 422
     assert (await post_signed(client, tel.slug, tel.secret, b"x" * 20000)).status_code == 413
     assert (await post_signed(client, tel.slug, tel.secret, ev)).status_code == 200
     async with db.tenant(tel.slug) as s:
-        assert (await s.execute(select(func.count()).select_from(TelephonyEvent)
-                                .where(TelephonyEvent.event_id == ev["event_id"]))).scalar() == 1
+        assert (
+            await s.execute(
+                select(func.count())
+                .select_from(TelephonyEvent)
+                .where(TelephonyEvent.event_id == ev["event_id"])
+            )
+        ).scalar() == 1
 
 
 # --- call lifecycle ---------------------------------------------------------------------------------
+
 
 async def test_ringing_creates_the_call_and_is_announced_to_consoles(client, db, tel, app):
     pubsub = app.state.redis.pubsub()
@@ -156,16 +188,29 @@ async def test_ringing_creates_the_call_and_is_announced_to_consoles(client, db,
     assert call.telephony_state == "ringing" and call.operator_id is None
     async with db.tenant(tel.slug) as s:
         assert [c.id for c in await service.ringing_calls(s)].count(call.id) == 1
-        kinds = (await s.execute(select(EventLog.kind).where(EventLog.entity == "call",
-                                                             EventLog.entity_id == call.id))).scalars().all()
+        kinds = (
+            (
+                await s.execute(
+                    select(EventLog.kind).where(EventLog.entity == "call", EventLog.entity_id == call.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert kinds == ["telephony.ringing"]
 
 
 async def test_full_sequence_in_order(client, db, tel):
     cid = new_id("c")
-    for type_, at, ext in (("ringing", 60, None), ("answered", 50, "201"), ("transferred", 30, "201"),
-                           ("ended", 10, None)):
-        resp = await post_signed(client, tel.slug, tel.secret, event(type_, cid, at=ago(at), operator_extension=ext))
+    for type_, at, ext in (
+        ("ringing", 60, None),
+        ("answered", 50, "201"),
+        ("transferred", 30, "201"),
+        ("ended", 10, None),
+    ):
+        resp = await post_signed(
+            client, tel.slug, tel.secret, event(type_, cid, at=ago(at), operator_extension=ext)
+        )
         assert resp.status_code == 200, resp.text
     call = await _call(db, tel.slug, cid)
     assert call.telephony_state == "ended" and call.operator_extension == "201"
@@ -195,8 +240,12 @@ async def test_out_of_order_events_give_the_same_call(client, db, tel):
 
 async def test_missed_call_gets_one_open_callback_task(client, db, tel):
     cid = new_id("c")
-    await post_signed(client, tel.slug, tel.secret, event("ringing", cid, caller="+6281299900001", at=ago(40)))
-    resp = await post_signed(client, tel.slug, tel.secret, event("ended", cid, caller="+6281299900001", at=ago(5)))
+    await post_signed(
+        client, tel.slug, tel.secret, event("ringing", cid, caller="+6281299900001", at=ago(40))
+    )
+    resp = await post_signed(
+        client, tel.slug, tel.secret, event("ended", cid, caller="+6281299900001", at=ago(5))
+    )
     assert resp.json()["state"] == "missed"
     call = await _call(db, tel.slug, cid)
     assert call.answered_at is None and call.outcome is None

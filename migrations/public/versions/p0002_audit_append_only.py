@@ -3,6 +3,7 @@
 Revision ID: p0002
 Revises: p0001
 """
+
 from alembic import op
 
 from app.audit.append_only import FUNCTION, statements

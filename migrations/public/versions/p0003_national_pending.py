@@ -6,6 +6,7 @@ calls of one regency queued on that row lock. Now each change appends a delta ro
 Revision ID: p0003
 Revises: p0002
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql

@@ -3,6 +3,7 @@
 Revision ID: t0002
 Revises: t0001
 """
+
 from alembic import op
 
 from app.audit.append_only import FUNCTION, statements
