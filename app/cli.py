@@ -247,7 +247,13 @@ def _seed_demo():
 def _print_accounts(accounts) -> None:
     from app.tenancy.demo import DEMO_PASSWORD
 
-    table = Table(title=f"Demo accounts (password: {DEMO_PASSWORD})")
+    title = f"Demo accounts (password: {DEMO_PASSWORD})"
+    if not console.is_terminal:
+        # Piped or logged: one account per line, nothing wrapped, so each line can be copied.
+        lines = [title, *(f"{a.email}\t{a.role}\t{a.where}\t{a.url}" for a in accounts)]
+        console.file.write("\n".join(lines) + "\n")  # raw: rich would expand the tabs
+        return
+    table = Table(title=title)
     for col in ("where", "email", "role", "login page"):
         table.add_column(col, overflow="fold")
     for a in accounts:

@@ -9,7 +9,18 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP_DIR = Path(__file__).resolve().parent
+STATIC_DIR = APP_DIR / "static"
+
+
+def _resource_root() -> Path:
+    """Where alembic.ini, migrations/, templates/, data/ and tenants/ are: the checkout's top level,
+    or, in an installed wheel, the copies that setup.py bundles into the package (app/_bundled)."""
+    checkout = APP_DIR.parent
+    return checkout if (checkout / "alembic.ini").is_file() else APP_DIR / "_bundled"
+
+
+PROJECT_ROOT = _resource_root()
 
 
 class Settings(BaseSettings):

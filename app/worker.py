@@ -44,7 +44,7 @@ def _functions() -> list:
 
 
 def _cron_jobs() -> list:
-    found = []
+    found: list = []
     for module in import_domain_modules("jobs"):
         found.extend(getattr(module, "CRON_JOBS", []))
     return found

@@ -9,7 +9,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import func, select
-from starlette.datastructures import UploadFile
 
 from app.admin import service
 from app.admin.areas import area_tree, ensure_kecamatan
@@ -30,6 +29,7 @@ from app.onboarding.validation import (
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, DbDep, PublicSessionDep, SettingsDep, TenantDep, TenantSessionDep
 from app.web.errors import NotFound
+from app.web.forms import form_fields, read_upload
 from app.web.templating import render
 
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["tenant admin (HTML)"])
@@ -42,11 +42,6 @@ def _page(request: Request, name: str, section: str, ctx: dict, status_code: int
         {"section": section, "errors": {}, "form": {}} | ctx,
         status_code=status_code,
     )
-
-
-async def _form(request: Request):
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}, form
 
 
 # --- home: status of the regency and the Kominfo review -----------------------------------------
@@ -103,17 +98,12 @@ async def admin_resubmit(
             status_code=413,
             errors={"document": "Berkas terlalu besar; maksimal 5 MB"},
         )
-    data, form = await _form(request)
+    data, form = await form_fields(request)
     values, errors = check_contact(data)
     legal, legal_errors = check_legal(data)
     values |= legal
     errors |= legal_errors
-    upload = form.get("document")
-    content = (
-        await upload.read(MAX_DOCUMENT_BYTES + 1)
-        if isinstance(upload, UploadFile) and upload.filename
-        else None
-    )
+    content = await read_upload(form, "document", MAX_DOCUMENT_BYTES + 1)
     if content:
         check_document(content, errors)
     if errors:
@@ -209,7 +199,7 @@ async def opd_save(
     request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, opd_id: int | None = None
 ):
     opd = await _get(session, Opd, opd_id) if opd_id is not None else None
-    data, _ = await _form(request)
+    data, _ = await form_fields(request)
     values, errors = service.check_opd(data, creating=opd is None)
     if not errors:
         saved, errors = await service.save_opd(session, opd, values, admin, request)
@@ -299,7 +289,7 @@ async def category_save(
     category_id: int | None = None,
 ):
     cat = await _get(session, Category, category_id) if category_id is not None else None
-    data, form = await _form(request)
+    data, form = await form_fields(request)
     active_ids = set((await session.execute(select(Opd.id).where(Opd.is_active))).scalars())
     values, routed, errors = service.check_category(form, active_ids, creating=cat is None)
     if not errors:
@@ -353,7 +343,7 @@ async def _active_opd_ids(session) -> set[int]:
 
 @router.post("/admin/users")
 async def user_invite(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
-    data, _ = await _form(request)
+    data, _ = await form_fields(request)
     values, errors = service.check_user(data, await _active_opd_ids(session), creating=True)
     link = None
     if not errors:
@@ -375,7 +365,7 @@ async def user_role(
     request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int
 ):
     user = await _get(session, User, user_id)
-    data, _ = await _form(request)
+    data, _ = await form_fields(request)
     values, errors = service.check_user(data, await _active_opd_ids(session), creating=False)
     if not errors:
         errors = await service.change_role(session, user, values, admin, request)
@@ -450,7 +440,7 @@ async def area_list(request: Request, tenant: TenantDep, session: TenantSessionD
 
 @router.post("/admin/areas/kecamatan")
 async def area_add_kecamatan(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
-    data, _ = await _form(request)
+    data, _ = await form_fields(request)
     name = clean_text(data.get("kecamatan_name"), 120)
     errors = {}
     if not name or len(name) > 120:
@@ -480,7 +470,7 @@ async def area_add_kecamatan(request: Request, tenant: TenantDep, session: Tenan
 
 @router.post("/admin/areas/kelurahan")
 async def area_add_kelurahan(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
-    data, _ = await _form(request)
+    data, _ = await form_fields(request)
     name = clean_text(data.get("kelurahan_name"), 120)
     kec_raw = data.get("kecamatan_id") or ""
     errors = {}
@@ -570,7 +560,7 @@ async def account_set_password(request: Request, tenant: TenantDep, session: Ten
         raise NotFound("Tautan tidak dikenal")
     if problem:
         return _account_page(request, tenant, user, problem, status_code=410)
-    data, _ = await _form(request)
+    data, _ = await form_fields(request)
     password = data.get("password") or ""
     errors = {}
     if problems := password_problems(password, user.email):

@@ -20,7 +20,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 SCOPE = "openid email profile"
-TIMEOUT = httpx.Timeout(8.0)
+TIMEOUT_S = 8.0  # a plain number: Authlib's client is httpx2, discovery uses httpx
 _DISCOVERY_TTL_S = 600
 _discovery_cache: dict[str, tuple[float, dict]] = {}
 
@@ -45,7 +45,7 @@ async def discover(issuer: str, *, fresh: bool = False) -> dict:
     if cached and not fresh and time.monotonic() - cached[0] < _DISCOVERY_TTL_S:
         return cached[1]
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
             resp = await client.get(f"{issuer}/.well-known/openid-configuration")
             resp.raise_for_status()
             meta = resp.json()
@@ -88,7 +88,7 @@ async def finish(
     meta = await discover(issuer)
     try:
         async with AsyncOAuth2Client(
-            client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri, timeout=TIMEOUT
+            client_id=client_id, client_secret=client_secret, redirect_uri=redirect_uri, timeout=TIMEOUT_S
         ) as client:
             token = await client.fetch_token(
                 meta["token_endpoint"],

@@ -21,7 +21,7 @@ def unqualified(metadata: MetaData) -> MetaData:
     """A copy of ``metadata`` with no schema names, as the migration files are written."""
     target = MetaData(naming_convention=NAMING)
     for table in metadata.sorted_tables:
-        table.to_metadata(target, schema=None)
+        table.to_metadata(target, schema=None)  # type: ignore[arg-type]  # None means "no schema" at run time; the stubs only allow str
     return target
 
 

@@ -70,8 +70,7 @@ class Direct:
                 if col.default is None or not col.default.is_scalar:
                     raise TypeError(f"Direct: column default of {col} is not a scalar")
                 defaults[col.key] = col.default.arg
-            # The same bind processors SQLAlchemy applies (e.g. JSONB values wrapped for psycopg).
-            processors = dict(compiled._bind_processors)
+            processors = bind_processors(compiled, dialect)
             hit = self._compiled[key] = (
                 compiled.string,
                 compiled,
@@ -154,7 +153,19 @@ def _has_rows(cur) -> bool:
     return res is not None and res.status == TUPLES_OK
 
 
-async def _driver(session: AsyncSession):
+def bind_processors(compiled, dialect) -> dict[str, Callable[[Any], Any]]:
+    """The bind processors SQLAlchemy itself applies (e.g. JSONB values wrapped for psycopg),
+    built from public API: each bound parameter's type adapted to the dialect.
+    tests/contracts/test_sqlalchemy_contract.py checks they equal SQLAlchemy's own."""
+    found = {}
+    for param, name in compiled.bind_names.items():
+        process = param.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            found[name] = process
+    return found
+
+
+async def _driver(session: AsyncSession) -> tuple[Any, Any, dict | None]:
     """The psycopg connection of the session's current transaction (begun if need be), its
     dialect and schema translate map; looked up once per transaction."""
     tx = session.sync_session.get_transaction()
@@ -162,7 +173,9 @@ async def _driver(session: AsyncSession):
     if cached is not None and tx is not None and cached[0] is tx:
         return cached[1]
     conn = await session.connection()
-    translate = conn.sync_connection.get_execution_options().get("schema_translate_map")
+    sync = conn.sync_connection
+    assert sync is not None  # an AsyncConnection is started by session.connection()
+    translate = sync.get_execution_options().get("schema_translate_map")
     raw = await conn.get_raw_connection()
     found = (raw.driver_connection, conn.dialect, translate)
     session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), found)

@@ -272,7 +272,7 @@ async def opd_queue(session: AsyncSession, opd_id: int, *, include_done_hours: i
 
 
 async def dispatch_out(session: AsyncSession, d: Dispatch) -> dict:
-    opd = await session.get(Opd, d.opd_id)
+    opd = await session.get_one(Opd, d.opd_id)
     from app.calls.service import columns
 
     return {**columns(d), "opd_code": opd.code, "opd_name": opd.name}

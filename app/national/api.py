@@ -232,7 +232,7 @@ async def provinces(session: PublicSessionDep, f: FiltersDep):
     }
 
 
-SortQ = Annotated[Literal[tuple(service.REGENCY_SORTS)], Query(description="column to sort by")]
+SortQ = Annotated[service.RegencySort, Query(description="column to sort by")]
 
 
 @router.get("/regencies", response_model=RegenciesOut, summary="Every registered regency with its figures")

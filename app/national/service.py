@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, DateTime, and_, cast, func, select
@@ -374,6 +375,13 @@ REGENCY_SORTS = {
     "incidents": lambda r: r["incidents"],
     "dispatches": lambda r: r["dispatches"],
 }
+# The same names as a type, for the API's query parameter (checked against the dict at import).
+RegencySort = Literal[
+    "name", "province", "status", "launch", "calls", "emergency", "prank_silent_ratio",
+    "sla_compliance", "answer_p90_s", "incidents", "dispatches",
+]  # fmt: skip
+if set(get_args(RegencySort)) != set(REGENCY_SORTS):
+    raise RuntimeError("RegencySort and REGENCY_SORTS name different columns")
 
 
 @dataclass
@@ -500,7 +508,7 @@ class Snapshot:
                 }
             )
         key = REGENCY_SORTS.get(sort, REGENCY_SORTS["calls"])
-        rows.sort(key=lambda r: r["name"].lower())
+        rows.sort(key=lambda r: str(r["name"]).lower())
         rows.sort(key=key, reverse=descending)
         return rows
 

@@ -12,9 +12,9 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
-from app.config import PROJECT_ROOT
+from app.config import STATIC_DIR
 
-GEOJSON = PROJECT_ROOT / "app" / "static" / "geo" / "indonesia-38-provinces.geojson"
+GEOJSON = STATIC_DIR / "geo" / "indonesia-38-provinces.geojson"
 MAP_CREDIT = "Indonesia GeoJSON & TopoJSON Maps (38 Provinces), CC BY 4.0"
 # GeoJSON name → Kemendagri name (everything else is spelled the same; joined by name, not code).
 GEO_ALIASES = {"DKI Jakarta": "Daerah Khusus Ibukota Jakarta"}

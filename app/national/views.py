@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 import time
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
@@ -103,7 +104,7 @@ def parse_filters(date_from: str | None, date_to: str | None, province: str | No
     return filters, errors
 
 
-def _map_values(provinces: list, metric: str) -> tuple[dict, dict, float, callable]:
+def _map_values(provinces: list, metric: str) -> tuple[dict, dict, float, Callable]:
     values, labels = {}, {}
     for p in provinces:
         fig = p.figures

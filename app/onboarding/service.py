@@ -50,7 +50,7 @@ def taken_message(name: str, status: str) -> str:
 async def registered_regions(session: AsyncSession) -> dict[str, str]:
     """Kemendagri code → status, for every regency that already has a tenant."""
     rows = await session.execute(select(Tenant.region_code, Tenant.status))
-    return dict(rows.all())
+    return {code: status for code, status in rows.all()}
 
 
 async def region_taken(session: AsyncSession, code: str) -> str | None:

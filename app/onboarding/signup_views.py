@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
-from starlette.datastructures import UploadFile
 
 from app.auth.passwords import hash_password
 from app.onboarding import service
@@ -34,6 +33,7 @@ from app.tenancy.regions import provinces, regencies, regency
 from app.web.csrf import verify_csrf
 from app.web.deps import DbDep, PublicSessionDep, SettingsDep
 from app.web.errors import NotFound
+from app.web.forms import form_fields, read_upload
 from app.web.templating import is_htmx, render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["onboarding (HTML)"])
@@ -167,14 +167,9 @@ async def _save(session, a: SignupApplication, values: dict, next_step: int) -> 
     await session.commit()
 
 
-async def _form_dict(request: Request) -> tuple[dict, object]:
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}, form
-
-
 @router.post("/signup/step/1")
 async def signup_region(request: Request, session: PublicSessionDep):
-    data, _ = await _form_dict(request)
+    data, _ = await form_fields(request)
     errors = {}
     code = (data.get("region_code") or "").strip()
     reg = regency(code)
@@ -216,7 +211,7 @@ async def _require_draft(request: Request, session) -> SignupApplication:
 @router.post("/signup/step/2")
 async def signup_contact(request: Request, session: PublicSessionDep):
     a = await _require_draft(request, session)
-    data, _ = await _form_dict(request)
+    data, _ = await form_fields(request)
     values, errors = check_contact(data)
     if errors:
         return await _render_step(request, session, a, 2, errors=errors, form=data, status_code=422)
@@ -239,12 +234,9 @@ async def signup_legal(request: Request, session: PublicSessionDep, settings: Se
             form={"legal_number": a.legal_number, "legal_date": a.legal_date},
             errors={"document": f"Berkas terlalu besar ({declared / 1024 / 1024:.1f} MB); maksimal 5 MB"},
         )
-    data, form = await _form_dict(request)
+    data, form = await form_fields(request)
     values, errors = check_legal(data)
-    upload = form.get("document")
-    content = None
-    if isinstance(upload, UploadFile) and upload.filename:
-        content = await upload.read(MAX_DOCUMENT_BYTES + 1)
+    content = await read_upload(form, "document", MAX_DOCUMENT_BYTES + 1)
     if content or not a.document_path:
         check_document(content, errors)
     if errors:
@@ -289,7 +281,7 @@ def parse_opds(form, data: dict) -> tuple[dict, dict]:
 @router.post("/signup/step/4")
 async def signup_opds(request: Request, session: PublicSessionDep):
     a = await _require_draft(request, session)
-    data, form = await _form_dict(request)
+    data, form = await form_fields(request)
     selection, errors = parse_opds(form, data)
     if errors:
         return await _render_step(
@@ -308,7 +300,7 @@ async def signup_opds(request: Request, session: PublicSessionDep):
 @router.post("/signup/step/5")
 async def signup_admin(request: Request, session: PublicSessionDep):
     a = await _require_draft(request, session)
-    data, _ = await _form_dict(request)
+    data, _ = await form_fields(request)
     values, errors = check_admin(data)
     if errors:
         data.pop("admin_password", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import Any
 from urllib.parse import urlparse
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -33,7 +34,7 @@ def decrypt_secret(secret_key: str, value: str) -> str | None:
         return None
 
 
-async def load_provider(session: AsyncSession, model) -> object | None:
+async def load_provider(session: AsyncSession, model) -> Any:
     return (await session.execute(select(model).order_by(model.id).limit(1))).scalar_one_or_none()
 
 

@@ -95,8 +95,8 @@ def parse(text: str) -> AmlMessage:
         method=method,
         imsi=_digits(fields.get("si", ""), "si", 6, 15),
         imei=_digits(fields.get("ei", ""), "ei", 14, 16),
-        mcc=_digits(fields["mcc"], "mcc", 3, 3, required=True),
-        mnc=_digits(fields["mnc"], "mnc", 2, 3, required=True),
+        mcc=_required_digits(fields["mcc"], "mcc", 3, 3),
+        mnc=_required_digits(fields["mnc"], "mnc", 2, 3),
     )
 
 
@@ -123,7 +123,7 @@ def format_message(msg: AmlMessage) -> str:
     return body + str(length)
 
 
-def _fmt(value: float, signed: bool = True) -> str:
+def _fmt(value: float | None, signed: bool = True) -> str:
     text = f"{value:+.6f}" if signed else f"{value:.3f}"
     return text.rstrip("0").rstrip(".")
 
@@ -154,9 +154,13 @@ def _int(value: str, field: str, low: int, high: int) -> int:
     return number
 
 
-def _digits(value: str, field: str, low: int, high: int, required: bool = False) -> str | None:
-    if not value and not required:
+def _digits(value: str, field: str, low: int, high: int) -> str | None:
+    if not value:
         return None
+    return _required_digits(value, field, low, high)
+
+
+def _required_digits(value: str, field: str, low: int, high: int) -> str:
     if not (value.isdigit() and low <= len(value) <= high):
         raise AmlError(field, f"harus {low}–{high} digit" if low != high else f"harus {low} digit")
     return value

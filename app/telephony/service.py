@@ -174,7 +174,7 @@ async def _lock_or_create(session: AsyncSession, ev: CallEventIn) -> tuple[Call,
 
 
 _EVENT_SEEN = (
-    pg_insert(TelephonyEvent.__table__)
+    pg_insert(TelephonyEvent)
     .on_conflict_do_nothing(index_elements=["event_id"])
     .returning(TelephonyEvent.__table__.c.id)
 )
@@ -190,7 +190,7 @@ async def _sync_callback(session: AsyncSession, call: Call, was_missed: bool) ->
     ).scalar_one_or_none()
     if missed and task is None:
         session.add(CallbackTask(call_id=call.id, caller_number=call.caller_number, status="open"))
-    elif missed and task.status == "void":
+    elif missed and task is not None and task.status == "void":
         task.status, task.note = "open", None
     elif not missed and task is not None and task.status == "open":
         task.status, task.note = "void", "Event terlambat: panggilan ternyata dijawab"
@@ -476,7 +476,7 @@ async def callback_tasks(session: AsyncSession, status: str = "open", limit: int
         .order_by(CallbackTask.created_at.desc() if status != "open" else CallbackTask.created_at)
         .limit(limit)
     )
-    return list(rows.all())
+    return [tuple(row) for row in rows.all()]
 
 
 async def complete_callback(ctx: Ctx, task_id: int, note: str | None) -> CallbackTask:

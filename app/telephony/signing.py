@@ -41,7 +41,8 @@ def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[s
     return {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(secret, ts, body)}
 
 
-def check_timestamp(raw: str | None, now: float) -> None:
+def check_timestamp(raw: str | None, now: float) -> str:
+    """The timestamp header, checked (present, digits, within the replay window)."""
     if not raw:
         raise SignatureError(401, f"Header {TIMESTAMP_HEADER} wajib ada (unix seconds)")
     if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
@@ -55,6 +56,7 @@ def check_timestamp(raw: str | None, now: float) -> None:
         raise SignatureError(
             401, f"Timestamp {int(-age)} detik di masa depan (maks {MAX_SKEW_S}): periksa jam server"
         )
+    return raw
 
 
 def matches(secrets: list[str], timestamp: str, body: bytes, signature: str) -> bool:
@@ -111,7 +113,7 @@ class SecretCache:
         now = time.time() if now is None else now
         if not signature:
             raise SignatureError(401, f"Header {SIGNATURE_HEADER} wajib ada (sha256=<hex>)")
-        check_timestamp(timestamp, now)
+        timestamp = check_timestamp(timestamp, now)
         if not signature.startswith("sha256=") or len(signature) != 71:
             raise SignatureError(401, f"{SIGNATURE_HEADER} harus berformat sha256=<64 hex>")
         entry = self._entries.get(slug)

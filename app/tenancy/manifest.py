@@ -87,7 +87,7 @@ def load(path: str | Path) -> Manifest:
     if status == "active" and launched is None:
         problems.append("[tenant].launched is required when status is active")
     opds, cats, slas = data.get("opd", []), data.get("category", []), data.get("sla", [])
-    opd_codes = set()
+    opd_codes: set[str] = set()
     for i, o in enumerate(opds):
         where = f"[[opd]] #{i + 1}"
         _check_coded(where, o, OPD_KEYS, opd_codes, problems)
@@ -98,7 +98,7 @@ def load(path: str | Path) -> Manifest:
 
             if msg := check_webhook(o["webhook_url"]):
                 problems.append(f"{where}: {msg}")
-    cat_codes = set()
+    cat_codes: set[str] = set()
     from app.tenancy.defaults import DEFAULT_CATEGORIES, DEFAULT_OPDS
 
     known_opds = opd_codes | {o["code"] for o in DEFAULT_OPDS}

@@ -116,6 +116,7 @@ async def current_tenant_user(request: Request, tenant: TenantDep, session: Tena
     """The logged-in user of THIS tenant, as an ORM object (pages edit and render it)."""
     user = await session.get(User, _session_user_id(request, tenant))
     _check_session_user(request, tenant, user)
+    assert user is not None  # _check_session_user refused a missing user
     return user
 
 

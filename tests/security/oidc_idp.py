@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from authlib.oauth2 import AuthorizationServer, OAuth2Request
+from authlib.oauth2 import AuthorizationServer, OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
@@ -224,8 +224,12 @@ class TestIdP:
             )
 
         async def authorize(request):
-            req = await self._request(request)
-            return self.server.create_authorization_response(req, grant_user=dict(self.user))
+            req = self.server.create_oauth2_request(await self._request(request))
+            try:
+                grant = self.server.get_authorization_grant(req)
+            except OAuth2Error as error:
+                return self.server.handle_error_response(req, error)
+            return self.server.create_authorization_response(req, grant_user=dict(self.user), grant=grant)
 
         async def token(request):
             return self.server.create_token_response(await self._request(request))

@@ -40,6 +40,7 @@ def receiver():
     state["url"] = f"http://127.0.0.1:{server.server_port}/hook"
     yield state
     server.shutdown()
+    server.server_close()
 
 
 def test_signature_covers_timestamp_and_body():
