@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from sqlalchemy import func, select, text
@@ -65,6 +66,8 @@ async def test_writes_land_only_in_own_schema(seeded, db, engine, table):
             for col in table.columns:
                 if col.unique and col.name in values and isinstance(values[col.name], str):
                     values[col.name] = values[col.name] + "-copy"
+                elif col.unique and isinstance(values.get(col.name), uuid.UUID):
+                    values[col.name] = uuid.uuid4()
             await s.execute(table.insert().values(**values))
             await s.commit()
             assert (await s.execute(select(func.count()).select_from(table))).scalar() == count_a + 1

@@ -1,0 +1,210 @@
+"""The incident-transfer document (schema/incident-transfer-v1.json): built from a sender's own
+incident, validated with jsonschema before it is stored, sent or accepted.
+
+This document is the ONLY thing that crosses from one regency to another: the receiver reads
+nothing of the sender's schema.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.calls.models import Call, EventLog, Incident
+from app.dispatch.models import Category, Dispatch, Opd
+
+SCHEMA_PATH = Path(__file__).parent / "schema" / "incident-transfer-v1.json"
+VERSION = "1"
+CATEGORY_SCHEME = "siaga112-category"
+MAX_REMARKS = 500
+MAX_FIXES = 100
+
+
+class InvalidDocument(ValueError):
+    """A document that fails the schema; ``errors`` = [(JSON path, message)], every failure."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+        self.errors = errors
+
+
+@lru_cache
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+@lru_cache
+def _validator() -> Draft202012Validator:
+    Draft202012Validator.check_schema(schema())
+    return Draft202012Validator(schema(), format_checker=FormatChecker())
+
+
+def validate(document: Any) -> dict[str, Any]:
+    """The document itself, or InvalidDocument naming every failing path (``$.informer.phoneNumber``)."""
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise InvalidDocument([(e.json_path, e.message) for e in errors])
+    return document
+
+
+def iso(at: datetime | None) -> str | None:
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def shared_incident_id(region_code: str, incident_id: int) -> str:
+    return f"urn:siaga112:{region_code}:incident:{incident_id}"
+
+
+def _remark_text(entry: EventLog) -> str:
+    data = entry.data or {}
+    for key in ("text", "reason", "note", "notes", "description"):
+        if isinstance(data.get(key), str) and data[key].strip():
+            return f"{entry.kind}: {data[key].strip()}"[:5000]
+    return entry.kind
+
+
+async def build(
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    transfer_id: uuid.UUID,
+    sender: dict[str, str],
+    receiver: dict[str, str] | None,
+    reason: str,
+    shared_id: str | None = None,
+) -> dict[str, Any]:
+    """The document for one incident of the session's tenant (its calls, notes, fixes, timeline)."""
+    category = await session.get(Category, incident.category_id)
+    calls = list(
+        (
+            await session.execute(select(Call).where(Call.incident_id == incident.id).order_by(Call.id))
+        ).scalars()
+    )
+    first = calls[0] if calls else None
+    timeline = list(
+        (
+            await session.execute(
+                select(EventLog)
+                .where(
+                    or_(
+                        (EventLog.entity == "incident") & (EventLog.entity_id == incident.id),
+                        (EventLog.entity == "call") & EventLog.entity_id.in_([c.id for c in calls] or [0]),
+                    )
+                )
+                .order_by(EventLog.at, EventLog.id)
+                .limit(MAX_REMARKS)
+            )
+        ).scalars()
+    )
+    remarks = [
+        {"at": iso(c.received_at), "author": None, "kind": "call_note", "text": c.notes[:5000]}
+        for c in calls
+        if c.notes and c.notes.strip()
+    ]
+    remarks += [
+        {"at": iso(e.at), "author": e.actor_label, "kind": e.kind, "text": _remark_text(e)} for e in timeline
+    ]
+    remarks.sort(key=lambda r: r["at"] or "")
+    fixes = await _location_fixes(session, calls)
+    dispatched = [
+        {"code": code, "name": name, "status": d.status}
+        for d, code, name in (
+            await session.execute(
+                select(Dispatch, Opd.code, Opd.name)
+                .join(Opd, Opd.id == Dispatch.opd_id)
+                .where(Dispatch.incident_id == incident.id)
+                .order_by(Dispatch.id)
+            )
+        ).all()
+    ]
+    accuracy = next((f["accuracyM"] for f in reversed(fixes) if f["latitude"] == incident.lat), None)
+    doc: dict[str, Any] = {
+        "version": VERSION,
+        "transferId": str(transfer_id),
+        "incidentId": shared_id or shared_incident_id(sender["id"], incident.id),
+        "sentAt": iso(datetime.now(UTC)),
+        "sendingCentre": {**sender, "kind": "regency"},
+        "reason": reason,
+        "classifications": [
+            {
+                "scheme": CATEGORY_SCHEME,
+                "code": category.code if category else "other",
+                "label": category.name if category else "Lainnya",
+            }
+        ],
+        "priority": incident.priority,
+        "openedAt": iso(incident.opened_at),
+        "description": incident.description,
+        "peopleInvolved": incident.people_involved,
+        "location": {
+            "address": incident.address,
+            "kecamatan": incident.kecamatan,
+            "kelurahan": incident.kelurahan,
+            "latitude": incident.lat,
+            "longitude": incident.lon,
+            "accuracyM": accuracy,
+        },
+        "locationFixes": fixes,
+        "informer": {
+            "phoneNumber": _e164(first.caller_number) if first else None,
+            "channel": first.channel if first else None,
+            "language": first.language if first else None,
+        },
+        "remarks": remarks[:MAX_REMARKS],
+        "dispatchedAgencies": dispatched,
+    }
+    if receiver is not None:
+        doc["receivingCentre"] = {**receiver, "kind": "regency"}
+    return validate(doc)
+
+
+def _e164(number: str | None) -> str | None:
+    if number and number.startswith("+") and number[1:].isdigit() and 7 <= len(number) - 1 <= 15:
+        return number
+    return None  # withheld / anonymous / no SIM
+
+
+async def _location_fixes(session: AsyncSession, calls: list[Call]) -> list[dict[str, Any]]:
+    fixes = [
+        {
+            "latitude": c.location_lat,
+            "longitude": c.location_lon,
+            "accuracyM": c.location_radius_m,
+            "source": c.location_source,
+            "at": iso(c.location_at or c.received_at),
+        }
+        for c in calls
+        if c.location_lat is not None and c.location_lon is not None
+    ]
+    if calls:
+        from app.telephony.models import AmlLocation
+
+        for a in (
+            await session.execute(
+                select(AmlLocation)
+                .where(AmlLocation.call_id.in_([c.id for c in calls]), AmlLocation.lat.is_not(None))
+                .order_by(AmlLocation.positioned_at)
+                .limit(MAX_FIXES)
+            )
+        ).scalars():
+            fixes.append(
+                {
+                    "latitude": a.lat,
+                    "longitude": a.lon,
+                    "accuracyM": a.radius_m,
+                    "source": "aml",
+                    "at": iso(a.positioned_at),
+                }
+            )
+    fixes.sort(key=lambda f: f["at"])
+    return fixes[:MAX_FIXES]
