@@ -89,16 +89,11 @@ async def handover_start(
         row = await service.start(
             make_ctx(request, session, request.state.principal), incident_id, receiver, reason
         )
-    except InvalidInput as exc:
-        await session.rollback()
-        return await _form(
-            request, session, incident, form=dict(form), errors={exc.field: exc.message}, status_code=422
-        )
     except ServiceError as exc:
-        await session.rollback()
-        return await _form(
-            request, session, incident, form=dict(form), errors={"__all__": exc.message}, status_code=422
-        )
+        await session.rollback()  # expires the incident: read it again for the form
+        errors = {exc.field if isinstance(exc, InvalidInput) else "__all__": exc.message}
+        incident = await get_incident(session, incident_id)
+        return await _form(request, session, incident, form=dict(form), errors=errors, status_code=422)
     return render(
         request,
         "handover/_sent.html",
