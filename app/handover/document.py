@@ -206,5 +206,5 @@ async def _location_fixes(session: AsyncSession, calls: list[Call]) -> list[dict
                     "at": iso(a.positioned_at),
                 }
             )
-    fixes.sort(key=lambda f: f["at"])
+    fixes.sort(key=lambda f: str(f["at"]))
     return fixes[:MAX_FIXES]

@@ -28,7 +28,7 @@ def bucket(outcome: str | None) -> str | None:
 
 def countable(number: str | None) -> bool:
     """A real E.164 number (a call without SIM or a withheld number has no reputation)."""
-    return bool(number) and number.startswith("+") and number[1:].isdigit()  # type: ignore[union-attr]
+    return number is not None and number.startswith("+") and number[1:].isdigit()
 
 
 async def add(session: AsyncSession, tenant_id: int, rows: list[tuple[str, date, dict[str, int]]]) -> None:
@@ -138,14 +138,14 @@ async def purge_expired(session: AsyncSession, today: date | None = None) -> int
     cutoff = (today or datetime.now(UTC).date()) - timedelta(days=get_settings().reputation_retention_days)
     result = await session.execute(delete(rep).where(rep.c.day < cutoff))
     await session.commit()
-    return result.rowcount or 0
+    return getattr(result, "rowcount", 0) or 0
 
 
 async def purge_tenant(session: AsyncSession, tenant_id: int) -> int:
     """Forget one regency's contributions (deletion on request, or a regency leaving)."""
     result = await session.execute(delete(rep).where(rep.c.tenant_id == tenant_id))
     await session.commit()
-    return result.rowcount or 0
+    return getattr(result, "rowcount", 0) or 0
 
 
 # --- the ministry's view: trends by province, never a number or a hash --------------------------
