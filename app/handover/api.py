@@ -78,3 +78,12 @@ async def start(
     with service_errors():
         row = await service.start(make_ctx(request, session, who), incident_id, data.receiver, data.reason)
     return {"transferId": str(row.transfer_id), "status": row.status, "receiver": row.receiver_slug}
+
+
+@router.post("/api/v1/t/{slug}/calls/{call_id}/handover", status_code=202, summary="Hand a call over")
+async def start_call(
+    call_id: int, data: HandoverStart, request: Request, session: TenantSessionDep, who: Write
+):
+    with service_errors():
+        row = await service.start_call(make_ctx(request, session, who), call_id, data.receiver, data.reason)
+    return {"transferId": str(row.transfer_id), "status": row.status, "receiver": row.receiver_slug}

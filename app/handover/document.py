@@ -61,7 +61,7 @@ def iso(at: datetime | None) -> str | None:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
-def shared_incident_id(region_code: str, incident_id: int) -> str:
+def shared_incident_id(region_code: str, incident_id: int | str) -> str:
     return f"urn:siaga112:{region_code}:incident:{incident_id}"
 
 
@@ -75,29 +75,37 @@ def _remark_text(entry: EventLog) -> str:
 
 async def build(
     session: AsyncSession,
-    incident: Incident,
+    incident: Incident | None,
     *,
+    call: Call | None = None,
     transfer_id: uuid.UUID,
     sender: dict[str, str],
     receiver: dict[str, str] | None,
     reason: str,
     shared_id: str | None = None,
 ) -> dict[str, Any]:
-    """The document for one incident of the session's tenant (its calls, notes, fixes, timeline)."""
-    category = await session.get(Category, incident.category_id)
-    calls = list(
-        (
-            await session.execute(select(Call).where(Call.incident_id == incident.id).order_by(Call.id))
-        ).scalars()
-    )
+    """The document for one incident of the session's tenant (its calls, notes, fixes, timeline),
+    or for one call that has no incident yet (``incident`` None, ``call`` given)."""
+    if incident is not None:
+        category = await session.get(Category, incident.category_id)
+        calls = list(
+            (
+                await session.execute(select(Call).where(Call.incident_id == incident.id).order_by(Call.id))
+            ).scalars()
+        )
+    elif call is not None:
+        category, calls = None, [call]
+    else:
+        raise ValueError("an incident or a call")
     first = calls[0] if calls else None
+    own = (EventLog.entity == "incident") & (EventLog.entity_id == (incident.id if incident else 0))
     timeline = list(
         (
             await session.execute(
                 select(EventLog)
                 .where(
                     or_(
-                        (EventLog.entity == "incident") & (EventLog.entity_id == incident.id),
+                        own,
                         (EventLog.entity == "call") & EventLog.entity_id.in_([c.id for c in calls] or [0]),
                     )
                 )
@@ -116,22 +124,40 @@ async def build(
     ]
     remarks.sort(key=lambda r: r["at"] or "")
     fixes = await _location_fixes(session, calls)
-    dispatched = [
-        {"code": code, "name": name, "status": d.status}
-        for d, code, name in (
-            await session.execute(
-                select(Dispatch, Opd.code, Opd.name)
-                .join(Opd, Opd.id == Dispatch.opd_id)
-                .where(Dispatch.incident_id == incident.id)
-                .order_by(Dispatch.id)
-            )
-        ).all()
-    ]
-    accuracy = next((f["accuracyM"] for f in reversed(fixes) if f["latitude"] == incident.lat), None)
+    dispatched = (
+        [
+            {"code": code, "name": name, "status": d.status}
+            for d, code, name in (
+                await session.execute(
+                    select(Dispatch, Opd.code, Opd.name)
+                    .join(Opd, Opd.id == Dispatch.opd_id)
+                    .where(Dispatch.incident_id == incident.id)
+                    .order_by(Dispatch.id)
+                )
+            ).all()
+        ]
+        if incident is not None
+        else []
+    )
+    if incident is not None:
+        lat, lon = incident.lat, incident.lon
+        accuracy = next((f["accuracyM"] for f in reversed(fixes) if f["latitude"] == lat), None)
+        place = {
+            "address": incident.address,
+            "kecamatan": incident.kecamatan,
+            "kelurahan": incident.kelurahan,
+        }
+    else:
+        last = fixes[-1] if fixes else {}
+        lat, lon, accuracy = last.get("latitude"), last.get("longitude"), last.get("accuracyM")
+        place = {"address": None, "kecamatan": None, "kelurahan": None}
+    local_id = (
+        f"call:{call.id}" if incident is None and call is not None else str(incident.id if incident else 0)
+    )
     doc: dict[str, Any] = {
         "version": VERSION,
         "transferId": str(transfer_id),
-        "incidentId": shared_id or shared_incident_id(sender["id"], incident.id),
+        "incidentId": shared_id or shared_incident_id(sender["id"], local_id),
         "sentAt": iso(datetime.now(UTC)),
         "sendingCentre": {**sender, "kind": "regency"},
         "reason": reason,
@@ -139,21 +165,14 @@ async def build(
             {
                 "scheme": CATEGORY_SCHEME,
                 "code": category.code if category else "other",
-                "label": category.name if category else "Lainnya",
+                "label": category.name if category else "Belum diklasifikasi",
             }
         ],
-        "priority": incident.priority,
-        "openedAt": iso(incident.opened_at),
-        "description": incident.description,
-        "peopleInvolved": incident.people_involved,
-        "location": {
-            "address": incident.address,
-            "kecamatan": incident.kecamatan,
-            "kelurahan": incident.kelurahan,
-            "latitude": incident.lat,
-            "longitude": incident.lon,
-            "accuracyM": accuracy,
-        },
+        "priority": incident.priority if incident else 2,
+        "openedAt": iso(incident.opened_at if incident else first.received_at if first else None),
+        "description": incident.description if incident else None,
+        "peopleInvolved": incident.people_involved if incident else None,
+        "location": {**place, "latitude": lat, "longitude": lon, "accuracyM": accuracy},
         "locationFixes": fixes,
         "informer": {
             "phoneNumber": _e164(first.caller_number) if first else None,

@@ -26,12 +26,15 @@ class HandoverOutbox(TenantBase):
     __tablename__ = "handover_outbox"
     __table_args__ = (
         CheckConstraint(f"status IN {OUTBOX_STATUSES}", name="status"),
+        CheckConstraint("(incident_id IS NULL) <> (call_id IS NULL)", name="incident_or_call"),
         Index("ix_handover_outbox_status", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # What is handed over: an incident, or a call that has none yet (a caller across the border).
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     # The receiving regency, by its registry identity (public.tenants); no FK out of the schema.
     receiver_tenant_id: Mapped[int] = mapped_column(Integer)
     receiver_slug: Mapped[str] = mapped_column(String(47))

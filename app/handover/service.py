@@ -91,12 +91,13 @@ async def candidates(session: AsyncSession, own_slug: str) -> list[Regency]:
 # --- 1. sender: start ----------------------------------------------------------------------------
 
 
-async def start(ctx: Ctx, incident_id: int, receiver_slug: str, reason: str) -> HandoverOutbox:
+async def _receiver(ctx: Ctx, receiver_slug: str, reason: str) -> tuple[str, Tenant, Tenant]:
+    """The checks every hand-over passes first: a reason, another regency, and an active one."""
     reason = (reason or "").strip()
     if len(reason) < 3:
         raise InvalidInput("reason", "Alasan serah terima wajib diisi (minimal 3 karakter)")
     if receiver_slug == ctx.tenant:
-        raise InvalidInput("receiver", "Tidak bisa menyerahkan insiden ke kabupaten/kota sendiri")
+        raise InvalidInput("receiver", "Tidak bisa menyerahkan ke kabupaten/kota sendiri")
     receiver = await _regency(ctx.session, receiver_slug) if receiver_slug else None
     if receiver is None:
         raise InvalidInput("receiver", "Pilih kabupaten/kota penerima")
@@ -105,6 +106,12 @@ async def start(ctx: Ctx, incident_id: int, receiver_slug: str, reason: str) -> 
     own = await _regency(ctx.session, ctx.tenant)
     if own is None:
         raise NotFoundError("Kabupaten/kota pengirim tidak dikenal")
+    return reason, receiver, own
+
+
+async def start(ctx: Ctx, incident_id: int, receiver_slug: str, reason: str) -> HandoverOutbox:
+    """Hand an open incident over (its calls, notes, fixes and timeline go in the document)."""
+    reason, receiver, own = await _receiver(ctx, receiver_slug, reason)
     incident = (
         await ctx.session.execute(select(Incident).where(Incident.id == incident_id).with_for_update())
     ).scalar_one_or_none()
@@ -112,28 +119,67 @@ async def start(ctx: Ctx, incident_id: int, receiver_slug: str, reason: str) -> 
         raise NotFoundError(f"Insiden #{incident_id} tidak ditemukan")
     if incident.status != "open":
         raise ConflictError(f"Insiden #{incident.id} sudah ditutup")
+    await _none_waiting(ctx, HandoverOutbox.incident_id == incident.id, f"Insiden #{incident.id}")
+    return await _write(
+        ctx, own, receiver, reason, incident=incident, shared=_shared_id(incident, own.region_code)
+    )
+
+
+async def start_call(ctx: Ctx, call_id: int, receiver_slug: str, reason: str) -> HandoverOutbox:
+    """Hand over a call that has no incident yet: a caller across the border reached us."""
+    from app.calls.models import Call
+
+    reason, receiver, own = await _receiver(ctx, receiver_slug, reason)
+    call = (
+        await ctx.session.execute(select(Call).where(Call.id == call_id).with_for_update())
+    ).scalar_one_or_none()
+    if call is None:
+        raise NotFoundError(f"Panggilan #{call_id} tidak ditemukan")
+    if call.incident_id is not None:
+        raise ConflictError(
+            f"Panggilan #{call.id} sudah menjadi insiden #{call.incident_id}: serahkan insidennya"
+        )
+    await _none_waiting(ctx, HandoverOutbox.call_id == call.id, f"Panggilan #{call.id}")
+    return await _write(ctx, own, receiver, reason, call=call)
+
+
+async def _none_waiting(ctx: Ctx, condition: Any, label: str) -> None:
     waiting = (
         await ctx.session.execute(
-            select(HandoverOutbox.receiver_name).where(
-                HandoverOutbox.incident_id == incident.id, HandoverOutbox.status.in_(OPEN_OUTBOX)
-            )
+            select(HandoverOutbox.receiver_name).where(condition, HandoverOutbox.status.in_(OPEN_OUTBOX))
         )
     ).scalar_one_or_none()
     if waiting is not None:
-        raise ConflictError(f"Insiden #{incident.id} sedang menunggu jawaban {waiting}")
+        raise ConflictError(f"{label} sedang menunggu jawaban {waiting}")
+
+
+async def _write(
+    ctx: Ctx,
+    own: Tenant,
+    receiver: Tenant,
+    reason: str,
+    *,
+    incident: Incident | None = None,
+    call: Any = None,
+    shared: str | None = None,
+) -> HandoverOutbox:
+    """ONE sender transaction: outbox row (with the validated document), timeline, audit; the
+    delivery job is queued after the commit."""
     transfer_id = uuid.uuid4()
     doc = await document.build(
         ctx.session,
         incident,
+        call=call,
         transfer_id=transfer_id,
         sender={"id": own.region_code, "name": own.name},
         receiver={"id": receiver.region_code, "name": receiver.name},
         reason=reason,
-        shared_id=_shared_id(incident, own.region_code),
+        shared_id=shared,
     )
     row = HandoverOutbox(
         transfer_id=transfer_id,
-        incident_id=incident.id,
+        incident_id=incident.id if incident else None,
+        call_id=call.id if incident is None else None,
         receiver_tenant_id=receiver.id,
         receiver_slug=receiver.slug,
         receiver_name=receiver.name,
@@ -144,10 +190,11 @@ async def start(ctx: Ctx, incident_id: int, receiver_slug: str, reason: str) -> 
     )
     ctx.session.add(row)
     await ctx.session.flush()
+    entity, entity_id = _subject(row)
     log_event(
         ctx,
-        "incident",
-        incident.id,
+        entity,
+        entity_id,
         "handover_sent",
         {"transfer_id": str(transfer_id), "receiver": receiver.name, "reason": reason},
     )
@@ -157,13 +204,19 @@ async def start(ctx: Ctx, incident_id: int, receiver_slug: str, reason: str) -> 
         actor_id=ctx.actor_id,
         actor_label=ctx.actor_label,
         request=ctx.request,
-        entity="incident",
-        entity_id=incident.id,
+        entity=entity,
+        entity_id=entity_id,
         after={"transfer_id": str(transfer_id), "receiver": receiver.slug, "reason": reason},
     )
     _queue(ctx.session, DELIVER_JOB, ctx.tenant, str(transfer_id))
-    await finish(ctx, LIVE_TOPIC, "incidents")
+    await finish(ctx, LIVE_TOPIC, "incidents", "calls")
     return row
+
+
+def _subject(row: HandoverOutbox) -> tuple[str, int]:
+    if row.incident_id is not None:
+        return "incident", row.incident_id
+    return "call", row.call_id  # type: ignore[return-value]
 
 
 def _shared_id(incident: Incident, region_code: str) -> str:
@@ -457,10 +510,11 @@ async def _apply_decision(
             return
         out.status, out.decline_reason, out.decided_at, out.decided_by_label = status, reason, _now(), who
         ctx = Ctx(session=s, tenant=sender_slug, actor=SYSTEM, redis=redis)
+        entity, entity_id = _subject(out)
         log_event(
             ctx,
-            "incident",
-            out.incident_id,
+            entity,
+            entity_id,
             f"handover_{status}",
             {"transfer_id": str(transfer_id), "receiver": out.receiver_name, "by": who, "reason": reason},
         )
@@ -468,11 +522,11 @@ async def _apply_decision(
             s,
             f"handover.{status}_by_receiver",
             actor_label=who,
-            entity="incident",
-            entity_id=out.incident_id,
+            entity=entity,
+            entity_id=entity_id,
             after={"transfer_id": str(transfer_id), "receiver": out.receiver_slug, "reason": reason},
         )
-        if status == "accepted":
+        if status == "accepted" and out.incident_id is not None:
             incident = (
                 await s.execute(select(Incident).where(Incident.id == out.incident_id).with_for_update())
             ).scalar_one()

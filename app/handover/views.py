@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from app.calls.errors import InvalidInput, NotFoundError, ServiceError
 from app.calls.http import make_ctx
-from app.calls.service import get_incident
+from app.calls.service import get_call, get_incident
 from app.handover import service
 from app.web.csrf import verify_csrf
 from app.web.deps import OperatorDep, TenantDep, TenantSessionDep
@@ -99,6 +99,59 @@ async def handover_start(
         "handover/_sent.html",
         {"row": row},
         headers=_toast(f"Insiden #{incident_id} diserahkan ke {row.receiver_name} — menunggu jawaban"),
+    )
+
+
+async def _call_form(request, session, call, *, form=None, errors=None, status_code=200):
+    return render(
+        request,
+        "handover/_form.html",
+        {
+            "call": call,
+            "regencies": await service.candidates(session, request.state.tenant.slug),
+            "form": form or {},
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/calls/{call_id}/handover", include_in_schema=False)
+async def call_handover_form(
+    call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+):
+    try:
+        call = await get_call(session, call_id)
+    except NotFoundError as exc:
+        raise NotFound(exc.message) from exc
+    return await _call_form(request, session, call)
+
+
+@router.post("/calls/{call_id}/handover", include_in_schema=False)
+async def call_handover_start(
+    call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+):
+    form = await request.form()
+    try:
+        call = await get_call(session, call_id)
+        row = await service.start_call(
+            make_ctx(request, session, request.state.principal),
+            call_id,
+            str(form.get("receiver", "")),
+            str(form.get("reason", "")),
+        )
+    except NotFoundError as exc:
+        raise NotFound(exc.message) from exc
+    except ServiceError as exc:
+        await session.rollback()
+        errors = {exc.field if isinstance(exc, InvalidInput) else "__all__": exc.message}
+        call = await get_call(session, call_id)
+        return await _call_form(request, session, call, form=dict(form), errors=errors, status_code=422)
+    return render(
+        request,
+        "handover/_sent.html",
+        {"row": row},
+        headers=_toast(f"Panggilan #{call_id} diserahkan ke {row.receiver_name} — menunggu jawaban"),
     )
 
 

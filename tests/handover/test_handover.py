@@ -364,3 +364,49 @@ def test_schema_is_2020_12_and_refuses_with_paths():
         )
     paths = {p for p, _ in exc.value.errors}
     assert {"$.transferId", "$.sentAt", "$.classifications", "$.priority", "$.informer.phoneNumber"} <= paths
+
+
+async def test_a_call_without_incident_is_handed_over_and_becomes_an_incident_there(db, regency, actor):
+    from app.calls import service as calls
+    from app.calls.schemas import CallCreate
+
+    sender, receiver = await regency("97"), await regency("97")
+    a, b = await actor(sender), await actor(receiver)
+    async with db.tenant(sender.slug) as s:
+        call = await calls.create_call(
+            a.ctx(s),
+            CallCreate(
+                caller_number="+6281234500009", notes="Penelepon di seberang sungai, wilayah tetangga"
+            ),
+        )
+        row = await service.start_call(a.ctx(s), call.id, receiver.slug, "Penelepon berada di wilayah Anda")
+    document.validate(row.document)
+    assert row.call_id == call.id and row.incident_id is None
+    assert row.document["classifications"][0]["code"] == "other"
+    await service.deliver(db, sender.slug, str(row.transfer_id))
+    async with db.tenant(receiver.slug) as s:
+        new = await service.accept(b.ctx(s), (await _inbox(db, receiver, row.transfer_id)).id)
+    assert "+6281234500009" in new.description
+    await service.report(db, receiver.slug, str(row.transfer_id))
+    async with db.tenant(sender.slug) as s:
+        kinds = [
+            e.kind
+            for e in (
+                await s.execute(
+                    select(EventLog).where(EventLog.entity == "call", EventLog.entity_id == call.id)
+                )
+            ).scalars()
+        ]
+    assert kinds == ["logged", "handover_sent", "handover_accepted"]
+
+
+async def test_a_call_already_in_an_incident_is_handed_over_as_the_incident(db, regency, actor, incident_of):
+    from app.calls.models import Call
+
+    sender, receiver = await regency("97"), await regency("97")
+    a = await actor(sender)
+    incident_id = await incident_of(a, dispatch=False)
+    async with db.tenant(sender.slug) as s:
+        call_id = (await s.execute(select(Call.id).where(Call.incident_id == incident_id))).scalar_one()
+        with pytest.raises(ConflictError):
+            await service.start_call(a.ctx(s), call_id, receiver.slug, "alasan")

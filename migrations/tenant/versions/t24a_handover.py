@@ -24,7 +24,8 @@ def upgrade() -> None:
         "handover_outbox",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("transfer_id", sa.Uuid(), nullable=False),
-        sa.Column("incident_id", sa.BigInteger(), nullable=False),
+        sa.Column("incident_id", sa.BigInteger(), nullable=True),
+        sa.Column("call_id", sa.BigInteger(), nullable=True),
         sa.Column("receiver_tenant_id", sa.Integer(), nullable=False),
         sa.Column("receiver_slug", sa.String(length=47), nullable=False),
         sa.Column("receiver_name", sa.String(length=200), nullable=False),
@@ -43,6 +44,10 @@ def upgrade() -> None:
             "status IN ('pending', 'delivered', 'accepted', 'declined')",
             name=op.f("ck_handover_outbox_status"),
         ),
+        sa.CheckConstraint(
+            "(incident_id IS NULL) <> (call_id IS NULL)", name=op.f("ck_handover_outbox_incident_or_call")
+        ),
+        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_handover_outbox_call_id_calls")),
         sa.ForeignKeyConstraint(
             ["created_by"], ["users.id"], name=op.f("fk_handover_outbox_created_by_users")
         ),
@@ -53,6 +58,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("transfer_id", name=op.f("uq_handover_outbox_transfer_id")),
     )
     op.create_index("ix_handover_outbox_incident_id", "handover_outbox", ["incident_id"], unique=False)
+    op.create_index("ix_handover_outbox_call_id", "handover_outbox", ["call_id"], unique=False)
     op.create_index("ix_handover_outbox_status", "handover_outbox", ["status", "created_at"], unique=False)
     op.create_table(
         "handover_inbox",
