@@ -19,6 +19,7 @@ from app.calls.service import Ctx
 from app.dispatch import service as dispatching
 from app.dispatch.models import Category, Opd
 from app.dispatch.schemas import DispatchCreate
+from tests.calls.conftest import client_as  # noqa: F401  (logged-in clients per role)
 from tests.conftest import TenantHandle
 
 _codes = itertools.count(1)

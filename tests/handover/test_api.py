@@ -117,3 +117,17 @@ async def test_handover_by_api_refuses_oneself_and_inactive(
         assert error["field"] == "receiver" and words in error["message"]
     resp = await client.post(url, json={"receiver": other.slug, "reason": "lintas batas"}, headers=headers)
     assert resp.status_code == 202 and resp.json()["status"] == "pending"
+
+
+async def test_console_form_names_the_refused_field(client_as, regency, actor, incident_of):
+    tenant, inactive = await regency("97"), await regency("97", status="verified")
+    neighbour = await regency("97")
+    incident_id = await incident_of(await actor(tenant), dispatch=False)
+    c = await client_as(tenant, "operator")
+    form = await c.get(f"/t/{tenant.slug}/incidents/{incident_id}/handover")
+    assert form.status_code == 200 and "Provinsi yang sama" in form.text and inactive.slug not in form.text
+    assert neighbour.slug in form.text
+    url = f"/t/{tenant.slug}/incidents/{incident_id}/handover"
+    for receiver, words in ((tenant.slug, "sendiri"), (inactive.slug, "belum aktif")):
+        resp = await c.post(url, data={"receiver": receiver, "reason": "lintas batas"})
+        assert resp.status_code == 422 and 'id="receiver-error"' in resp.text and words in resp.text
