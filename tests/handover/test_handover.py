@@ -410,3 +410,17 @@ async def test_a_call_already_in_an_incident_is_handed_over_as_the_incident(db, 
         call_id = (await s.execute(select(Call.id).where(Call.incident_id == incident_id))).scalar_one()
         with pytest.raises(ConflictError):
             await service.start_call(a.ctx(s), call_id, receiver.slug, "alasan")
+
+
+async def test_reconcile_requeues_a_delivery_lost_with_redis(db, regency, actor, incident_of, queue):
+    from app.handover.jobs import handover_reconcile
+
+    sender, receiver = await regency("97"), await regency("97")
+    a = await actor(sender)
+    row = await _start(db, a, await incident_of(a, dispatch=False), receiver)
+    job_id = f"{service.DELIVER_JOB}:{row.transfer_id}"
+    assert await queue.exists(f"arq:job:{job_id}")
+    await queue.delete(f"arq:job:{job_id}")  # Redis lost the job
+    await queue.zrem(queue.default_queue_name, job_id)
+    assert await handover_reconcile({"db": db}) >= 1
+    assert await queue.exists(f"arq:job:{job_id}")
