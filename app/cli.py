@@ -23,6 +23,10 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(tenants_cli, name="tenants")
 national_cli = typer.Typer(help="National rollups for the Kominfo dashboard", no_args_is_help=True)
 cli.add_typer(national_cli, name="national")
+reputation_cli = typer.Typer(
+    help="National caller reputation (keyed hashes, docs/reputation.md)", no_args_is_help=True
+)
+cli.add_typer(reputation_cli, name="reputation")
 console = Console()
 
 
@@ -280,6 +284,41 @@ def national_rebuild(
         f" · {result.seconds:.2f}s"
     )
     raise typer.Exit(1 if result.failed else 0)
+
+
+@reputation_cli.command("rebuild")
+def reputation_rebuild(
+    tenant: list[str] = typer.Option(None, "--tenant", help="slug (repeatable); default: every tenant"),
+):
+    """Re-hash every regency's rows under the current key from its own calls (key rotation, step 2)."""
+    from app.national.rollup import tenant_slugs
+    from app.reputation.keys import current
+    from app.reputation.rebuild import rebuild_tenant
+
+    _database_url()
+
+    async def run(db):
+        done = {}
+        for slug in tenant or await tenant_slugs(db):
+            done[slug] = await rebuild_tenant(db, slug)
+        return done
+
+    done = _on_database(run, pool_size=2, max_overflow=0)
+    console.print(f"key {current().id}: rebuilt {len(done)} tenants ({sum(done.values())} groups)")
+
+
+@reputation_cli.command("purge")
+def reputation_purge():
+    """Delete reputation rows older than REPUTATION_RETENTION_DAYS now (the worker does it daily)."""
+    from app.reputation.service import purge_expired
+
+    _database_url()
+
+    async def run(db):
+        async with db.public() as session:
+            return await purge_expired(session)
+
+    console.print(f"deleted {_on_database(run, pool_size=1, max_overflow=0)} rows")
 
 
 @cli.command("simulate")

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     # times a second and its full passes stall every request in flight (intake p99 80–130 ms under
     # load vs 20–30 ms at 50,000, bench/call_intake.py). 0 keeps CPython's default.
     gc_gen0_threshold: int = 50_000
+    # National caller reputation (app/reputation, docs/reputation.md). Keys as "id:secret,id:secret";
+    # the FIRST is current (new rows), the others still match lookups until rotation is finished.
+    # Empty outside production: one key derived from SECRET_KEY (id "dev").
+    national_hash_keys: str = ""
+    reputation_window_days: int = 30
+    reputation_retention_days: int = 90
     upload_dir: Path = PROJECT_ROOT / ".siaga112" / "uploads"
     host: str = "127.0.0.1"
     port: int = 8112
@@ -61,6 +67,10 @@ class Settings(BaseSettings):
             self.secret_key = _dev_secret(self.data_dir)
         elif self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters in production")
+        if self.environment == "production" and not self.national_hash_keys:
+            raise ValueError("NATIONAL_HASH_KEYS must be set in production (see docs/reputation.md)")
+        if self.reputation_retention_days < self.reputation_window_days:
+            raise ValueError("REPUTATION_RETENTION_DAYS must be at least REPUTATION_WINDOW_DAYS")
         return self
 
 

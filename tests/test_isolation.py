@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from sqlalchemy import func, select, text
@@ -65,6 +66,8 @@ async def test_writes_land_only_in_own_schema(seeded, db, engine, table):
             for col in table.columns:
                 if col.unique and col.name in values and isinstance(values[col.name], str):
                     values[col.name] = values[col.name] + "-copy"
+                elif col.unique and isinstance(values.get(col.name), uuid.UUID):
+                    values[col.name] = uuid.uuid4()
             await s.execute(table.insert().values(**values))
             await s.commit()
             assert (await s.execute(select(func.count()).select_from(table))).scalar() == count_a + 1
@@ -109,3 +112,72 @@ async def test_every_tenant_route_refuses_another_tenants_session(app, seeded, c
         assert refused, (method, url, resp.status_code, resp.text[:200])
         checked += 1
     assert checked >= 1
+
+
+async def test_handover_is_the_only_cross_tenant_writer_and_the_receiver_reads_only_the_document(
+    db, engine, tenant_factory, user_factory
+):
+    """Every statement the receiver's side runs (delivery into its inbox, acceptance) names only
+    its own schema and public; a third tenant is untouched; the outbox/inbox pair is all that moved."""
+    from sqlalchemy import event
+
+    from app.auth.principal import Principal
+    from app.calls.schemas import IncidentCreate
+    from app.calls.service import Ctx, open_incident
+    from app.dispatch.models import Category
+    from app.events import load_subscribers
+    from app.handover import service
+    from app.handover.models import HandoverInbox
+
+    load_subscribers()
+    sender, receiver, bystander = [await tenant_factory(prefix=p) for p in ("hos", "hor", "hob")]
+    su, ru = await user_factory(sender), await user_factory(receiver)
+
+    def ctx(s, tenant, user):
+        return Ctx(s, tenant.slug, Principal("tenant", user.id, "operator", "Op", tenant_slug=tenant.slug))
+
+    async with db.tenant(sender.slug) as s:
+        cat = (await s.execute(select(Category.id).where(Category.code == "flood"))).scalar_one()
+        incident = await open_incident(
+            ctx(s, sender, su), IncidentCreate(category_id=cat, description="rahasia-A")
+        )
+        row = await service.start(ctx(s, sender, su), incident.id, receiver.slug, "banjir lintas batas")
+
+    async def counts(tenant):
+        async with engine.connect() as conn:
+            return {
+                t.name: (
+                    await conn.execute(text(f'SELECT count(*) FROM "tenant_{tenant.slug}"."{t.name}"'))
+                ).scalar()
+                for t in TENANT_TABLES
+            }
+
+    bystander_before = await counts(bystander)
+    seen: list[str] = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", spy)
+    try:
+        await service.deliver(db, sender.slug, str(row.transfer_id))
+        delivery = list(seen)
+        seen.clear()
+        async with db.tenant(receiver.slug) as s:
+            inbox_id = (await s.execute(select(HandoverInbox.id))).scalar_one()
+            await service.accept(ctx(s, receiver, ru), inbox_id)
+        acceptance = list(seen)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", spy)
+    sender_schema = f"tenant_{sender.slug}"
+    receiver_stmts = [s for s in delivery if f"tenant_{receiver.slug}" in s]
+    assert receiver_stmts and all(sender_schema not in s for s in receiver_stmts)
+    assert all(
+        f"tenant_{receiver.slug}" not in s for s in delivery if sender_schema in s
+    )  # never one statement on both
+    assert acceptance and all(sender_schema not in s for s in acceptance)
+    assert all(f"tenant_{bystander.slug}" not in s for s in delivery + acceptance)
+    assert await counts(bystander) == bystander_before
+    async with db.tenant(receiver.slug) as s:
+        got = (await s.execute(select(HandoverInbox))).scalar_one()
+    assert got.document == row.document  # exactly the document, nothing else of the sender

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -93,6 +95,11 @@ class Incident(TenantBase):
     opened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     opened_at: Mapped[datetime] = utcnow_column()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set on an incident this regency ACCEPTED as a hand-over (app.handover): the shared incident
+    # id of the transfer, and where it came from ('regency' | 'external'). National figures count
+    # a regency-to-regency hand-over once, not as a second incident.
+    handover_transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    handover_source: Mapped[str | None] = mapped_column(String(10))
 
 
 class EventLog(TenantBase):

@@ -16,6 +16,7 @@ from app.dispatch.models import Category, Opd
 from app.events import DomainEvent, subscribe
 from app.national.models import outcome_col
 from app.national.rollup import (
+    REGENCY_HANDOVER,
     add_deltas,
     answer_deltas,
     bump,
@@ -80,8 +81,13 @@ async def on_incident_opened(session: AsyncSession, event: DomainEvent) -> None:
     ref = await _ref(session, event)
     if ref is None:
         return
-    category_id, opened_at = await loaded(session, event.incident, "category_id", "opened_at")
+    category_id, opened_at, source = await loaded(
+        session, event.incident, "category_id", "opened_at", "handover_source"
+    )
     day = local_day(opened_at, ref.zone)
+    if source == REGENCY_HANDOVER:  # the same emergency as the sender's incident: one hand-over
+        await bump(session, ref, day, {"handovers": 1})
+        return
     await bump(session, ref, day, {"incidents": 1})
     category = await session.get(Category, category_id)
     if category is not None:

@@ -52,6 +52,7 @@ COUNTER_COLS = [
     *BUCKET_COLS,
     "incidents",
     "dispatches",
+    "handovers",
     "sla_met",
     "sla_breached",
 ]

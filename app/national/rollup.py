@@ -46,6 +46,7 @@ from app.national.models import (
 from app.tenancy.models import TIMEZONES, Tenant
 
 log = logging.getLogger(__name__)
+REGENCY_HANDOVER = "regency"
 
 LOCK_NAMESPACE = 112_006  # pg_advisory_xact_lock(namespace, tenant_id): recount vs intake
 FOLD_LOCK = (112_007, 0)  # pg_advisory_xact_lock(*FOLD_LOCK): fold (exclusive) vs recounts (shared)
@@ -289,11 +290,20 @@ async def recount(session: AsyncSession, ref: TenantRef) -> tuple[dict, dict, di
         await session.execute(
             select(iday, Category.code, func.count())
             .join(Category, Category.id == Incident.category_id)
+            .where(Incident.handover_source.is_distinct_from(REGENCY_HANDOVER))
             .group_by(iday, Category.code)
         )
     ).all():
         categories[(d, code)] = n
         daily[d]["incidents"] += n
+    # A regency-to-regency hand-over: counted once (here, at the receiver that accepted it),
+    # never as a second incident (the sender's incident is the one counted).
+    for d, n in (
+        await session.execute(
+            select(iday, func.count()).where(Incident.handover_source == REGENCY_HANDOVER).group_by(iday)
+        )
+    ).all():
+        daily[d]["handovers"] += n
 
     opds: dict[tuple[date, str], int] = {}
     dday = _day(Dispatch.sent_at, zone)

@@ -41,6 +41,7 @@ SUMMED = [
     *BUCKET_COLS,
     "incidents",
     "dispatches",
+    "handovers",
     "sla_met",
     "sla_breached",
 ]
@@ -192,6 +193,7 @@ class Figures:
             ],
             "incidents": c["incidents"],
             "dispatches": c["dispatches"],
+            "handovers": c["handovers"],
             "sla_met": c["sla_met"],
             "sla_breached": c["sla_breached"],
             "sla_compliance": self.sla_compliance,

@@ -9,6 +9,7 @@ TENANT_SCOPES: dict[str, str] = {
     "dispatch:write": "Memperbarui status penugasan OPD",
     "telephony:webhook": "Webhook integrator telepon (CTI/PBX)",
     "sla:read": "Membaca kebijakan dan kepatuhan SLA",
+    "handover:receive": "Menerima serah terima insiden dari sistem lain (110/119)",
 }
 PLATFORM_SCOPES: dict[str, str] = {
     "national:read": "Statistik nasional (alat Kominfo/Komdigi)",

@@ -31,8 +31,12 @@ def _ctx(request: Request, session):
 
 
 async def _panel_context(session, user_id: int) -> dict:
+    from app.reputation import display
+
     ringing = await service.annotate(session, await service.ringing_calls(session))
     mine = await service.annotate(session, await service.my_live_calls(session, user_id))
+    await display.annotate(session, ringing + mine)  # national record + suggested measure
+    ringing = display.answering_order(ringing)
     locations = await service.call_locations(session, [r["call"].id for r in ringing + mine])
     return {"ringing": ringing, "mine": mine, "locations": locations}
 

@@ -342,3 +342,27 @@ async def test_openapi_documents_the_national_api(client):
     ):
         assert p in paths, p
     assert not any(p.startswith("/national") for p in paths)
+
+
+async def test_prank_trends_by_province_show_no_number(
+    kominfo_client, client, db, tenant_factory, user_factory
+):
+    """The reputation panel of the dashboard: counts by province, never a number or a hash."""
+    from app.auth.principal import Principal
+    from app.calls import service as calls
+    from app.calls.schemas import CallCreate
+    from app.events import load_subscribers
+
+    load_subscribers()
+    tenant = await tenant_factory(prefix="trend")
+    user = await user_factory(tenant, "operator")
+    who = Principal("tenant", user.id, "operator", "Op", tenant_slug=tenant.slug)
+    async with db.tenant(tenant.slug) as s:
+        for _ in range(3):
+            await calls.create_call(
+                calls.Ctx(s, tenant.slug, who), CallCreate(caller_number="+6281377712345", outcome="prank")
+            )
+    resp = await kominfo_client.get("/national/prank-trends")
+    assert resp.status_code == 200
+    assert "Sumatera Barat" in resp.text and "+62813777" not in resp.text and "6281377712345" not in resp.text
+    assert (await client.get("/national/prank-trends")).status_code in (303, 401, 403)

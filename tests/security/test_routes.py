@@ -36,6 +36,7 @@ PUBLIC = {
     "/t/{slug}/sso/login",
     "/t/{slug}/sso/callback",
     "/t/{slug}/account/{token}",
+    "/api/v1/handover/schema/incident-transfer-v1.json",  # the published exchange format
 }
 PUBLIC_PREFIXES = ("/signup",)
 STREAMS = {"/t/{slug}/live", "/t/{slug}/telephony/stream"}

@@ -1,0 +1,49 @@
+"""Caller reputation counts from call outcomes, in the call's own transaction (app.events)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.loading import loaded
+from app.events import DomainEvent, subscribe
+from app.national.rollup import local_day, tenant_ref
+from app.reputation import service
+
+
+@subscribe("call.created", batch=True)
+async def on_calls_created(session: AsyncSession, batch: list[DomainEvent]) -> None:
+    rows = []
+    for event in batch:
+        number, outcome, received_at = await loaded(
+            session, event.call, "caller_number", "outcome", "received_at"
+        )
+        b = service.bucket(outcome)
+        if b is not None and service.countable(number):
+            rows.append((number, received_at, {b: 1}))
+    if not rows:
+        return  # most intakes (ringing, no outcome yet) end here without a query
+    ref = await tenant_ref(session, batch[0].tenant)
+    if ref is not None:
+        await service.add(session, ref.id, [(n, local_day(at, ref.zone), d) for n, at, d in rows])
+
+
+@subscribe("call.updated")
+async def on_call_updated(session: AsyncSession, event: DomainEvent) -> None:
+    change = (event.payload.get("changes") or {}).get("outcome")
+    if not change:
+        return
+    old, new = service.bucket(change[0]), service.bucket(change[1])
+    if old == new:
+        return
+    number, received_at = await loaded(session, event.call, "caller_number", "received_at")
+    if not service.countable(number):
+        return
+    ref = await tenant_ref(session, event.tenant)
+    if ref is None:
+        return
+    deltas = {k: 0 for k in ("prank", "silent", "genuine")}
+    if old:
+        deltas[old] -= 1
+    if new:
+        deltas[new] += 1
+    await service.add(session, ref.id, [(number, local_day(received_at, ref.zone), deltas)])
