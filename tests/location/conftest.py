@@ -14,7 +14,7 @@ from tests.conftest import TenantHandle
 SAWAHLUNTO = (-0.6819, 100.7764)  # inside Sumatera Barat
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def real_tenant(db, engine):
     from app.tenancy.provision import NewTenant, provision_tenant
 
