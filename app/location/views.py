@@ -84,6 +84,9 @@ class PositionIn(BaseModel):
 
 @router.post("/lokasi/{token}", include_in_schema=False)
 async def link_position(token: str, request: Request, tenant: TenantDep, session: TenantSessionDep):
+    link, problem = await service.link_state(session, token)
+    if problem is not None:  # before parsing: an unknown link learns nothing about the payload
+        return JSONResponse({"detail": problem}, status_code=404 if link is None else 410)
     body = await request.body()
     if len(body) > MAX_BODY:
         return JSONResponse({"detail": "Data terlalu besar"}, status_code=413)
