@@ -35,6 +35,8 @@ async def _fixes(session: AsyncSession, call_ids: list[int]) -> dict[int, list[t
         select(AmlLocation).where(AmlLocation.call_id.in_(call_ids), AmlLocation.lat.is_not(None))
     )
     for a in aml_rows.scalars():
+        if a.call_id is None or a.lat is None or a.lon is None:
+            continue  # excluded by the query; narrows the types
         out[a.call_id].append(
             (a.id, sanity.Fix("aml", a.lat, a.lon, a.radius_m or 0.0, a.positioned_at, tuple(a.flags or ())))
         )
