@@ -178,3 +178,35 @@ async def test_channel_report_separates_voice_sms_whatsapp(client, db, chat_tena
     op = await user_factory(chat_tenant, "operator")
     await _as(client, chat_tenant, op)
     assert (await client.get(f"/t/{chat_tenant.slug}/reports/channels")).status_code == 403
+
+
+async def test_conversation_is_logged_with_outcome_incident_and_dispatch_like_a_call(
+    client, db, chat_tenant, user_factory, providers
+):
+    from app.dispatch.models import Category, Opd
+
+    call_id = await _conversation(client, db, chat_tenant, "6281300000205")
+    op = await user_factory(chat_tenant, "operator")
+    h = await _as(client, chat_tenant, op)
+    await client.post(f"/api/v1/t/{chat_tenant.slug}/telephony/calls/{call_id}/claim", headers=h)
+    api = f"/api/v1/t/{chat_tenant.slug}"
+    logged = await client.patch(
+        f"{api}/calls/{call_id}", json={"outcome": "emergency", "notes": "banjir"}, headers=h
+    )
+    assert logged.status_code == 200 and logged.json()["channel"] == "whatsapp", logged.text
+    async with db.tenant(chat_tenant.slug) as s:
+        fire = (await s.execute(select(Category.id).where(Category.code == "fire"))).scalar_one()
+        damkar = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
+    inc = await client.post(
+        f"{api}/incidents",
+        json={"category_id": fire, "call_id": call_id, "address": "Jl. Pahlawan 7"},
+        headers=h,
+    )
+    assert inc.status_code == 201, inc.text
+    disp = await client.post(
+        f"{api}/incidents/{inc.json()['id']}/dispatches", json={"opd_ids": [damkar]}, headers=h
+    )
+    assert disp.status_code == 201, disp.text
+    async with db.tenant(chat_tenant.slug) as s:
+        call = (await s.execute(select(Call).where(Call.id == call_id))).scalar_one()
+    assert (call.outcome, call.incident_id) == ("emergency", inc.json()["id"])
