@@ -68,7 +68,7 @@ async def test_operator_sends_link_and_sees_the_phones_position_live(
             # Live on the console (SSE → panel refresh → map): accuracy circle, source, time.
             await mine.locator(".tel-loc", has_text="tautan lokasi").wait_for(timeout=10_000)
             fixes = await page.evaluate("window.siagaTelephony.fixes")
-            link_fix = next(f for f in fixes if f["source"] == "link")
+            link_fix = next(f for f in fixes if f["source"] == "link" and f["caller"] == "+6281377720001")
             assert link_fix["best"] and link_fix["radius_m"] == 23
             assert abs(link_fix["lat"] - PHONE_POS["latitude"]) < 1e-6
             circles = await page.evaluate(

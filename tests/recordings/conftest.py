@@ -66,8 +66,8 @@ def s3_server():
     try:
         for _ in range(200):
             try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1)
-                break
+                with urllib.request.urlopen(url + "/moto-api/", timeout=1):
+                    break
             except OSError:
                 time.sleep(0.1)
         boot = dict(
