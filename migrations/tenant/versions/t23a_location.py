@@ -1,7 +1,7 @@
 """caller location: plausibility flags on AML fixes, location-share links and their browser fixes
 
 Revision ID: t23a
-Revises: t0002
+Revises: t24a
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "t23a"
-down_revision = "t0002"
+down_revision = "t24a"
 branch_labels = None
 depends_on = None
 
