@@ -1,11 +1,11 @@
 """Inbound text-to-112 webhooks. Nothing is stored unless the request is authentic and well formed.
 
 SMS integrator (signed like the telephony webhook, X-Siaga112-Timestamp / X-Siaga112-Signature):
-  POST /api/v1/t/<slug>/channels/sms/inbound   {"message_id", "from", "to", "text", "received_at"}
-  POST /api/v1/t/<slug>/channels/sms/status    {"message_id", "status": "delivered"|"failed", "error"?}
+  POST /api/v1/t/<slug>/text112/sms/inbound   {"message_id", "from", "to", "text", "received_at"}
+  POST /api/v1/t/<slug>/text112/sms/status    {"message_id", "status": "delivered"|"failed", "error"?}
 WhatsApp Business Cloud API (Meta's webhook contract):
-  GET  /api/v1/t/<slug>/channels/whatsapp/webhook  hub.mode=subscribe, hub.verify_token, hub.challenge
-  POST /api/v1/t/<slug>/channels/whatsapp/webhook  X-Hub-Signature-256: sha256=HMAC(app secret, raw body)
+  GET  /api/v1/t/<slug>/text112/whatsapp/webhook  hub.mode=subscribe, hub.verify_token, hub.challenge
+  POST /api/v1/t/<slug>/text112/whatsapp/webhook  X-Hub-Signature-256: sha256=HMAC(app secret, raw body)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from app.telephony.schemas import Called, Ident, Phone
 from app.web.deps import TenantDep, TenantSessionDep
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1/t/{slug}/channels", tags=["text-to-112"])
+router = APIRouter(prefix="/api/v1/t/{slug}/text112", tags=["text-to-112"])
 WA_SIGNATURE = "X-Hub-Signature-256"
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1600)]
 

@@ -95,7 +95,7 @@ async def post_wa(client, slug: str, payload, secret: str = WA_APP_SECRET, signa
     headers = {"content-type": "application/json"}
     if sig:
         headers["X-Hub-Signature-256"] = sig
-    return await client.post(f"/api/v1/t/{slug}/channels/whatsapp/webhook", content=body, headers=headers)
+    return await client.post(f"/api/v1/t/{slug}/text112/whatsapp/webhook", content=body, headers=headers)
 
 
 async def post_sms(
@@ -104,4 +104,4 @@ async def post_sms(
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     h = {"content-type": "application/json", **signed_headers(secret, body)}
     h.update(headers or {})
-    return await client.post(f"/api/v1/t/{slug}/channels/sms/{path}", content=body, headers=h)
+    return await client.post(f"/api/v1/t/{slug}/text112/sms/{path}", content=body, headers=h)

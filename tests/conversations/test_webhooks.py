@@ -28,7 +28,7 @@ async def _counts(db, tenant, number: str) -> tuple[int, int]:
 
 
 async def test_whatsapp_verify_challenge(client, chat_tenant, wa_env):
-    url = f"/api/v1/t/{chat_tenant.slug}/channels/whatsapp/webhook"
+    url = f"/api/v1/t/{chat_tenant.slug}/text112/whatsapp/webhook"
     ok = await client.get(
         url, params={"hub.mode": "subscribe", "hub.verify_token": WA_VERIFY, "hub.challenge": "1158201444"}
     )
@@ -81,7 +81,7 @@ async def test_sms_inbound_signed_like_the_telephony_webhook(client, db, chat_te
         "text": "Ada kecelakaan di Jl. Sudirman",
         "received_at": datetime.now(UTC).isoformat(),
     }
-    unsigned = await client.post(f"/api/v1/t/{chat_tenant.slug}/channels/sms/inbound", json=payload)
+    unsigned = await client.post(f"/api/v1/t/{chat_tenant.slug}/text112/sms/inbound", json=payload)
     assert unsigned.status_code == 401
     assert (await post_sms(client, chat_tenant.slug, "not-the-secret", payload)).status_code == 401
     bad = await post_sms(client, chat_tenant.slug, chat_tenant.secret, {**payload, "text": ""})
