@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import TenantBase, utcnow_column
 
-CHANNELS = ("voice", "sms", "app", "walk_in")
+CHANNELS = ("voice", "sms", "whatsapp", "app", "walk_in")
 OUTCOMES = ("emergency", "non_emergency_info", "prank", "silent", "misdial", "duplicate")
 INCIDENT_STATUSES = ("open", "closed")
 TELEPHONY_STATES = ("ringing", "answered", "transferred", "ended", "missed")
@@ -70,6 +70,8 @@ class Call(TenantBase):
     location_radius_m: Mapped[float | None] = mapped_column(Float)
     location_source: Mapped[str | None] = mapped_column(String(8))
     location_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A text conversation with a deaf or speech-impaired person ("tuli / tuna wicara"): never call back by voice.
+    deaf_speech_impaired: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = utcnow_column()
 
 

@@ -17,7 +17,7 @@ from pydantic import (
 
 from app.calls.phone import normalize_phone
 
-Channel = Literal["voice", "sms", "app", "walk_in"]
+Channel = Literal["voice", "sms", "whatsapp", "app", "walk_in"]
 Outcome = Literal["emergency", "non_emergency_info", "prank", "silent", "misdial", "duplicate"]
 PhoneNumber = Annotated[
     str,

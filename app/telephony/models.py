@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import TenantBase, utcnow_column
@@ -76,6 +77,8 @@ class AmlLocation(TenantBase):
     mnc: Mapped[str | None] = mapped_column(String(3))
     raw: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = utcnow_column()
+    # Plausibility flags (app.location.sanity): a flagged fix is kept and shown, never chosen.
+    flags: Mapped[list] = mapped_column(JSONB, default=list, server_default="[]")
 
 
 class CallbackTask(TenantBase):

@@ -25,6 +25,8 @@ from app.auth.principal import Principal
 from app.calls.errors import ConflictError, InvalidInput, NotFoundError
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event, now
+from app.location import sanity
+from app.location.service import map_fixes, refresh_call_location
 from app.telephony import aml, triage
 from app.telephony.models import AmlLocation, CallbackTask, TelephonyEvent, WatchEntry, WebhookSecret
 from app.telephony.schemas import CallEventIn
@@ -352,7 +354,8 @@ async def annotate(session: AsyncSession, calls: list[Call]) -> list[dict]:
 
 
 async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
-    """Positions that arrived before the call's first event (SMS can be faster than signalling)."""
+    """Positions that arrived before the call's first event (SMS can be faster than signalling);
+    one taken well before the call began is flagged ``before_call`` now that the call is known."""
     rows = (
         await session.execute(
             update(AmlLocation)
@@ -362,24 +365,23 @@ async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
                 AmlLocation.received_at >= now() - AML_EARLY_WINDOW,
             )
             .values(call_id=call.id)
-            .returning(AmlLocation.lat, AmlLocation.lon, AmlLocation.radius_m, AmlLocation.positioned_at)
+            .returning(AmlLocation.id, AmlLocation.lat, AmlLocation.positioned_at, AmlLocation.flags)
         )
     ).all()
-    best = max((r for r in rows if r.lat is not None), key=lambda r: r.positioned_at, default=None)
-    if best is not None:
-        _set_location(call, best.lat, best.lon, best.radius_m, best.positioned_at)
-
-
-def _set_location(call: Call, lat, lon, radius, at: datetime) -> bool:
-    if call.location_at is not None and call.location_source == "aml" and at < call.location_at:
-        return False  # keep the newer fix
-    call.location_lat, call.location_lon, call.location_radius_m = lat, lon, radius
-    call.location_source, call.location_at = "aml", at
-    return True
+    if not any(r.lat is not None for r in rows):
+        return
+    for r in rows:
+        stale = r.positioned_at < call.received_at - sanity.BEFORE_CALL_TOLERANCE
+        if stale and sanity.BEFORE_CALL not in r.flags:
+            await session.execute(
+                update(AmlLocation).where(AmlLocation.id == r.id).values(flags=[*r.flags, sanity.BEFORE_CALL])
+            )
+    await refresh_call_location(session, call)
 
 
 async def ingest_aml(ctx: Ctx, caller_number: str, text: str) -> tuple[AmlLocation, Call | None]:
-    """Parse strictly (AmlError → 422 at the edge), store, and attach to the caller's live call."""
+    """Parse strictly (AmlError → 422 at the edge), check plausibility, store, and re-derive the
+    live call's position from all its fixes (a flagged fix is stored and shown, never chosen)."""
     msg = aml.parse(text)
     session = ctx.session
     call = (
@@ -395,6 +397,16 @@ async def ingest_aml(ctx: Ctx, caller_number: str, text: str) -> tuple[AmlLocati
             .with_for_update()
         )
     ).scalar_one_or_none()
+    flags = sanity.check(
+        positioned_at=msg.positioned_at,
+        received_at=now(),
+        call_started_at=call.received_at if call else None,
+        lat=msg.lat,
+        lon=msg.lon,
+        region_code=ctx.region_code,
+    )
+    if flags:
+        log.warning("AML fix for …%s flagged: %s", caller_number[-4:], ",".join(flags))
     loc = AmlLocation(
         call_id=call.id if call else None,
         caller_number=caller_number,
@@ -409,60 +421,38 @@ async def ingest_aml(ctx: Ctx, caller_number: str, text: str) -> tuple[AmlLocati
         mcc=msg.mcc,
         mnc=msg.mnc,
         raw=text,
+        flags=flags,
     )
     session.add(loc)
     topics = []
     if call is not None and msg.has_position:
-        before = {f: getattr(call, f) for f in ("location_lat", "location_lon", "location_radius_m")}
-        if _set_location(call, msg.lat, msg.lon, msg.radius_m, msg.positioned_at):
-            changes = {f: (v, getattr(call, f)) for f, v in before.items() if v != getattr(call, f)}
-            await session.flush()
-            log_event(
-                ctx,
-                "call",
-                call.id,
-                "location",
-                {
-                    "source": "aml",
-                    "lat": msg.lat,
-                    "lon": msg.lon,
-                    "radius_m": msg.radius_m,
-                    "method": msg.method,
-                    "confidence": msg.confidence,
-                },
-            )
-            if changes:
-                await events.emit(session, "call.updated", ctx.tenant, call=call, changes=changes)
-            topics = ["location", "ringing"]
+        await session.flush()
+        changes = await refresh_call_location(session, call)
+        log_event(
+            ctx,
+            "call",
+            call.id,
+            "location",
+            {
+                "source": "aml",
+                "lat": msg.lat,
+                "lon": msg.lon,
+                "radius_m": msg.radius_m,
+                "method": msg.method,
+                "confidence": msg.confidence,
+                "flags": flags,
+            },
+        )
+        if changes:
+            await events.emit(session, "call.updated", ctx.tenant, call=call, changes=changes)
+        topics = ["location", "ringing"]
     await finish(ctx, *topics)
     return loc, call
 
 
 async def call_locations(session: AsyncSession, call_ids: list[int]) -> list[dict]:
-    """Latest AML fix of each call (for the map)."""
-    if not call_ids:
-        return []
-    rows = await session.execute(
-        select(
-            Call.id,
-            Call.caller_number,
-            Call.location_lat,
-            Call.location_lon,
-            Call.location_radius_m,
-            Call.location_at,
-        ).where(Call.id.in_(call_ids), Call.location_lat.is_not(None))
-    )
-    return [
-        {
-            "call_id": r.id,
-            "caller": r.caller_number,
-            "lat": r.location_lat,
-            "lon": r.location_lon,
-            "radius_m": r.location_radius_m or 0,
-            "at": r.location_at.isoformat() if r.location_at else None,
-        }
-        for r in rows.all()
-    ]
+    """Every fix (AML and location link) of these calls for the map, the chosen one marked."""
+    return await map_fixes(session, call_ids)
 
 
 # --- callback tasks ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from app.web.templating import is_htmx, render
 router = APIRouter(
     prefix="/t/{slug}/telephony", dependencies=[Depends(verify_csrf)], tags=["telephony (HTML)"]
 )
-STREAM_TOPICS = {"ringing", "location", "callbacks"}
+STREAM_TOPICS = {"ringing", "location", "callbacks", "chat"}
 KEEPALIVE_S = 15.0
 
 

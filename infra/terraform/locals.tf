@@ -21,6 +21,8 @@ locals {
     { name = "PORT", value = "8112" },
     { name = "TENANT_DOMAIN", value = var.tenant_domain },
     { name = "DOCUMENTS_BUCKET", value = aws_s3_bucket.documents.bucket },
+    { name = "RECORDINGS_STORE", value = "s3" },
+    { name = "RECORDINGS_BUCKET", value = aws_s3_bucket.recordings.bucket },
     { name = "AWS_REGION", value = var.region },
   ]
 

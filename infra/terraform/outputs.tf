@@ -33,6 +33,11 @@ output "redis_endpoint" {
   value       = aws_elasticache_replication_group.main.primary_endpoint_address
 }
 
+output "recordings_bucket" {
+  description = "Private bucket for call recordings (deleted by the app per regency retention)."
+  value       = aws_s3_bucket.recordings.bucket
+}
+
 output "documents_bucket" {
   description = "Private bucket for uploaded documents."
   value       = aws_s3_bucket.documents.bucket

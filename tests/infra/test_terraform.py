@@ -359,3 +359,20 @@ def test_terraform_fmt_check_fails_on_a_misformatted_file(tmp_path):
     )
     done = _terraform_fmt_check(tmp_path)
     assert done.returncode != 0 and "main.tf" in done.stdout
+
+
+def test_recordings_bucket_is_private_encrypted_and_the_app_may_use_it(root):
+    pab = _resource(root, "aws_s3_bucket_public_access_block", "recordings")
+    assert all(
+        pab[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
+    sse = _resource(root, "aws_s3_bucket_server_side_encryption_configuration", "recordings")
+    assert (
+        sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"].strip('"') == "aws:kms"
+    )
+    assert _resource(root, "aws_iam_role_policy", "task_recordings")
+    locals_text = (ROOT / "locals.tf").read_text()
+    assert (
+        '"RECORDINGS_STORE", value = "s3"' in locals_text and "aws_s3_bucket.recordings.bucket" in locals_text
+    )

@@ -5,7 +5,7 @@
   if (!panel) return;
   var target = document.getElementById("tel-ringing");
   var layer = null;
-  var shown = {};  // call id -> "lat,lon,radius" already drawn (to zoom only on news)
+  var shown = {};  // fix ids already drawn (to zoom only on news)
   var baseTitle = document.title;
 
   function refresh() { if (window.htmx && target) window.htmx.trigger(target, "tel:refresh"); }
@@ -32,19 +32,26 @@
     layer.clearLayers();
     var fresh = [];
     points.forEach(function (p) {
-      var key = p.lat + "," + p.lon + "," + p.radius_m;
-      var circle = L.circle([p.lat, p.lon], {radius: Math.max(p.radius_m, 5), color: "#c8102e", weight: 2,
-                                            fillOpacity: 0.12});
-      circle.bindTooltip(p.caller + " · AML ±" + Math.round(p.radius_m) + " m");
+      // Every fix with its accuracy circle and time: the chosen one bold, flagged ones grey and dashed.
+      var key = p.fix_id;
+      var color = p.flags.length ? "#777" : (p.source === "link" ? "#1565c0" : "#c8102e");
+      var circle = L.circle([p.lat, p.lon], {radius: Math.max(p.radius_m, 5), color: color,
+                                            weight: p.best ? 3 : 1, dashArray: p.flags.length ? "4 4" : null,
+                                            fillOpacity: p.best ? 0.15 : 0.05});
+      var when = new Date(p.at).toLocaleTimeString("id-ID");
+      circle.bindTooltip(p.caller + " · " + (p.source === "link" ? "tautan lokasi" : "AML") + " ±" +
+                         Math.round(p.radius_m) + " m · " + when + (p.flags.length ? " · ⚠ " + p.flag_text : ""));
+      circle.feature = {properties: p};
       layer.addLayer(circle);
-      layer.addLayer(L.circleMarker([p.lat, p.lon], {radius: 4, color: "#c8102e", fillOpacity: 1}));
-      if (shown[p.call_id] !== key) fresh.push(circle);
-      shown[p.call_id] = key;
+      if (p.best) layer.addLayer(L.circleMarker([p.lat, p.lon], {radius: 4, color: color, fillOpacity: 1}));
+      if (!shown[key] && !p.flags.length) fresh.push(circle);
+      shown[key] = true;
     });
+    window.siagaTelephony.fixes = points;
     if (fresh.length) map.fitBounds(L.featureGroup(fresh).getBounds(), {maxZoom: 17, padding: [30, 30]});
   }
   document.body.addEventListener("htmx:afterSwap", function (evt) {
     if (evt.detail && evt.detail.target === target) draw();
   });
-  window.siagaTelephony = {refresh: refresh, draw: draw};
+  window.siagaTelephony = {refresh: refresh, draw: draw, fixes: []};
 })();

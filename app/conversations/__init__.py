@@ -1,0 +1,1 @@
+"""Text-to-112: SMS and WhatsApp conversations that ring on the console like calls."""

@@ -1,0 +1,99 @@
+"""Inbound text-to-112: signed webhooks or nothing stored; a message rings on the console as a call."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from app.calls.models import Call
+from app.conversations.models import Message
+from tests.conversations.conftest import WA_VERIFY, post_sms, post_wa, wa_text
+
+
+async def _counts(db, tenant, number: str) -> tuple[int, int]:
+    async with db.tenant(tenant.slug) as s:
+        calls = (
+            await s.execute(select(func.count()).select_from(Call).where(Call.caller_number == number))
+        ).scalar()
+        msgs = (
+            await s.execute(
+                select(func.count())
+                .select_from(Message)
+                .join(Call, Call.id == Message.call_id)
+                .where(Call.caller_number == number)
+            )
+        ).scalar()
+    return calls, msgs
+
+
+async def test_whatsapp_verify_challenge(client, chat_tenant, wa_env):
+    url = f"/api/v1/t/{chat_tenant.slug}/text112/whatsapp/webhook"
+    ok = await client.get(
+        url, params={"hub.mode": "subscribe", "hub.verify_token": WA_VERIFY, "hub.challenge": "1158201444"}
+    )
+    assert ok.status_code == 200 and ok.text == "1158201444"
+    bad = await client.get(
+        url, params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"}
+    )
+    assert bad.status_code == 403
+
+
+async def test_unsigned_or_malformed_whatsapp_is_refused_and_nothing_stored(client, db, chat_tenant, wa_env):
+    number = "6281300000101"
+    payload = wa_text(number, "tolong kebakaran")
+    assert (await post_wa(client, chat_tenant.slug, payload, signature="")).status_code == 401
+    assert (await post_wa(client, chat_tenant.slug, payload, secret="wrong")).status_code == 401
+    assert (
+        await post_wa(client, chat_tenant.slug, payload, signature="sha256=" + "0" * 64)
+    ).status_code == 401
+    broken = await post_wa(client, chat_tenant.slug, b'{"object": "whatsapp_business_account", "entry": [')
+    assert broken.status_code == 422
+    wrong_shape = wa_text(number, "x")
+    wrong_shape["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = "not-a-number"
+    r = await post_wa(client, chat_tenant.slug, wrong_shape)
+    assert r.status_code == 422 and "from" in r.text
+    assert await _counts(db, chat_tenant, "+" + number) == (0, 0)
+
+
+async def test_whatsapp_message_rings_as_a_call_and_continues_one_conversation(
+    client, db, chat_tenant, wa_env
+):
+    number = "6281300000102"
+    first = wa_text(number, "Tolong, ada banjir di rumah saya", msg_id="wamid.first-102")
+    r = await post_wa(client, chat_tenant.slug, first)
+    assert r.status_code == 200 and r.json()["received"] == 1, r.text
+    again = await post_wa(client, chat_tenant.slug, first)  # Meta redelivers on timeouts
+    assert again.json()["received"] == 0
+    await post_wa(client, chat_tenant.slug, wa_text(number, "Saya tidak bisa bicara"))
+    assert await _counts(db, chat_tenant, "+" + number) == (1, 2)
+    async with db.tenant(chat_tenant.slug) as s:
+        call = (await s.execute(select(Call).where(Call.caller_number == "+" + number))).scalar_one()
+    assert (call.channel, call.telephony_state, call.operator_id) == ("whatsapp", "ringing", None)
+
+
+async def test_sms_inbound_signed_like_the_telephony_webhook(client, db, chat_tenant):
+    number = "+6281300000103"
+    payload = {
+        "message_id": "sms-77812",
+        "from": "0813-0000-0103",
+        "to": "112",
+        "text": "Ada kecelakaan di Jl. Sudirman",
+        "received_at": datetime.now(UTC).isoformat(),
+    }
+    unsigned = await client.post(f"/api/v1/t/{chat_tenant.slug}/text112/sms/inbound", json=payload)
+    assert unsigned.status_code == 401
+    assert (await post_sms(client, chat_tenant.slug, "not-the-secret", payload)).status_code == 401
+    bad = await post_sms(client, chat_tenant.slug, chat_tenant.secret, {**payload, "text": ""})
+    assert bad.status_code == 422
+    extra = await post_sms(client, chat_tenant.slug, chat_tenant.secret, {**payload, "evil": 1})
+    assert extra.status_code == 422
+    assert await _counts(db, chat_tenant, number) == (0, 0)
+    ok = await post_sms(client, chat_tenant.slug, chat_tenant.secret, payload)
+    assert ok.status_code == 200 and ok.json()["duplicate"] is False, ok.text
+    dup = await post_sms(client, chat_tenant.slug, chat_tenant.secret, payload)
+    assert dup.json()["duplicate"] is True
+    assert await _counts(db, chat_tenant, number) == (1, 1)
+    async with db.tenant(chat_tenant.slug) as s:
+        call = (await s.execute(select(Call).where(Call.caller_number == number))).scalar_one()
+    assert (call.channel, call.telephony_state) == ("sms", "ringing")

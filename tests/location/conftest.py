@@ -1,0 +1,31 @@
+"""A tenant with a REAL Kemendagri code (Kota Sawahlunto, Sumatera Barat), so the area check applies."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from app.auth.principal import Principal
+from app.calls.service import Ctx
+from app.telephony import service
+from tests.conftest import TenantHandle
+
+SAWAHLUNTO = (-0.6819, 100.7764)  # inside Sumatera Barat
+
+
+@pytest.fixture(scope="session")
+async def real_tenant(db, engine):
+    from app.tenancy.provision import NewTenant, provision_tenant
+
+    slug = f"loc{uuid.uuid4().hex[:6]}"
+    tid = await provision_tenant(
+        engine, NewTenant(slug, "Kota Sawahlunto", "13.73", "Sumatera Barat", "WIB", "active")
+    )
+    tenant = TenantHandle(slug, "Kota Sawahlunto", "13.73", tid)
+    async with db.tenant(slug) as s:
+        ctx = Ctx(
+            session=s, tenant=slug, actor=Principal(kind="tenant", user_id=None, role="admin", name="setup")
+        )
+        tenant.secret = await service.rotate_secret(ctx)  # type: ignore[attr-defined]
+    return tenant
