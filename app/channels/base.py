@@ -111,6 +111,7 @@ class Adapter(Protocol):
 
     async def send(self, address: str, message: Message) -> SendResult: ...
 
-    def normalise_address(self, address: str) -> str:
+    @staticmethod
+    def normalise_address(address: str) -> str:
         """Canonical form of a contact address; raises ValueError (Indonesian message) if invalid."""
         ...

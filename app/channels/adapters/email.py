@@ -25,7 +25,8 @@ class EmailAdapter:
     def __init__(self, config: dict[str, Any], settings: Settings) -> None:
         self.config = config
 
-    def normalise_address(self, address: str) -> str:
+    @staticmethod
+    def normalise_address(address: str) -> str:
         return addresses.email(address)
 
     def build(self, address: str, message: Message) -> EmailMessage:

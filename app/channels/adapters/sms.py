@@ -63,7 +63,8 @@ class SmsGatewayAdapter:
     def __init__(self, config: dict[str, Any], settings: Settings) -> None:
         self.config = {**DEFAULTS, **{k: v for k, v in config.items() if v not in (None, "")}}
 
-    def normalise_address(self, address: str) -> str:
+    @staticmethod
+    def normalise_address(address: str) -> str:
         return addresses.phone_e164(address)
 
     def body(self, address: str, message: Message) -> dict[str, str]:

@@ -33,7 +33,8 @@ class TelegramAdapter:
         self.config = config
         self.base = settings.telegram_api_base.rstrip("/")
 
-    def normalise_address(self, address: str) -> str:
+    @staticmethod
+    def normalise_address(address: str) -> str:
         return addresses.telegram_chat(address)
 
     async def call(self, method: str, body: dict[str, Any]) -> httpx.Response:

@@ -43,7 +43,8 @@ class WebPushAdapter:
     def __init__(self, config: dict[str, Any], settings: Settings) -> None:
         self.settings = settings
 
-    def normalise_address(self, address: str) -> str:
+    @staticmethod
+    def normalise_address(address: str) -> str:
         return json.dumps(parse_subscription(address), sort_keys=True)
 
     async def send(self, address: str, message: Message) -> SendResult:

@@ -43,7 +43,8 @@ class WhatsAppAdapter:
         self.base = settings.whatsapp_api_base.rstrip("/")
         self.public_base = (settings.public_base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
-    def normalise_address(self, address: str) -> str:
+    @staticmethod
+    def normalise_address(address: str) -> str:
         return addresses.phone_e164(address)
 
     def payload(self, address: str, message: Message) -> dict[str, Any]:
