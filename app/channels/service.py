@@ -248,3 +248,66 @@ def validate_contact(data: ContactInput) -> dict[str, Any]:
         start_time=start,
         end_time=end,
     )
+
+
+async def create_contact(session: AsyncSession, data: ContactInput) -> ChannelContact:
+    contact = ChannelContact(**validate_contact(data), is_active=True)
+    session.add(contact)
+    await session.flush()
+    return contact
+
+
+async def list_contacts(session: AsyncSession) -> list[ChannelContact]:
+    return list(
+        (
+            await session.execute(
+                select(ChannelContact)
+                .where(ChannelContact.is_active.is_(True))
+                .order_by(ChannelContact.opd_id.nulls_first(), ChannelContact.role, ChannelContact.name)
+            )
+        ).scalars()
+    )
+
+
+async def delivery_log(
+    session: AsyncSession, *, limit: int = 200, dispatch_id: int | None = None, opd_id: int | None = None
+) -> list[Any]:
+    from app.channels.models import ChannelMessage
+
+    stmt = select(ChannelMessage).order_by(ChannelMessage.id.desc()).limit(limit)
+    if dispatch_id is not None:
+        stmt = stmt.where(ChannelMessage.dispatch_id == dispatch_id)
+    if opd_id is not None:
+        stmt = stmt.where(ChannelMessage.opd_id == opd_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def save_push_subscription(
+    session: AsyncSession, user_id: int, opd_id: int | None, raw: dict[str, Any]
+) -> int:
+    """Store (or re-activate) a browser's push subscription; the endpoint passes the SSRF guard."""
+    import json
+
+    from sqlalchemy.dialects.postgresql import insert
+
+    from app.channels.adapters.webpush import parse_subscription
+    from app.channels.models import PushSubscription
+    from app.config import get_settings
+
+    try:
+        sub = parse_subscription(json.dumps(raw))
+        await check_url(sub["endpoint"], allowed_hosts=get_settings().webpush_allowed_hosts)
+    except UnsafeUrl as exc:
+        raise ChannelInputError("endpoint", str(exc)) from exc
+    except ValueError as exc:
+        raise ChannelInputError("subscription", str(exc)) from exc
+    stmt = (
+        insert(PushSubscription)
+        .values(user_id=user_id, opd_id=opd_id, endpoint=sub["endpoint"], subscription=sub, is_active=True)
+        .on_conflict_do_update(
+            index_elements=["endpoint"],
+            set_={"user_id": user_id, "opd_id": opd_id, "subscription": sub, "is_active": True},
+        )
+        .returning(PushSubscription.id)
+    )
+    return (await session.execute(stmt)).scalar_one()
