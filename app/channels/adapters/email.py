@@ -57,7 +57,10 @@ class EmailAdapter:
             if security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if c.get("username"):
-                smtp.login(c["username"], c.get("password") or "")
+                try:
+                    smtp.login(c["username"], c.get("password") or "")
+                except smtplib.SMTPServerDisconnected as exc:  # some servers hang up on a bad login
+                    raise smtplib.SMTPAuthenticationError(535, b"disconnected during AUTH") from exc
             smtp.send_message(m)
 
     async def send(self, address: str, message: Message) -> SendResult:
