@@ -82,6 +82,8 @@ def recipient_key(row: ChannelMessage) -> str:
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
+    keys = set().union(*rows)  # a multi-row VALUES needs every key in every row
+    rows = [{**dict.fromkeys(keys), **r} for r in rows]
     stmt = (
         insert(ChannelMessage)
         .values(rows)

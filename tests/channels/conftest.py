@@ -3,12 +3,15 @@ at them, a real arq worker, and helpers that configure a tenant's channels and c
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from app.channels import service
 from app.channels.models import ChannelContact
 from app.dispatch.models import Opd
+from app.sla import service as sla_service
 from tests.channels import peers
 from tests.servers import free_port, served
 from tests.sla.conftest import arq_pool, open_dispatch, run_worker, set_policy  # noqa: F401
@@ -49,6 +52,8 @@ def channel_settings(settings, provider_url, monkeypatch):
     monkeypatch.setattr(settings, "outbound_allow_private", True)
     monkeypatch.setattr(settings, "webpush_allowed_hosts", "127.0.0.1")
     monkeypatch.setattr(settings, "public_base_url", "https://siaga.uji.id")
+    # SLA timers minutes ahead would keep a burst worker waiting; these tests fire SLA by hand.
+    monkeypatch.setattr(sla_service, "SCHEDULE_HORIZON", timedelta(0))
     for p in (peers.WA, peers.TG, peers.SMS, peers.PUSH):
         p.reset()
     service._cache.clear()
