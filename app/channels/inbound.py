@@ -160,9 +160,19 @@ async def _message_for_button(session: AsyncSession, tenant: str, item: Inbound)
         ).scalar_one_or_none()
     if row is None or row.channel != item.channel:
         return None
-    if str(row.address).lstrip("+") != str(item.sender or "").lstrip("+"):
+    if not _same_address(item.channel, row.address, item.sender or ""):
         return None  # someone else pressing a forwarded button
     return row
+
+
+def _same_address(channel: str, a: str, b: str) -> bool:
+    from app.channels.registry import ADAPTERS
+
+    try:
+        norm = ADAPTERS[channel].normalise_address
+        return norm(a) == norm(b if channel != "whatsapp" else "+" + b.lstrip("+"))
+    except ValueError:
+        return a == b
 
 
 async def handle(session: AsyncSession, tenant: str, channel: str, items: list[Inbound]) -> Handled:
