@@ -114,6 +114,93 @@ async def ack_submit(request: Request, tenant: TenantDep, session: TenantSession
     return render(request, "channels/ack.html", ctx, status_code=200 if result != "used" else 410)
 
 
+# --- admin: contacts and duty schedules ---------------------------------------------------------
+
+
+async def _contacts_ctx(session, **extra) -> dict[str, Any]:
+    opds = await list_opds(session)
+    return {
+        "title": "Kontak piket & eskalasi",
+        "section": "contacts",
+        "contacts": await service.list_contacts(session),
+        "opds": opds,
+        "opd_names": {o.id: o.name for o in opds},
+        "labels": CHANNEL_LABELS,
+        "contact_channels": CONTACT_CHANNELS,
+        "day_labels": DAY_LABELS,
+        "errors": {},
+        "form": {},
+        **extra,
+    }
+
+
+@router.get("/admin/channels/contacts", include_in_schema=False)
+async def contacts_page(request: Request, tenant: TenantDep, session: TenantSessionDep, user: AdminDep):
+    return render(request, "channels/contacts.html", await _contacts_ctx(session))
+
+
+@router.post("/admin/channels/contacts", include_in_schema=False)
+async def contacts_create(request: Request, tenant: TenantDep, session: TenantSessionDep, user: AdminDep):
+    form = await request.form()
+    values = {k: str(v) for k, v in form.items() if k != "days"}
+    days = "".join(str(v) for v in form.getlist("days"))
+    opd_raw = values.get("opd_id", "")
+    data = service.ContactInput(
+        name=values.get("name", ""),
+        role=values.get("role", "duty"),
+        opd_id=int(opd_raw) if opd_raw.isdigit() else None,
+        channels=[(values.get(f"channel_{i}", ""), values.get(f"address_{i}", "")) for i in range(3)],
+        days=days,
+        start_time=values.get("start_time", ""),
+        end_time=values.get("end_time", ""),
+    )
+    try:
+        contact = await service.create_contact(session, data)
+    except service.ChannelInputError as exc:
+        await session.rollback()
+        ctx = await _contacts_ctx(session, errors={exc.field: exc.message}, form={**values, "days": days})
+        return render(request, "channels/contacts.html", ctx, status_code=422)
+    await record(
+        session,
+        "channels.contact_created",
+        actor_id=user.id,
+        actor_label=f"{user.full_name} ({user.role})",
+        request=request,
+        entity="channel_contact",
+        entity_id=contact.id,
+        after={
+            "name": contact.name,
+            "role": contact.role,
+            "opd_id": contact.opd_id,
+            "channels": contact.channels,
+        },
+    )
+    await session.commit()
+    return RedirectResponse(f"/t/{tenant.slug}/admin/channels/contacts?saved=1", status_code=303)
+
+
+@router.post("/admin/channels/contacts/{contact_id}/delete", include_in_schema=False)
+async def contacts_delete(
+    request: Request, tenant: TenantDep, session: TenantSessionDep, user: AdminDep, contact_id: int
+):
+    from app.channels.models import ChannelContact
+
+    contact = await session.get(ChannelContact, contact_id)
+    if contact is not None:
+        contact.is_active = False
+        await record(
+            session,
+            "channels.contact_removed",
+            actor_id=user.id,
+            actor_label=f"{user.full_name} ({user.role})",
+            request=request,
+            entity="channel_contact",
+            entity_id=contact_id,
+        )
+        await session.commit()
+    return RedirectResponse(f"/t/{tenant.slug}/admin/channels/contacts", status_code=303)
+
+
 # --- admin: channel settings ----------------------------------------------------------------------
 
 
@@ -217,93 +304,6 @@ async def channels_test(
     await session.commit()
     ctx = await _channels_ctx(session, tenant, tested=channel, result=result)
     return render(request, "channels/settings.html", ctx, status_code=200)
-
-
-# --- admin: contacts and duty schedules ---------------------------------------------------------
-
-
-async def _contacts_ctx(session, **extra) -> dict[str, Any]:
-    opds = await list_opds(session)
-    return {
-        "title": "Kontak piket & eskalasi",
-        "section": "contacts",
-        "contacts": await service.list_contacts(session),
-        "opds": opds,
-        "opd_names": {o.id: o.name for o in opds},
-        "labels": CHANNEL_LABELS,
-        "contact_channels": CONTACT_CHANNELS,
-        "day_labels": DAY_LABELS,
-        "errors": {},
-        "form": {},
-        **extra,
-    }
-
-
-@router.get("/admin/channels/contacts", include_in_schema=False)
-async def contacts_page(request: Request, tenant: TenantDep, session: TenantSessionDep, user: AdminDep):
-    return render(request, "channels/contacts.html", await _contacts_ctx(session))
-
-
-@router.post("/admin/channels/contacts", include_in_schema=False)
-async def contacts_create(request: Request, tenant: TenantDep, session: TenantSessionDep, user: AdminDep):
-    form = await request.form()
-    values = {k: str(v) for k, v in form.items() if k != "days"}
-    days = "".join(str(v) for v in form.getlist("days"))
-    opd_raw = values.get("opd_id", "")
-    data = service.ContactInput(
-        name=values.get("name", ""),
-        role=values.get("role", "duty"),
-        opd_id=int(opd_raw) if opd_raw.isdigit() else None,
-        channels=[(values.get(f"channel_{i}", ""), values.get(f"address_{i}", "")) for i in range(3)],
-        days=days,
-        start_time=values.get("start_time", ""),
-        end_time=values.get("end_time", ""),
-    )
-    try:
-        contact = await service.create_contact(session, data)
-    except service.ChannelInputError as exc:
-        await session.rollback()
-        ctx = await _contacts_ctx(session, errors={exc.field: exc.message}, form={**values, "days": days})
-        return render(request, "channels/contacts.html", ctx, status_code=422)
-    await record(
-        session,
-        "channels.contact_created",
-        actor_id=user.id,
-        actor_label=f"{user.full_name} ({user.role})",
-        request=request,
-        entity="channel_contact",
-        entity_id=contact.id,
-        after={
-            "name": contact.name,
-            "role": contact.role,
-            "opd_id": contact.opd_id,
-            "channels": contact.channels,
-        },
-    )
-    await session.commit()
-    return RedirectResponse(f"/t/{tenant.slug}/admin/channels/contacts?saved=1", status_code=303)
-
-
-@router.post("/admin/channels/contacts/{contact_id}/delete", include_in_schema=False)
-async def contacts_delete(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, user: AdminDep, contact_id: int
-):
-    from app.channels.models import ChannelContact
-
-    contact = await session.get(ChannelContact, contact_id)
-    if contact is not None:
-        contact.is_active = False
-        await record(
-            session,
-            "channels.contact_removed",
-            actor_id=user.id,
-            actor_label=f"{user.full_name} ({user.role})",
-            request=request,
-            entity="channel_contact",
-            entity_id=contact_id,
-        )
-        await session.commit()
-    return RedirectResponse(f"/t/{tenant.slug}/admin/channels/contacts", status_code=303)
 
 
 # --- delivery log ---------------------------------------------------------------------------------
