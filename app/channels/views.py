@@ -360,7 +360,7 @@ async def service_worker(slug: str) -> Response:
     return Response(
         SERVICE_WORKER,
         media_type="text/javascript",
-        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": f"/t/{slug}/opd/"},
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": f"/t/{slug}/opd"},
     )
 
 
