@@ -343,16 +343,14 @@ async def send_one(session: AsyncSession, tenant: str, message_id: int) -> str:
     if row is None:
         await session.rollback()
         return "skipped"
-    if row.kind == "dispatch" and row.dispatch_id is not None:
-        status = (
-            await session.execute(select(Dispatch.status).where(Dispatch.id == row.dispatch_id))
-        ).scalar_one_or_none()
-        if status != "sent":  # already acknowledged (or rejected): no more alerts for it
-            row.status, row.last_error = "cancelled", "penugasan sudah ditanggapi"
-            await session.commit()
-            return "cancelled"
     config, enabled = await service.load_config(session, tenant, row.channel)
     message = await render(session, tenant, row, config.get("template"))
+    if row.kind == "dispatch" and message.callback is None and row.dispatch_id is not None:
+        # render() offers no acknowledgement button once the dispatch was acknowledged/rejected:
+        # no more alerts for it.
+        row.status, row.last_error = "cancelled", "penugasan sudah ditanggapi"
+        await session.commit()
+        return "cancelled"
     attempt, claimed_at = row.attempts, row.claimed_at
     await session.commit()  # 'sending' is durable before the provider sees anything
     if not enabled:
