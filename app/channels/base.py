@@ -109,6 +109,8 @@ class Adapter(Protocol):
     secret_fields: ClassVar[tuple[str, ...]]
     plain_fields: ClassVar[tuple[str, ...]]
 
+    def __init__(self, config: dict[str, Any], settings: Any) -> None: ...
+
     async def send(self, address: str, message: Message) -> SendResult: ...
 
     @staticmethod

@@ -12,7 +12,7 @@ from app.channels.adapters.whatsapp import WhatsAppAdapter
 from app.channels.base import Adapter
 from app.config import Settings, get_settings
 
-ADAPTERS: dict[str, type] = {
+ADAPTERS: dict[str, type[Adapter]] = {
     "whatsapp": WhatsAppAdapter,
     "telegram": TelegramAdapter,
     "sms": SmsGatewayAdapter,

@@ -84,7 +84,7 @@ async def ack_page(request: Request, tenant: TenantDep, session: TenantSessionDe
     state, row = await _ack_target(session, tenant.slug, token)
     ctx: dict[str, Any] = {"title": "Penugasan 112", "state": state, "token": token}
     if row is not None and state != "invalid":
-        ctx.update(await _dispatch_view(session, row.dispatch_id) or {})
+        ctx.update(await _dispatch_view(session, row.dispatch_id or 0) or {})
         ctx["recipient"] = row.recipient
         await record(
             session,
@@ -110,7 +110,7 @@ async def ack_submit(request: Request, tenant: TenantDep, session: TenantSession
         session, tenant.slug, row, via=f"tautan {row.channel}", request=request
     )
     ctx = {"title": "Penugasan 112", "state": result, "token": token, "recipient": recipient}
-    ctx.update(await _dispatch_view(session, dispatch_id) or {})
+    ctx.update(await _dispatch_view(session, int(dispatch_id or 0)) or {})
     return render(request, "channels/ack.html", ctx, status_code=200 if result != "used" else 410)
 
 

@@ -46,7 +46,7 @@ class EmailAdapter:
 
     def _send_sync(self, m: EmailMessage) -> None:
         c = self.config
-        host, port, security = c.get("host"), int(c.get("port") or 587), c.get("security") or "starttls"
+        host, port, security = str(c.get("host")), int(c.get("port") or 587), c.get("security") or "starttls"
         if security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 host, port, timeout=10, context=ssl.create_default_context()
