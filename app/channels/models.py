@@ -35,7 +35,7 @@ MESSAGE_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed",
 
 class ChannelConfig(TenantBase):
     __tablename__ = "channel_configs"
-    __table_args__ = (CheckConstraint(f"channel IN {CHANNELS}", name="channel"),)
+    # The channel name is checked by service.save_config (the only writer).
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(10), unique=True)

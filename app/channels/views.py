@@ -356,7 +356,7 @@ self.addEventListener('notificationclick', (event) => {
 
 
 @router.get("/opd/sw.js", include_in_schema=False)
-async def service_worker(slug: str) -> Response:
+async def service_worker(slug: str, tenant: TenantDep, user: OpdStaffDep) -> Response:
     return Response(
         SERVICE_WORKER,
         media_type="text/javascript",

@@ -28,10 +28,6 @@ def upgrade() -> None:
         sa.Column("last_test_ok", sa.Boolean(), nullable=True),
         sa.Column("last_test_detail", sa.String(length=300), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint(
-            "channel IN ('whatsapp', 'telegram', 'sms', 'webpush', 'email')",
-            name=op.f("ck_channel_configs_channel"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_configs")),
         sa.UniqueConstraint("channel", name=op.f("uq_channel_configs_channel")),
     )
