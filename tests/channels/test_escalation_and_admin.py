@@ -29,7 +29,7 @@ async def test_breach_and_level2_message_the_escalation_contacts(
     smtp_peer,
     fake_clock,  # noqa: F811
 ):
-    from app.sla.jobs import sla_reconcile
+    from app.sla.jobs import reconcile_tenant
 
     t = await tenant_factory()
     await configure(db, t.slug, provider_url, smtp_peer.port, only=("email", "telegram"))
@@ -51,7 +51,7 @@ async def test_breach_and_level2_message_the_escalation_contacts(
     assert f"penugasan #{dispatch_id}" in msg["Subject"]
 
     fake_clock.advance(minutes=4)
-    await sla_reconcile({"db": db})
+    await reconcile_tenant(db, t.slug)  # this tenant only: others' timers are not this test's
     await run_worker(arq_pool)
     rows = [r for r in await _rows(db, t.slug) if r.kind.startswith("sla.")]
     assert [(r.kind, r.status) for r in rows] == [("sla.breached", "sent"), ("sla.escalated", "sent")]
