@@ -9,7 +9,7 @@ import base64
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import serialization
-from py_vapid import Vapid02  # type: ignore[import-untyped]
+from py_vapid import Vapid02
 
 from app.config import Settings
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
-from pywebpush import WebPusher  # type: ignore[import-untyped]
+from pywebpush import WebPusher
 
 from app.channels import vapid
 from app.channels.base import Message, SendResult
