@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     upload_dir: Path = PROJECT_ROOT / ".siaga112" / "uploads"
     host: str = "127.0.0.1"
     port: int = 8112
+    # --- alert channels (app/channels, docs/channels.md) ---
+    # Where links in messages point (the one-tap acknowledgement link); empty: http://HOST:PORT.
+    public_base_url: str = ""
+    # Provider base URLs are settings so tests (and a regional proxy) can point them elsewhere.
+    whatsapp_api_base: str = "https://graph.facebook.com/v19.0"
+    telegram_api_base: str = "https://api.telegram.org"
+    # Fernet key (urlsafe base64, 32 bytes) encrypting channel credentials; empty: derived from SECRET_KEY.
+    channel_secrets_key: str = ""
+    # VAPID private key for web push (PEM or raw base64url); empty: generated into DATA_DIR in development.
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:admin@siaga112.go.id"
+    # Push endpoints a browser may register (SSRF guard); "*.x" matches sub-domains.
+    webpush_allowed_hosts: str = (
+        "fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com"
+    )
+    # Admin-entered URLs/hosts (SMS gateway, SMTP) may not resolve to private/loopback addresses
+    # unless this is on (tests, an on-premises gateway).
+    outbound_allow_private: bool = False
+    ack_link_ttl_s: int = 2 * 3600
 
     @model_validator(mode="after")
     def _secret_required_in_production(self) -> Settings:

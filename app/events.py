@@ -20,6 +20,9 @@ Event names and payloads:
   dispatch.status_changed dispatch=Dispatch, old=str, new=str
   sla.clock_closed        clock=<SLA clock row>, breached=bool   (emitted by app/sla)
   sla.breached            clock=<SLA clock row>, level=int        (emitted by app/sla)
+  sla.warned              clock=<SLA clock row>                   (emitted by app/sla)
+  channel.message_received inbound=app.channels.base.Inbound      (emitted by app/channels:
+                          a WhatsApp/Telegram/SMS message that is not a reply to an alert)
 """
 
 from __future__ import annotations

@@ -533,3 +533,5 @@ async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage:
             await queue_webhook(session, tenant_slug, opd, kind, payload, dedupe_key=f"sla:{c.id}:{stage}")
     if stage != "warning":
         await emit(session, "sla.breached", tenant_slug, clock=c, level=level)
+    else:
+        await emit(session, "sla.warned", tenant_slug, clock=c)

@@ -238,6 +238,21 @@ async def clock_detail(
     if c is None or (user.role == "opd_staff" and c.opd_id != user.opd_id):
         raise NotFound("Jam SLA tidak ditemukan")
     opd = await session.get(Opd, c.opd_id) if c.opd_id else None
+    from app.channels.base import CHANNEL_LABELS
+    from app.channels.service import delivery_log
+    from app.channels.views import MESSAGE_LABELS
+
+    alerts = await delivery_log(session, dispatch_id=c.dispatch_id) if c.dispatch_id else []
     return render(
-        request, "sla/clock.html", {"title": f"SLA #{c.id}", "c": c, "opd": opd, "kind_labels": KIND_LABELS}
+        request,
+        "sla/clock.html",
+        {
+            "title": f"SLA #{c.id}",
+            "c": c,
+            "opd": opd,
+            "kind_labels": KIND_LABELS,
+            "alerts": alerts,
+            "channel_labels": CHANNEL_LABELS,
+            "status_labels": MESSAGE_LABELS,
+        },
     )

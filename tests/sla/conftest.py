@@ -29,12 +29,20 @@ events.load_subscribers()  # what create_app and the worker do at start-up
 @pytest.fixture
 async def arq_pool(settings):
     """The run's own Redis db, flushed, installed as the app's queue."""
+    from tests.conftest import REDIS_TOKEN
+
+    async def flush() -> None:
+        # FLUSHDB also drops this run's claim on the Redis index (tests/conftest.py): put it back,
+        # or a concurrent run claims the same index and the two runs flush each other's jobs.
+        await pool.flushdb()
+        await pool.set("siaga112:test-claim", REDIS_TOKEN, ex=3600)
+
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    await pool.flushdb()
+    await flush()
     jobs.set_queue(pool)
     yield pool
     jobs.set_queue(None)  # this loop falls back to the queue it had before (see app/jobs.py)
-    await pool.flushdb()
+    await flush()
     await pool.aclose()
 
 

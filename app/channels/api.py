@@ -1,0 +1,73 @@
+"""Provider webhooks (no session, no CSRF: each is authenticated by its provider's signature).
+
+WhatsApp: GET = Meta's subscription handshake (hub.verify_token), POST = statuses and replies,
+signed with X-Hub-Signature-256. Telegram: POST updates with X-Telegram-Bot-Api-Secret-Token.
+A forged body is 401, a malformed one 400, a replayed one (every event id seen before) 409; in
+every refused case nothing is stored.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from app.channels import inbound, service
+from app.channels.adapters.telegram import TelegramAdapter
+from app.channels.adapters.whatsapp import WhatsAppAdapter
+from app.channels.base import WebhookRejected
+from app.web.deps import TenantDep, TenantSessionDep
+
+router = APIRouter(prefix="/api/v1/t/{slug}/channels", tags=["channels (webhooks)"])
+
+
+def _refused(exc: WebhookRejected) -> JSONResponse:
+    return JSONResponse({"detail": exc.reason}, status_code=exc.status_code)
+
+
+@router.get("/whatsapp/webhook")
+async def whatsapp_verify(request: Request, tenant: TenantDep, session: TenantSessionDep):
+    config, _ = await service.load_config(session, tenant.slug, "whatsapp")
+    q = request.query_params
+    token = config.get("verify_token")
+    if q.get("hub.mode") == "subscribe" and token and q.get("hub.verify_token") == token:
+        return PlainTextResponse(q.get("hub.challenge", ""))
+    return JSONResponse({"detail": "verify_token tidak cocok"}, status_code=403)
+
+
+async def _handle(request: Request, tenant: TenantDep, session: TenantSessionDep, channel: str):
+    body = await request.body()
+    adapter = await service.adapter_for(session, tenant.slug, channel)
+    assert isinstance(adapter, WhatsAppAdapter | TelegramAdapter)
+    try:
+        items = adapter.parse(body, request.headers)
+    except WebhookRejected as exc:
+        return None, _refused(exc)
+    handled = await inbound.handle(session, tenant.slug, channel, items)
+    if items and handled.replays == len(items):
+        return handled, JSONResponse(
+            {"detail": "webhook ini sudah diterima sebelumnya (replay)"}, status_code=409
+        )
+    return handled, None
+
+
+@router.post("/whatsapp/webhook")
+async def whatsapp_webhook(request: Request, tenant: TenantDep, session: TenantSessionDep):
+    handled, refused = await _handle(request, tenant, session, "whatsapp")
+    if refused is not None:
+        return refused
+    assert handled is not None
+    return {"applied": handled.applied, "acknowledged": handled.acknowledged}
+
+
+@router.post("/telegram/webhook")
+async def telegram_webhook(request: Request, tenant: TenantDep, session: TenantSessionDep):
+    handled, refused = await _handle(request, tenant, session, "telegram")
+    if refused is not None:
+        return refused
+    assert handled is not None
+    if handled.answers:
+        adapter = await service.adapter_for(session, tenant.slug, "telegram")
+        assert isinstance(adapter, TelegramAdapter)
+        for callback_id, text in handled.answers:
+            await adapter.answer_callback(callback_id, text)
+    return {"applied": handled.applied, "acknowledged": handled.acknowledged}

@@ -1,0 +1,49 @@
+"""arq jobs: send one outbox message; the reconciliation cron that makes Redis disposable."""
+
+from __future__ import annotations
+
+import logging
+
+from arq.cron import cron
+from arq.worker import func
+
+from app.channels import outbox
+from app.sla.jobs import active_tenants
+
+log = logging.getLogger(__name__)
+
+
+async def send_channel_message(ctx: dict, tenant: str, message_id: int) -> str:
+    async with ctx["db"].tenant(tenant) as session:
+        return await outbox.send_one(session, tenant, message_id)
+
+
+async def channels_reconcile(ctx: dict) -> dict[str, int]:
+    totals = {"tenants": 0, "queued": 0, "abandoned": 0}
+    for slug in await active_tenants(ctx["db"]):
+        try:
+            stats = await outbox.reconcile_tenant(ctx["db"], slug)
+        except Exception:  # one broken tenant must not stop the others' alerts
+            log.exception("outbox reconciliation failed for tenant %s", slug)
+            continue
+        totals["tenants"] += 1
+        for k, v in stats.items():
+            totals[k] += v
+    return totals
+
+
+FUNCTIONS = [
+    # Retries are new jobs with their own id (outbox.record_result); arq must not re-run a send.
+    func(send_channel_message, name="send_channel_message", max_tries=1, timeout=45),
+    func(channels_reconcile, name="channels_reconcile"),
+]
+CRON_JOBS = [
+    cron(
+        channels_reconcile,
+        name="cron:channels_reconcile",
+        second={15, 45},
+        run_at_startup=True,
+        unique=True,
+        timeout=120,
+    )
+]
