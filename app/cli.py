@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from app.config import get_settings
@@ -71,7 +71,7 @@ def run_deploy(url: str, workers: int = 4, report: Path | None = None) -> bool:
         console=console,
         transient=False,
     )
-    task = {"id": None}
+    task: dict[str, TaskID | None] = {"id": None}
 
     def on_plan(total: int, pending: int) -> None:
         if pending:

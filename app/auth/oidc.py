@@ -114,7 +114,8 @@ def _verify_id_token(id_token: str | None, jwks: dict, issuer: str, client_id: s
     if not id_token:
         raise OidcError("Penyedia SSO tidak mengirim ID token")
     try:
-        decoded = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=["RS256", "PS256", "ES256"])
+        keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]  # the provider's JSON; joserfc checks its shape
+        decoded = jwt.decode(id_token, keys, algorithms=["RS256", "PS256", "ES256"])
         jwt.JWTClaimsRegistry(
             leeway=60,
             iss={"essential": True, "value": issuer},

@@ -57,6 +57,7 @@ def regen(scope: str) -> str:
         conn.execute(text(f"SET search_path TO {SCRATCH}"))
         ctx = MigrationContext.configure(conn, opts={"target_metadata": metadata, "include_schemas": False})
         script = produce_migrations(ctx, metadata)
+        assert script.upgrade_ops is not None and script.downgrade_ops is not None
         up = render_python_code(script.upgrade_ops, migration_context=ctx, render_as_batch=False)
         down = render_python_code(script.downgrade_ops, migration_context=ctx, render_as_batch=False)
         conn.rollback()

@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
@@ -84,6 +85,8 @@ async def compliance(session: AsyncSession, period: Period, kind: str, group: st
         SlaClock.started_at < period.end,
         _counted(),
     ]
+    key: Any
+    label: Any
     if group == "opd":
         key, label = SlaClock.opd_id, func.coalesce(Opd.name, "(tanpa OPD)")
         stmt = select(key, label, *_measures()).outerjoin(Opd, Opd.id == SlaClock.opd_id)

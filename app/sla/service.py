@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from sqlalchemy import BigInteger, DateTime, and_, func, inspect, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -68,7 +69,7 @@ def _timer(tenant_slug: str, clock_id: int, due: datetime) -> tuple[tuple, dict]
     )
 
 
-def _due_soon(due: datetime | None) -> bool:
+def _due_soon(due: datetime | None) -> TypeGuard[datetime]:
     return due is not None and due - clock.now() <= SCHEDULE_HORIZON
 
 

@@ -116,6 +116,7 @@ def build_day(
 
 def event_body(ev: SimEvent, occurred_at: datetime) -> dict:
     if ev.kind == "aml":
+        assert ev.position is not None  # every AML event of a scenario has one
         lat, lon, radius = ev.position
         msg = AmlMessage(
             lat=round(lat, 6),

@@ -134,6 +134,7 @@ def load(path: str | Path) -> Manifest:
         seen_sla.add(key)
     if problems:
         raise ManifestError(f"{path}:\n  " + "\n  ".join(problems))
+    assert reg is not None  # an unknown region code is one of the problems above
     return Manifest(path, reg, status, launched, opds, cats, slas)
 
 
