@@ -42,6 +42,9 @@ os.environ["REDIS_URL"] = f"{REDIS_BASE}/{REDIS_INDEX}"
 os.environ["ENVIRONMENT"] = "test"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ["TENANT_CACHE_TTL_S"] = "0"
+# Local test servers (webhook receivers, fake providers) listen on loopback: let outbound calls
+# reach it (app.security.outbound); the refusal tests pass an empty allow list explicitly.
+os.environ["OUTBOUND_ALLOW_NETWORKS"] = "127.0.0.0/8,::1/128"
 # Uploaded documents go to a throw-away folder, never into the checkout's .siaga112.
 os.environ.setdefault("UPLOAD_DIR", tempfile.mkdtemp(prefix="siaga112-uploads-"))
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlparse
 
 from fastapi import Request
 from sqlalchemy import delete, select, update
@@ -25,6 +23,7 @@ from app.onboarding.validation import (
     new_token,
     normalize_phone,
 )
+from app.security import outbound
 from app.tenancy.regions import slug_for
 
 log = logging.getLogger("siaga112.admin")
@@ -44,22 +43,9 @@ def code_from(name: str) -> str:
 
 
 def check_webhook(url: str) -> str | None:
-    """Problems with an OPD webhook URL: https only, a public host name, no credentials."""
-    parsed = urlparse(url)
-    if parsed.scheme != "https":
-        return "Webhook harus memakai https:// (data darurat tidak boleh dikirim tanpa enkripsi)"
-    if not parsed.hostname or parsed.username or parsed.password:
-        return "URL webhook tidak valid (contoh: https://bpbd.solokkota.go.id/112/webhook)"
-    host = parsed.hostname
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")) or "." not in host:
-            return "Webhook harus ke alamat publik, bukan ke jaringan internal"
-        return None
-    if not ip.is_global:
-        return "Webhook harus ke alamat publik, bukan ke jaringan internal"
-    return None
+    """Problems with an OPD webhook URL as typed (https, public host, no credentials); the
+    address it resolves to is checked again at every send (app.security.outbound)."""
+    return outbound.check_url(url)
 
 
 def _name_and_code(form, errors: dict, label: str, max_len: int, creating: bool) -> dict:
