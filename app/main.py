@@ -23,6 +23,7 @@ from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
 from app.events import load_subscribers
+from app.security import proxies
 from app.tenancy.registry import TenantRegistry
 from app.web.deps import session_user_loader
 from app.web.errors import LoginRequired
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.tenant_domain:
         app.add_middleware(TenantHostMiddleware, domain=settings.tenant_domain)
     app.add_middleware(SecurityHeadersMiddleware, hsts=bool(settings.cookie_secure))
+    proxies.install(app, settings.trusted_proxies)  # outermost: everything after sees the real client
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _include_routers(app)

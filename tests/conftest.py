@@ -236,7 +236,10 @@ def live_server(settings):
     from app.main import create_app
     from tests.servers import served
 
-    with served(create_app(settings.model_copy(update={"cookie_secure": False}))) as url:
+    from app.cli import web_server_options
+
+    app = create_app(settings.model_copy(update={"cookie_secure": False}))
+    with served(app, **web_server_options()) as url:  # as `siaga112 web` serves it
         yield url
 
 

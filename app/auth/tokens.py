@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.security.proxies import client_address
 
 PREFIX = "s112_"
 TOUCH_EVERY = timedelta(minutes=1)
@@ -60,7 +61,7 @@ async def _resolve(request: Request, session: AsyncSession, model, token: str):
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        ip = request.client.host if request.client else None
+        ip = client_address(request)
         await session.execute(
             update(model).where(model.id == row.id).values(last_used_at=now, last_used_ip=ip)
         )
