@@ -233,10 +233,9 @@ async def operator_client(app, tenant_a, user_factory):
 @pytest.fixture(scope="session")
 def live_server(settings):
     """The real app served by uvicorn on a loopback port, for browser tests."""
+    from app.cli import web_server_options
     from app.main import create_app
     from tests.servers import served
-
-    from app.cli import web_server_options
 
     app = create_app(settings.model_copy(update={"cookie_secure": False}))
     with served(app, **web_server_options()) as url:  # as `siaga112 web` serves it
