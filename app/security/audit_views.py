@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -13,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, or_, select
 
+from app import spreadsheet
 from app.audit.models import AuditLog, PlatformAuditLog
 from app.web.deps import AdminDep, KominfoDep, PublicSessionDep, TenantDep, TenantSessionDep
 from app.web.templating import render
@@ -117,16 +115,6 @@ async def _search_page(request, session, model, base: str, title: str):
     )
 
 
-def _cell(value) -> str:
-    """Spreadsheet-safe text: a leading = + - @ would run as a formula in Excel (CSV injection)."""
-    if value is None:
-        return ""
-    text = (
-        json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
-    )
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 async def _csv(request, session, model, filename: str):
     filters, errors = _parse_filters(request)
     if errors:
@@ -141,27 +129,14 @@ async def _csv(request, session, model, filename: str):
         .limit(CSV_MAX_ROWS)
     )
 
-    async def lines():
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(columns)
+    async def rows():
         async for (row,) in result:
-            writer.writerow(
-                [
-                    _cell(getattr(row, c).astimezone(WIB).isoformat() if c == "at" else getattr(row, c))
-                    for c in columns
-                ]
-            )
-            if buf.tell() > 64_000:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
+            yield [getattr(row, c).astimezone(WIB) if c == "at" else getattr(row, c) for c in columns]
 
     return StreamingResponse(
-        lines(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        spreadsheet.stream(columns, rows()),
+        media_type=spreadsheet.MEDIA_TYPE,
+        headers=spreadsheet.download_headers(filename),
     )
 
 

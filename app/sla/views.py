@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import delete, select
 
+from app import spreadsheet
 from app.audit.service import record, snapshot
 from app.dispatch.models import Category, Opd
 from app.sla import reports
@@ -225,8 +226,8 @@ async def report_csv(request: Request, tenant: TenantDep, session: TenantSession
     name = f"sla-{tenant.slug}-{kind}-{period.date_from}-{period.date_to}.csv"
     return Response(
         reports.to_csv(period, kind, groups),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        media_type=spreadsheet.MEDIA_TYPE,
+        headers=spreadsheet.download_headers(name),
     )
 
 
