@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, field_validator
 
 INT4_MAX = 2**31 - 1  # PostgreSQL integer: every id column
 YEAR_MIN = 2000  # report and search ranges: nothing older exists, nothing later is sane
@@ -27,6 +30,11 @@ class OutOfBounds(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+def ascii_digits(text: str) -> bool:
+    """Only 0-9 (``str.isdigit`` also says yes to ``١٢``, ``²`` and other scripts' digits)."""
+    return text.isascii() and text.isdigit()
 
 
 def ascii_int(text: str | None) -> int | None:
@@ -82,3 +90,22 @@ def check_event_time(value: datetime, field: str, *, now: datetime, past_s: int,
             field, f"Waktu harus dalam {hours} jam terakhir (dan tidak lebih dari {future_s} detik ke depan)"
         )
     return value.astimezone(UTC)
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("Teks tidak boleh berisi karakter NUL")
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+class Input(BaseModel):
+    """Base of every JSON body the API accepts: a NUL byte (PostgreSQL text cannot hold it) is
+    refused by the field it is in, not by the database (which could not name the field)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value)

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import jobs
+from app.bounds import OutOfBounds
 from app.calls.intake import IntakeQueue
 from app.config import STATIC_DIR, Settings, get_settings
 from app.db.database import Database
@@ -25,8 +26,9 @@ from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills met
 from app.events import load_subscribers
 from app.security import proxies
 from app.tenancy.registry import TenantRegistry
+from app.web.body_limit import BodyLimitMiddleware
 from app.web.deps import session_user_loader
-from app.web.errors import LoginRequired
+from app.web.errors import LoginRequired, field_error, suspect_field, validation_response
 from app.web.hosts import TenantHostMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.templating import is_htmx, render
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     load_subscribers()
 
+    # Innermost of ours: a 413 still gets the security headers.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -145,20 +149,28 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def data_error(request: Request, exc: DataError):
         # Safety net (SQLSTATE class 22: out-of-range ids, NUL bytes, overlong text): bad input is a
         # 422, never a 500. The request's transaction was rolled back, so nothing was half-written.
-        return JSONResponse(
-            {"detail": "Data tidak valid (nilai di luar batas yang diizinkan)", "errors": []}, status_code=422
+        # Validation normally catches these first (app.bounds, app.web.params); this names the
+        # parameter that carried the bad value, or "request" if none can be pinned down.
+        return validation_response(
+            "Data tidak valid (nilai di luar batas yang diizinkan)",
+            [
+                {
+                    "field": suspect_field(request),
+                    "message": "Nilai di luar batas yang diizinkan",
+                    "type": "data_error",
+                }
+            ],
+        )
+
+    @app.exception_handler(OutOfBounds)
+    async def out_of_bounds(request: Request, exc: OutOfBounds):
+        return validation_response(
+            "Data tidak valid (validation error)",
+            [{"field": exc.field, "message": exc.message, "type": "value_error"}],
         )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path", "form")),
-                "message": e["msg"],
-                "type": e["type"],
-            }
-            for e in exc.errors()
-        ]
-        return JSONResponse(
-            {"detail": "Data tidak valid (validation error)", "errors": errors}, status_code=422
+        return validation_response(
+            "Data tidak valid (validation error)", [field_error(e) for e in exc.errors()]
         )

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from app import spreadsheet
+from app.bounds import OutOfBounds, parse_date
 from app.national import service
 from app.national.service import FilterError, Filters
 from app.national.svg import MAP_CREDIT, launch_chart, legend, line_chart, province_map, sparkline
@@ -81,9 +82,9 @@ def _parse_date(raw: str | None, field: str, errors: dict) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[field] = "Tanggal tidak valid (format YYYY-MM-DD)"
+        return parse_date(raw, field)
+    except OutOfBounds as exc:
+        errors[field] = exc.message
         return None
 
 

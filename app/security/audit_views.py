@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 
 from app import spreadsheet
 from app.audit.models import AuditLog, PlatformAuditLog
+from app.bounds import OutOfBounds, ascii_digits, parse_date
 from app.web.deps import AdminDep, KominfoDep, PublicSessionDep, TenantDep, TenantSessionDep
 from app.web.templating import render
 
@@ -29,9 +30,9 @@ def _parse_filters(request: Request) -> tuple[dict, dict]:
     for key in ("date_from", "date_to"):
         if raw[key]:
             try:
-                date.fromisoformat(raw[key])
-            except ValueError:
-                errors[key] = "Format tanggal YYYY-MM-DD"
+                parse_date(raw[key], key)
+            except OutOfBounds as exc:
+                errors[key] = exc.message
     if not errors and raw["date_from"] and raw["date_to"] and raw["date_from"] > raw["date_to"]:
         errors["date_to"] = "Tanggal akhir sebelum tanggal awal"
     return raw, errors
@@ -49,7 +50,7 @@ def _where(model, f: dict) -> list:
                 model.ip == f["actor"],
                 *(
                     [model.actor_id == int(f["actor"])]
-                    if f["actor"].isdigit() and len(f["actor"]) < 10
+                    if ascii_digits(f["actor"]) and len(f["actor"]) < 10
                     else []
                 ),
             )
@@ -72,7 +73,7 @@ def _where(model, f: dict) -> list:
 
 def _page_number(request: Request) -> int:
     value = request.query_params.get("page", "1")
-    return max(1, min(int(value), 100_000)) if value.isdigit() else 1
+    return max(1, min(int(value), 100_000)) if ascii_digits(value) and len(value) < 10 else 1
 
 
 async def _search_page(request, session, model, base: str, title: str):

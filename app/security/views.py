@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from app.security.service import SCOPES_FOR, create_token, list_tokens, revoke_t
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, PlatformAdminDep, PublicSessionDep, TenantDep, TenantSessionDep
 from app.web.errors import NotFound
+from app.web.params import PathId
 from app.web.templating import render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["security (HTML)"])
@@ -23,10 +24,6 @@ router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["security (HTML)"]
 
 async def _active_opds(session) -> list[Opd]:
     return list((await session.execute(select(Opd).where(Opd.is_active).order_by(Opd.name))).scalars())
-
-
-# Path ids beyond PostgreSQL's integer range would reach the database and fail there (500).
-DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 async def _tokens_page(
@@ -150,7 +147,7 @@ async def tenant_token_create(
 
 @router.post("/t/{slug}/admin/tokens/{token_id}/revoke")
 async def tenant_token_revoke(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, token_id: DbId
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, token_id: PathId
 ):
     if not await revoke_token(session, request, admin, ApiToken, token_id):
         raise NotFound("Token tidak ditemukan")
@@ -190,7 +187,7 @@ async def platform_token_create(
 
 @router.post("/platform/tokens/{token_id}/revoke")
 async def platform_token_revoke(
-    request: Request, session: PublicSessionDep, admin: PlatformAdminDep, token_id: DbId
+    request: Request, session: PublicSessionDep, admin: PlatformAdminDep, token_id: PathId
 ):
     if not await revoke_token(session, request, admin, PlatformApiToken, token_id):
         raise NotFound("Token tidak ditemukan")

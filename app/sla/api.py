@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.auth.principal import Principal
+from app.bounds import check_date, check_range
 from app.sla import reports
 from app.sla.policies import list_policies
 from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
@@ -66,14 +67,12 @@ async def compliance(
     kind: Kind = "acknowledge",
     group_by: Literal["opd", "category", "day"] = "opd",
 ):
+    for field, value in (("from", date_from), ("to", date_to)):
+        if value is not None:
+            check_date(value, field)
     period = reports.default_period(tenant.zoneinfo_name)
     period = reports.Period(date_from or period.date_from, date_to or period.date_to, tenant.zoneinfo_name)
-    if period.date_from > period.date_to:
-        from fastapi.exceptions import RequestValidationError
-
-        raise RequestValidationError(
-            [{"loc": ("query", "to"), "msg": "must not be before 'from'", "type": "value_error"}]
-        )
+    check_range(period.date_from, period.date_to, "to")
     rows = await reports.compliance(session, period, kind, group_by)
     return ComplianceOut(
         date_from=period.date_from,
