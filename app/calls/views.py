@@ -311,7 +311,8 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
                     created.ended_at = created.answered_at
                 call = await service.create_call(_ctx(request, session), created)
     except (InvalidInput, OutOfBounds) as exc:
-        errors = {exc.field: exc.message}
+        # call_id is a hidden field: its problem is shown at the top of the form.
+        errors = {exc.field if exc.field != "call_id" else "__all__": exc.message}
     except ServiceError as exc:
         errors = {"__all__": exc.message}
     except ValueError:  # never Python's own text (e.g. "invalid literal for int()") to the operator
