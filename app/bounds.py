@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, PlainValidator, Strict, WithJsonSchema, field_validator
 
 INT4_MAX = 2**31 - 1  # PostgreSQL integer: every id column
 YEAR_MIN = 2000  # report and search ranges: nothing older exists, nothing later is sane
@@ -109,3 +109,23 @@ class Input(BaseModel):
     @classmethod
     def _text_without_nul(cls, value: Any) -> Any:
         return _no_nul(value)
+
+
+def _iso_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return check_date(value, "date")
+    if not isinstance(value, str):
+        raise OutOfBounds("date", "Format tanggal YYYY-MM-DD")
+    return parse_date(value, "date")
+
+
+DATE_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+# A date parameter: exactly YYYY-MM-DD within DATE_MIN..DATE_MAX (pydantic's own ``date`` would
+# also take ``0`` as 1970-01-01 and ``9999-12-31``, where a day later overflows).
+IsoDate = Annotated[
+    date,
+    PlainValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN}),
+]
+# JSON integers only: pydantic would also take ``true`` as 1 and ``2.0`` as 2.
+StrictInt = Annotated[int, Strict()]

@@ -26,9 +26,10 @@ from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills met
 from app.events import load_subscribers
 from app.security import proxies
 from app.tenancy.registry import TenantRegistry
+from app.web import openapi
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.deps import session_user_loader
-from app.web.errors import LoginRequired, field_error, suspect_field, validation_response
+from app.web.errors import LoginRequired, allowed_methods, field_error, suspect_field, validation_response
 from app.web.hosts import TenantHostMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.templating import is_htmx, render
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _include_routers(app)
     _install_error_handlers(app)
+    openapi.install(app)
     return app
 
 
@@ -141,9 +143,10 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {"status": exc.status_code, "detail": exc.detail},
                 status_code=exc.status_code,
             )
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request.app, request.url.path)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError):

@@ -3,14 +3,14 @@
 Auth: a cookie session (operators) or a bearer token with scope calls:read / calls:write.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from app.auth.principal import Principal
-from app.bounds import check_date, check_event_time, check_range
+from app.bounds import IsoDate, check_event_time, check_range
 from app.calls import service
 from app.calls.http import make_ctx, service_errors
 from app.calls.phone import normalize_phone
@@ -81,15 +81,12 @@ async def list_calls(
     who: CallsRead,
     number: Annotated[str | None, Query(max_length=32)] = None,
     outcome: Outcome | Literal["none"] | None = None,
-    date_from: date | None = Query(None, description="inclusive, tenant-agnostic UTC date"),
-    date_to: date | None = Query(None, description="inclusive"),
+    date_from: IsoDate | None = Query(None, description="inclusive, tenant-agnostic UTC date"),
+    date_to: IsoDate | None = Query(None, description="inclusive"),
     active: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    for field, value in (("date_from", date_from), ("date_to", date_to)):
-        if value is not None:
-            check_date(value, field)
     check_range(date_from, date_to)
     start = datetime.combine(date_from, time.min, UTC) if date_from else None
     end = datetime.combine(date_to + timedelta(days=1), time.min, UTC) if date_to else None

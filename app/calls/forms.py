@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+
+from app.bounds import ascii_digits
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,7 +26,37 @@ def clean(form: Any, fields: tuple[str, ...], lists: tuple[str, ...] = ()) -> di
     return out
 
 
+def _is_int(prop: dict) -> bool:
+    return prop.get("type") == "integer" or any(_is_int(p) for p in prop.get("anyOf", ()))
+
+
+@cache
+def _int_fields(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
+    """(integer fields, integer-list fields) of ``model``: the API takes JSON integers only
+    (app.bounds.StrictInt), so the form's ASCII-digit strings become ints here, and nothing
+    else does (``١``, ``1.0`` or ``true`` stay as typed and are refused)."""
+    props = model.model_json_schema()["properties"]
+    single = frozenset(k for k, p in props.items() if _is_int(p))
+    lists = frozenset(k for k, p in props.items() if p.get("type") == "array" and _is_int(p.get("items", {})))
+    return single, lists
+
+
+def _as_int(value: Any) -> Any:
+    return int(value) if isinstance(value, str) and ascii_digits(value) and len(value) < 12 else value
+
+
 def parse(model: type[M], data: dict) -> tuple[M | None, dict[str, str]]:
+    single, lists = _int_fields(model)
+    data = {
+        k: (
+            [_as_int(x) for x in v]
+            if k in lists and isinstance(v, list)
+            else _as_int(v)
+            if k in single
+            else v
+        )
+        for k, v in data.items()
+    }
     try:
         return model.model_validate(data), {}
     except ValidationError as exc:

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.bounds import INT4_MAX, YEAR_MIN, Input, OutOfBounds
+from app.bounds import INT4_MAX, YEAR_MIN, Input, OutOfBounds, StrictInt
 from app.calls.phone import normalize_phone
 
 Channel = Literal["voice", "sms", "app", "walk_in"]
@@ -33,8 +33,8 @@ Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)
 # Indonesia with a margin (sea, border areas): a pin outside is a typo, not a location.
 Lat = Annotated[float, Field(ge=-12.0, le=7.0, description="WGS84 latitude (Indonesia: -12..7)")]
 Lon = Annotated[float, Field(ge=94.0, le=142.0, description="WGS84 longitude (Indonesia: 94..142)")]
-Priority = Annotated[int, Field(ge=1, le=4, description="1 = P1 (life-threatening) … 4 = P4")]
-DbId = Annotated[int, Field(ge=1, le=INT4_MAX)]  # PostgreSQL integer columns
+Priority = Annotated[StrictInt, Field(ge=1, le=4, description="1 = P1 (life-threatening) … 4 = P4")]
+DbId = Annotated[StrictInt, Field(ge=1, le=INT4_MAX)]  # PostgreSQL integer columns
 
 _FUTURE_SLACK = timedelta(minutes=5)
 
@@ -119,7 +119,7 @@ class IncidentFields(_In):
     lat: Lat | None = None
     lon: Lon | None = None
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
-    people_involved: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    people_involved: Annotated[StrictInt, Field(ge=0, le=100_000)] | None = None
 
     @model_validator(mode="after")
     def _both_coordinates(self):

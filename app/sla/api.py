@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.auth.principal import Principal
-from app.bounds import check_date, check_range
+from app.bounds import IsoDate, check_range
 from app.sla import reports
 from app.sla.policies import list_policies
 from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
@@ -62,14 +62,11 @@ async def compliance(
     tenant: TenantDep,
     session: TenantSessionDep,
     who: SlaReader,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     kind: Kind = "acknowledge",
     group_by: Literal["opd", "category", "day"] = "opd",
 ):
-    for field, value in (("from", date_from), ("to", date_to)):
-        if value is not None:
-            check_date(value, field)
     period = reports.default_period(tenant.zoneinfo_name)
     period = reports.Period(date_from or period.date_from, date_to or period.date_to, tenant.zoneinfo_name)
     check_range(period.date_from, period.date_to, "to")

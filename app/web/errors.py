@@ -63,3 +63,23 @@ def suspect_field(request: Request) -> str:
         ):
             return name
     return "request"
+
+
+def allowed_methods(app: Any, path: str) -> str:
+    """The ``Allow`` header for a 405: the methods of EVERY route with this path (Starlette
+    names only the first route that matched the path, e.g. POST for GET+POST /calls)."""
+    table = getattr(app.state, "route_methods", None)
+    if table is None:
+        from starlette.routing import compile_path
+
+        from app.web.routes_index import iter_routes
+
+        table = [(compile_path(full)[0], methods) for full, methods, _ in iter_routes(app.routes)]
+        app.state.route_methods = table
+    methods: set[str] = set()
+    for regex, route_methods in table:
+        if regex.match(path):
+            methods |= route_methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
