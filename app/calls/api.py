@@ -174,14 +174,17 @@ async def nearby(
     )
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentOut)
+# ":int": "/incidents/nearby" is not an incident id (a PATCH to it is a 405, not a 422).
+@router.get("/incidents/{incident_id:int}", response_model=IncidentOut)
 async def get_incident(incident_id: PathId, session: TenantSessionDep, who: CallsRead):
     with service_errors():
         incident = await service.get_incident(session, incident_id)
     return await _incident_out(session, incident)
 
 
-@router.patch("/incidents/{incident_id}", response_model=IncidentOut, summary="Update or close an incident")
+@router.patch(
+    "/incidents/{incident_id:int}", response_model=IncidentOut, summary="Update or close an incident"
+)
 async def update_incident(
     request: Request, incident_id: PathId, data: IncidentUpdate, session: TenantSessionDep, who: CallsWrite
 ):

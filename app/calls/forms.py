@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any, TypeVar
 
@@ -26,8 +27,15 @@ def clean(form: Any, fields: tuple[str, ...], lists: tuple[str, ...] = ()) -> di
     return out
 
 
+_DECIMAL = re.compile(r"-?[0-9]{1,3}(\.[0-9]{1,12})?")
+
+
 def _is_int(prop: dict) -> bool:
     return prop.get("type") == "integer" or any(_is_int(p) for p in prop.get("anyOf", ()))
+
+
+def _is_number(prop: dict) -> bool:
+    return prop.get("type") == "number" or any(_is_number(p) for p in prop.get("anyOf", ()))
 
 
 @cache

@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     model_validator,
 )
@@ -31,8 +32,8 @@ Language = Annotated[
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 # Indonesia with a margin (sea, border areas): a pin outside is a typo, not a location.
-Lat = Annotated[float, Field(ge=-12.0, le=7.0, description="WGS84 latitude (Indonesia: -12..7)")]
-Lon = Annotated[float, Field(ge=94.0, le=142.0, description="WGS84 longitude (Indonesia: 94..142)")]
+Lat = Annotated[float, Strict(), Field(ge=-12.0, le=7.0, description="WGS84 latitude (Indonesia: -12..7)")]
+Lon = Annotated[float, Strict(), Field(ge=94.0, le=142.0, description="WGS84 longitude (Indonesia: 94..142)")]
 Priority = Annotated[StrictInt, Field(ge=1, le=4, description="1 = P1 (life-threatening) … 4 = P4")]
 DbId = Annotated[StrictInt, Field(ge=1, le=INT4_MAX)]  # PostgreSQL integer columns
 
