@@ -39,32 +39,41 @@ def _is_number(prop: dict) -> bool:
 
 
 @cache
-def _int_fields(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
-    """(integer fields, integer-list fields) of ``model``: the API takes JSON integers only
-    (app.bounds.StrictInt), so the form's ASCII-digit strings become ints here, and nothing
-    else does (``١``, ``1.0`` or ``true`` stay as typed and are refused)."""
+def _typed_fields(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(integer, integer-list, number) fields of ``model``. The API takes JSON numbers only
+    (app.bounds.StrictInt, strict lat/lon), so the form's ASCII strings become numbers here and
+    nothing else does (``١``, ``true`` stay as typed and are refused)."""
     props = model.model_json_schema()["properties"]
-    single = frozenset(k for k, p in props.items() if _is_int(p))
+    ints = frozenset(k for k, p in props.items() if _is_int(p))
     lists = frozenset(k for k, p in props.items() if p.get("type") == "array" and _is_int(p.get("items", {})))
-    return single, lists
+    numbers = frozenset(k for k, p in props.items() if _is_number(p))
+    return ints, lists, numbers
 
 
 def _as_int(value: Any) -> Any:
     return int(value) if isinstance(value, str) and ascii_digits(value) and len(value) < 12 else value
 
 
+def _as_number(value: Any) -> Any:
+    return float(value) if isinstance(value, str) and _DECIMAL.fullmatch(value) else value
+
+
+def _typed(model: type[BaseModel], data: dict) -> dict:
+    ints, lists, numbers = _typed_fields(model)
+    out = {}
+    for k, v in data.items():
+        if k in lists and isinstance(v, list):
+            v = [_as_int(x) for x in v]
+        elif k in ints:
+            v = _as_int(v)
+        elif k in numbers:
+            v = _as_number(v)
+        out[k] = v
+    return out
+
+
 def parse(model: type[M], data: dict) -> tuple[M | None, dict[str, str]]:
-    single, lists = _int_fields(model)
-    data = {
-        k: (
-            [_as_int(x) for x in v]
-            if k in lists and isinstance(v, list)
-            else _as_int(v)
-            if k in single
-            else v
-        )
-        for k, v in data.items()
-    }
+    data = _typed(model, data)
     try:
         return model.model_validate(data), {}
     except ValidationError as exc:

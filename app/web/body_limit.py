@@ -8,11 +8,16 @@ arrives and refused when it passes the cap. Pure ASGI, so SSE streams are untouc
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
 
 TOO_LARGE = "Isi permintaan terlalu besar (request body too large)"
+# Upload forms that check the declared length themselves, before reading, and answer with the
+# message beside the file field: the cap does not pre-empt them on Content-Length, but still
+# counts what actually arrives.
+OWN_LENGTH_CHECK = re.compile(r"^(/signup/step/3|/t/[^/]+/admin/application)$")
 
 
 def _too_large(limit: int) -> HTTPException:
@@ -29,7 +34,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if declared is not None:
+        if declared is not None and not OWN_LENGTH_CHECK.match(scope.get("path", "")):
             text = declared.decode("latin-1").strip()
             if not (text.isascii() and text.isdigit()) or int(text) > self.max_bytes:
                 status = 413 if text.isascii() and text.isdigit() else 400
