@@ -126,6 +126,7 @@ def http_server():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server, seen
     server.shutdown()
+    server.server_close()
 
 
 async def test_connects_to_the_checked_address_and_never_follows_redirects(http_server):
