@@ -59,7 +59,7 @@ def parse_date(text: str | None, field: str) -> date:
     """A calendar date ``YYYY-MM-DD`` between DATE_MIN and DATE_MAX."""
     value = (text or "").strip()
     if not value.isascii() or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise OutOfBounds(field, "Format tanggal YYYY-MM-DD")
+        raise OutOfBounds(field, "Tanggal tidak valid (format YYYY-MM-DD)")
     try:
         parsed = date.fromisoformat(value)
     except ValueError:
@@ -115,7 +115,7 @@ def _iso_date(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return check_date(value, "date")
     if not isinstance(value, str):
-        raise OutOfBounds("date", "Format tanggal YYYY-MM-DD")
+        raise OutOfBounds("date", "Tanggal tidak valid (format YYYY-MM-DD)")
     return parse_date(value, "date")
 
 
