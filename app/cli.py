@@ -369,6 +369,19 @@ def worker():
     run_worker(WorkerSettings)
 
 
+def web_server_options() -> dict:
+    """uvicorn options of the production web process (tests serve the app with the same)."""
+    return {
+        # Longer than the load balancer's idle timeout (60 s), or it reuses a closed connection (502).
+        "timeout_keep_alive": 75,
+        # X-Forwarded-For/-Proto are honoured only from TRUSTED_PROXIES, by the app itself
+        # (app.security.proxies); uvicorn's own handling would trust 127.0.0.1 or "*".
+        "proxy_headers": False,
+        "server_header": False,
+        "log_level": os.environ.get("LOG_LEVEL", "info"),
+    }
+
+
 @cli.command("web")
 def web(
     host: str = typer.Option(None, help="default HOST (0.0.0.0 in the container image)"),
@@ -398,13 +411,7 @@ def web(
         port=port or settings.port,
         workers=workers,
         timeout_graceful_shutdown=graceful_s,
-        # Longer than the load balancer's idle timeout (60 s), or it reuses a closed connection (502).
-        timeout_keep_alive=75,
-        # Behind the load balancer: trust X-Forwarded-For/Proto (the security group admits only it).
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "*"),
-        server_header=False,
-        log_level=os.environ.get("LOG_LEVEL", "info"),
+        **web_server_options(),
     )
 
 
@@ -454,7 +461,8 @@ def serve(
         )
         from app.main import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        # proxy_headers off: only TRUSTED_PROXIES may set the client address (app.security.proxies).
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
     except EmbeddedError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

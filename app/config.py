@@ -6,7 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_DIR = Path(__file__).resolve().parent
@@ -53,7 +53,22 @@ class Settings(BaseSettings):
     national_hash_keys: str = ""
     reputation_window_days: int = 30
     reputation_retention_days: int = 90
-    upload_dir: Path = PROJECT_ROOT / ".siaga112" / "uploads"
+    # Empty means <data_dir>/uploads (so DATA_DIR moves the uploads with the rest of the data).
+    upload_dir: Path = Path("")
+    # Addresses/CIDRs of the reverse proxies allowed to set the client address and scheme
+    # (X-Forwarded-For/-Proto), comma-separated. Empty: nobody, the socket peer is the client.
+    # Production: the load balancer's subnets (infra/terraform sets TRUSTED_PROXIES on the web task).
+    trusted_proxies: str = ""
+    # Largest request body accepted on any route (bytes); the onboarding upload has its own 5 MB
+    # limit inside it. Bigger bodies get 413 before the app reads them.
+    max_body_bytes: int = 6 * 1024 * 1024
+    # Calls' received/answered times must lie within this window around now (as the telephony
+    # webhook's replay window does): a call dated 1969 would start SLA clocks already breached.
+    call_time_past_s: int = 24 * 3600
+    call_time_future_s: int = 300
+    # Outbound HTTP (OPD webhooks, channel adapters) may reach these networks even though they
+    # are not public (comma-separated CIDRs). Empty in production; tests allow loopback.
+    outbound_allow_networks: str = ""
     host: str = "127.0.0.1"
     port: int = 8112
     # --- alert channels (app/channels, docs/channels.md) ---
@@ -76,8 +91,18 @@ class Settings(BaseSettings):
     outbound_allow_private: bool = False
     ack_link_ttl_s: int = 2 * 3600
 
+    @field_validator("trusted_proxies", "outbound_allow_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from app.security.outbound import parse_networks
+
+        parse_networks(value)  # raises ValueError naming the bad entry
+        return value
+
     @model_validator(mode="after")
     def _secret_required_in_production(self) -> Settings:
+        if self.upload_dir == Path(""):
+            self.upload_dir = Path(self.data_dir) / "uploads"
         if self.cookie_secure is None:
             self.cookie_secure = self.environment != "development"
         if not self.secret_key:

@@ -17,15 +17,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from app import jobs
+from app.bounds import OutOfBounds
 from app.calls.intake import IntakeQueue
 from app.config import STATIC_DIR, Settings, get_settings
 from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
 from app.events import load_subscribers
+from app.security import proxies
 from app.tenancy.registry import TenantRegistry
+from app.web import openapi
+from app.web.body_limit import BodyLimitMiddleware
 from app.web.deps import session_user_loader
-from app.web.errors import LoginRequired
+from app.web.errors import LoginRequired, allowed_methods, field_error, suspect_field, validation_response
 from app.web.hosts import TenantHostMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.templating import is_htmx, render
@@ -86,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     load_subscribers()
 
+    # Innermost of ours: a 413 still gets the security headers.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -97,10 +103,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.tenant_domain:
         app.add_middleware(TenantHostMiddleware, domain=settings.tenant_domain)
     app.add_middleware(SecurityHeadersMiddleware, hsts=bool(settings.cookie_secure))
+    proxies.install(app, settings.trusted_proxies)  # outermost: everything after sees the real client
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _include_routers(app)
     _install_error_handlers(app)
+    openapi.install(app)
     return app
 
 
@@ -135,28 +143,37 @@ def _install_error_handlers(app: FastAPI) -> None:
                 {"status": exc.status_code, "detail": exc.detail},
                 status_code=exc.status_code,
             )
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request.app, request.url.path)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError):
         # Safety net (SQLSTATE class 22: out-of-range ids, NUL bytes, overlong text): bad input is a
         # 422, never a 500. The request's transaction was rolled back, so nothing was half-written.
-        return JSONResponse(
-            {"detail": "Data tidak valid (nilai di luar batas yang diizinkan)", "errors": []}, status_code=422
+        # Validation normally catches these first (app.bounds, app.web.params); this names the
+        # parameter that carried the bad value, or "request" if none can be pinned down.
+        return validation_response(
+            "Data tidak valid (nilai di luar batas yang diizinkan)",
+            [
+                {
+                    "field": suspect_field(request),
+                    "message": "Nilai di luar batas yang diizinkan",
+                    "type": "data_error",
+                }
+            ],
+        )
+
+    @app.exception_handler(OutOfBounds)
+    async def out_of_bounds(request: Request, exc: OutOfBounds):
+        return validation_response(
+            "Data tidak valid (validation error)",
+            [{"field": exc.field, "message": exc.message, "type": "value_error"}],
         )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        errors = [
-            {
-                "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path", "form")),
-                "message": e["msg"],
-                "type": e["type"],
-            }
-            for e in exc.errors()
-        ]
-        return JSONResponse(
-            {"detail": "Data tidak valid (validation error)", "errors": errors}, status_code=422
+        return validation_response(
+            "Data tidak valid (validation error)", [field_error(e) for e in exc.errors()]
         )

@@ -42,6 +42,9 @@ os.environ["REDIS_URL"] = f"{REDIS_BASE}/{REDIS_INDEX}"
 os.environ["ENVIRONMENT"] = "test"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ["TENANT_CACHE_TTL_S"] = "0"
+# Local test servers (webhook receivers, fake providers) listen on loopback: let outbound calls
+# reach it (app.security.outbound); the refusal tests pass an empty allow list explicitly.
+os.environ["OUTBOUND_ALLOW_NETWORKS"] = "127.0.0.0/8,::1/128"
 # Uploaded documents go to a throw-away folder, never into the checkout's .siaga112.
 os.environ.setdefault("UPLOAD_DIR", tempfile.mkdtemp(prefix="siaga112-uploads-"))
 
@@ -230,10 +233,12 @@ async def operator_client(app, tenant_a, user_factory):
 @pytest.fixture(scope="session")
 def live_server(settings):
     """The real app served by uvicorn on a loopback port, for browser tests."""
+    from app.cli import web_server_options
     from app.main import create_app
     from tests.servers import served
 
-    with served(create_app(settings.model_copy(update={"cookie_secure": False}))) as url:
+    app = create_app(settings.model_copy(update={"cookie_secure": False}))
+    with served(app, **web_server_options()) as url:  # as `siaga112 web` serves it
         yield url
 
 

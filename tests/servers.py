@@ -17,12 +17,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(app, start_timeout_s: float = 20.0) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port until the block ends; yields its base URL."""
+def served(app, start_timeout_s: float = 20.0, **options) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port until the block ends; yields its base URL.
+    ``options`` are more uvicorn.Config arguments (e.g. app.cli.web_server_options())."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = {**options, "log_level": "warning"}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + start_timeout_s

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlparse
 
 from fastapi import Request
 from sqlalchemy import delete, select, update
@@ -15,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.admin.models import AccountLink
 from app.audit.service import record, snapshot
 from app.auth.models import TENANT_ROLES, User
+from app.bounds import ascii_digits, ascii_int
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
 from app.onboarding.validation import (
     EMAIL_RE,
@@ -25,6 +24,7 @@ from app.onboarding.validation import (
     new_token,
     normalize_phone,
 )
+from app.security import outbound
 from app.tenancy.regions import slug_for
 
 log = logging.getLogger("siaga112.admin")
@@ -44,22 +44,9 @@ def code_from(name: str) -> str:
 
 
 def check_webhook(url: str) -> str | None:
-    """Problems with an OPD webhook URL: https only, a public host name, no credentials."""
-    parsed = urlparse(url)
-    if parsed.scheme != "https":
-        return "Webhook harus memakai https:// (data darurat tidak boleh dikirim tanpa enkripsi)"
-    if not parsed.hostname or parsed.username or parsed.password:
-        return "URL webhook tidak valid (contoh: https://bpbd.solokkota.go.id/112/webhook)"
-    host = parsed.hostname
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")) or "." not in host:
-            return "Webhook harus ke alamat publik, bukan ke jaringan internal"
-        return None
-    if not ip.is_global:
-        return "Webhook harus ke alamat publik, bukan ke jaringan internal"
-    return None
+    """Problems with an OPD webhook URL as typed (https, public host, no credentials); the
+    address it resolves to is checked again at every send (app.security.outbound)."""
+    return outbound.check_url(url)
 
 
 def _name_and_code(form, errors: dict, label: str, max_len: int, creating: bool) -> dict:
@@ -83,7 +70,7 @@ def check_opd(form: dict, creating: bool) -> tuple[dict, dict]:
         errors["type"] = "Pilih jenis OPD"
     values["type"] = opd_type
     number = re.sub(r"[\s\-]", "", form.get("emergency_number") or "")
-    if number and not re.fullmatch(r"\+?\d{3,15}", number):
+    if number and not re.fullmatch(r"\+?\d{3,15}", number, re.ASCII):
         errors["emergency_number"] = "Nomor darurat: 3–15 angka (mis. 113, 0755-20113)"
     values["emergency_number"] = number or None
     contacts = []
@@ -152,23 +139,18 @@ async def save_opd(
 def check_category(form, active_opd_ids: set[int], creating: bool) -> tuple[dict, list[int], dict]:
     errors: dict = {}
     values = _name_and_code(form, errors, "Nama kategori", 120, creating)
-    try:
-        prio = int(form.get("default_priority") or "")
-        if not 1 <= prio <= 4:
-            raise ValueError
-        values["default_priority"] = prio
-    except ValueError:
+    prio = ascii_int(form.get("default_priority"))
+    if prio is None or not 1 <= prio <= 4:
         errors["default_priority"] = "Prioritas 1 (tertinggi) sampai 4"
-    try:
-        values["sort_order"] = int(form.get("sort_order") or 100)
-        if not 0 <= values["sort_order"] <= 32000:
-            raise ValueError
-    except ValueError:
+    values["default_priority"] = prio
+    sort_order = ascii_int(form.get("sort_order") or "100")
+    if sort_order is None or not 0 <= sort_order <= 32000:
         errors["sort_order"] = "Urutan: angka 0–32000"
+    values["sort_order"] = sort_order
     values["is_active"] = form.get("is_active") in ("on", "true", "1")
     routed = []
     for raw in form.getlist("opd_ids"):
-        if not str(raw).isdigit() or int(raw) not in active_opd_ids:
+        if not ascii_digits(str(raw)) or int(raw) not in active_opd_ids:
             errors["opd_ids"] = "OPD tujuan tidak dikenal atau tidak aktif"
         else:
             routed.append(int(raw))
@@ -245,7 +227,7 @@ def check_user(form: dict, opd_ids: set[int], creating: bool) -> tuple[dict, dic
     values["role"] = role
     opd_raw = form.get("opd_id") or ""
     if role == "opd_staff":
-        if not opd_raw.isdigit() or int(opd_raw) not in opd_ids:
+        if not ascii_digits(opd_raw) or int(opd_raw) not in opd_ids:
             errors["opd_id"] = "Petugas OPD harus terhubung ke satu OPD aktif"
         else:
             values["opd_id"] = int(opd_raw)

@@ -16,6 +16,7 @@ from app.admin.models import Kecamatan, Kelurahan, kelurahan_key
 from app.audit.service import record, snapshot
 from app.auth.models import User
 from app.auth.passwords import hash_password, password_problems
+from app.bounds import ascii_digits
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
 from app.onboarding import service as onboarding
 from app.onboarding.validation import (
@@ -30,6 +31,7 @@ from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, DbDep, PublicSessionDep, SettingsDep, TenantDep, TenantSessionDep
 from app.web.errors import NotFound
 from app.web.forms import form_fields, read_upload
+from app.web.params import PathId
 from app.web.templating import render
 
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["tenant admin (HTML)"])
@@ -187,7 +189,7 @@ async def _get(session, model, ident: int):
 
 @router.get("/admin/opds/{opd_id}")
 async def opd_edit(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, opd_id: int
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, opd_id: PathId
 ):
     opd = await _get(session, Opd, opd_id)
     return _opd_form(request, opd, _opd_values(opd), {})
@@ -266,7 +268,7 @@ async def category_new(request: Request, tenant: TenantDep, session: TenantSessi
 
 @router.get("/admin/categories/{category_id}")
 async def category_edit(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, category_id: int
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, category_id: PathId
 ):
     cat = await _get(session, Category, category_id)
     form = {
@@ -362,7 +364,7 @@ async def user_invite(request: Request, tenant: TenantDep, session: TenantSessio
 
 @router.post("/admin/users/{user_id}/role")
 async def user_role(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: PathId
 ):
     user = await _get(session, User, user_id)
     data, _ = await form_fields(request)
@@ -379,7 +381,7 @@ async def user_role(
 @router.post("/admin/users/{user_id}/deactivate")
 @router.post("/admin/users/{user_id}/activate")
 async def user_active(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: PathId
 ):
     user = await _get(session, User, user_id)
     active = request.url.path.endswith("/activate")
@@ -393,7 +395,7 @@ async def user_active(
 
 @router.post("/admin/users/{user_id}/reset")
 async def user_reset(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: int
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, user_id: PathId
 ):
     user = await _get(session, User, user_id)
     if not user.is_active:
@@ -474,7 +476,7 @@ async def area_add_kelurahan(request: Request, tenant: TenantDep, session: Tenan
     name = clean_text(data.get("kelurahan_name"), 120)
     kec_raw = data.get("kecamatan_id") or ""
     errors = {}
-    kec = await session.get(Kecamatan, int(kec_raw)) if kec_raw.isdigit() else None
+    kec = await session.get(Kecamatan, int(kec_raw)) if ascii_digits(kec_raw) and len(kec_raw) < 10 else None
     if kec is None:
         errors["kecamatan_id"] = "Pilih kecamatan"
     if not name or len(name) > 120:
@@ -507,7 +509,7 @@ async def area_add_kelurahan(request: Request, tenant: TenantDep, session: Tenan
 
 @router.post("/admin/areas/kelurahan/{kelurahan_id}/delete")
 async def area_delete_kelurahan(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, kelurahan_id: int
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, kelurahan_id: PathId
 ):
     kel = await _get(session, Kelurahan, kelurahan_id)
     before = snapshot(kel)

@@ -11,12 +11,12 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditLog, PlatformAuditLog
+from app.security.proxies import client_address
 
 
 def client_ip(request: Request | None) -> str | None:
-    if request is None or request.client is None:
-        return None
-    return request.client.host
+    """The client address (the socket peer unless it is a trusted proxy: app.security.proxies)."""
+    return client_address(request)
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,6 +15,9 @@ class Principal:
     tenant_slug: str | None = None
     opd_id: int | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    # For kind "token": "service" (role "service") or "personal" (role and OPD are the owner's
+    # CURRENT ones, so the token can never do more than its owner's own session could).
+    token_kind: str | None = None
 
     @property
     def label(self) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.security.proxies import client_address
 
 PREFIX = "s112_"
 TOUCH_EVERY = timedelta(minutes=1)
@@ -60,7 +61,7 @@ async def _resolve(request: Request, session: AsyncSession, model, token: str):
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        ip = request.client.host if request.client else None
+        ip = client_address(request)
         await session.execute(
             update(model).where(model.id == row.id).values(last_used_at=now, last_used_ip=ip)
         )
@@ -68,30 +69,40 @@ async def _resolve(request: Request, session: AsyncSession, model, token: str):
     return row
 
 
-async def _personal_user_ok(session: AsyncSession, user_model, user_id: int | None) -> bool:
-    """A personal token dies with its owner's account (deactivated user → token refused)."""
+async def _owner(session: AsyncSession, user_model, user_id: int | None):
+    """A personal token's owner as of now; None when missing or deactivated (token refused)."""
     if user_id is None:
-        return True
+        return None
     user = await session.get(user_model, user_id)
-    return user is not None and user.is_active
+    return user if user is not None and user.is_active else None
 
 
 async def resolve_tenant_token(
     request: Request, tenant_slug: str, session: AsyncSession, token: str
 ) -> Principal | None:
+    """A token's principal. Personal: the owner's current role and OPD (checked with the scopes
+    in app.web.deps._authorize). Service: role "service" and the token's own OPD binding."""
     from app.auth.models import User
     from app.security.models import ApiToken
 
     row = await _resolve(request, session, ApiToken, token)
-    if row is None or not await _personal_user_ok(session, User, row.user_id):
+    if row is None:
         return None
+    role, opd_id = "service", row.opd_id
+    if row.kind == "personal":
+        owner = await _owner(session, User, row.user_id)
+        if owner is None:
+            return None
+        role, opd_id = owner.role, owner.opd_id
     return Principal(
         kind="token",
         user_id=row.user_id,
-        role=row.kind,
+        role=role,
         name=row.name,
         tenant_slug=tenant_slug,
+        opd_id=opd_id,
         scopes=frozenset(row.scopes),
+        token_kind=row.kind,
     )
 
 
@@ -100,8 +111,19 @@ async def resolve_platform_token(request: Request, session: AsyncSession, token:
     from app.security.models import PlatformApiToken
 
     row = await _resolve(request, session, PlatformApiToken, token)
-    if row is None or not await _personal_user_ok(session, PlatformUser, row.user_id):
+    if row is None:
         return None
+    role = "service"
+    if row.kind == "personal":
+        owner = await _owner(session, PlatformUser, row.user_id)
+        if owner is None:
+            return None
+        role = owner.role
     return Principal(
-        kind="token", user_id=row.user_id, role=row.kind, name=row.name, scopes=frozenset(row.scopes)
+        kind="token",
+        user_id=row.user_id,
+        role=role,
+        name=row.name,
+        scopes=frozenset(row.scopes),
+        token_kind=row.kind,
     )

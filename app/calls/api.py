@@ -3,13 +3,14 @@
 Auth: a cookie session (operators) or a bearer token with scope calls:read / calls:write.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from app.auth.principal import Principal
+from app.bounds import IsoDate, check_event_time, check_range
 from app.calls import service
 from app.calls.http import make_ctx, service_errors
 from app.calls.phone import normalize_phone
@@ -29,13 +30,14 @@ from app.calls.schemas import (
 )
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantSessionDep, api_tenant_access
+from app.web.params import PathId, QueryId
 
 router = APIRouter(prefix="/api/v1/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["calls"])
 
 OPERATOR_ROLES = ("operator", "supervisor", "admin")
 CallsRead = Annotated[Principal, Depends(api_tenant_access(*OPERATOR_ROLES, scope="calls:read"))]
 CallsWrite = Annotated[Principal, Depends(api_tenant_access(*OPERATOR_ROLES, scope="calls:write"))]
-Id = Annotated[int, Query(ge=1)]
+Id = QueryId
 
 
 def _number(raw: str, field: str = "number") -> str:
@@ -47,12 +49,26 @@ def _number(raw: str, field: str = "number") -> str:
         ) from exc
 
 
+def _within_intake_window(request: Request, data: CallCreate) -> None:
+    """A call's times lie within CALL_TIME_PAST_S before and CALL_TIME_FUTURE_S after now (as
+    the telephony webhook's window): a call "received" in 1969 would start breached SLA clocks."""
+    settings = request.app.state.settings
+    now = datetime.now(UTC)
+    for field in ("received_at", "answered_at", "ended_at"):
+        value = getattr(data, field)
+        if value is not None:
+            check_event_time(
+                value, field, now=now, past_s=settings.call_time_past_s, future_s=settings.call_time_future_s
+            )
+
+
 async def _incident_out(session, incident) -> dict:
     return (await service.incident_details(session, [incident]))[0]
 
 
 @router.post("/calls", status_code=201, response_model=CallOut, summary="Log a call (intake)")
 async def create_call(request: Request, data: CallCreate, who: CallsWrite):
+    _within_intake_window(request, data)
     # Written by the intake queue with the calls other operators log at the same moment (one
     # transaction; app.calls.intake); answered once this call is committed.
     with service_errors():
@@ -65,12 +81,13 @@ async def list_calls(
     who: CallsRead,
     number: Annotated[str | None, Query(max_length=32)] = None,
     outcome: Outcome | Literal["none"] | None = None,
-    date_from: date | None = Query(None, description="inclusive, tenant-agnostic UTC date"),
-    date_to: date | None = Query(None, description="inclusive"),
+    date_from: IsoDate | None = Query(None, description="inclusive, tenant-agnostic UTC date"),
+    date_to: IsoDate | None = Query(None, description="inclusive"),
     active: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
+    check_range(date_from, date_to)
     start = datetime.combine(date_from, time.min, UTC) if date_from else None
     end = datetime.combine(date_to + timedelta(days=1), time.min, UTC) if date_to else None
     items, total = await service.list_calls(
@@ -87,21 +104,21 @@ async def list_calls(
 
 
 @router.get("/calls/{call_id}", response_model=CallOut)
-async def get_call(call_id: int, session: TenantSessionDep, who: CallsRead):
+async def get_call(call_id: PathId, session: TenantSessionDep, who: CallsRead):
     with service_errors():
         return await service.get_call(session, call_id)
 
 
 @router.patch("/calls/{call_id}", response_model=CallOut, summary="Correct a call (logged as a new event)")
 async def correct_call(
-    request: Request, call_id: int, data: CallCorrection, session: TenantSessionDep, who: CallsWrite
+    request: Request, call_id: PathId, data: CallCorrection, session: TenantSessionDep, who: CallsWrite
 ):
     with service_errors():
         return await service.correct_call(make_ctx(request, session, who), call_id, data)
 
 
 @router.get("/calls/{call_id}/events", response_model=list[EventOut], summary="Append-only history of a call")
-async def call_events(call_id: int, session: TenantSessionDep, who: CallsRead):
+async def call_events(call_id: PathId, session: TenantSessionDep, who: CallsRead):
     with service_errors():
         await service.get_call(session, call_id)
     return await service.history(session, "call", call_id)
@@ -157,16 +174,19 @@ async def nearby(
     )
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentOut)
-async def get_incident(incident_id: int, session: TenantSessionDep, who: CallsRead):
+# ":int": "/incidents/nearby" is not an incident id (a PATCH to it is a 405, not a 422).
+@router.get("/incidents/{incident_id:int}", response_model=IncidentOut)
+async def get_incident(incident_id: PathId, session: TenantSessionDep, who: CallsRead):
     with service_errors():
         incident = await service.get_incident(session, incident_id)
     return await _incident_out(session, incident)
 
 
-@router.patch("/incidents/{incident_id}", response_model=IncidentOut, summary="Update or close an incident")
+@router.patch(
+    "/incidents/{incident_id:int}", response_model=IncidentOut, summary="Update or close an incident"
+)
 async def update_incident(
-    request: Request, incident_id: int, data: IncidentUpdate, session: TenantSessionDep, who: CallsWrite
+    request: Request, incident_id: PathId, data: IncidentUpdate, session: TenantSessionDep, who: CallsWrite
 ):
     with service_errors():
         incident = await service.update_incident(make_ctx(request, session, who), incident_id, data)
@@ -177,7 +197,7 @@ async def update_incident(
     "/incidents/{incident_id}/calls", response_model=IncidentOut, summary="Attach a call to an open incident"
 )
 async def attach_call(
-    request: Request, incident_id: int, data: AttachCall, session: TenantSessionDep, who: CallsWrite
+    request: Request, incident_id: PathId, data: AttachCall, session: TenantSessionDep, who: CallsWrite
 ):
     with service_errors():
         incident = await service.attach_call(make_ctx(request, session, who), incident_id, data)
@@ -185,7 +205,7 @@ async def attach_call(
 
 
 @router.get("/incidents/{incident_id}/events", response_model=list[EventOut])
-async def incident_events(incident_id: int, session: TenantSessionDep, who: CallsRead):
+async def incident_events(incident_id: PathId, session: TenantSessionDep, who: CallsRead):
     with service_errors():
         await service.get_incident(session, incident_id)
     return await service.history(session, "incident", incident_id)

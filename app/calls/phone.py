@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+from app.bounds import ascii_digits
+
 _SEPARATORS = re.compile(r"[\s\-().]")
-_INDONESIA = re.compile(r"\+62[1-9]\d{6,11}")
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_INDONESIA = re.compile(r"\+62[1-9]\d{6,11}", re.ASCII)
+_E164 = re.compile(r"\+[1-9]\d{6,14}", re.ASCII)
 
 
 def normalize_phone(raw: str) -> str:
@@ -21,7 +23,7 @@ def normalize_phone(raw: str) -> str:
         value = "+62" + value[1:]
     elif value.startswith("62"):
         value = "+" + value
-    if not value.startswith("+") or not value[1:].isdigit():
+    if not value.startswith("+") or not ascii_digits(value[1:]):
         raise ValueError("Nomor penelepon tidak valid: gunakan format 08xx atau +62xx (E.164)")
     if value.startswith("+62"):
         if not _INDONESIA.fullmatch(value):

@@ -11,10 +11,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     model_validator,
 )
 
+from app.bounds import INT4_MAX, YEAR_MIN, Input, OutOfBounds, StrictInt
 from app.calls.phone import normalize_phone
 
 Channel = Literal["voice", "sms", "whatsapp", "app", "walk_in"]
@@ -30,20 +32,25 @@ Language = Annotated[
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Notes = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 # Indonesia with a margin (sea, border areas): a pin outside is a typo, not a location.
-Lat = Annotated[float, Field(ge=-12.0, le=7.0, description="WGS84 latitude (Indonesia: -12..7)")]
-Lon = Annotated[float, Field(ge=94.0, le=142.0, description="WGS84 longitude (Indonesia: 94..142)")]
-Priority = Annotated[int, Field(ge=1, le=4, description="1 = P1 (life-threatening) … 4 = P4")]
-DbId = Annotated[int, Field(ge=1, le=2**62)]
+Lat = Annotated[float, Strict(), Field(ge=-12.0, le=7.0, description="WGS84 latitude (Indonesia: -12..7)")]
+Lon = Annotated[float, Strict(), Field(ge=94.0, le=142.0, description="WGS84 longitude (Indonesia: 94..142)")]
+Priority = Annotated[StrictInt, Field(ge=1, le=4, description="1 = P1 (life-threatening) … 4 = P4")]
+DbId = Annotated[StrictInt, Field(ge=1, le=INT4_MAX)]  # PostgreSQL integer columns
 
 _FUTURE_SLACK = timedelta(minutes=5)
 
 
 def _not_future(value: datetime | None, name: str) -> None:
-    if value is not None and value > datetime.now(UTC) + _FUTURE_SLACK:
-        raise ValueError(f"{name} tidak boleh di masa depan")
+    """Sane for any caller (the JSON API also applies the intake window: app.calls.api)."""
+    if value is None:
+        return
+    if value > datetime.now(UTC) + _FUTURE_SLACK:
+        raise OutOfBounds(name, f"{name} tidak boleh di masa depan")
+    if value.year < YEAR_MIN:
+        raise OutOfBounds(name, f"{name} tidak boleh sebelum tahun {YEAR_MIN}")
 
 
-class _In(BaseModel):
+class _In(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -62,14 +69,16 @@ class CallCreate(_In):
     @model_validator(mode="after")
     def _consistent(self):
         if (self.outcome == "duplicate") != (self.duplicate_of_id is not None):
-            raise ValueError("outcome 'duplicate' wajib disertai duplicate_of_id (dan sebaliknya)")
+            raise OutOfBounds(
+                "duplicate_of_id", "outcome 'duplicate' wajib disertai duplicate_of_id (dan sebaliknya)"
+            )
         for name in ("received_at", "answered_at", "ended_at"):
             _not_future(getattr(self, name), name)
         if self.received_at and self.answered_at and self.answered_at < self.received_at:
-            raise ValueError("answered_at tidak boleh sebelum received_at")
+            raise OutOfBounds("answered_at", "answered_at tidak boleh sebelum received_at")
         start = self.answered_at or self.received_at
         if start and self.ended_at and self.ended_at < start:
-            raise ValueError("ended_at tidak boleh sebelum panggilan diterima/dijawab")
+            raise OutOfBounds("ended_at", "ended_at tidak boleh sebelum panggilan diterima/dijawab")
         return self
 
 
@@ -90,11 +99,11 @@ class CallCorrection(_In):
     def _consistent(self):
         for name in ("caller_number", "channel", "language", "outcome"):
             if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} tidak boleh dikosongkan")
+                raise OutOfBounds(name, f"{name} tidak boleh dikosongkan")
         if self.outcome == "duplicate" and self.duplicate_of_id is None:
-            raise ValueError("outcome 'duplicate' wajib disertai duplicate_of_id")
+            raise OutOfBounds("duplicate_of_id", "outcome 'duplicate' wajib disertai duplicate_of_id")
         if self.duplicate_of_id is not None and self.outcome not in (None, "duplicate"):
-            raise ValueError("duplicate_of_id hanya untuk outcome 'duplicate'")
+            raise OutOfBounds("duplicate_of_id", "duplicate_of_id hanya untuk outcome 'duplicate'")
         for name in ("answered_at", "ended_at"):
             _not_future(getattr(self, name), name)
         return self
@@ -111,12 +120,12 @@ class IncidentFields(_In):
     lat: Lat | None = None
     lon: Lon | None = None
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
-    people_involved: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    people_involved: Annotated[StrictInt, Field(ge=0, le=100_000)] | None = None
 
     @model_validator(mode="after")
     def _both_coordinates(self):
         if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat dan lon harus diisi bersama")
+            raise OutOfBounds("lon" if self.lon is None else "lat", "lat dan lon harus diisi bersama")
         return self
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from app import live
+from app.bounds import OutOfBounds, parse_int
 from app.calls import service
 from app.calls.errors import InvalidInput, NotFoundError, ServiceError
 from app.calls.forms import clean, parse
@@ -22,6 +23,7 @@ from app.dispatch.schemas import DispatchCreate
 from app.web.csrf import verify_csrf
 from app.web.deps import OperatorDep, TenantDep, TenantSessionDep, TenantUserDep
 from app.web.errors import NotFound
+from app.web.params import PathId
 from app.web.templating import render
 
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["console (HTML)"])
@@ -255,7 +257,7 @@ async def new_call_form(request: Request, tenant: TenantDep, session: TenantSess
 
 @router.get("/calls/{call_id}/form", include_in_schema=False)
 async def existing_call_form(
-    call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    call_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     """Record the outcome of a call that already exists (rung in through telephony)."""
     call = await _get_or_404(service.get_call(session, call_id))
@@ -293,7 +295,9 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
     call = None
     try:
         if existing_id:
-            call = await service.get_call(session, int(existing_id))
+            call = await service.get_call(
+                session, parse_int(existing_id, "call_id", lo=1, label="ID panggilan")
+            )
             data.pop("caller_number", None)  # the number the network delivered stays authoritative
             correction, errors = parse(CallCorrection, data)
             if not errors:
@@ -306,10 +310,13 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
                 if created.outcome not in (None, "emergency"):
                     created.ended_at = created.answered_at
                 call = await service.create_call(_ctx(request, session), created)
-    except InvalidInput as exc:
-        errors = {exc.field: exc.message}
-    except (ServiceError, ValueError) as exc:
-        errors = {"__all__": getattr(exc, "message", str(exc))}
+    except (InvalidInput, OutOfBounds) as exc:
+        # call_id is a hidden field: its problem is shown at the top of the form.
+        errors = {exc.field if exc.field != "call_id" else "__all__": exc.message}
+    except ServiceError as exc:
+        errors = {"__all__": exc.message}
+    except ValueError:  # never Python's own text (e.g. "invalid literal for int()") to the operator
+        errors = {"__all__": "Data tidak valid; periksa isian formulir"}
     if errors:
         await session.rollback()
         call = await _reload(session, call if existing_id else None)
@@ -329,7 +336,7 @@ async def open_incident(request: Request, tenant: TenantDep, session: TenantSess
     call = None
     try:
         if data.get("call_id"):
-            call = await service.get_call(session, int(data["call_id"]))
+            call = await service.get_call(session, parse_int(data["call_id"], "call_id", lo=1))
     except (ServiceError, ValueError):
         data.pop("call_id", None)
     payload, errors = parse(IncidentCreate, data)
@@ -353,7 +360,7 @@ async def open_incident(request: Request, tenant: TenantDep, session: TenantSess
 
 @router.post("/incidents/{incident_id}/attach", include_in_schema=False)
 async def attach_call(
-    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    incident_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     form = await request.form()
     payload, errors = parse(AttachCall, clean(form, ("call_id",)))
@@ -373,7 +380,7 @@ async def attach_call(
 
 @router.get("/incidents/{incident_id}/dispatch", include_in_schema=False)
 async def dispatch_form(
-    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    incident_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     incident = await _get_or_404(service.get_incident(session, incident_id))
     return await _dispatch_form(request, session, incident)
@@ -381,7 +388,7 @@ async def dispatch_form(
 
 @router.post("/incidents/{incident_id}/dispatch", include_in_schema=False)
 async def dispatch(
-    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    incident_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     incident = await _get_or_404(service.get_incident(session, incident_id))
     form = await request.form()
@@ -403,7 +410,7 @@ async def dispatch(
 
 @router.post("/incidents/{incident_id}/close", include_in_schema=False)
 async def close_incident(
-    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    incident_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     message = f"Insiden #{incident_id} ditutup"
     try:

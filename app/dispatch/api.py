@@ -5,7 +5,7 @@ Operators dispatch (scope dispatch:write for tokens); agency staff move their ow
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from app.auth.principal import Principal
 from app.calls import service as calls
@@ -23,6 +23,7 @@ from app.dispatch.schemas import (
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantSessionDep, api_tenant_access
 from app.web.errors import Forbidden
+from app.web.params import PathId, QueryId
 
 router = APIRouter(prefix="/api/v1/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["dispatch"])
 
@@ -49,7 +50,7 @@ async def opds(session: TenantSessionDep, who: Reader):
     response_model=list[OpdOut],
     summary="Agencies routed for the incident's category",
 )
-async def suggested(incident_id: int, session: TenantSessionDep, who: Dispatcher):
+async def suggested(incident_id: PathId, session: TenantSessionDep, who: Dispatcher):
     with service_errors():
         incident = await calls.get_incident(session, incident_id)
     return await service.suggested_opds(session, incident.category_id)
@@ -62,7 +63,7 @@ async def suggested(incident_id: int, session: TenantSessionDep, who: Dispatcher
     summary="Dispatch an incident to one or more OPDs",
 )
 async def dispatch(
-    request: Request, incident_id: int, data: DispatchCreate, session: TenantSessionDep, who: Dispatcher
+    request: Request, incident_id: PathId, data: DispatchCreate, session: TenantSessionDep, who: Dispatcher
 ):
     with service_errors():
         created = await service.dispatch_incident(make_ctx(request, session, who), incident_id, data)
@@ -70,7 +71,7 @@ async def dispatch(
 
 
 @router.get("/dispatches/{dispatch_id}", response_model=DispatchOut)
-async def get_dispatch(dispatch_id: int, session: TenantSessionDep, who: Reader):
+async def get_dispatch(dispatch_id: PathId, session: TenantSessionDep, who: Reader):
     with service_errors():
         d = await service.get_visible_dispatch(session, who, dispatch_id)
     return await service.dispatch_out(session, d)
@@ -82,7 +83,7 @@ async def get_dispatch(dispatch_id: int, session: TenantSessionDep, who: Reader)
     summary="Move a dispatch on (OPD staff): acknowledged, en_route, on_scene, resolved, rejected",
 )
 async def transition(
-    request: Request, dispatch_id: int, data: DispatchTransition, session: TenantSessionDep, who: Agency
+    request: Request, dispatch_id: PathId, data: DispatchTransition, session: TenantSessionDep, who: Agency
 ):
     with service_errors():
         d = await service.transition(make_ctx(request, session, who), dispatch_id, data)
@@ -90,14 +91,14 @@ async def transition(
 
 
 @router.get("/dispatches/{dispatch_id}/events", response_model=list[EventOut])
-async def dispatch_events(dispatch_id: int, session: TenantSessionDep, who: Reader):
+async def dispatch_events(dispatch_id: PathId, session: TenantSessionDep, who: Reader):
     with service_errors():
         await service.get_visible_dispatch(session, who, dispatch_id)
     return await calls.history(session, "dispatch", dispatch_id)
 
 
 @router.get("/opd/queue", response_model=list[QueueItem], summary="An OPD's queue (staff see only their own)")
-async def queue(session: TenantSessionDep, who: Reader, opd_id: Annotated[int | None, Query(ge=1)] = None):
+async def queue(session: TenantSessionDep, who: Reader, opd_id: QueryId | None = None):
     if who.opd_id is not None:
         opd_id = who.opd_id
     elif opd_id is None:

@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from app.bounds import INT4_MAX, Input, OutOfBounds
 from app.calls.schemas import DbId, DispatchBrief
 
 Status = Literal["acknowledged", "en_route", "on_scene", "resolved", "rejected"]
 
 
-class DispatchCreate(BaseModel):
+class DispatchCreate(Input):
     model_config = ConfigDict(extra="forbid")
     opd_ids: Annotated[list[DbId], Field(min_length=1, max_length=20)]
 
@@ -22,18 +23,21 @@ class DispatchCreate(BaseModel):
         return list(dict.fromkeys(v))
 
 
-class DispatchTransition(BaseModel):
+class DispatchTransition(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     status: Status
     version: (
-        Annotated[int, Field(ge=1, description="The version the client saw (409 if it moved on)")] | None
+        Annotated[
+            int, Field(ge=1, le=INT4_MAX, description="The version the client saw (409 if it moved on)")
+        ]
+        | None
     ) = None
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
 
     @model_validator(mode="after")
     def _reason_for_reject(self):
         if self.status == "rejected" and (not self.reason or len(self.reason) < 3):
-            raise ValueError("Alasan penolakan wajib diisi (minimal 3 karakter)")
+            raise OutOfBounds("reason", "Alasan penolakan wajib diisi (minimal 3 karakter)")
         return self
 
 

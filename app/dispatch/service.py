@@ -194,7 +194,7 @@ async def get_visible_dispatch(ctx_or_session, actor, dispatch_id: int, *, lock:
 
 async def transition(ctx: Ctx, dispatch_id: int, data: DispatchTransition) -> Dispatch:
     actor = ctx.actor
-    if actor.kind != "token" and actor.role != "opd_staff":
+    if actor.role != "opd_staff" and actor.token_kind != "service":
         raise DeniedError("Hanya petugas OPD yang dapat memperbarui status dispatch")
     d = await get_visible_dispatch(ctx, actor, dispatch_id, lock=True)
     if data.version is not None and data.version != d.version:

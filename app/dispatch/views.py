@@ -16,6 +16,7 @@ from app.dispatch.schemas import DispatchTransition
 from app.web.csrf import verify_csrf
 from app.web.deps import OpdStaffDep, TenantDep, TenantSessionDep
 from app.web.errors import NotFound
+from app.web.params import PathId
 from app.web.templating import render
 
 router = APIRouter(prefix="/t/{slug}/opd", dependencies=[Depends(verify_csrf)], tags=["OPD queue (HTML)"])
@@ -76,7 +77,7 @@ async def _move(request, session, user, dispatch_id: int, status: str, version: 
 
 @router.post("/dispatches/{dispatch_id}/advance", include_in_schema=False)
 async def advance(
-    dispatch_id: int,
+    dispatch_id: PathId,
     request: Request,
     tenant: TenantDep,
     session: TenantSessionDep,
@@ -96,7 +97,7 @@ async def advance(
 
 @router.post("/dispatches/{dispatch_id}/reject", include_in_schema=False)
 async def reject(
-    dispatch_id: int,
+    dispatch_id: PathId,
     request: Request,
     tenant: TenantDep,
     session: TenantSessionDep,

@@ -15,6 +15,7 @@ from app.calls.http import make_ctx, service_errors
 from app.handover import document, service
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantSessionDep, api_tenant_access
+from app.web.params import PathId
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["hand-over"])
 
@@ -40,7 +41,9 @@ async def schema() -> dict[str, Any]:
     "/api/v1/t/{slug}/incidents/{incident_id}/transfer-document",
     summary="Export an incident as an incident-transfer document (v1)",
 )
-async def export(incident_id: int, request: Request, session: TenantSessionDep, who: Read) -> dict[str, Any]:
+async def export(
+    incident_id: PathId, request: Request, session: TenantSessionDep, who: Read
+) -> dict[str, Any]:
     with service_errors():
         return await service.export(session, request.state.tenant.slug, incident_id)
 
@@ -73,7 +76,7 @@ async def receive(
     "/api/v1/t/{slug}/incidents/{incident_id}/handover", status_code=202, summary="Hand an incident over"
 )
 async def start(
-    incident_id: int, data: HandoverStart, request: Request, session: TenantSessionDep, who: Write
+    incident_id: PathId, data: HandoverStart, request: Request, session: TenantSessionDep, who: Write
 ):
     with service_errors():
         row = await service.start(make_ctx(request, session, who), incident_id, data.receiver, data.reason)
@@ -82,7 +85,7 @@ async def start(
 
 @router.post("/api/v1/t/{slug}/calls/{call_id}/handover", status_code=202, summary="Hand a call over")
 async def start_call(
-    call_id: int, data: HandoverStart, request: Request, session: TenantSessionDep, who: Write
+    call_id: PathId, data: HandoverStart, request: Request, session: TenantSessionDep, who: Write
 ):
     with service_errors():
         row = await service.start_call(make_ctx(request, session, who), call_id, data.receiver, data.reason)

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bounds import ascii_digits
 from app.calls.models import Call, EventLog, Incident
 from app.dispatch.models import Category, Dispatch, Opd
 
@@ -188,7 +189,7 @@ async def build(
 
 
 def _e164(number: str | None) -> str | None:
-    if number and number.startswith("+") and number[1:].isdigit() and 7 <= len(number) - 1 <= 15:
+    if number and number.startswith("+") and ascii_digits(number[1:]) and 7 <= len(number) - 1 <= 15:
         return number
     return None  # withheld / anonymous / no SIM
 

@@ -13,6 +13,7 @@ from app.handover import service
 from app.web.csrf import verify_csrf
 from app.web.deps import OperatorDep, TenantDep, TenantSessionDep
 from app.web.errors import NotFound
+from app.web.params import PathId
 from app.web.templating import render
 
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["hand-over (HTML)"])
@@ -66,7 +67,7 @@ async def _form(request, session, incident, *, form=None, errors=None, status_co
 
 @router.get("/incidents/{incident_id}/handover", include_in_schema=False)
 async def handover_form(
-    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    incident_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     try:
         incident = await get_incident(session, incident_id)
@@ -77,7 +78,7 @@ async def handover_form(
 
 @router.post("/incidents/{incident_id}/handover", include_in_schema=False)
 async def handover_start(
-    incident_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    incident_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     form = await request.form()
     receiver, reason = str(form.get("receiver", "")), str(form.get("reason", ""))
@@ -118,7 +119,7 @@ async def _call_form(request, session, call, *, form=None, errors=None, status_c
 
 @router.get("/calls/{call_id}/handover", include_in_schema=False)
 async def call_handover_form(
-    call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    call_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     try:
         call = await get_call(session, call_id)
@@ -129,7 +130,7 @@ async def call_handover_form(
 
 @router.post("/calls/{call_id}/handover", include_in_schema=False)
 async def call_handover_start(
-    call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    call_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     form = await request.form()
     try:
@@ -157,7 +158,7 @@ async def call_handover_start(
 
 @router.post("/handover/{inbox_id}/accept", include_in_schema=False)
 async def accept(
-    inbox_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    inbox_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     try:
         incident = await service.accept(make_ctx(request, session, request.state.principal), inbox_id)
@@ -173,7 +174,7 @@ async def accept(
 
 @router.post("/handover/{inbox_id}/decline", include_in_schema=False)
 async def decline(
-    inbox_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    inbox_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     form = await request.form()
     try:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
+from app.bounds import IsoDate
 from app.national import service
 from app.national.service import FilterError, Filters
 from app.web.deps import PublicSessionDep, api_platform_access
@@ -26,9 +27,9 @@ router = APIRouter(
 )
 
 FromQ = Annotated[
-    date | None, Query(alias="from", description="First day (YYYY-MM-DD); default: 30 days ago")
+    IsoDate | None, Query(alias="from", description="First day (YYYY-MM-DD); default: 30 days ago")
 ]
-ToQ = Annotated[date | None, Query(alias="to", description="Last day, inclusive; default: today (WIB)")]
+ToQ = Annotated[IsoDate | None, Query(alias="to", description="Last day, inclusive; default: today (WIB)")]
 ProvinceQ = Annotated[str | None, Query(max_length=100, description="Province name as in Kemendagri's list")]
 
 

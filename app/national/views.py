@@ -7,8 +7,6 @@ a sort click → #regencies); the filters live in the query string so every view
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +18,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from app import spreadsheet
+from app.bounds import OutOfBounds, parse_date
 from app.national import service
 from app.national.service import FilterError, Filters
 from app.national.svg import MAP_CREDIT, launch_chart, legend, line_chart, province_map, sparkline
@@ -82,9 +82,9 @@ def _parse_date(raw: str | None, field: str, errors: dict) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[field] = "Tanggal tidak valid (format YYYY-MM-DD)"
+        return parse_date(raw, field)
+    except OutOfBounds as exc:
+        errors[field] = exc.message
         return None
 
 
@@ -325,14 +325,10 @@ async def national_dashboard(
 
 
 def _csv(name: str, header: list[str], rows) -> Response:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    writer.writerows(rows)
     return Response(
-        buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="siaga112-{name}.csv"'},
+        spreadsheet.to_text(header, rows),
+        media_type=spreadsheet.MEDIA_TYPE,
+        headers=spreadsheet.download_headers(f"siaga112-{name}.csv"),
     )
 
 

@@ -16,9 +16,11 @@ from arq import Retry
 from arq.worker import func
 from sqlalchemy import select
 
+from app.config import get_settings
 from app.dispatch.models import Opd
 from app.notify.models import WebhookDelivery
 from app.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from app.security import outbound
 from app.sla.clock import now
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,12 @@ MAX_TRIES = 8
 BACKOFF_BASE_S = 2.0  # 2, 4, 8 … seconds; tests lower it
 BACKOFF_MAX_S = 600.0
 TIMEOUT_S = 10.0
+
+
+def outbound_allow(ctx: dict) -> tuple:
+    """Networks the deployment lets webhooks reach although not public (OUTBOUND_ALLOW_NETWORKS)."""
+    settings = ctx.get("settings") or get_settings()
+    return outbound.parse_networks(settings.outbound_allow_networks)
 
 
 def backoff(job_try: int) -> float:
@@ -65,11 +73,27 @@ async def deliver_webhook(ctx: dict, tenant_slug: str, delivery_id: int) -> str:
         delivery.attempts += 1
         delivery.last_attempt_at = now()
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as client:
-                resp = await client.post(opd.webhook_url, content=body, headers=headers)
+            # Resolved and checked now (DNS may have changed since the URL was saved), sent to
+            # the checked address, no redirects: app.security.outbound.
+            resp = await outbound.post(
+                opd.webhook_url,
+                content=body,
+                headers=headers,
+                timeout_s=TIMEOUT_S,
+                allow=outbound_allow(ctx),
+            )
             delivery.last_status_code = resp.status_code
             ok = 200 <= resp.status_code < 300
             delivery.last_error = None if ok else f"HTTP {resp.status_code}"
+        except outbound.OutboundRefused as exc:
+            # Not retried: the target stays refused until an admin fixes the URL.
+            ok = False
+            delivery.last_status_code = None
+            delivery.last_error = f"refused: {exc}"[:500]
+            delivery.status = "failed"
+            await session.commit()
+            log.warning("webhook %s:%s refused: %s", tenant_slug, delivery.id, exc)
+            return "refused"
         except httpx.HTTPError as exc:
             ok = False
             delivery.last_status_code = None

@@ -9,6 +9,7 @@ from app.notify.service import list_notifications, mark_read
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantDep, TenantSessionDep, TenantUserDep
 from app.web.errors import NotFound
+from app.web.params import PathId
 from app.web.templating import is_htmx, render
 
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["notifications (HTML)"])
@@ -25,7 +26,11 @@ async def notifications_page(
 
 @router.post("/notifications/{notification_id}/read")
 async def notification_read(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep, notification_id: int
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    user: TenantUserDep,
+    notification_id: PathId,
 ):
     if not await mark_read(session, notification_id, user.id, user.role, user.opd_id):
         raise NotFound("Notifikasi tidak ditemukan atau sudah dibaca")

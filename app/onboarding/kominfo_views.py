@@ -13,6 +13,7 @@ from app.tenancy.regions import regency
 from app.web.csrf import verify_csrf
 from app.web.deps import DbDep, KominfoDep, PublicSessionDep, SettingsDep
 from app.web.errors import NotFound
+from app.web.params import PathId
 from app.web.templating import render
 
 router = APIRouter(prefix="/kominfo", dependencies=[Depends(verify_csrf)], tags=["kominfo (HTML)"])
@@ -50,7 +51,9 @@ async def verification_queue(
     )
 
 
-async def _detail(request, session, tenant_id: int, *, errors=None, form=None, status_code=200, flash=None):
+async def _detail(
+    request, session, tenant_id: PathId, *, errors=None, form=None, status_code=200, flash=None
+):
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound("Kabupaten/kota tidak ditemukan")
@@ -81,12 +84,14 @@ async def _detail(request, session, tenant_id: int, *, errors=None, form=None, s
 
 
 @router.get("/tenants/{tenant_id}")
-async def tenant_detail(request: Request, session: PublicSessionDep, user: KominfoDep, tenant_id: int):
+async def tenant_detail(request: Request, session: PublicSessionDep, user: KominfoDep, tenant_id: PathId):
     return await _detail(request, session, tenant_id)
 
 
 @router.get("/tenants/{tenant_id}/document")
-async def tenant_document(session: PublicSessionDep, settings: SettingsDep, user: KominfoDep, tenant_id: int):
+async def tenant_document(
+    session: PublicSessionDep, settings: SettingsDep, user: KominfoDep, tenant_id: PathId
+):
     tenant = await session.get(Tenant, tenant_id)
     a = await service.application_of(session, tenant_id) if tenant else None
     path = document_file(settings.upload_dir, a.document_path if a else None)
@@ -104,7 +109,7 @@ def _actor(user) -> service.Actor:
     return service.Actor(user.id, user.email)
 
 
-async def _act(request, session, tenant_id: int, action, ok: str):
+async def _act(request, session, tenant_id: PathId, action, ok: str):
     try:
         await action()
     except service.StateError as exc:
@@ -114,7 +119,7 @@ async def _act(request, session, tenant_id: int, action, ok: str):
 
 @router.post("/tenants/{tenant_id}/verify")
 async def tenant_verify(
-    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: PathId
 ):
     return await _act(
         request, session, tenant_id, lambda: service.verify(db, tenant_id, _actor(user), request), "verified"
@@ -123,7 +128,7 @@ async def tenant_verify(
 
 @router.post("/tenants/{tenant_id}/send-back")
 async def tenant_send_back(
-    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: PathId
 ):
     form = await request.form()
     comment = (form.get("comment") or "").strip()
@@ -149,7 +154,7 @@ async def tenant_send_back(
 
 @router.post("/tenants/{tenant_id}/activate")
 async def tenant_activate(
-    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: PathId
 ):
     form = await request.form()
     raw = (form.get("launch_date") or "").strip()
@@ -170,7 +175,7 @@ async def tenant_activate(
 
 @router.post("/tenants/{tenant_id}/suspend")
 async def tenant_suspend(
-    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: PathId
 ):
     form = await request.form()
     reason = clean_text(form.get("reason"), 1000)
@@ -194,7 +199,7 @@ async def tenant_suspend(
 
 @router.post("/tenants/{tenant_id}/reinstate")
 async def tenant_reinstate(
-    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: int
+    request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: PathId
 ):
     return await _act(
         request,

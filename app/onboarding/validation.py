@@ -16,7 +16,7 @@ from pathlib import Path
 from app.auth.passwords import password_problems
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-NIP_RE = re.compile(r"^\d{18}$")
+NIP_RE = re.compile(r"^\d{18}$", re.ASCII)
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 DOCUMENT_NAME_RE = re.compile(r"^[0-9a-f]{32}\.pdf$")
 
@@ -56,7 +56,7 @@ def normalize_phone(value: str) -> str | None:
         digits = "0" + digits[3:]
     elif digits.startswith("62"):
         digits = "0" + digits[2:]
-    if not re.fullmatch(r"0\d{7,13}", digits):
+    if not re.fullmatch(r"0\d{7,13}", digits, re.ASCII):
         return None
     return "+62" + digits[1:]
 

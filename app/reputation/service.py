@@ -14,6 +14,7 @@ from sqlalchemy import Date, cast, delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bounds import ascii_digits
 from app.config import get_settings
 from app.reputation.keys import current, keys
 from app.reputation.models import caller_reputation as rep
@@ -28,7 +29,7 @@ def bucket(outcome: str | None) -> str | None:
 
 def countable(number: str | None) -> bool:
     """A real E.164 number (a call without SIM or a withheld number has no reputation)."""
-    return number is not None and number.startswith("+") and number[1:].isdigit()
+    return number is not None and number.startswith("+") and ascii_digits(number[1:])
 
 
 async def add(session: AsyncSession, tenant_id: int, rows: list[tuple[str, date, dict[str, int]]]) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -13,7 +10,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, or_, select
 
+from app import spreadsheet
 from app.audit.models import AuditLog, PlatformAuditLog
+from app.bounds import OutOfBounds, ascii_digits, parse_date
 from app.web.deps import AdminDep, KominfoDep, PublicSessionDep, TenantDep, TenantSessionDep
 from app.web.templating import render
 
@@ -31,9 +30,9 @@ def _parse_filters(request: Request) -> tuple[dict, dict]:
     for key in ("date_from", "date_to"):
         if raw[key]:
             try:
-                date.fromisoformat(raw[key])
-            except ValueError:
-                errors[key] = "Format tanggal YYYY-MM-DD"
+                parse_date(raw[key], key)
+            except OutOfBounds as exc:
+                errors[key] = exc.message
     if not errors and raw["date_from"] and raw["date_to"] and raw["date_from"] > raw["date_to"]:
         errors["date_to"] = "Tanggal akhir sebelum tanggal awal"
     return raw, errors
@@ -51,7 +50,7 @@ def _where(model, f: dict) -> list:
                 model.ip == f["actor"],
                 *(
                     [model.actor_id == int(f["actor"])]
-                    if f["actor"].isdigit() and len(f["actor"]) < 10
+                    if ascii_digits(f["actor"]) and len(f["actor"]) < 10
                     else []
                 ),
             )
@@ -74,7 +73,7 @@ def _where(model, f: dict) -> list:
 
 def _page_number(request: Request) -> int:
     value = request.query_params.get("page", "1")
-    return max(1, min(int(value), 100_000)) if value.isdigit() else 1
+    return max(1, min(int(value), 100_000)) if ascii_digits(value) and len(value) < 10 else 1
 
 
 async def _search_page(request, session, model, base: str, title: str):
@@ -117,16 +116,6 @@ async def _search_page(request, session, model, base: str, title: str):
     )
 
 
-def _cell(value) -> str:
-    """Spreadsheet-safe text: a leading = + - @ would run as a formula in Excel (CSV injection)."""
-    if value is None:
-        return ""
-    text = (
-        json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
-    )
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 async def _csv(request, session, model, filename: str):
     filters, errors = _parse_filters(request)
     if errors:
@@ -141,27 +130,14 @@ async def _csv(request, session, model, filename: str):
         .limit(CSV_MAX_ROWS)
     )
 
-    async def lines():
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(columns)
+    async def rows():
         async for (row,) in result:
-            writer.writerow(
-                [
-                    _cell(getattr(row, c).astimezone(WIB).isoformat() if c == "at" else getattr(row, c))
-                    for c in columns
-                ]
-            )
-            if buf.tell() > 64_000:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
+            yield [getattr(row, c).astimezone(WIB) if c == "at" else getattr(row, c) for c in columns]
 
     return StreamingResponse(
-        lines(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        spreadsheet.stream(columns, rows()),
+        media_type=spreadsheet.MEDIA_TYPE,
+        headers=spreadsheet.download_headers(filename),
     )
 
 

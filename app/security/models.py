@@ -36,8 +36,12 @@ class ApiToken(_TokenColumns, TenantBase):
     __table_args__ = (
         CheckConstraint("kind IN ('service', 'personal')", name="kind"),
         CheckConstraint("(kind = 'personal') = (user_id IS NOT NULL)", name="personal_has_user"),
+        CheckConstraint("kind = 'service' OR opd_id IS NULL", name="opd_only_service"),
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # A service token bound to one agency (an OPD's dispatch system) sees and changes only that
+    # agency's dispatches; a personal token has its owner's OPD instead (app.auth.tokens).
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opds.id"))
 
 
 class PlatformApiToken(_TokenColumns, PublicBase):

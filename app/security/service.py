@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record, record_platform
 from app.auth.tokens import generate_token
+from app.bounds import ascii_int
 from app.security.models import ApiToken, PlatformApiToken
 from app.security.scopes import PLATFORM_SCOPES, TENANT_SCOPES, TOKEN_KINDS
 
@@ -31,13 +32,15 @@ def token_form_problems(
     elif any(s not in allowed for s in scopes):
         errors["scopes"] = "Izin tidak dikenal"
     if expires_days.strip():
-        if not expires_days.strip().isdigit() or not 1 <= int(expires_days) <= 730:
+        days = ascii_int(expires_days)
+        if days is None or not 1 <= days <= 730:
             errors["expires_days"] = "Masa berlaku 1–730 hari (kosongkan untuk tanpa batas)"
     return errors
 
 
 def _expiry(expires_days: str) -> datetime | None:
-    return datetime.now(UTC) + timedelta(days=int(expires_days)) if expires_days.strip() else None
+    days = ascii_int(expires_days)
+    return datetime.now(UTC) + timedelta(days=days) if days else None
 
 
 # Which scopes a token of each kind may carry.
@@ -60,6 +63,7 @@ async def create_token(
     scopes: list[str],
     user_id: int | None,
     expires_days: str = "",
+    opd_id: int | None = None,
 ) -> tuple:
     """A token of ``model`` (ApiToken or PlatformApiToken) and its plain secret, shown once."""
     new = generate_token()
@@ -72,6 +76,7 @@ async def create_token(
         user_id=user_id if kind == "personal" else None,
         created_by=actor.id,
         expires_at=_expiry(expires_days),
+        **({"opd_id": opd_id if kind == "service" else None} if model is ApiToken else {}),
     )
     session.add(row)
     await session.flush()
@@ -83,7 +88,13 @@ async def create_token(
         request=request,
         entity="api_token",
         entity_id=row.id,
-        after={"name": row.name, "kind": kind, "scopes": row.scopes, "user_id": row.user_id},
+        after={
+            "name": row.name,
+            "kind": kind,
+            "scopes": row.scopes,
+            "user_id": row.user_id,
+            "opd_id": getattr(row, "opd_id", None),
+        },
     )
     await session.commit()
     return row, new.plain

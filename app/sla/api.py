@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from app.auth.principal import Principal
+from app.bounds import IsoDate, check_range
 from app.sla import reports
 from app.sla.policies import list_policies
 from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
@@ -61,19 +62,14 @@ async def compliance(
     tenant: TenantDep,
     session: TenantSessionDep,
     who: SlaReader,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
+    date_from: Annotated[IsoDate | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to")] = None,
     kind: Kind = "acknowledge",
     group_by: Literal["opd", "category", "day"] = "opd",
 ):
     period = reports.default_period(tenant.zoneinfo_name)
     period = reports.Period(date_from or period.date_from, date_to or period.date_to, tenant.zoneinfo_name)
-    if period.date_from > period.date_to:
-        from fastapi.exceptions import RequestValidationError
-
-        raise RequestValidationError(
-            [{"loc": ("query", "to"), "msg": "must not be before 'from'", "type": "value_error"}]
-        )
+    check_range(period.date_from, period.date_to, "to")
     rows = await reports.compliance(session, period, kind, group_by)
     return ComplianceOut(
         date_from=period.date_from,

@@ -12,6 +12,7 @@ import re
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.bounds import ascii_digits, ascii_int
 from app.sla.models import CLOCK_KINDS, SlaPolicy, policy_scope
 
 KIND_LABELS = {
@@ -92,8 +93,8 @@ async def list_policies(session: AsyncSession) -> list[SlaPolicy]:
     )
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*j)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*d(?:tk)?)?\s*$", re.I)
-_DURATION_EN = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$", re.I)
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*j)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*d(?:tk)?)?\s*$", re.I | re.ASCII)
+_DURATION_EN = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$", re.I | re.ASCII)
 
 
 def parse_duration(text: str) -> int | None:
@@ -101,7 +102,7 @@ def parse_duration(text: str) -> int | None:
     text = (text or "").strip().lower()
     if not text:
         return None
-    if text.isdigit():
+    if ascii_digits(text):
         return int(text)
     for rx in (_DURATION, _DURATION_EN):
         m = rx.match(text)
@@ -125,15 +126,12 @@ def policy_form_problems(form: dict[str, str]) -> tuple[dict[str, str], dict]:
     """Validate the admin form: (errors by field, clean values). Durations accept '15d', '2m', '1j'."""
     errors: dict[str, str] = {}
     clean: dict = {}
-    try:
-        clean["priority"] = int(form.get("priority", ""))
-        if clean["priority"] not in (1, 2, 3, 4):
-            raise ValueError
-    except ValueError:
+    clean["priority"] = ascii_int(form.get("priority", ""))
+    if clean["priority"] not in (1, 2, 3, 4):
         errors["priority"] = "Prioritas harus P1–P4"
     cat = (form.get("category_id") or "").strip()
-    clean["category_id"] = int(cat) if cat.isdigit() else None
-    if cat and not cat.isdigit():
+    clean["category_id"] = ascii_int(cat) if len(cat) < 10 else None
+    if cat and clean["category_id"] is None:
         errors["category_id"] = "Kategori tidak valid"
     for name in TARGET_FIELDS:
         try:

@@ -7,8 +7,6 @@ call, rejected dispatch, incident closed) do not count. Times are the actual ste
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import spreadsheet
 from app.dispatch.models import Category, Opd
 from app.sla.models import CLOCK_KINDS, SlaClock
 
@@ -137,41 +136,42 @@ async def open_breaches(session: AsyncSession, limit: int = 50) -> list[SlaClock
     )
 
 
+CSV_HEADER = [
+    "period_from",
+    "period_to",
+    "timezone",
+    "measure",
+    "group_by",
+    "group",
+    "total",
+    "met",
+    "breached",
+    "pct_met",
+    "median_s",
+    "p90_s",
+]
+
+
 def to_csv(period: Period, kind: str, groups: dict[str, list[Row]]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(
-        [
-            "period_from",
-            "period_to",
-            "timezone",
-            "measure",
-            "group_by",
-            "group",
-            "total",
-            "met",
-            "breached",
-            "pct_met",
-            "median_s",
-            "p90_s",
-        ]
+    """The report as CSV; OPD and category names are tenant-typed text (app.spreadsheet)."""
+    return spreadsheet.to_text(
+        CSV_HEADER,
+        (
+            [
+                period.date_from,
+                period.date_to,
+                period.tz,
+                kind,
+                group,
+                r.label,
+                r.total,
+                r.met,
+                r.breached,
+                "" if r.pct is None else f"{r.pct:.1f}",
+                "" if r.median_ms is None else f"{r.median_ms / 1000:.1f}",
+                "" if r.p90_ms is None else f"{r.p90_ms / 1000:.1f}",
+            ]
+            for group, rows in groups.items()
+            for r in rows
+        ),
     )
-    for group, rows in groups.items():
-        for r in rows:
-            w.writerow(
-                [
-                    period.date_from,
-                    period.date_to,
-                    period.tz,
-                    kind,
-                    group,
-                    r.label,
-                    r.total,
-                    r.met,
-                    r.breached,
-                    "" if r.pct is None else f"{r.pct:.1f}",
-                    "" if r.median_ms is None else f"{r.median_ms / 1000:.1f}",
-                    "" if r.p90_ms is None else f"{r.p90_ms / 1000:.1f}",
-                ]
-            )
-    return out.getvalue()

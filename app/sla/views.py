@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import delete, select
 
+from app import spreadsheet
 from app.audit.service import record, snapshot
+from app.bounds import OutOfBounds, parse_date
 from app.dispatch.models import Category, Opd
 from app.sla import reports
 from app.sla.models import CLOCK_KINDS, SlaClock, SlaPolicy, policy_scope
@@ -24,6 +26,7 @@ from app.sla.service import forget_policies
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, SupervisorDep, TenantDep, TenantSessionDep, TenantUserDep
 from app.web.errors import Forbidden, NotFound
+from app.web.params import PathId, QueryId
 from app.web.templating import is_htmx, render, templates
 
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["sla (HTML)"])
@@ -73,7 +76,11 @@ async def _policies_page(request, session, *, form=None, errors=None, saved=None
 
 @router.get("/admin/sla")
 async def policies_page(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, edit: int | None = None
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    admin: AdminDep,
+    edit: QueryId | None = None,
 ):
     form = None
     if edit is not None:
@@ -136,7 +143,7 @@ async def policies_save(request: Request, tenant: TenantDep, session: TenantSess
 
 @router.post("/admin/sla/{policy_id}/delete")
 async def policies_delete(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, policy_id: int
+    request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, policy_id: PathId
 ):
     policy = await session.get(SlaPolicy, policy_id)
     if policy is None:
@@ -171,9 +178,9 @@ def _parse_filters(tenant, params) -> tuple[reports.Period, str, dict]:
         values[name] = raw
         if raw:
             try:
-                values[name] = date.fromisoformat(raw)
-            except ValueError:
-                errors[name] = "Tanggal tidak valid (format YYYY-MM-DD)"
+                values[name] = parse_date(raw, name)
+            except OutOfBounds as exc:
+                errors[name] = exc.message
     d_from = values["from"] if isinstance(values["from"], date) else period.date_from
     d_to = values["to"] if isinstance(values["to"], date) else period.date_to
     if not errors and d_from > d_to:
@@ -225,14 +232,14 @@ async def report_csv(request: Request, tenant: TenantDep, session: TenantSession
     name = f"sla-{tenant.slug}-{kind}-{period.date_from}-{period.date_to}.csv"
     return Response(
         reports.to_csv(period, kind, groups),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        media_type=spreadsheet.MEDIA_TYPE,
+        headers=spreadsheet.download_headers(name),
     )
 
 
 @router.get("/sla/clocks/{clock_id}")
 async def clock_detail(
-    request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep, clock_id: int
+    request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep, clock_id: PathId
 ):
     c = await session.get(SlaClock, clock_id)
     if c is None or (user.role == "opd_staff" and c.opd_id != user.opd_id):

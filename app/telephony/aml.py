@@ -14,14 +14,16 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app.bounds import ascii_digits
+
 HEADER = 'A"ML=1'
 MAX_LENGTH = 512
 REQUIRED = ("lt", "lg", "rd", "top", "lc", "pm", "mcc", "mnc", "ml")
 OPTIONAL = ("si", "ei")
 METHODS = {"G": "GNSS", "W": "Wi-Fi", "C": "sel (cell)", "N": "tanpa lokasi"}
 
-_NUMBER = re.compile(r"[+-]?\d{1,3}(\.\d{1,10})?")
-_RADIUS = re.compile(r"\d{1,7}(\.\d{1,3})?")
+_NUMBER = re.compile(r"[+-]?\d{1,3}(\.\d{1,10})?", re.ASCII)
+_RADIUS = re.compile(r"\d{1,7}(\.\d{1,3})?", re.ASCII)
 _KEY = re.compile(r"[a-z]{2,3}")
 
 
@@ -146,7 +148,7 @@ def _radius(value: str) -> float:
 
 
 def _int(value: str, field: str, low: int, high: int) -> int:
-    if not value.isdigit() or len(value) > 4:
+    if not ascii_digits(value) or len(value) > 4:
         raise AmlError(field, f"bukan bilangan bulat: {value[:20]!r}")
     number = int(value)
     if not low <= number <= high:
@@ -161,13 +163,13 @@ def _digits(value: str, field: str, low: int, high: int) -> str | None:
 
 
 def _required_digits(value: str, field: str, low: int, high: int) -> str:
-    if not (value.isdigit() and low <= len(value) <= high):
+    if not (ascii_digits(value) and low <= len(value) <= high):
         raise AmlError(field, f"harus {low}–{high} digit" if low != high else f"harus {low} digit")
     return value
 
 
 def _timestamp(value: str) -> datetime:
-    if len(value) != 14 or not value.isdigit():
+    if len(value) != 14 or not ascii_digits(value):
         raise AmlError("top", "harus YYYYMMDDhhmmss (UTC)")
     try:
         return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=UTC)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.bounds import ascii_digits
 from app.calls.http import make_ctx, service_errors
 from app.calls.service import Ctx
 from app.telephony import service
@@ -25,6 +26,7 @@ from app.telephony.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureE
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
 from app.web.errors import Conflict, Forbidden
+from app.web.params import PathId
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/t/{slug}/telephony", tags=["telephony"])
@@ -35,7 +37,7 @@ Operator = Annotated[Principal, Depends(api_tenant_access("operator", "superviso
 
 async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+    if declared and ascii_digits(declared) and int(declared) > MAX_BODY:
         raise HTTPException(413, f"Body terlalu besar (maks {MAX_BODY} byte)")
     body = await request.body()
     if len(body) > MAX_BODY:
@@ -149,7 +151,7 @@ async def aml_delivery(request: Request, tenant: TenantDep, session: TenantSessi
     dependencies=[Depends(verify_csrf)],
     summary="Answer (claim) a ringing call; 409 if another operator already did",
 )
-async def claim_call(call_id: int, request: Request, session: TenantSessionDep, who: Operator):
+async def claim_call(call_id: PathId, request: Request, session: TenantSessionDep, who: Operator):
     with service_errors():
         call = await service.claim(make_ctx(request, session, who), call_id)
     return {

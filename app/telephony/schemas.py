@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, StringConstraints, field_validator
 
+from app.bounds import Input
 from app.calls.phone import normalize_phone
 
 EVENT_TYPES = ("ringing", "answered", "transferred", "ended")
@@ -30,7 +31,7 @@ MAX_EVENT_AGE = timedelta(hours=24)
 MAX_EVENT_AHEAD = timedelta(minutes=5)
 
 
-class CallEventIn(BaseModel):
+class CallEventIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     event_id: Ident
@@ -53,7 +54,7 @@ class CallEventIn(BaseModel):
         return value.astimezone(UTC)
 
 
-class AmlIn(BaseModel):
+class AmlIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     caller_number: Phone

@@ -17,6 +17,7 @@ from app.telephony import service
 from app.telephony.signing import MAX_AGE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, OperatorDep, SupervisorDep, TenantDep, TenantSessionDep
+from app.web.params import PathId
 from app.web.templating import is_htmx, render
 
 router = APIRouter(
@@ -48,7 +49,7 @@ async def panel(request: Request, tenant: TenantDep, session: TenantSessionDep, 
 
 @router.post("/calls/{call_id}/claim", include_in_schema=False)
 async def claim(
-    call_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
+    call_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     """htmx: the panel comes back either way, with a toast saying who won."""
     user_id = user.id  # read before a rollback expires the ORM object
@@ -112,7 +113,7 @@ async def callbacks(
 
 @router.post("/callbacks/{task_id}/done", include_in_schema=False)
 async def callback_done(
-    task_id: int,
+    task_id: PathId,
     request: Request,
     tenant: TenantDep,
     session: TenantSessionDep,
@@ -178,7 +179,7 @@ async def watch_add(
 
 @router.post("/watch/{entry_id}/remove", include_in_schema=False)
 async def watch_remove(
-    entry_id: int, request: Request, tenant: TenantDep, session: TenantSessionDep, user: SupervisorDep
+    entry_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: SupervisorDep
 ):
     with service_errors():
         await service.remove_watch(_ctx(request, session), entry_id)

@@ -1,7 +1,10 @@
 """CSRF protection for cookie-authenticated requests: a per-session token, checked on writes.
 
 HTML forms send it as the ``csrf_token`` field; htmx and fetch send ``X-CSRF-Token`` (set once
-in base.html through ``hx-headers``). Bearer-token API calls carry no cookie and need none.
+in base.html through ``hx-headers``). A Bearer-token API call that carries no session cookie
+needs none (it is authenticated by the token alone, never by a cookie: app.web.deps). Any request
+that carries a session cookie needs the token, whatever else it sends: an ``Authorization``
+header is no proof that the browser's cookie was not sent by a forged cross-site request.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ def csrf_token(request: Request) -> str:
 async def verify_csrf(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
-    if request.headers.get("authorization", "").lower().startswith("bearer "):
+    if not request.session and request.headers.get("authorization", "").lower().startswith("bearer "):
         return
     expected = request.session.get("csrf")
     sent = request.headers.get("x-csrf-token")

@@ -233,10 +233,17 @@ ApiPrincipalDep = Annotated[Principal, Depends(api_tenant_principal)]
 
 
 def _authorize(principal: Principal, roles: tuple[str, ...], scope: str | None) -> Principal:
-    """People are checked by role, tokens by scope (a token has no role to speak of)."""
+    """People are checked by role; tokens by scope AND, for a personal token, by its owner's
+    current role (a token never does more than its owner's session could). A service token has
+    no person behind it: its scopes (and its OPD binding, applied by the services) are its limit."""
     if principal.kind == "token":
         if scope is None or scope not in principal.scopes:
             raise Forbidden("Token tidak memiliki izin untuk tindakan ini (missing scope)")
+        if principal.token_kind == "personal" and principal.role not in roles:
+            raise Forbidden("Pemilik token tidak berwenang untuk tindakan ini (owner's role)")
+        if principal.token_kind == "service" and principal.opd_id is not None and "opd_staff" not in roles:
+            # Bound to one agency: only what that agency's own staff may do.
+            raise Forbidden("Token OPD tidak berwenang untuk tindakan ini (agency-bound token)")
     elif principal.role not in roles:
         raise Forbidden()
     return principal

@@ -149,6 +149,8 @@ resource "aws_ecs_task_definition" "web" {
     environment = concat(local.app_environment, [
       { name = "WEB_CONCURRENCY", value = tostring(var.web_processes) },
       { name = "GRACEFUL_SHUTDOWN_S", value = "20" },
+      # Only the load balancer (its nodes live in the public subnets) may set X-Forwarded-For.
+      { name = "TRUSTED_PROXIES", value = join(",", aws_subnet.public[*].cidr_block) },
     ])
     healthCheck = {
       command     = ["CMD", "python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8112/healthz', timeout=4).status == 200 else 1)"]

@@ -297,7 +297,13 @@ BAD_CALLS = [
     ({"caller_number": "081234567890", "notes": "x" * 2001}, "notes"),
     ({"caller_number": "081234567890", "received_at": "kemarin"}, "received_at"),
     ({"caller_number": "081234567890", "received_at": "2025-01-01T10:00:00"}, "received_at"),
-    ({"caller_number": "081234567890", "outcome": "duplicate"}, ""),
+    ({"caller_number": "081234567890", "outcome": "duplicate"}, "duplicate_of_id"),
+    # Issue 20: every 422 names its field; call times within the intake window; int4 ids; NUL.
+    ({"caller_number": "081234567890", "received_at": "1969-12-31T23:59:59Z"}, "received_at"),
+    ({"caller_number": "081234567890", "received_at": "0001-01-01T00:00:00Z"}, "received_at"),
+    ({"caller_number": "081234567890", "received_at": "2026-01-01T00:00:00+07:00"}, "received_at"),
+    ({"caller_number": "081234567890", "notes": "a\u0000b"}, "notes"),
+    ({"caller_number": "081234567890", "outcome": "duplicate", "duplicate_of_id": 2**31}, "duplicate_of_id"),
     ({"caller_number": "081234567890", "language": "bahasa-indonesia-panjang"}, "language"),
     ({"caller_number": "081234567890", "unknown": 1}, "unknown"),
 ]
@@ -333,7 +339,7 @@ BAD_INCIDENTS = [
     ({"lat": "utara", "lon": 100}, "lat"),
     ({"lat": -0.8, "lon": 200}, "lon"),
     ({"lat": 48.85, "lon": 2.35}, "lat"),  # Paris: not in Indonesia
-    ({"lat": -0.8}, ""),
+    ({"lat": -0.8}, "lon"),
     ({"priority": 5}, "priority"),
     ({"priority": 0}, "priority"),
     ({"address": "x" * 501}, "address"),

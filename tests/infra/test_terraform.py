@@ -130,6 +130,14 @@ def test_health_checks_and_graceful_shutdown(root):
     assert text.count("stopTimeout") >= 2 and '"GRACEFUL_SHUTDOWN_S", value = "20"' in text
 
 
+def test_only_the_load_balancer_subnets_are_trusted_proxies(root):
+    """The web task trusts X-Forwarded-For only from the ALB's (public) subnets, never "*"."""
+    text = (ROOT / "ecs.tf").read_text()
+    assert '{ name = "TRUSTED_PROXIES", value = join(",", aws_subnet.public[*].cidr_block) }' in text
+    assert "FORWARDED_ALLOW_IPS" not in "\n".join(p.read_text() for p in TF_FILES)
+    assert "aws_subnet.public" in str(_resource(root, "aws_lb", "main")["subnets"])
+
+
 def test_secrets_are_injected_not_inlined(root):
     text = "\n".join(p.read_text() for p in TF_FILES)
     locals_tf = (ROOT / "locals.tf").read_text()

@@ -191,9 +191,11 @@ async def test_wrong_role_is_forbidden(app, engine, victim, user_factory, platfo
             await c.aclose()
 
 
+@pytest.mark.parametrize("extra", [{}, {"authorization": "Bearer x"}], ids=["plain", "with-bearer"])
 async def test_every_cookie_write_without_csrf_token_is_403(
-    app, engine, victim, user_factory, platform_user_factory
+    app, engine, victim, user_factory, platform_user_factory, extra
 ):
+    """Also with an unrelated ``Authorization: Bearer`` header: it must not switch CSRF off."""
     tenant_admin = client_for(app)
     platform_admin = client_for(app)
     try:
@@ -211,7 +213,7 @@ async def test_every_cookie_write_without_csrf_token_is_403(
                 method,
                 fill(path, victim.slug),
                 data={"name": "x", "csrf_token": ""},
-                headers={"accept": "application/json"},
+                headers={"accept": "application/json", **extra},
             )
             checked += 1
             if needs_csrf(route):

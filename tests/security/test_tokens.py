@@ -44,6 +44,8 @@ async def test_token_shown_once_stored_hashed_and_works_only_on_its_tenant(
         "name": "PBX uji",
         "tenant": tenant_a.slug,
         "scopes": ["calls:read", "telephony:webhook"],
+        "token_kind": "service",
+        "opd_id": None,
     }
     # Tenant A's token does not exist in tenant B's schema.
     other = await client.get(f"/api/v1/t/{tenant_b.slug}/whoami", headers=auth)
@@ -104,7 +106,8 @@ async def test_expired_token_and_deactivated_owner_are_refused(
     plain = TOKEN_RE.search(resp.text).group(0)
     auth = {"authorization": f"Bearer {plain}"}
     me = await client.get(f"/api/v1/t/{tenant_a.slug}/whoami", headers=auth)
-    assert me.status_code == 200 and me.json()["role"] == "personal"
+    # A personal token acts with its owner's current role.
+    assert me.status_code == 200 and me.json()["role"] == "operator" and me.json()["token_kind"] == "personal"
     from app.auth.models import User
 
     async with db.tenant(tenant_a.slug) as s:
