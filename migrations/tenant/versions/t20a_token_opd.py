@@ -1,14 +1,14 @@
 """api_tokens.opd_id: a service token's explicit agency binding (issue 20)
 
 Revision ID: t20a
-Revises: t24a
+Revises: t22a
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "t20a"
-down_revision = "t24a"
+down_revision = "t22a"
 branch_labels = None
 depends_on = None
 
