@@ -44,7 +44,14 @@ class Call(TenantBase):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    caller_number: Mapped[str] = mapped_column(String(16))  # E.164, e.g. +6281234567890
+    # E.164 (+6281234567890); NULL when the network delivered no usable number (no SIM,
+    # withheld, "anonymous", garbage): the call is taken anyway, flagged, with the raw value.
+    caller_number: Mapped[str | None] = mapped_column(String(16))
+    caller_number_raw: Mapped[str | None] = mapped_column(String(64))
+    number_unavailable: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Handset identity from the integrator (lets AML find a call that has no number).
+    imei: Mapped[str | None] = mapped_column(String(16))
+    imsi: Mapped[str | None] = mapped_column(String(15))
     channel: Mapped[str] = mapped_column(String(8), default="voice")
     language: Mapped[str] = mapped_column(String(8), default="id")
     received_at: Mapped[datetime] = utcnow_column()

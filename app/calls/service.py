@@ -146,6 +146,8 @@ async def _require_original(session: AsyncSession, duplicate_of_id: int, call_id
 # compiled-statement cache hits on every call (building the CTE costs more CPU than running it).
 _INTAKE_COLS = (
     "caller_number",
+    "caller_number_raw",
+    "number_unavailable",
     "channel",
     "language",
     "outcome",
@@ -282,6 +284,8 @@ async def correct_call(ctx: Ctx, call_id: int, data: CallCorrection) -> Call:
         raise ConflictError(
             f"Panggilan ini terhubung ke insiden #{call.incident_id}; hasilnya harus 'emergency'"
         )
+    if values.get("caller_number") is not None:
+        values["number_unavailable"] = False  # an operator learnt the number (e.g. from the caller)
     before = snapshot(call, list(CALL_FIELDS))
     changes = _apply(call, values)
     if not changes:

@@ -14,7 +14,7 @@ import secrets as _secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, literal_column, select, update
+from sqlalchemy import bindparam, false, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,6 +127,15 @@ def _merge(call: Call, ev: CallEventIn) -> None:
         call.operator_extension = ev.operator_extension or call.operator_extension
     elif ev.type == "ended":
         call.ended_at = _earliest(call.ended_at, ts)
+    if call.caller_number is None and ev.caller_number is not None:
+        # A later event delivered the number the first one lacked.
+        call.caller_number, call.caller_number_raw, call.number_unavailable = (
+            ev.caller_number,
+            ev.caller_number_raw,
+            False,
+        )
+    call.imei = call.imei or ev.imei
+    call.imsi = call.imsi or ev.imsi
     call.called_number = call.called_number or ev.called_number
     call.trunk = call.trunk or ev.trunk
     call.telephony_state = derive_state(call)
@@ -137,7 +146,17 @@ def _lock_or_create_statement():
     """Built once: ``ins.excluded`` and the RETURNING list build a proxy for every column of
     ``calls``, which cost more CPU than running the statement (measured with bench/webhook_intake)."""
     table = Call.__table__
-    cols = ("external_id", "caller_number", "received_at", "called_number", "trunk")
+    cols = (
+        "external_id",
+        "caller_number",
+        "caller_number_raw",
+        "number_unavailable",
+        "imei",
+        "imsi",
+        "received_at",
+        "called_number",
+        "trunk",
+    )
     ins = pg_insert(Call).values(
         {c: bindparam(f"p_{c}", type_=table.c[c].type) for c in cols}
         | {"channel": "voice", "telephony_state": "ringing"}
@@ -164,6 +183,10 @@ async def _lock_or_create(session: AsyncSession, ev: CallEventIn) -> tuple[Call,
             {
                 "p_external_id": ev.call_id,
                 "p_caller_number": ev.caller_number,
+                "p_caller_number_raw": ev.caller_number_raw,
+                "p_number_unavailable": ev.number_unavailable,
+                "p_imei": ev.imei,
+                "p_imsi": ev.imsi,
                 "p_received_at": ev.occurred_at,
                 "p_called_number": ev.called_number,
                 "p_trunk": ev.trunk,
@@ -331,12 +354,12 @@ async def my_live_calls(session: AsyncSession, user_id: int) -> list[Call]:
 
 async def annotate(session: AsyncSession, calls: list[Call]) -> list[dict]:
     """Each call with its caller's 30-day prank/silent count and watch-list entry (two queries)."""
-    numbers = [c.caller_number for c in calls]
+    numbers = [c.caller_number for c in calls if c.caller_number is not None]
     rep = await triage.reputation(session, numbers)
     watch = await triage.watch_entries(session, numbers)
     out = []
     for c in calls:
-        count, entry = rep.get(c.caller_number, 0), watch.get(c.caller_number)
+        count, entry = rep.get(c.caller_number, 0), watch.get(c.caller_number)  # type: ignore[arg-type]
         out.append(
             {
                 "call": c,
@@ -351,6 +374,17 @@ async def annotate(session: AsyncSession, calls: list[Call]) -> list[dict]:
 # --- AML -----------------------------------------------------------------------------------------
 
 
+def _same_handset(model, number: str | None, imei: str | None, imsi: str | None):
+    """Match by number, IMEI or IMSI, whichever are known: a call without a SIM or with a
+    withheld number is found by its handset identity (AML carries IMEI and IMSI)."""
+    conds = [
+        col == value
+        for col, value in ((model.caller_number, number), (model.imei, imei), (model.imsi, imsi))
+        if value
+    ]
+    return or_(*conds) if conds else false()
+
+
 async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
     """Positions that arrived before the call's first event (SMS can be faster than signalling)."""
     rows = (
@@ -358,7 +392,7 @@ async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
             update(AmlLocation)
             .where(
                 AmlLocation.call_id.is_(None),
-                AmlLocation.caller_number == call.caller_number,
+                _same_handset(AmlLocation, call.caller_number, call.imei, call.imsi),
                 AmlLocation.received_at >= now() - AML_EARLY_WINDOW,
             )
             .values(call_id=call.id)
@@ -378,15 +412,16 @@ def _set_location(call: Call, lat, lon, radius, at: datetime) -> bool:
     return True
 
 
-async def ingest_aml(ctx: Ctx, caller_number: str, text: str) -> tuple[AmlLocation, Call | None]:
-    """Parse strictly (AmlError → 422 at the edge), store, and attach to the caller's live call."""
+async def ingest_aml(ctx: Ctx, caller_number: str | None, text: str) -> tuple[AmlLocation, Call | None]:
+    """Parse strictly (AmlError → 422 at the edge), store, and attach to the caller's live call
+    (found by number, IMEI or IMSI: a call without a usable number still gets its position)."""
     msg = aml.parse(text)
     session = ctx.session
     call = (
         await session.execute(
             select(Call)
             .where(
-                Call.caller_number == caller_number,
+                _same_handset(Call, caller_number, msg.imei, msg.imsi),
                 Call.telephony_state.in_(("ringing", "answered", "transferred")),
                 Call.received_at >= now() - AML_CALL_WINDOW,
             )

@@ -140,9 +140,9 @@ async def test_same_event_id_is_refused_even_after_redis_forgets(client, tel, re
 
 async def test_invalid_payload_is_422_and_does_not_burn_the_event_id(client, db, tel):
     ev = event("ringing", new_id("c"))
-    resp = await post_signed(client, tel.slug, tel.secret, {**ev, "caller_number": "bukan nomor"})
+    resp = await post_signed(client, tel.slug, tel.secret, {**ev, "imei": "bukan imei"})
     assert resp.status_code == 422
-    assert any(e["field"] == "caller_number" for e in resp.json()["errors"])
+    assert any(e["field"] == "imei" for e in resp.json()["errors"])
     for bad in (
         {**ev, "type": "exploded"},
         {**ev, "surprise": 1},
