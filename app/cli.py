@@ -115,7 +115,8 @@ def db_upgrade(
     report: Path = typer.Option(None, help="write a per-tenant JSON report (ok / failed+error / skipped)"),
 ):
     """Migrate public, then every tenant schema that is behind, under an advisory lock."""
-    ok = run_deploy(_database_url(), workers, report)
+    # A session advisory lock guards the deploy: it needs a direct connection, not PgBouncer.
+    ok = run_deploy(get_settings().migrate_database_url or _database_url(), workers, report)
     raise typer.Exit(0 if ok else 1)
 
 

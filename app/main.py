@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_async_engine(settings)
-        app.state.db = Database(engine)
+        app.state.db = Database(engine, prepare_threshold=settings.db_prepare_threshold)
         app.state.registry = TenantRegistry(engine, ttl_s=settings.tenant_cache_ttl_s)
         # One Redis client for everything (arq's pool is a redis-py client): a request's live
         # notice and SLA timer then share one pipeline after its commit (app.events).

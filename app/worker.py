@@ -20,7 +20,10 @@ from app.events import load_subscribers
 async def startup(ctx: dict) -> None:
     settings = get_settings()
     ctx["settings"] = settings
-    ctx["db"] = Database(make_async_engine(settings, pool_size=5, max_overflow=5))
+    ctx["db"] = Database(
+        make_async_engine(settings, pool_size=5, max_overflow=5),
+        prepare_threshold=settings.db_prepare_threshold,
+    )
     jobs.set_queue(ctx["redis"])
     load_subscribers()
 
