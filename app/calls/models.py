@@ -126,3 +126,16 @@ class EventLog(TenantBase):
     actor_label: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = utcnow_column()
     data: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class IdempotencyKey(TenantBase):
+    """A client's retry key (``Idempotency-Key`` header) and what its first request created, so
+    a repeat is answered with the same incident/dispatches instead of writing them again.
+    Written in the creating transaction: concurrent repeats wait on this row and find it."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)  # "incident", "dispatch:<incident id>"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    entity_ids: Mapped[list] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = utcnow_column()
