@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from contextlib import asynccontextmanager
 
+import psycopg
 from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from psycopg_pool import PoolTimeout
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -23,12 +27,15 @@ from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
 from app.events import load_subscribers
+from app.outage import REDIS_DOWN, RETRY_AFTER_S, which
 from app.tenancy.registry import TenantRegistry
 from app.web.deps import session_user_loader
 from app.web.errors import LoginRequired
 from app.web.hosts import TenantHostMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.templating import is_htmx, render
+
+log = logging.getLogger(__name__)
 
 
 def _wants_html(request: Request) -> bool:
@@ -138,6 +145,45 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
+
+    outage_classes = (
+        sa_exc.DBAPIError,  # the specific handlers (DataError) still win for their classes
+        sa_exc.TimeoutError,
+        psycopg.Error,
+        PoolTimeout,
+        *REDIS_DOWN,
+    )
+
+    async def outage(request: Request, exc: Exception):
+        """PostgreSQL or Redis down: 503 + Retry-After, never a bare 500. Anything else of these
+        classes (a constraint violation, a bug) is not an outage and stays a 500."""
+        kind = which(exc)
+        if kind is None:
+            raise exc
+        log.warning("%s unavailable during %s %s: %s", kind, request.method, request.url.path, exc)
+        detail = (
+            "Basis data sementara tidak dapat dihubungi"
+            if kind == "database"
+            else "Layanan antrean (Redis) sementara tidak dapat dihubungi"
+        )
+        detail += f"; coba lagi dalam {RETRY_AFTER_S} detik (service unavailable)."
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        if _wants_html(request) and not is_htmx(request):
+            return render(
+                request,
+                "unavailable.html",
+                {"detail": detail, "retry_after": RETRY_AFTER_S},
+                status_code=503,
+                headers=headers,
+            )
+        return JSONResponse(
+            {"detail": detail, "unavailable": kind, "retry_after": RETRY_AFTER_S},
+            status_code=503,
+            headers=headers,
+        )
+
+    for cls in outage_classes:
+        app.add_exception_handler(cls, outage)
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError):

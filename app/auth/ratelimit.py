@@ -8,7 +8,13 @@ console from elsewhere; the per-IP cap stops one source from spraying many accou
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
+import time
+
+from app.outage import REDIS_DOWN
+
+log = logging.getLogger(__name__)
 
 FREE_FAILURES = 5  # failures per account+IP before the first lockout
 BASE_LOCK_S = 30  # first lockout; doubles with every further failure
@@ -24,17 +30,100 @@ def wait_message(seconds: int) -> str:
     return f"Terlalu banyak percobaan masuk yang gagal. Demi keamanan, coba lagi dalam {when}."
 
 
+class _Local:
+    """The same counters in this process's memory: used while Redis is unreachable, so login
+    keeps working (and keeps being throttled, per process) instead of failing. Bounded: the
+    oldest entries go first past ``max_keys``."""
+
+    def __init__(self, max_keys: int = 50_000):
+        self._data: dict[str, tuple[int, float]] = {}
+        self._max = max_keys
+
+    def _live(self, key: str) -> tuple[int, float] | None:
+        hit = self._data.get(key)
+        if hit is not None and hit[1] <= time.monotonic():
+            del self._data[key]
+            return None
+        return hit
+
+    def ttl_ms(self, key: str) -> int:
+        hit = self._live(key)
+        return -2 if hit is None else int((hit[1] - time.monotonic()) * 1000)
+
+    def get(self, key: str) -> int | None:
+        hit = self._live(key)
+        return None if hit is None else hit[0]
+
+    def incr(self, key: str, ttl_s: float, keep_ttl: bool) -> int:
+        hit = self._live(key)
+        value = (hit[0] if hit else 0) + 1
+        expires = hit[1] if (hit and keep_ttl) else time.monotonic() + ttl_s
+        self._set(key, value, expires)
+        return value
+
+    def set(self, key: str, ttl_s: float) -> None:
+        self._set(key, 1, time.monotonic() + ttl_s)
+
+    def _set(self, key: str, value: int, expires: float) -> None:
+        self._data.pop(key, None)
+        self._data[key] = (value, expires)
+        while len(self._data) > self._max:
+            self._data.pop(next(iter(self._data)))
+
+    def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._data.pop(key, None)
+
+
+_local = _Local()
+
+
 class LoginLimiter:
+    """Redis first; while Redis is down, the per-process ``_Local`` counters (logged)."""
+
     def __init__(self, redis, scope: str):
         self.redis = redis
         self.scope = scope
+
+    async def retry_after(self, email: str, ip: str) -> int:
+        try:
+            return await self._retry_after(email, ip)
+        except REDIS_DOWN:
+            log.warning("login limiter: Redis unreachable, using this process's counters", exc_info=True)
+            _, lock_key, ip_key = self._keys(email, ip)
+            wait = max(0, _local.ttl_ms(lock_key)) / 1000
+            if (_local.get(ip_key) or 0) >= IP_MAX_FAILURES:
+                wait = max(wait, max(0, _local.ttl_ms(ip_key)) / 1000)
+            return math.ceil(wait)
+
+    async def failed(self, email: str, ip: str) -> int:
+        try:
+            return await self._failed(email, ip)
+        except REDIS_DOWN:
+            log.warning("login limiter: Redis unreachable, counting in this process", exc_info=True)
+            fail_key, lock_key, ip_key = self._keys(email, ip)
+            failures = _local.incr(fail_key, FAILURE_MEMORY_S, keep_ttl=False)
+            _local.incr(ip_key, IP_WINDOW_S, keep_ttl=True)
+            if failures < FREE_FAILURES:
+                return 0
+            lock_s = min(MAX_LOCK_S, BASE_LOCK_S * 2 ** (failures - FREE_FAILURES))
+            _local.set(lock_key, lock_s)
+            return lock_s
+
+    async def succeeded(self, email: str, ip: str) -> None:
+        fail_key, lock_key, _ = self._keys(email, ip)
+        _local.delete(fail_key, lock_key)
+        try:
+            await self.redis.delete(fail_key, lock_key)
+        except REDIS_DOWN:
+            log.warning("login limiter: Redis unreachable, could not clear counters", exc_info=True)
 
     def _keys(self, email: str, ip: str) -> tuple[str, str, str]:
         account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
         base = f"siaga112:login:{self.scope}"
         return f"{base}:fail:{account}:{ip}", f"{base}:lock:{account}:{ip}", f"siaga112:login:ip:{ip}"
 
-    async def retry_after(self, email: str, ip: str) -> int:
+    async def _retry_after(self, email: str, ip: str) -> int:
         """Seconds the caller must wait before another attempt (0: may try now)."""
         _, lock_key, ip_key = self._keys(email, ip)
         pipe = self.redis.pipeline()
@@ -47,7 +136,7 @@ class LoginLimiter:
             wait = max(wait, max(0, ip_ms) / 1000)
         return math.ceil(wait)
 
-    async def failed(self, email: str, ip: str) -> int:
+    async def _failed(self, email: str, ip: str) -> int:
         """Count a failure; returns the lockout it triggered (0: none yet)."""
         fail_key, lock_key, ip_key = self._keys(email, ip)
         pipe = self.redis.pipeline()
@@ -61,7 +150,3 @@ class LoginLimiter:
         lock_s = min(MAX_LOCK_S, BASE_LOCK_S * 2 ** (failures - FREE_FAILURES))
         await self.redis.set(lock_key, 1, ex=lock_s)
         return lock_s
-
-    async def succeeded(self, email: str, ip: str) -> None:
-        fail_key, lock_key, _ = self._keys(email, ip)
-        await self.redis.delete(fail_key, lock_key)
