@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # `siaga112 db upgrade` holds a SESSION advisory lock for the whole deploy: give it a direct
     # PostgreSQL URL when DATABASE_URL points at PgBouncer in transaction mode (default: DATABASE_URL).
     migrate_database_url: str = ""
+    # Namespace of every Redis key, queue and channel (app/namespace.py); empty: derived from
+    # the database name and the Redis DB index, so two deployments on one Redis never mix.
+    redis_prefix: str = ""
     tenant_cache_ttl_s: float = 5.0
     # Objects allocated between cyclic-GC passes (CPython's default is 700). A web process makes
     # tens of thousands of short-lived objects per second; at 700 the collector runs hundreds of

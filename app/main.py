@@ -20,7 +20,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from app import jobs
+from app import jobs, namespace
 from app.calls.intake import IntakeQueue
 from app.config import STATIC_DIR, Settings, get_settings
 from app.db.database import Database
@@ -65,7 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = TenantRegistry(engine, ttl_s=settings.tenant_cache_ttl_s)
         # One Redis client for everything (arq's pool is a redis-py client): a request's live
         # notice and SLA timer then share one pipeline after its commit (app.events).
-        app.state.arq = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        app.state.arq = namespace.tag(
+            await create_pool(
+                RedisSettings.from_dsn(settings.redis_url), default_queue_name=namespace.queue_name(settings)
+            ),
+            settings,
+        )
         app.state.redis = app.state.arq
         jobs.set_queue(app.state.arq)
         app.state.intake = IntakeQueue(app.state.db, app.state.redis)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from arq.connections import RedisSettings
 
-from app import jobs
+from app import jobs, namespace
 from app.config import get_settings
 from app.db import models  # noqa: F401
 from app.db.database import Database
@@ -24,7 +24,7 @@ async def startup(ctx: dict) -> None:
         make_async_engine(settings, pool_size=5, max_overflow=5),
         prepare_threshold=settings.db_prepare_threshold,
     )
-    jobs.set_queue(ctx["redis"])
+    jobs.set_queue(namespace.tag(ctx["redis"], settings))
     load_subscribers()
 
 
@@ -59,6 +59,8 @@ class WorkerSettings:
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url or "redis://127.0.0.1:6379")
+    # Every deployment its own queue (and health-check key, which arq derives from it).
+    queue_name = namespace.queue_name()
     max_jobs = 50
     job_timeout = 60
     keep_result = 60

@@ -12,6 +12,7 @@ import logging
 import math
 import time
 
+from app import namespace
 from app.outage import REDIS_DOWN
 
 log = logging.getLogger(__name__)
@@ -120,8 +121,9 @@ class LoginLimiter:
 
     def _keys(self, email: str, ip: str) -> tuple[str, str, str]:
         account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
-        base = f"siaga112:login:{self.scope}"
-        return f"{base}:fail:{account}:{ip}", f"{base}:lock:{account}:{ip}", f"siaga112:login:ip:{ip}"
+        ns = namespace.of(self.redis)
+        base = f"{ns}:login:{self.scope}"
+        return f"{base}:fail:{account}:{ip}", f"{base}:lock:{account}:{ip}", f"{ns}:login:ip:{ip}"
 
     async def _retry_after(self, email: str, ip: str) -> int:
         """Seconds the caller must wait before another attempt (0: may try now)."""

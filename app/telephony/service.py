@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, false, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import events
+from app import events, namespace
 from app.audit.service import record
 from app.auth.models import User
 from app.auth.principal import Principal
@@ -74,8 +74,8 @@ class EventResult:
 # --- replay protection ---------------------------------------------------------------------------
 
 
-def _replay_key(slug: str, event_id: str) -> str:
-    return f"tel:evt:{slug}:{event_id}"
+def _replay_key(slug: str, event_id: str, redis=None) -> str:
+    return namespace.key(redis, "tel", "evt", slug, event_id)
 
 
 async def claim_event_id(redis, slug: str, event_id: str) -> bool:
@@ -83,7 +83,7 @@ async def claim_event_id(redis, slug: str, event_id: str) -> bool:
     if redis is None:
         return True
     try:
-        return bool(await redis.set(_replay_key(slug, event_id), b"1", nx=True, ex=REPLAY_TTL_S))
+        return bool(await redis.set(_replay_key(slug, event_id, redis), b"1", nx=True, ex=REPLAY_TTL_S))
     except Exception:
         log.warning("redis unavailable for replay check; falling back to the database", exc_info=True)
         return True
@@ -93,7 +93,7 @@ async def release_event_id(redis, slug: str, event_id: str) -> None:
     """Processing failed: let the integrator's retry through."""
     if redis is not None:
         try:
-            await redis.delete(_replay_key(slug, event_id))
+            await redis.delete(_replay_key(slug, event_id, redis))
         except Exception:
             log.warning("could not release replay key %s", event_id, exc_info=True)
 

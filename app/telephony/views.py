@@ -72,7 +72,7 @@ async def stream(request: Request, tenant: TenantDep, user: OperatorDep):
 
     async def events():
         pubsub = redis.pubsub()
-        await pubsub.subscribe(live.channel(tenant.slug))
+        await pubsub.subscribe(live.channel(tenant.slug, redis))
         try:
             yield "retry: 3000\n\n"
             while not await request.is_disconnected():
