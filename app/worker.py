@@ -6,7 +6,12 @@ explicit argument and must be idempotent: arq may run a job more than once.
 
 from __future__ import annotations
 
-from arq.connections import RedisSettings
+import asyncio
+import logging
+import time
+
+from arq.connections import RedisSettings, create_pool
+from arq.worker import Worker, get_kwargs
 
 from app import jobs, namespace
 from app.config import get_settings
@@ -15,6 +20,11 @@ from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.discovery import import_domain_modules
 from app.events import load_subscribers
+from app.outage import which
+
+log = logging.getLogger("app.worker")
+BACKOFF_START_S = 0.2
+BACKOFF_MAX_S = 2.0  # short: a breach due during an outage must be recorded soon after recovery
 
 
 async def startup(ctx: dict) -> None:
@@ -69,3 +79,76 @@ class WorkerSettings:
     job_completion_wait = 25
     # arq refreshes its health key this often; the container HEALTHCHECK reads it (docker/healthcheck.py).
     health_check_interval = 30
+
+
+class ResilientWorker(Worker):
+    """arq's worker, except that losing Redis or PostgreSQL is never fatal.
+
+    arq's poll loop lets a ``ConnectionError`` escape and the process ends (Redis gone for 2 s
+    was enough). Here every poll that fails on an outage is logged and retried with backoff
+    (0.2 s doubling to 2 s); when the dependencies answer again the SLA reconciliation runs at
+    once (Redis may have lost its timers), instead of at the next 30-second cron tick. Errors
+    that are not outages still end the worker, as before.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._backoff = BACKOFF_START_S
+        self._outage_since: float | None = None
+        self._recovering: asyncio.Task | None = None
+
+    async def main(self) -> None:
+        while self._pool is None:  # Redis down at start: wait for it rather than exit
+            try:
+                self._pool = await create_pool(
+                    self.redis_settings,
+                    job_deserializer=self.job_deserializer,
+                    job_serializer=self.job_serializer,
+                    default_queue_name=self.queue_name,
+                    expires_extra_ms=self.expires_extra_ms,
+                )
+            except Exception as exc:
+                if which(exc) is None:
+                    raise
+                log.warning("worker: Redis unavailable at start (%s); retrying in %.1f s", exc, self._backoff)
+                await self._wait()
+        self._backoff = BACKOFF_START_S
+        await super().main()
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except Exception as exc:
+            kind = which(exc)
+            if kind is None:
+                raise
+            if self._outage_since is None:
+                self._outage_since = time.monotonic()
+            log.warning("worker: %s unavailable (%s); retrying in %.1f s", kind, exc, self._backoff)
+            await self._wait()
+            return
+        if self._outage_since is not None:
+            log.warning(
+                "worker: dependencies answer again after %.1f s; reconciling SLA timers now",
+                time.monotonic() - self._outage_since,
+            )
+            self._outage_since, self._backoff = None, BACKOFF_START_S
+            self._recovering = asyncio.create_task(self._reconcile(), name="recover-reconcile")
+
+    async def _wait(self) -> None:
+        await asyncio.sleep(self._backoff)
+        self._backoff = min(BACKOFF_MAX_S, self._backoff * 2)
+
+    async def _reconcile(self) -> None:
+        from app.sla.jobs import sla_reconcile
+
+        try:
+            totals = await sla_reconcile(self.ctx)
+            log.warning("worker: post-outage reconciliation %s", totals)
+        except Exception:
+            log.exception("worker: post-outage reconciliation failed (the 30 s cron retries)")
+
+
+def run() -> None:
+    """``siaga112 worker``: the resilient worker with WorkerSettings (signals as in arq)."""
+    ResilientWorker(**get_kwargs(WorkerSettings)).run()
