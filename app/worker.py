@@ -25,6 +25,7 @@ from app.outage import which
 log = logging.getLogger("app.worker")
 BACKOFF_START_S = 0.2
 BACKOFF_MAX_S = 2.0  # short: a breach due during an outage must be recorded soon after recovery
+CATCH_UP_ROUNDS = 3
 
 
 async def startup(ctx: dict) -> None:
@@ -113,7 +114,23 @@ class ResilientWorker(Worker):
                 log.warning("worker: Redis unavailable at start (%s); retrying in %.1f s", exc, self._backoff)
                 await self._wait()
         self._backoff = BACKOFF_START_S
-        await super().main()
+        catch_up = asyncio.create_task(self._catch_up(), name="startup-catch-up")
+        try:
+            await super().main()
+        finally:
+            catch_up.cancel()
+
+    async def _catch_up(self) -> None:
+        """Right after a (re)start, reconcile a few more times, OVERDUE_GRACE apart: timers that
+        fell due while no worker ran may sit behind the dead worker's in-progress keys (arq
+        keeps them for job_timeout + 10 s), and the reconciliation fires overdue clocks itself."""
+        from app.sla.service import OVERDUE_GRACE
+
+        while "db" not in self.ctx:  # noqa: ASYNC110 (on_startup, run by arq, sets it; no event to wait on)
+            await asyncio.sleep(0.2)
+        for _ in range(CATCH_UP_ROUNDS):
+            await asyncio.sleep(OVERDUE_GRACE.total_seconds() + 1)
+            await self._reconcile()
 
     async def _poll_iteration(self) -> None:
         try:
@@ -144,7 +161,7 @@ class ResilientWorker(Worker):
 
         try:
             totals = await sla_reconcile(self.ctx)
-            log.warning("worker: post-outage reconciliation %s", totals)
+            log.info("worker: catch-up reconciliation %s", totals)
         except Exception:
             log.exception("worker: post-outage reconciliation failed (the 30 s cron retries)")
 

@@ -120,19 +120,15 @@ class AppProcess:
             ]
         else:
             argv = [sys.executable, "-m", "app.cli", "worker"]
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("a"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.log.open("a") as out:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         if self.kind == "web":
             _wait_port(self.port, 60, "the web process", self.proc)
         else:
             deadline = time.monotonic() + 60
-            while "Starting worker" not in self.log.read_text()[seen:]:
+            while b"Starting worker" not in self.log.read_bytes()[seen:]:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the worker did not start:\n" + self.log.read_text()[-3000:])
                 time.sleep(0.1)
