@@ -1,14 +1,14 @@
 """calls without a usable caller number: raw value, flag, handset identity (IMEI/IMSI)
 
 Revision ID: t19a
-Revises: t0002
+Revises: t24a
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "t19a"
-down_revision = "t0002"
+down_revision = "t24a"
 branch_labels = None
 depends_on = None
 
