@@ -13,6 +13,7 @@ from arq.constants import default_queue_name, job_key_prefix
 from arq.jobs import deserialize_job
 
 from app import jobs
+from tests.sla.conftest import _reclaim
 
 WRITTEN_AGAINST = "0.26.3"
 RECHECK = (
@@ -33,10 +34,12 @@ async def two_pools(settings):
     ours = await create_pool(base)
     theirs = await create_pool(base)
     await ours.flushdb()
+    await _reclaim(ours)
     jobs.set_queue(ours)
     yield ours, theirs
     jobs.set_queue(None)
     await ours.flushdb()
+    await _reclaim(ours)
     await ours.aclose()
     await theirs.aclose()
 

@@ -31,11 +31,21 @@ async def arq_pool(settings):
     """The run's own Redis db, flushed, installed as the app's queue."""
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     await pool.flushdb()
+    await _reclaim(pool)
     jobs.set_queue(pool)
     yield pool
     jobs.set_queue(None)  # this loop falls back to the queue it had before (see app/jobs.py)
     await pool.flushdb()
+    await _reclaim(pool)
     await pool.aclose()
+
+
+async def _reclaim(pool) -> None:
+    """FLUSHDB also drops this run's claim on its Redis index (tests/conftest.py): put it back, or
+    another test run on this machine takes the same index and the two runs' workers and keys mix."""
+    from tests.conftest import REDIS_TOKEN
+
+    await pool.set("siaga112:test-claim", REDIS_TOKEN, ex=3600)
 
 
 @pytest.fixture
