@@ -98,7 +98,7 @@ async def test_redis_prefix_separates_channels_and_queues_on_one_db_index(settin
         # The call's SLA answer timer went to dep-a's own queue, not arq's shared default.
         mine = await client.zrange("dep-a:arq:queue", 0, -1)
         assert mine
-        assert all(await client.zscore("arq:queue", job) is None for job in mine)
+        assert [job for job in mine if await client.zscore("arq:queue", job) is not None] == []
     finally:
         await client.delete("dep-a:arq:queue")
         await client.aclose()
