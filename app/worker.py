@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any, cast
 
 from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker, get_kwargs
@@ -92,7 +93,7 @@ class ResilientWorker(Worker):
     that are not outages still end the worker, as before.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._backoff = BACKOFF_START_S
         self._outage_since: float | None = None
@@ -168,4 +169,4 @@ class ResilientWorker(Worker):
 
 def run() -> None:
     """``siaga112 worker``: the resilient worker with WorkerSettings (signals as in arq)."""
-    ResilientWorker(**get_kwargs(WorkerSettings)).run()
+    ResilientWorker(**get_kwargs(cast(Any, WorkerSettings))).run()
