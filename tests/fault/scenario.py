@@ -15,7 +15,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -120,7 +120,13 @@ async def run(work: Path, report=print, intake_s: float = 24.0) -> Result:
         async with httpx.AsyncClient(headers=headers, timeout=5.0) as client:
 
             async def post(key: str) -> None:
-                body = {"caller_number": f"0812{uuid.uuid4().int % 10**8:08d}", "external_id": key}
+                # Rung 12 s ago: its 15 s answer deadline falls 3 s later, inside the next fault.
+                received = (datetime.now(UTC) - timedelta(seconds=12)).isoformat()
+                body = {
+                    "caller_number": f"0812{uuid.uuid4().int % 10**8:08d}",
+                    "external_id": key,
+                    "received_at": received,
+                }
                 at = time.monotonic()
                 try:
                     status: int | str = (await client.post(base, json=body)).status_code
