@@ -267,7 +267,11 @@ async def existing_call_form(
         request,
         session,
         call=call,
-        form={"caller_number": call.caller_number, "channel": call.channel, "notes": call.notes or ""},
+        form={
+            "caller_number": call.caller_number or call.caller_number_raw or "",
+            "channel": call.channel,
+            "notes": call.notes or "",
+        },
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.audit.service import record, snapshot
+from app.calls import idempotency
 from app.calls.errors import ConflictError, DeniedError, InvalidInput, NotFoundError
 from app.calls.models import Incident
 from app.calls.service import Ctx, finish, get_incident, log_event, now
@@ -163,8 +164,15 @@ async def dispatch_incident(ctx: Ctx, incident_id: int, data: DispatchCreate) ->
         await events.emit(
             ctx.session, "dispatch.created", ctx.tenant, actor_id=ctx.actor_id, dispatch=d, incident=incident
         )
+    await idempotency.remember(
+        ctx.session, dispatch_scope(incident.id), ctx.idempotency_key, [d.id for d in created]
+    )
     await finish(ctx, "dispatches", "incidents")
     return created
+
+
+def dispatch_scope(incident_id: int) -> str:
+    return f"dispatch:{incident_id}"
 
 
 async def get_dispatch(session: AsyncSession, dispatch_id: int, *, lock: bool = False) -> Dispatch:
