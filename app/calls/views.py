@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from app import live
+from app import glossary, live
 from app.bounds import OutOfBounds, parse_int
 from app.calls import service
 from app.calls.errors import InvalidInput, NotFoundError, ServiceError
@@ -29,15 +29,18 @@ from app.web.templating import render
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["console (HTML)"])
 
 KEEPALIVE_S = 15.0
-OUTCOME_BUTTONS = [  # value, label, shortcut key (Alt+key), css
-    ("emergency", "Darurat", "E", "danger"),
-    ("non_emergency_info", "Informasi", "I", "info"),
-    ("prank", "Iseng / prank", "P", "muted"),
-    ("silent", "Diam / silent", "S", "muted"),
-    ("misdial", "Salah sambung", "M", "muted"),
-    ("duplicate", "Duplikat", "D", "muted"),
+OUTCOME_BUTTONS = [  # value, label (app.glossary), shortcut key (Alt+key), css
+    (value, glossary.OUTCOME[value], key, css)
+    for value, key, css in (
+        ("emergency", "E", "danger"),
+        ("non_emergency_info", "I", "info"),
+        ("prank", "P", "muted"),
+        ("silent", "S", "muted"),
+        ("misdial", "M", "muted"),
+        ("duplicate", "D", "muted"),
+    )
 ]
-OUTCOME_LABELS = {v: label for v, label, _, _ in OUTCOME_BUTTONS}
+OUTCOME_LABELS = glossary.OUTCOME
 CALL_FORM_FIELDS = ("caller_number", "channel", "language", "outcome", "duplicate_of_id", "notes")
 INCIDENT_FORM_FIELDS = (
     "category_id",
