@@ -40,7 +40,13 @@ OUTCOME = {
     "misdial": "Salah sambung",
     "duplicate": "Duplikat",
 }
-CHANNEL = {"voice": "Telepon", "sms": "SMS", "app": "Aplikasi", "walk_in": "Datang langsung"}
+CHANNEL = {
+    "voice": "Telepon",
+    "sms": "SMS",
+    "whatsapp": "WhatsApp",
+    "app": "Aplikasi",
+    "walk_in": "Datang langsung",
+}
 TELEPHONY_STATE = {
     "ringing": "Berdering",
     "answered": "Dijawab",

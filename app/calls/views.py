@@ -188,6 +188,8 @@ async def live_stream(request: Request, tenant: TenantDep, user: TenantUserDep):
 @router.get("/fragments/calls", include_in_schema=False)
 async def calls_fragment(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep):
     active, _ = await service.list_calls(session, active=True, per_page=30)
+    # A call this operator answered through telephony is already in "Panggilan aktif Anda" (panel).
+    active = [c for c in active if not (c.operator_id == user.id and c.external_id and c.ended_at is None)]
     recent, _ = await service.list_calls(session, per_page=15)
     return render(
         request, "calls/_calls.html", {"active": active, "recent": recent, "labels": OUTCOME_LABELS}
@@ -274,11 +276,12 @@ async def existing_call_form(
     )
 
 
-async def _reload(session, call):
-    """After a rollback ORM objects are expired; the error page still needs the call."""
-    if call is None:
+async def _reload(session, call_id: int | None):
+    """After a rollback ORM objects are expired; the re-shown form still needs its call (by id,
+    read before the rollback: an expired object no longer knows it)."""
+    if call_id is None:
         return None
-    return await session.get(Call, call.id, populate_existing=True) if "id" in call.__dict__ else None
+    return await session.get(Call, call_id, populate_existing=True)
 
 
 async def _get_or_404(coro):
@@ -321,14 +324,21 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
     except ValueError:  # never Python's own text (e.g. "invalid literal for int()") to the operator
         errors = {"__all__": "Data tidak valid; periksa isian formulir"}
     if errors:
+        call_id = call.id if existing_id and call is not None and "id" in call.__dict__ else None
         await session.rollback()
-        call = await _reload(session, call if existing_id else None)
+        call = await _reload(session, call_id)
         return await _call_form(request, session, form=dict(form), errors=errors, status_code=422, call=call)
     label = OUTCOME_LABELS.get(call.outcome or "", "tanpa hasil")
+    # The incident form has no number field: console.js refreshes the caller's history box itself.
+    logged = {"callerChanged": {"number": call.caller_number}}
     if call.outcome == "emergency" and call.incident_id is None:
         return await _incident_form(
-            request, session, call, headers=_toast(f"Panggilan #{call.id} dicatat: darurat — isi insiden")
+            request,
+            session,
+            call,
+            headers=_toast(f"Panggilan #{call.id} dicatat: darurat — isi insiden", **logged),
         )
+    # (the blank form that follows loads the history of whatever number is typed next)
     return await _call_form(request, session, headers=_toast(f"Panggilan #{call.id} dicatat: {label}"))
 
 
@@ -352,9 +362,10 @@ async def open_incident(request: Request, tenant: TenantDep, session: TenantSess
         except ServiceError as exc:
             errors = {"__all__": exc.message}
     if errors:
+        call_id = call.id if call is not None else None
         await session.rollback()
         return await _incident_form(
-            request, session, await _reload(session, call), form=dict(form), errors=errors, status_code=422
+            request, session, await _reload(session, call_id), form=dict(form), errors=errors, status_code=422
         )
     return await _dispatch_form(
         request, session, incident, headers=_toast(f"Insiden #{incident.id} dibuka — pilih OPD")

@@ -40,6 +40,7 @@ templates.env.filters["label"] = glossary.label
 templates.env.filters["dur"] = glossary.duration
 templates.env.filters["audit_action"] = glossary.audit_action
 templates.env.globals["audit_change"] = glossary.audit_change
+templates.env.globals["glossary_items"] = lambda vocabulary: list(glossary.VOCABULARIES[vocabulary].items())
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200, headers=None):
