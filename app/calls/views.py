@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
+from sqlalchemy import select
 
 from app import glossary, live
 from app.bounds import OutOfBounds, parse_int
@@ -20,8 +21,17 @@ from app.calls.phone import normalize_phone
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
 from app.dispatch import service as dispatching
 from app.dispatch.schemas import DispatchCreate
+from app.tenancy.mapview import map_view
+from app.tenancy.models import Tenant
 from app.web.csrf import verify_csrf
-from app.web.deps import OperatorDep, TenantDep, TenantSessionDep, TenantUserDep
+from app.web.deps import (
+    OperatorDep,
+    PublicSessionDep,
+    SettingsDep,
+    TenantDep,
+    TenantSessionDep,
+    TenantUserDep,
+)
 from app.web.errors import NotFound
 from app.web.params import PathId
 from app.web.templating import render
@@ -119,10 +129,18 @@ async def _dispatch_form(request, session, incident, *, errors=None, status_code
 
 
 @router.get("/", include_in_schema=False)
-async def console(request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep):
+async def console(
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    user: TenantUserDep,
+    public: PublicSessionDep,
+    settings: SettingsDep,
+):
     if user.role == "opd_staff":
         return RedirectResponse(f"/t/{tenant.slug}/opd", status_code=303)
     recent = (await service.list_calls(session, outcome="emergency", per_page=15))[0]
+    row = (await public.execute(select(Tenant).where(Tenant.id == tenant.id))).scalar_one()
     return render(
         request,
         "calls/console.html",
@@ -133,6 +151,7 @@ async def console(request: Request, tenant: TenantDep, session: TenantSessionDep
             "call": None,
             "buttons": OUTCOME_BUTTONS,
             "recent_emergencies": recent,
+            "map_view": map_view(row, settings),
         },
     )
 

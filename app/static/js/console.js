@@ -45,12 +45,8 @@
 
   // --- map --------------------------------------------------------------------------------------
   var map = null, incidentLayer = null, pin = null;
-  if (window.L && document.getElementById("map")) {
-    map = window.L.map("map", {zoomControl: true}).setView([-2.5, 118], 5);
-    window.L.tileLayer("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", {
-      subdomains: "abc", maxZoom: 19,
-      attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
-    }).addTo(map);
+  if (window.L && window.siagaMakeMap && document.getElementById("map")) {
+    map = window.siagaMakeMap(document.getElementById("map"));  // home view, tiles: app/static/js/map.js
     incidentLayer = window.L.layerGroup().addTo(map);
     window.siagaMap = map;
     map.on("click", function (evt) {
