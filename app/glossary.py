@@ -83,26 +83,50 @@ ENTITY = {
 }
 # Audit actions: the first part names the subject, the second what happened.
 AUDIT_VERB = {
+    "create": "dibuat",
     "created": "dibuat",
-    "updated": "diubah",
-    "deleted": "dihapus",
-    "saved": "disimpan",
+    "update": "diubah",
+    "delete": "dihapus",
     "policy_saved": "kebijakan disimpan",
     "policy_deleted": "kebijakan dihapus",
-    "login": "masuk",
-    "logout": "keluar",
-    "failed": "gagal",
-    "invited": "diundang",
-    "activated": "diaktifkan",
-    "deactivated": "dinonaktifkan",
-    "role_changed": "peran diubah",
-    "reset": "sandi diatur ulang",
-    "revoked": "dicabut",
-    "verified": "diverifikasi",
-    "sent_back": "dikembalikan",
-    "submitted": "diajukan",
+    "success": "berhasil",
+    "failure": "gagal",
+    "everywhere": "dari semua perangkat",
+    "activate": "diaktifkan",
+    "deactivate": "dinonaktifkan",
+    "invite": "diundang",
+    "role": "peran diubah",
+    "reset_password": "tautan atur ulang sandi dibuat",
+    "set_password": "sandi ditetapkan",
+    "claimed": "diangkat",
+    "corrected": "dikoreksi",
+    "done": "selesai",
+    "call_attached": "panggilan digabungkan",
+    "opened": "dibuka",
+    "apply": "diterapkan",
+    "secret_rotated": "rahasia webhook diganti",
+    "map_saved": "peta disimpan",
+    "resubmit": "dikirim ulang",
+    "signup": "mendaftar",
+    "added": "ditambahkan",
+    "removed": "dihapus",
+    "configure": "diatur",
+    "issue": "dibuat",
+    "revoke": "dicabut",
 }
-AUDIT_SUBJECT = {**ENTITY, "login": "Masuk", "sla": "SLA", "token": "Token API", "sso": "SSO"}
+AUDIT_SUBJECT = {
+    **ENTITY,
+    "login": "Masuk",
+    "logout": "Keluar",
+    "sla": "SLA",
+    "token": "Token API",
+    "sso": "SSO",
+    "area": "Wilayah",
+    "callback": "Telepon balik",
+    "manifest": "Manifes",
+    "telephony": "Telepon",
+    "watch": "Daftar pantauan",
+}
 
 VOCABULARIES: dict[str, Mapping[str, str]] = {
     "role": ROLE,
@@ -145,7 +169,9 @@ def audit_action(action: str | None) -> str:
     words = AUDIT_SUBJECT.get(subject, subject.replace("_", " ").capitalize())
     if not verb:
         return words
-    return f"{words}: {AUDIT_VERB.get(verb, verb.replace('_', ' ').replace('.', ' '))}"
+    last = verb.rsplit(".", 1)[-1]  # "kecamatan.create": the last part says what happened
+    detail = verb.rsplit(".", 1)[0].replace("_", " ") + " " if "." in verb else ""
+    return f"{words}: {detail}{AUDIT_VERB.get(last, last.replace('_', ' '))}"
 
 
 def audit_change(before: Mapping | None, after: Mapping | None) -> list[tuple[str, str, str]]:
