@@ -109,7 +109,7 @@
 
   var checkAfterSwap = null;
   body.addEventListener("htmx:beforeRequest", function (evt) {
-    clearClientErrors(formOf(evt.detail && evt.detail.elt));
+    clearClientErrors(formOf((evt.detail && evt.detail.elt) || evt.target));
   });
   body.addEventListener("htmx:beforeSwap", function (evt) {
     var xhr = evt.detail.xhr;
@@ -124,7 +124,9 @@
     }
     evt.detail.shouldSwap = false;
     evt.detail.isError = false;  // handled here; htmx's own console logging is not a message
-    showProblem(evt.detail.elt, xhr);
+    // htmx fires swap events on the target; the form the person used is the request's element
+    var actor = (evt.detail.requestConfig && evt.detail.requestConfig.elt) || evt.detail.elt || evt.target;
+    showProblem(actor, xhr);
   });
   body.addEventListener("htmx:afterSettle", function (evt) {
     if (!checkAfterSwap || evt.detail.target !== checkAfterSwap.target) return;
