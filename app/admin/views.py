@@ -635,7 +635,7 @@ async def map_settings_save(
     admin: AdminDep,
     settings: SettingsDep,
 ):
-    data, _ = await _form(request)
+    data, _ = await form_fields(request)
     row = await _tenant_row(public, tenant)
     clean, errors = check_map_form(data, settings)
     if errors:

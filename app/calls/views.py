@@ -347,6 +347,7 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
         await session.rollback()
         call = await _reload(session, call_id)
         return await _call_form(request, session, form=dict(form), errors=errors, status_code=422, call=call)
+    assert call is not None  # no errors: the call was written
     label = OUTCOME_LABELS.get(call.outcome or "", "tanpa hasil")
     # The incident form has no number field: console.js refreshes the caller's history box itself.
     logged = {"callerChanged": {"number": call.caller_number}}
