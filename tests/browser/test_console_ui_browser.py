@@ -73,6 +73,8 @@ async def test_every_console_form_shows_what_the_server_refused(
         await page.wait_for_selector("#incident-form")
         # the caller box now knows the call was logged (it said "belum dicatat" before)
         await expect(page.locator("#caller-history")).to_contain_text("Darurat")
+        if viewport is DESKTOP:
+            await expect(page.locator("#incident-form button[type=submit]")).to_be_in_viewport()
         await page.select_option("#f-category_id", label="Banjir")
         await page.fill("#f-lat", "di sebelah pasar")
         await page.fill("#f-lon", "100.6")
@@ -224,5 +226,42 @@ async def test_angkat_focuses_the_form_and_new_ringing_calls_are_never_missed(
         await page.click("#dispatch-form button[type=submit]")
         await page.wait_for_selector("#call-form:not([data-call])")
         await expect(page.locator(".tel-panel")).to_be_in_viewport()
+    finally:
+        await ctx.close()
+
+
+async def test_the_map_opens_on_the_regency_and_works_without_tiles(
+    browser, live_server, db, tenant_factory, user_factory
+):
+    from sqlalchemy import update
+
+    from app.tenancy.models import Tenant
+
+    tenant = await tenant_factory(prefix="um")
+    operator = await user_factory(tenant, "operator")
+    await open_dispatch(db, tenant.slug, datetime.now(UTC))
+    async with db.public() as s:  # a home view, and a tile server that never answers
+        await s.execute(
+            update(Tenant)
+            .where(Tenant.slug == tenant.slug)
+            .values(
+                map_lat=-0.7997,
+                map_lon=100.6541,
+                map_zoom=13,
+                map_tiles_url="https://127.0.0.1:9/{z}/{x}/{y}.png",
+            )
+        )
+        await s.commit()
+    ctx = await browser.new_context(viewport=DESKTOP)
+    try:
+        page = await login(ctx, live_server, tenant.slug, operator.email)
+        await page.wait_for_function(
+            "window.siagaMap && document.getElementById('map').dataset.outlineDrawn === '1'"
+        )
+        centre = await page.evaluate("[window.siagaMap.getCenter().lat, window.siagaMap.getZoom()]")
+        assert abs(centre[0] - -0.7997) < 0.01 and centre[1] == 13  # Kota Solok, not all of Indonesia
+        await expect(page.locator("#map-status")).to_contain_text("Peta dasar tidak tersedia")
+        assert await page.locator("#map .leaflet-overlay-pane path").count() >= 1  # the province outline
+        assert "openstreetmap" not in await page.content()
     finally:
         await ctx.close()
