@@ -1,14 +1,14 @@
 """map home view and tile source per tenant
 
 Revision ID: p21a
-Revises: p0003
+Revises: p24a
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "p21a"
-down_revision = "p0003"
+down_revision = "p24a"
 branch_labels = None
 depends_on = None
 
