@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     # unless this is on (tests, an on-premises gateway).
     outbound_allow_private: bool = False
     ack_link_ttl_s: int = 2 * 3600
+    # Map tiles (console, admin map page): a URL template such as
+    # https://tiles.example.go.id/{z}/{x}/{y}.png and the credit its licence requires. Empty: no
+    # tiles (the map still shows the province outline and pins). The public OpenStreetMap servers
+    # are not a default: their usage policy does not allow a production service.
+    map_tiles_url: str = ""
+    map_tiles_attribution: str = ""
+    # Further tile origins a regency may choose on its admin map page (space/comma separated,
+    # e.g. "https://peta.kotasolok.go.id"); the page CSP allows exactly these and map_tiles_url's.
+    map_tile_origins: str = ""
 
     @field_validator("trusted_proxies", "outbound_allow_networks")
     @classmethod

@@ -30,6 +30,7 @@ from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills met
 from app.events import load_subscribers
 from app.outage import REDIS_DOWN, RETRY_AFTER_S, which
 from app.security import proxies
+from app.tenancy.mapview import allowed_tile_origins
 from app.tenancy.registry import TenantRegistry
 from app.web import openapi
 from app.web.body_limit import BodyLimitMiddleware
@@ -114,7 +115,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.tenant_domain:
         app.add_middleware(TenantHostMiddleware, domain=settings.tenant_domain)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=bool(settings.cookie_secure))
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=bool(settings.cookie_secure),
+        img_origins=allowed_tile_origins(settings),
+    )
     proxies.install(app, settings.trusted_proxies)  # outermost: everything after sees the real client
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

@@ -124,18 +124,25 @@ async def on_dispatch_created(session: AsyncSession, event: DomainEvent) -> None
         await bump_keyed(session, ref, "opd", opd.type, day, 1)
 
 
+OPD_SUBJECT = "dispatch"  # SLA clocks an OPD runs (app.sla.models.SUBJECTS)
+
+
 @subscribe("sla.clock_closed")
 async def on_sla_clock_closed(session: AsyncSession, event: DomainEvent) -> None:
     """Counted on the tenant-local day the clock stopped; a cancelled clock (met NULL) is not a
-    measurement (the recount applies the same two rules)."""
+    measurement, and only OPD clocks (attached to a dispatch: acknowledge, arrival, resolution)
+    count: the national figure is the OPDs' reaction, not the call centre's answer/dispatch times
+    (the recount applies the same rules)."""
     ref = await _ref(session, event)
     if ref is None:
         return
     clock = event.payload.get("clock")
-    stopped_at, met = (
-        (await loaded(session, clock, "stopped_at", "met")) if clock is not None else (None, False)
+    stopped_at, met, subject = (
+        (await loaded(session, clock, "stopped_at", "met", "subject"))
+        if clock is not None
+        else (None, False, OPD_SUBJECT)
     )
-    if clock is not None and met is None:
+    if (clock is not None and met is None) or subject != OPD_SUBJECT:
         return
     breached = bool(event.payload.get("breached"))
     await bump(session, ref, local_day(stopped_at, ref.zone), {"sla_breached" if breached else "sla_met": 1})
