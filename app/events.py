@@ -31,7 +31,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,10 +82,10 @@ async def emit_many(session: AsyncSession, batch: list[DomainEvent]) -> None:
         return
     for handler, takes_batch in list(_handlers.get(batch[0].name, ())):
         if takes_batch:
-            await handler(session, batch)
+            await cast(BatchHandler, handler)(session, batch)
         else:
             for event in batch:
-                await handler(session, event)
+                await cast(Handler, handler)(session, event)
 
 
 def after_commit(session: AsyncSession, action: Callable[[], Awaitable[Any]]) -> None:

@@ -209,6 +209,7 @@ async def opd_save(
         saved, errors = await service.save_opd(session, opd, values, admin, request)
     if errors:
         return _opd_form(request, opd, data, errors, status_code=422)
+    assert saved is not None  # save_opd returns the row whenever it reports no error
     return RedirectResponse(f"/t/{tenant.slug}/admin/opds?ok={saved.code}", status_code=303)
 
 
@@ -300,6 +301,7 @@ async def category_save(
         saved, errors = await service.save_category(session, cat, values, routed, admin, request)
     if errors:
         return await _category_form(request, session, cat, data, routed, errors, status_code=422)
+    assert saved is not None  # save_category returns the row whenever it reports no error
     return RedirectResponse(f"/t/{tenant.slug}/admin/categories?ok={saved.code}", status_code=303)
 
 
@@ -490,7 +492,7 @@ async def area_add_kelurahan(request: Request, tenant: TenantDep, session: Tenan
         ).scalar()
     ):
         errors["kelurahan_name"] = f"{name} sudah ada di Kecamatan {kec.name}"
-    if errors:
+    if errors or kec is None:
         return await _areas(request, session, errors=errors, form=data, status_code=422)
     kel = Kelurahan(kecamatan_id=kec.id, name=name, key=kelurahan_key(kec.id, name))
     session.add(kel)
@@ -562,8 +564,8 @@ async def account_set_password(request: Request, tenant: TenantDep, session: Ten
     link, user, problem = await service.link_user(session, token)
     if link is None:
         raise NotFound("Tautan tidak dikenal")
-    if problem:
-        return _account_page(request, tenant, user, problem, status_code=410)
+    if problem or user is None:
+        return _account_page(request, tenant, user, problem or "Tautan tidak berlaku", status_code=410)
     data, _ = await form_fields(request)
     password = data.get("password") or ""
     errors = {}

@@ -263,7 +263,7 @@ async def nearby_fragment(
     try:
         cid = int(category_id)
         la, lo = (float(lat), float(lon)) if lat and lon else (None, None)
-        if la is not None and not (-12 <= la <= 7 and 94 <= lo <= 142):
+        if la is not None and lo is not None and not (-12 <= la <= 7 and 94 <= lo <= 142):
             la = lo = None
         items = await service.nearby_incidents(session, cid, la, lo)
     except ValueError:
@@ -319,7 +319,8 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
     """Log a call (or record the outcome of an existing one); an emergency continues to the incident form."""
     form = await request.form()
     data = clean(form, CALL_FORM_FIELDS)
-    existing_id = form.get("call_id")
+    raw_id = form.get("call_id")
+    existing_id = raw_id if isinstance(raw_id, str) else None
     errors: dict = {}
     call = None
     try:
@@ -329,13 +330,13 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
             )
             data.pop("caller_number", None)  # the number the network delivered stays authoritative
             correction, errors = parse(CallCorrection, data)
-            if not errors:
+            if correction is not None:
                 call = await service.correct_call(_ctx(request, session), call.id, correction)
         else:
             if data.get("outcome") not in OUTCOMES:
                 data.setdefault("outcome", None)
             created, errors = parse(CallCreate, {**data, "answered_at": service.now()})
-            if not errors:
+            if created is not None:
                 if created.outcome not in (None, "emergency"):
                     created.ended_at = created.answered_at
                 call = await service.create_call(_ctx(request, session), created)
@@ -378,14 +379,14 @@ async def open_incident(request: Request, tenant: TenantDep, session: TenantSess
         data.pop("call_id", None)
     payload, errors = parse(IncidentCreate, data)
     incident = None
-    if not errors:
+    if payload is not None:
         try:
             incident = await service.open_incident(_ctx(request, session), payload)
         except InvalidInput as exc:
             errors = {exc.field: exc.message}
         except ServiceError as exc:
             errors = {"__all__": exc.message}
-    if errors:
+    if errors or incident is None:
         call_id = call.id if call is not None else None
         await session.rollback()
         return await _incident_form(
@@ -401,8 +402,8 @@ async def attach_call(
     incident_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
 ):
     form = await request.form()
-    payload, errors = parse(AttachCall, clean(form, ("call_id",)))
-    if errors:
+    payload, _ = parse(AttachCall, clean(form, ("call_id",)))
+    if payload is None:
         return await _call_form(request, session, headers=_toast("Panggilan tidak valid"))
     try:
         incident = await service.attach_call(_ctx(request, session), incident_id, payload)
@@ -431,7 +432,7 @@ async def dispatch(
     incident = await _get_or_404(service.get_incident(session, incident_id))
     form = await request.form()
     payload, errors = parse(DispatchCreate, clean(form, ("opd_ids",), lists=("opd_ids",)))
-    if errors:
+    if payload is None:
         errors = {"opd_ids": "Pilih minimal satu OPD"}
     else:
         try:

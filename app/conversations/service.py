@@ -114,6 +114,8 @@ async def send_reply(ctx: Ctx, call_id: int, body: str) -> Message:
     _may_write(ctx, call)
     if call.ended_at is not None:
         raise ConflictError("Percakapan sudah diakhiri")
+    if call.caller_number is None:
+        raise ConflictError("Nomor pengirim tidak tersedia: balasan tidak dapat dikirim")
     msg = Message(call_id=call.id, direction="out", body=body, state="queued", sent_by=ctx.actor_id)
     session.add(msg)
     await session.flush()

@@ -15,7 +15,7 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, DateTime, and_, cast, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.national.models import (
     ANSWER_BUCKETS_S,
@@ -259,7 +259,9 @@ async def read(session: AsyncSession, query):
     """``await query(conn)`` on a pooled connection of its own, so independent aggregates of one
     dashboard request run at the same time (one per core) instead of one after another on the
     request's session. Public tables only: these connections carry no tenant binding."""
-    async with session.bind.connect() as conn:
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)  # the public session is bound to the engine itself
+    async with engine.connect() as conn:
         return await query(conn)
 
 

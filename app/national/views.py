@@ -426,7 +426,7 @@ async def national_export(
             ],
         )
     if name == "regencies":
-        rows = snap.regencies(sort if sort in service.REGENCY_SORTS else "calls", dir != "asc")
+        regency_rows = snap.regencies(sort if sort in service.REGENCY_SORTS else "calls", dir != "asc")
         cols = [
             "region_code",
             "name",
@@ -445,8 +445,8 @@ async def national_export(
             "incidents",
             "dispatches",
         ]
-        return _csv(name, cols, [[_r(r[c]) for c in cols] for r in rows])
+        return _csv(name, cols, [[_r(r[c]) for c in cols] for r in regency_rows])
     kind = "category" if name == "categories" else "opd"
-    rows = await service.breakdown_cached(session, filters, kind)
+    breakdown = await service.breakdown_cached(session, filters, kind)
     key, value = ("category_code", "incidents") if kind == "category" else ("opd_type", "dispatches")
-    return _csv(name, [key, value], [[r[key], r[value]] for r in rows])
+    return _csv(name, [key, value], [[r[key], r[value]] for r in breakdown])

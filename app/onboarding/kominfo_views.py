@@ -13,6 +13,7 @@ from app.tenancy.regions import regency
 from app.web.csrf import verify_csrf
 from app.web.deps import DbDep, KominfoDep, PublicSessionDep, SettingsDep
 from app.web.errors import NotFound
+from app.web.forms import form_fields
 from app.web.params import PathId
 from app.web.templating import render
 
@@ -95,7 +96,7 @@ async def tenant_document(
     tenant = await session.get(Tenant, tenant_id)
     a = await service.application_of(session, tenant_id) if tenant else None
     path = document_file(settings.upload_dir, a.document_path if a else None)
-    if path is None:
+    if path is None or tenant is None:
         raise NotFound("Dokumen tidak ditemukan")
     return FileResponse(
         path,
@@ -130,7 +131,7 @@ async def tenant_verify(
 async def tenant_send_back(
     request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: PathId
 ):
-    form = await request.form()
+    form, _ = await form_fields(request)
     comment = (form.get("comment") or "").strip()
     if len(comment) < 5 or len(comment) > 4000:
         return await _detail(
@@ -156,7 +157,7 @@ async def tenant_send_back(
 async def tenant_activate(
     request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: PathId
 ):
-    form = await request.form()
+    form, _ = await form_fields(request)
     raw = (form.get("launch_date") or "").strip()
     errors: dict = {}
     launch = check_date(errors, "launch_date", raw, "Tanggal peluncuran") if raw else None
@@ -177,7 +178,7 @@ async def tenant_activate(
 async def tenant_suspend(
     request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: PathId
 ):
-    form = await request.form()
+    form, _ = await form_fields(request)
     reason = clean_text(form.get("reason"), 1000)
     if len(reason) < 5 or len(reason) > 1000:
         return await _detail(

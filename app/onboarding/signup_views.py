@@ -94,7 +94,7 @@ async def _step_context(session, a: SignupApplication | None, step: int, form: d
         custom = form.get("custom_opds")
         if custom is None:
             custom = "\n".join((a.opds or {}).get("custom") or []) if a and a.opds else ""
-        ctx.update(default_opds=DEFAULT_OPDS, chosen=set(chosen), custom_opds=custom)
+        ctx.update(default_opds=DEFAULT_OPDS, chosen=set(chosen or ()), custom_opds=custom)
     elif step == LAST_STEP and a is not None:
         names = {o["code"]: o["name"] for o in DEFAULT_OPDS}
         ctx.update(

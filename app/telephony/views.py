@@ -166,7 +166,7 @@ async def watch_add(
     reason = reason.strip()
     if not 5 <= len(reason) <= 500:
         errors["reason"] = "Alasan wajib diisi (5–500 karakter) agar operator lain paham konteksnya"
-    if not errors:
+    if not errors and number is not None:
         try:
             await service.add_watch(_ctx(request, session), number, reason)
         except InvalidInput as exc:
