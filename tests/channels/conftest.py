@@ -111,3 +111,14 @@ async def add_contact(
         s.add(c)
         await s.commit()
         return c.id
+
+
+@pytest.fixture
+async def citizen_channels(db, channel_settings, provider_url):
+    """``await citizen_channels(slug)``: the regency's WhatsApp and SMS channels configured on the
+    local peers (text-to-112 replies and location links go through the same adapters as alerts)."""
+
+    async def setup(slug: str) -> None:
+        await configure(db, slug, provider_url, only=("whatsapp", "sms"))
+
+    return setup
