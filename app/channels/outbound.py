@@ -70,10 +70,17 @@ async def check_host(host: str, *, allowed_hosts: str | None = None) -> None:
         raise UnsafeUrl(f"host {host} tidak termasuk layanan yang diizinkan")
     if settings.outbound_allow_private:
         return
+    await ensure_public(host)
+
+
+async def ensure_public(host: str, port: int | None = None) -> None:
+    """EVERY address ``host`` resolves to must be globally routable (no loopback, private,
+    link-local such as the metadata endpoint, reserved or multicast); raises UnsafeUrl.
+    Also used by the recording fetch (app/recordings/fetch.py)."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise UnsafeUrl(f"host {host} tidak dapat ditemukan") from exc
     for info in infos:
         if not _is_public(str(info[4][0])):
-            raise UnsafeUrl(f"host {host} menunjuk ke alamat jaringan internal")
+            raise UnsafeUrl(f"host {host} menunjuk ke alamat jaringan internal ({info[4][0]})")

@@ -175,3 +175,15 @@ async def test_email_over_smtp_with_auth(channel_settings, smtp_peer):
 def test_addresses_are_validated(channel, address):
     with pytest.raises(ValueError):
         registry.ADAPTERS[channel].normalise_address(address)
+
+
+async def test_send_text_refuses_a_channel_the_regency_has_not_enabled(db, tenant_factory, channel_settings):
+    """Text-to-112 replies and location links use the regency's channels: without an enabled SMS
+    channel nothing is sent (never the adapter's default gateway without credentials)."""
+    from app.channels import service
+
+    tenant = await tenant_factory(prefix="noch")
+    async with db.tenant(tenant.slug) as s:
+        result = await service.send_text(s, tenant.slug, "sms", "+6281300000999", "Kami datang")
+    assert result.outcome == "rejected" and "belum diaktifkan" in (result.error or "")
+    assert peers.SMS.received == []

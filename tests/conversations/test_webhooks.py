@@ -98,3 +98,47 @@ async def test_sms_inbound_signed_like_the_telephony_webhook(client, db, chat_te
     async with db.tenant(chat_tenant.slug) as s:
         call = (await s.execute(select(Call).where(Call.caller_number == number))).scalar_one()
     assert (call.channel, call.telephony_state) == ("sms", "ringing")
+
+
+async def test_one_whatsapp_webhook_routes_alert_statuses_and_citizen_messages(
+    client, db, chat_tenant, wa_env
+):
+    """One signed body from Meta with an alert's status and a citizen's message: the alert's
+    delivery log moves, and the message opens a conversation (both behind ONE signature check)."""
+    from app.channels.models import ChannelMessage
+
+    async with db.tenant(chat_tenant.slug) as s:
+        alert = ChannelMessage(
+            dedupe_key=f"dispatch:uji:{chat_tenant.slug}",
+            kind="text",
+            recipient="Piket uji",
+            channel="whatsapp",
+            address="+6281300000109",
+            step=0,
+            status="sent",
+            attempts=1,
+            provider_id="wamid.alert-109",
+            body={"text": "x"},
+        )
+        s.add(alert)
+        await s.commit()
+    number = "6281300000110"
+    payload = wa_text(number, "Ada pohon tumbang menutup jalan")
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["statuses"] = [
+        {
+            "id": "wamid.alert-109",
+            "status": "delivered",
+            "timestamp": "1764752102",
+            "recipient_id": "6281300000109",
+        }
+    ]
+    forged = await post_wa(client, chat_tenant.slug, payload, secret="not-the-app-secret")
+    assert forged.status_code == 401
+    assert await _counts(db, chat_tenant, "+" + number) == (0, 0)
+    r = await post_wa(client, chat_tenant.slug, payload)
+    assert r.status_code == 200 and r.json()["applied"] == 2, r.text
+    async with db.tenant(chat_tenant.slug) as s:
+        row = (await s.execute(select(ChannelMessage).where(ChannelMessage.id == alert.id))).scalar_one()
+        assert row.status == "delivered" and row.delivered_at is not None
+    assert await _counts(db, chat_tenant, "+" + number) == (1, 1)
