@@ -3,13 +3,10 @@ operator's "warning SMS" action (step 1 of the graduated scale)."""
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 
 from app.calls.errors import ServiceError
-from app.calls.http import make_ctx
+from app.calls.http import make_ctx, toast_error, toast_json
 from app.reputation.service import province_trends
 from app.reputation.warning import queue_warning
 from app.web.csrf import verify_csrf
@@ -36,14 +33,6 @@ async def warning_sms(
         queued = await queue_warning(ctx, call_id)
     except ServiceError as exc:
         await session.rollback()
-        return JSONResponse(
-            {"detail": exc.message},
-            status_code=exc.status,
-            headers={"HX-Trigger": json.dumps({"showToast": exc.message})},
-        )
+        return toast_error(exc)
     message = f"SMS peringatan diantrekan ke {queued.to} (lihat log pengiriman)."
-    return JSONResponse(
-        {"message_id": queued.message_id, "to": queued.to},
-        status_code=202,
-        headers={"HX-Trigger": json.dumps({"showToast": message})},
-    )
+    return toast_json({"message_id": queued.message_id, "to": queued.to}, 202, message)
