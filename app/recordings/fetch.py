@@ -5,8 +5,8 @@ reading; a short timeout. Unless the host is listed in ``RECORDINGS_FETCH_HOSTS`
 ``host`` or ``host:port``: the integrator's own media servers, which may be private), the URL must
 be https and EVERY address its host resolves to must be globally routable (no loopback, private,
 link-local — e.g. the cloud metadata endpoint 169.254.169.254 — or reserved ranges).
-The address check is the channels' one (``app.channels.outbound.ensure_public``; to be replaced
-by the shared ``app/security/outbound.py`` of issue 20, which also pins the checked address).
+The address check is the platform's shared one (``app.security.outbound.resolve``: every address,
+any notation). The download itself streams through httpx to the URL, not to the pinned address.
 Known limit: the name is resolved once for the check and again by the HTTP client, so a DNS
 rebinding attacker with a very short TTL could still win the race; the allow-list closes that.
 """
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app.channels.outbound import UnsafeUrl, ensure_public
+from app.security import outbound as safe
 
 TIMEOUT_S = 30.0
 
@@ -43,10 +43,10 @@ async def fetch(url: str, max_bytes: int) -> bytes:
     if host not in allowed and f"{host}:{port}" not in allowed:
         if parts.scheme != "https":
             raise FetchError("URL harus https (kecuali host ada di RECORDINGS_FETCH_HOSTS)")
-        try:
-            await ensure_public(host, port)
-        except UnsafeUrl as exc:
-            raise FetchError(f"{exc}: ditolak") from None
+        try:  # no allowed networks here: only RECORDINGS_FETCH_HOSTS may be private
+            await safe.resolve(url)
+        except safe.OutboundRefused as exc:
+            raise FetchError(str(exc)) from None
     chunks, total = [], 0
     try:
         async with (

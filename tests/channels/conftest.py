@@ -49,7 +49,6 @@ def channel_settings(settings, provider_url, monkeypatch):
     """The app's settings pointed at the local peers (providers' base URLs are settings)."""
     monkeypatch.setattr(settings, "whatsapp_api_base", f"{provider_url}/graph")
     monkeypatch.setattr(settings, "telegram_api_base", f"{provider_url}/tg")
-    monkeypatch.setattr(settings, "outbound_allow_private", True)
     monkeypatch.setattr(settings, "webpush_allowed_hosts", "127.0.0.1")
     monkeypatch.setattr(settings, "public_base_url", "https://siaga.uji.id")
     # SLA timers minutes ahead would keep a burst worker waiting; these tests fire SLA by hand.

@@ -109,7 +109,12 @@ async def test_sms_wrong_credentials_and_outage(channel_settings, provider_url):
 
 
 async def test_sms_gateway_on_a_private_address_is_refused_by_the_ssrf_guard(channel_settings, monkeypatch):
-    monkeypatch.setattr(channel_settings, "outbound_allow_private", False)
+    monkeypatch.setattr(channel_settings, "outbound_allow_networks", "")
+    for sneaky in ("https://0x7f.0.0.1/x", "https://2130706433/x", "https://[::ffff:127.0.0.1]/x"):
+        refused = await registry.adapter("sms", {"url": sneaky, "credentials": "a=b"}).send(
+            "081234567890", MSG
+        )
+        assert refused.outcome == "rejected" and "internal" in (refused.error or ""), sneaky
     result = await registry.adapter("sms", {"url": "http://127.0.0.1:9/x", "credentials": "a=b"}).send(
         "081234567890", MSG
     )
