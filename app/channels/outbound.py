@@ -39,6 +39,14 @@ def client() -> httpx.AsyncClient:
     return c
 
 
+async def close_client() -> None:
+    """Close this event loop's pooled client (app lifespan / worker shutdown): no connection to a
+    provider is left open when the loop ends."""
+    c = _clients.pop(id(asyncio.get_running_loop()), None)
+    if c is not None:
+        await c.aclose()
+
+
 def host_allowed(host: str, patterns: str) -> bool:
     host = host.lower().rstrip(".")
     for p in (x.strip().lower() for x in patterns.split(",") if x.strip()):
