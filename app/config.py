@@ -95,9 +95,6 @@ class Settings(BaseSettings):
     webpush_allowed_hosts: str = (
         "fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com"
     )
-    # Admin-entered URLs/hosts (SMS gateway, SMTP) may not resolve to private/loopback addresses
-    # unless this is on (tests, an on-premises gateway).
-    outbound_allow_private: bool = False
     ack_link_ttl_s: int = 2 * 3600
     # Map tiles (console, admin map page): a URL template such as
     # https://tiles.example.go.id/{z}/{x}/{y}.png and the credit its licence requires. Empty: no

@@ -88,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             warmer.cancel()
+            from app.channels.outbound import close_client
+
+            await close_client()
             await app.state.intake.aclose()
             await app.state.session_users.aclose()
             jobs.set_queue(None)

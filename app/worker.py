@@ -41,6 +41,9 @@ async def startup(ctx: dict) -> None:
 
 
 async def shutdown(ctx: dict) -> None:
+    from app.channels.outbound import close_client
+
+    await close_client()
     jobs.set_queue(None)
     await ctx["db"].dispose()
 

@@ -127,7 +127,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
     worker_log = open(f"/tmp/alerts_bench_worker_{os.getpid()}.log", "w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "arq", "app.worker.WorkerSettings"],
-        env=env.env(OUTBOUND_ALLOW_PRIVATE="true", PUBLIC_BASE_URL="https://siaga112.bench"),
+        env=env.env(OUTBOUND_ALLOW_NETWORKS="127.0.0.0/8", PUBLIC_BASE_URL="https://siaga112.bench"),
         stdout=worker_log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -210,7 +210,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
 
 
 def main() -> dict:
-    os.environ["OUTBOUND_ALLOW_PRIVATE"] = "true"  # the gateway is on loopback
+    os.environ["OUTBOUND_ALLOW_NETWORKS"] = "127.0.0.0/8"  # the gateway is on loopback
     os.environ["SECRET_KEY"] = (
         "bench-secret-key-" + "x" * 40
     )  # the worker's key: it must decrypt the credentials

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Header, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
@@ -111,3 +113,12 @@ def with_key(data, key: str | None):
             ]
         )
     return data.model_copy(update={"external_id": key})
+
+
+def toast_json(body: dict[str, Any], status: int, message: str) -> JSONResponse:
+    """A JSON answer for an htmx action whose outcome the console shows as a toast."""
+    return JSONResponse(body, status_code=status, headers={"HX-Trigger": json.dumps({"showToast": message})})
+
+
+def toast_error(exc: ServiceError) -> JSONResponse:
+    return toast_json({"detail": exc.message}, exc.status, exc.message)

@@ -4,7 +4,8 @@
 Each item's provider event id is recorded in ``channel_webhook_events`` first; an id already
 there is a replay and changes nothing (a body whose every item is a replay is refused, 409).
 Messages that are not replies to our alerts are handed on as a ``channel.message_received``
-domain event (payload ``inbound=Inbound``) in the same transaction, for text-to-112.
+domain event (payload ``inbound=Inbound``), and statuses of messages that are not alerts as
+``channel.status_received``, in the same transaction, for text-to-112.
 """
 
 from __future__ import annotations
@@ -182,7 +183,10 @@ async def handle(session: AsyncSession, tenant: str, channel: str, items: list[I
             out.replays += 1
             continue
         if item.kind == "status":
-            out.applied += int(await apply_status(session, tenant, item))
+            if not await apply_status(session, tenant, item):
+                # not an alert of ours: e.g. a text-to-112 reply (app/conversations/handlers.py)
+                await events.emit(session, "channel.status_received", tenant, inbound=item)
+            out.applied += 1
             continue
         is_ack_reply = item.kind == "button" or (
             item.provider_id is not None and (item.text or "").strip().lower() in ACK_WORDS

@@ -1,23 +1,24 @@
-"""Outbound HTTP for channel adapters: one shared client, and an SSRF guard for URLs that come
-from users (an admin's SMS gateway URL, a browser's push endpoint).
+"""Outbound HTTP for channel adapters: one shared client for provider APIs, and the SSRF check
+for URLs/hosts that come from users (an admin's SMS gateway URL or SMTP host, a browser's push
+endpoint), which is the platform's shared one (``app.security.outbound``).
 
-Provider base URLs (WhatsApp, Telegram) are settings and trusted. A user-supplied URL must be
-http(s), and its host must not resolve to a loopback, private, link-local or reserved address
-unless OUTBOUND_ALLOW_PRIVATE is on (tests, on-premises gateways). Push endpoints additionally
-must be on WEBPUSH_ALLOWED_HOSTS. The check runs when the URL is saved AND before each send
-(DNS can change); redirects are never followed.
+Provider base URLs (WhatsApp, Telegram) are settings and trusted. A user-supplied target must
+resolve only to public addresses (every address, whatever notation it is written in), plain http
+only to a network in OUTBOUND_ALLOW_NETWORKS (tests, an on-premises gateway); push endpoints
+additionally must be on WEBPUSH_ALLOWED_HOSTS. The check runs when the URL is saved AND before
+each send (DNS can change); the SMS adapter then connects to the checked address itself
+(``app.security.outbound.send``: no second lookup, no redirects).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from urllib.parse import urlsplit
 
 import httpx
 
 from app.config import get_settings
+from app.security import outbound as safe
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _clients: dict[int, httpx.AsyncClient] = {}
@@ -38,6 +39,14 @@ def client() -> httpx.AsyncClient:
     return c
 
 
+async def close_client() -> None:
+    """Close this event loop's pooled client (app lifespan / worker shutdown): no connection to a
+    provider is left open when the loop ends."""
+    c = _clients.pop(id(asyncio.get_running_loop()), None)
+    if c is not None:
+        await c.aclose()
+
+
 def host_allowed(host: str, patterns: str) -> bool:
     host = host.lower().rstrip(".")
     for p in (x.strip().lower() for x in patterns.split(",") if x.strip()):
@@ -48,32 +57,26 @@ def host_allowed(host: str, patterns: str) -> bool:
     return False
 
 
-def _is_public(ip: str) -> bool:
-    addr = ipaddress.ip_address(ip)
-    return addr.is_global and not addr.is_multicast
+def allowed_networks() -> tuple[safe.IPNetwork, ...]:
+    return safe.parse_networks(get_settings().outbound_allow_networks)
 
 
-async def check_url(url: str, *, allowed_hosts: str | None = None) -> str:
-    """The URL, if it may be fetched; raises UnsafeUrl otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise UnsafeUrl("URL harus diawali https:// dan memuat nama host")
-    if parts.username or parts.password:
-        raise UnsafeUrl("URL tidak boleh memuat nama pengguna/kata sandi")
-    await check_host(parts.hostname, allowed_hosts=allowed_hosts)
-    return url
-
-
-async def check_host(host: str, *, allowed_hosts: str | None = None) -> None:
-    settings = get_settings()
-    if allowed_hosts is not None and not host_allowed(host, allowed_hosts):
-        raise UnsafeUrl(f"host {host} tidak termasuk layanan yang diizinkan")
-    if settings.outbound_allow_private:
-        return
+async def check_url(url: str, *, allowed_hosts: str | None = None) -> safe.Target:
+    """The checked target (its address resolved and verified); raises UnsafeUrl otherwise."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise UnsafeUrl(f"host {host} tidak dapat ditemukan") from exc
-    for info in infos:
-        if not _is_public(str(info[4][0])):
-            raise UnsafeUrl(f"host {host} menunjuk ke alamat jaringan internal")
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    if allowed_hosts is not None and host and not host_allowed(host, allowed_hosts):
+        raise UnsafeUrl(f"host {host} tidak termasuk layanan yang diizinkan")
+    try:
+        return await safe.resolve(url, allow=allowed_networks())
+    except safe.OutboundRefused as exc:
+        raise UnsafeUrl(str(exc)) from None
+
+
+async def check_host(host: str) -> None:
+    """An SMTP host (no URL): every address it resolves to must pass the same check."""
+    if not host or any(c in host for c in "/@?#"):
+        raise UnsafeUrl("nama host tidak valid")
+    await check_url(f"https://{host}/")

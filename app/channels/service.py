@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels import registry, secrets
-from app.channels.base import CHANNELS, Adapter, Message, SendResult
+from app.channels.base import CHANNEL_LABELS, CHANNELS, Adapter, Message, SendResult
 from app.channels.models import ChannelConfig, ChannelContact
 from app.channels.outbound import UnsafeUrl, check_url
 from app.sla import clock
@@ -141,13 +141,33 @@ def config_view(row: ChannelConfig | None, channel: str) -> dict[str, Any]:
 
 
 async def send_message(
-    session: AsyncSession, tenant: str, channel: str, address: str, message: Message
+    session: AsyncSession,
+    tenant: str,
+    channel: str,
+    address: str,
+    message: Message,
+    *,
+    require_enabled: bool = True,
 ) -> SendResult:
-    """Send one message now on a tenant's channel (no outbox: the caller keeps its own record)."""
+    """Send one message now on a tenant's channel (no outbox: the caller keeps its own record).
+
+    A channel the regency has not enabled is refused (its adapter's defaults, e.g. Zenziva's URL,
+    must never be used without the regency's own credentials); "uji kirim" passes
+    ``require_enabled=False`` so an admin can test before enabling.
+    """
     if channel not in CHANNELS:
         return SendResult("rejected", error="kanal tidak dikenal")
-    config, _ = await load_config(session, tenant, channel)
+    config, enabled = await load_config(session, tenant, channel)
+    if require_enabled and not enabled:
+        label = CHANNEL_LABELS.get(channel, channel)
+        return SendResult("rejected", error=f"kanal {label} belum diaktifkan di halaman admin kanal")
     return await registry.adapter(channel, config).send(address, message)
+
+
+async def send_text(session: AsyncSession, tenant: str, channel: str, to: str, text: str) -> SendResult:
+    """Free text to a citizen now (a text-to-112 chat reply, the location-share link), on the
+    regency's own channel configuration; never the alert template. Never raises."""
+    return await send_message(session, tenant, channel, to, Message(text=text, plain=True))
 
 
 async def test_send(session: AsyncSession, tenant: str, channel: str, address: str) -> SendResult:
@@ -161,7 +181,7 @@ async def test_send(session: AsyncSession, tenant: str, channel: str, address: s
         title="Uji kirim Siaga112",
         template=None,
     )
-    result = await send_message(session, tenant, channel, address, message)
+    result = await send_message(session, tenant, channel, address, message, require_enabled=False)
     row.last_test_at = clock.now()
     row.last_test_ok = result.ok
     row.last_test_detail = (

@@ -19,8 +19,8 @@ from app.audit.service import record
 from app.calls.errors import ConflictError, DeniedError, InvalidInput, NotFoundError
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event, now
+from app.channels import service as channels
 from app.conversations.models import Message
-from app.location import outbound
 
 log = logging.getLogger(__name__)
 TEXT_CHANNELS = ("sms", "whatsapp")
@@ -31,18 +31,29 @@ _RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
 def _chat_notice(ctx: Ctx, call_id: int) -> None:
-    if ctx.redis is not None:
-        live.notify_after_commit(ctx.session, ctx.redis, ctx.tenant, "chat", {"call_id": call_id})
+    """After the commit (``ctx.redis`` None: on the arq queue's Redis connection)."""
+    live.notify_after_commit(ctx.session, ctx.redis, ctx.tenant, "chat", {"call_id": call_id})
 
 
 async def receive(
     ctx: Ctx, channel: str, sender: str, body: str, provider_id: str, at: datetime
 ) -> tuple[Message | None, Call | None]:
-    """Store an inbound message; None if this provider id was already received (a redelivery)."""
+    """Store an inbound message and commit; None if this provider id was already received."""
+    msg, call, topics = await store_inbound(ctx, channel, sender, body, provider_id, at)
+    await finish(ctx, *topics)
+    return msg, call
+
+
+async def store_inbound(
+    ctx: Ctx, channel: str, sender: str, body: str, provider_id: str, at: datetime
+) -> tuple[Message | None, Call | None, list[str]]:
+    """Add an inbound message to its conversation (opening one: it rings) in the caller's
+    transaction, without committing: the SMS webhook commits at once, the channels' WhatsApp
+    webhook commits with the rest of its batch. Returns the console topics to refresh."""
     session = ctx.session
     seen = (await session.execute(select(Message.id).where(Message.provider_id == provider_id))).first()
     if seen:
-        return None, None
+        return None, None, []
     call = (
         await session.execute(
             select(Call)
@@ -77,8 +88,7 @@ async def receive(
     session.add(msg)
     await session.flush()
     _chat_notice(ctx, call.id)
-    await finish(ctx, *topics)
-    return msg, call
+    return msg, call, topics
 
 
 async def get_conversation(session: AsyncSession, call_id: int, *, lock: bool = False) -> Call:
@@ -121,11 +131,11 @@ async def send_reply(ctx: Ctx, call_id: int, body: str) -> Message:
     await session.flush()
     _chat_notice(ctx, call.id)
     await finish(ctx)
-    result = await outbound.send_text(ctx.tenant, call.channel, call.caller_number, body)
+    result = await channels.send_text(session, ctx.tenant, call.channel, call.caller_number, body)
     if result.ok:
         msg.state, msg.provider_id = "sent", result.provider_id or None
     else:
-        msg.state, msg.error = "failed", result.error[:300]
+        msg.state, msg.error = "failed", (result.error or result.outcome)[:300]
     msg.state_at = now()
     _chat_notice(ctx, call.id)
     await finish(ctx)
@@ -133,7 +143,14 @@ async def send_reply(ctx: Ctx, call_id: int, body: str) -> Message:
 
 
 async def apply_status(ctx: Ctx, provider_id: str, state: str, error: str | None = None) -> Message | None:
-    """A provider's delivery report for one of our messages (unknown ids are ignored)."""
+    """A provider's delivery report for one of our messages, committed (unknown ids are ignored)."""
+    msg = await store_status(ctx, provider_id, state, error)
+    await finish(ctx)
+    return msg
+
+
+async def store_status(ctx: Ctx, provider_id: str, state: str, error: str | None = None) -> Message | None:
+    """``apply_status`` in the caller's transaction, without committing."""
     session = ctx.session
     msg = (
         await session.execute(select(Message).where(Message.provider_id == provider_id).with_for_update())
@@ -145,7 +162,6 @@ async def apply_status(ctx: Ctx, provider_id: str, state: str, error: str | None
         if error:
             msg.error = error[:300]
         _chat_notice(ctx, msg.call_id)
-    await finish(ctx)
     return msg
 
 

@@ -20,7 +20,8 @@ from app.audit.service import record
 from app.calls.errors import InvalidInput, NotFoundError, ServiceError
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event, now
-from app.location import outbound, sanity
+from app.channels import service as channels
+from app.location import sanity
 from app.location.models import LINK_CHANNELS, LinkFix, LocationLink
 from app.telephony.models import AmlLocation
 
@@ -150,8 +151,10 @@ async def send_link(ctx: Ctx, call_id: int, channel: str, base_url: str) -> Sent
     )
     await finish(ctx)
     url = f"{base_url.rstrip('/')}/t/{ctx.tenant}/lokasi/{token}"
-    result = await outbound.send_text(ctx.tenant, channel, link.to_number, link_text(url))
-    link.send_state, link.send_error = ("sent", None) if result.ok else ("failed", result.error[:300])
+    result = await channels.send_text(session, ctx.tenant, channel, link.to_number, link_text(url))
+    link.send_state, link.send_error = (
+        ("sent", None) if result.ok else ("failed", (result.error or result.outcome)[:300])
+    )
     await finish(ctx, "location")
     return SentLink(link, url)
 

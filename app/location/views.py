@@ -8,7 +8,6 @@ POST /t/<slug>/lokasi/<token>             caller's browser: {lat, lon, accuracy,
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.auth.principal import Principal
 from app.calls.errors import ServiceError
-from app.calls.http import make_ctx
+from app.calls.http import make_ctx, toast_error, toast_json
 from app.calls.service import Ctx
 from app.location import service
 from app.web.csrf import verify_csrf
@@ -43,20 +42,16 @@ async def send_link(
         sent = await service.send_link(ctx, call_id, channel, str(request.base_url))
     except ServiceError as exc:
         await session.rollback()
-        return JSONResponse(
-            {"detail": exc.message},
-            status_code=exc.status,
-            headers={"HX-Trigger": json.dumps({"showToast": exc.message})},
-        )
+        return toast_error(exc)
     label = "WhatsApp" if sent.link.channel == "whatsapp" else "SMS"
     if sent.link.send_state == "sent":
         message = f"Tautan lokasi terkirim lewat {label} ke {sent.link.to_number} (berlaku 30 menit)."
     else:
         message = f"Tautan lokasi GAGAL dikirim lewat {label}: {sent.link.send_error}"
-    return JSONResponse(
+    return toast_json(
         {"link_id": sent.link.id, "send_state": sent.link.send_state, "error": sent.link.send_error},
-        status_code=201 if sent.link.send_state == "sent" else 502,
-        headers={"HX-Trigger": json.dumps({"showToast": message})},
+        201 if sent.link.send_state == "sent" else 502,
+        message,
     )
 
 

@@ -5,19 +5,20 @@ reading; a short timeout. Unless the host is listed in ``RECORDINGS_FETCH_HOSTS`
 ``host`` or ``host:port``: the integrator's own media servers, which may be private), the URL must
 be https and EVERY address its host resolves to must be globally routable (no loopback, private,
 link-local — e.g. the cloud metadata endpoint 169.254.169.254 — or reserved ranges).
+The address check is the platform's shared one (``app.security.outbound.resolve``: every address,
+any notation). The download itself streams through httpx to the URL, not to the pinned address.
 Known limit: the name is resolved once for the check and again by the HTTP client, so a DNS
 rebinding attacker with a very short TTL could still win the race; the allow-list closes that.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import os
-import socket
 from urllib.parse import urlsplit
 
 import httpx
+
+from app.security import outbound as safe
 
 TIMEOUT_S = 30.0
 
@@ -28,17 +29,6 @@ class FetchError(ValueError):
 
 def _allowed_hosts() -> set[str]:
     return {h.strip().lower() for h in os.environ.get("RECORDINGS_FETCH_HOSTS", "").split(",") if h.strip()}
-
-
-async def _check_public(host: str, port: int) -> None:
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        raise FetchError(f"nama host {host!r} tidak dapat di-resolve") from None
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global:
-            raise FetchError(f"host {host!r} menunjuk ke alamat non-publik ({addr}): ditolak")
 
 
 async def fetch(url: str, max_bytes: int) -> bytes:
@@ -53,7 +43,10 @@ async def fetch(url: str, max_bytes: int) -> bytes:
     if host not in allowed and f"{host}:{port}" not in allowed:
         if parts.scheme != "https":
             raise FetchError("URL harus https (kecuali host ada di RECORDINGS_FETCH_HOSTS)")
-        await _check_public(host, port)
+        try:  # no allowed networks here: only RECORDINGS_FETCH_HOSTS may be private
+            await safe.resolve(url)
+        except safe.OutboundRefused as exc:
+            raise FetchError(str(exc)) from None
     chunks, total = [], 0
     try:
         async with (

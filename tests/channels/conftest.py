@@ -49,7 +49,6 @@ def channel_settings(settings, provider_url, monkeypatch):
     """The app's settings pointed at the local peers (providers' base URLs are settings)."""
     monkeypatch.setattr(settings, "whatsapp_api_base", f"{provider_url}/graph")
     monkeypatch.setattr(settings, "telegram_api_base", f"{provider_url}/tg")
-    monkeypatch.setattr(settings, "outbound_allow_private", True)
     monkeypatch.setattr(settings, "webpush_allowed_hosts", "127.0.0.1")
     monkeypatch.setattr(settings, "public_base_url", "https://siaga.uji.id")
     # SLA timers minutes ahead would keep a burst worker waiting; these tests fire SLA by hand.
@@ -111,3 +110,14 @@ async def add_contact(
         s.add(c)
         await s.commit()
         return c.id
+
+
+@pytest.fixture
+async def citizen_channels(db, channel_settings, provider_url):
+    """``await citizen_channels(slug)``: the regency's WhatsApp and SMS channels configured on the
+    local peers (text-to-112 replies and location links go through the same adapters as alerts)."""
+
+    async def setup(slug: str) -> None:
+        await configure(db, slug, provider_url, only=("whatsapp", "sms"))
+
+    return setup

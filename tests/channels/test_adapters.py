@@ -109,7 +109,12 @@ async def test_sms_wrong_credentials_and_outage(channel_settings, provider_url):
 
 
 async def test_sms_gateway_on_a_private_address_is_refused_by_the_ssrf_guard(channel_settings, monkeypatch):
-    monkeypatch.setattr(channel_settings, "outbound_allow_private", False)
+    monkeypatch.setattr(channel_settings, "outbound_allow_networks", "")
+    for sneaky in ("https://0x7f.0.0.1/x", "https://2130706433/x", "https://[::ffff:127.0.0.1]/x"):
+        refused = await registry.adapter("sms", {"url": sneaky, "credentials": "a=b"}).send(
+            "081234567890", MSG
+        )
+        assert refused.outcome == "rejected" and "internal" in (refused.error or ""), sneaky
     result = await registry.adapter("sms", {"url": "http://127.0.0.1:9/x", "credentials": "a=b"}).send(
         "081234567890", MSG
     )
@@ -175,3 +180,15 @@ async def test_email_over_smtp_with_auth(channel_settings, smtp_peer):
 def test_addresses_are_validated(channel, address):
     with pytest.raises(ValueError):
         registry.ADAPTERS[channel].normalise_address(address)
+
+
+async def test_send_text_refuses_a_channel_the_regency_has_not_enabled(db, tenant_factory, channel_settings):
+    """Text-to-112 replies and location links use the regency's channels: without an enabled SMS
+    channel nothing is sent (never the adapter's default gateway without credentials)."""
+    from app.channels import service
+
+    tenant = await tenant_factory(prefix="noch")
+    async with db.tenant(tenant.slug) as s:
+        result = await service.send_text(s, tenant.slug, "sms", "+6281300000999", "Kami datang")
+    assert result.outcome == "rejected" and "belum diaktifkan" in (result.error or "")
+    assert peers.SMS.received == []

@@ -1,4 +1,5 @@
-"""Text-to-112 fixtures: a tenant with an integrator secret, WhatsApp app secret/verify token, signed posts."""
+"""Text-to-112 fixtures: a tenant with an integrator secret and its WhatsApp/SMS channels on the local
+peers, signed posts to the ONE WhatsApp webhook."""
 
 from __future__ import annotations
 
@@ -14,10 +15,16 @@ from app.auth.principal import Principal
 from app.calls.service import Ctx
 from app.telephony import service
 from app.telephony.signing import signed_headers
+from tests.channels import peers
+from tests.channels.conftest import (  # noqa: F401
+    channel_settings,
+    citizen_channels,
+    provider_url,
+)
 
-WA_APP_SECRET = "wa-app-secret-for-tests"
-WA_VERIFY = "siaga112-verify-token"
-WA_PHONE_ID = "106540352242922"
+WA_APP_SECRET = peers.WA_APP_SECRET  # the regency's channel configuration (tests/channels/conftest.py)
+WA_VERIFY = "verif-uji"
+WA_PHONE_ID = peers.WA_PHONE_ID
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +41,10 @@ async def chat_tenant(db, tenant_factory):
 
 
 @pytest.fixture
-def wa_env(monkeypatch):
-    monkeypatch.setenv("WHATSAPP_APP_SECRET", WA_APP_SECRET)
-    monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", WA_VERIFY)
+async def wa_env(chat_tenant, citizen_channels):  # noqa: F811
+    """The regency's WhatsApp (and SMS) channel configured in its channel settings, on the peers."""
+    await citizen_channels(chat_tenant.slug)
+    return peers
 
 
 def wa_text(sender: str, body: str, msg_id: str | None = None, ts: int | None = None) -> dict:
@@ -95,7 +103,7 @@ async def post_wa(client, slug: str, payload, secret: str = WA_APP_SECRET, signa
     headers = {"content-type": "application/json"}
     if sig:
         headers["X-Hub-Signature-256"] = sig
-    return await client.post(f"/api/v1/t/{slug}/text112/whatsapp/webhook", content=body, headers=headers)
+    return await client.post(f"/api/v1/t/{slug}/channels/whatsapp/webhook", content=body, headers=headers)
 
 
 async def post_sms(

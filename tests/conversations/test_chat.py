@@ -13,13 +13,11 @@ from app.conversations.models import Message
 from app.sla.models import SlaClock
 from tests.conftest import csrf_of, login
 from tests.conversations.conftest import post_sms, post_wa, wa_status, wa_text
-from tests.location.providers import providers_env
 
 
 @pytest.fixture
-def providers(monkeypatch, wa_env):
-    with providers_env(monkeypatch) as p:
-        yield p
+def providers(wa_env):
+    return wa_env
 
 
 async def _conversation(client, db, tenant, number: str) -> int:
@@ -61,12 +59,14 @@ async def test_operator_answers_replies_and_sees_delivery_states(
         headers=h,
     )
     assert sent.status_code == 200 and 'data-state="sent"' in sent.text
-    (wa,) = providers.whatsapp
+    (wa,) = providers.WA.received
     assert wa["to"] == number and wa["text"]["body"] == "Petugas 112 di sini. Di mana alamat Anda?"
 
-    for status in ("delivered", "read", "delivered"):  # the late "delivered" must not hide "read"
+    for status in ("delivered", "read", "sent"):  # the late "sent" must not hide "read"
         r = await post_wa(client, chat_tenant.slug, wa_status(wa["id"], status, number))
-        assert r.status_code == 200
+        assert r.status_code == 200 and r.json()["applied"] == 1, r.text
+    replay = await post_wa(client, chat_tenant.slug, wa_status(wa["id"], "delivered", number))
+    assert replay.status_code == 409
     async with db.tenant(chat_tenant.slug) as s:
         out = (
             await s.execute(select(Message).where(Message.call_id == call_id, Message.direction == "out"))
@@ -79,7 +79,7 @@ async def test_operator_answers_replies_and_sees_delivery_states(
     page = await client.get(f"/t/{chat_tenant.slug}/conversations/{call_id}")
     assert "dibaca" in page.text and "Tolong, rumah saya kemasukan air" in page.text
 
-    providers.fail_next = True
+    providers.WA.fail_next.append(500)
     failed = await client.post(
         f"/t/{chat_tenant.slug}/conversations/{call_id}/messages", data={"body": "Tetap di tempat"}, headers=h
     )
@@ -145,13 +145,13 @@ async def test_sms_reply_goes_through_the_gateway_and_its_report_updates_state(
     await client.post(
         f"/t/{chat_tenant.slug}/conversations/{call_id}/messages", data={"body": "Kami datang"}, headers=h
     )
-    (sms,) = providers.sms
-    assert sms["to"] == number and sms["text"] == "Kami datang"
+    (sms,) = providers.SMS.received
+    assert sms["to"] == "0" + number.removeprefix("+62") and sms["message"] == "Kami datang"
     r = await post_sms(
         client,
         chat_tenant.slug,
         chat_tenant.secret,
-        {"message_id": sms["message_id"], "status": "delivered"},
+        {"message_id": sms["messageId"], "status": "delivered"},
         path="status",
     )
     assert r.status_code == 200 and r.json()["known"] is True

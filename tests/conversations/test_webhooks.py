@@ -28,7 +28,7 @@ async def _counts(db, tenant, number: str) -> tuple[int, int]:
 
 
 async def test_whatsapp_verify_challenge(client, chat_tenant, wa_env):
-    url = f"/api/v1/t/{chat_tenant.slug}/text112/whatsapp/webhook"
+    url = f"/api/v1/t/{chat_tenant.slug}/channels/whatsapp/webhook"
     ok = await client.get(
         url, params={"hub.mode": "subscribe", "hub.verify_token": WA_VERIFY, "hub.challenge": "1158201444"}
     )
@@ -48,11 +48,11 @@ async def test_unsigned_or_malformed_whatsapp_is_refused_and_nothing_stored(clie
         await post_wa(client, chat_tenant.slug, payload, signature="sha256=" + "0" * 64)
     ).status_code == 401
     broken = await post_wa(client, chat_tenant.slug, b'{"object": "whatsapp_business_account", "entry": [')
-    assert broken.status_code == 422
+    assert broken.status_code == 400
     wrong_shape = wa_text(number, "x")
     wrong_shape["entry"][0]["changes"][0]["value"]["messages"][0]["from"] = "not-a-number"
     r = await post_wa(client, chat_tenant.slug, wrong_shape)
-    assert r.status_code == 422 and "from" in r.text
+    assert r.status_code == 400 and "from" in r.text
     assert await _counts(db, chat_tenant, "+" + number) == (0, 0)
 
 
@@ -62,9 +62,10 @@ async def test_whatsapp_message_rings_as_a_call_and_continues_one_conversation(
     number = "6281300000102"
     first = wa_text(number, "Tolong, ada banjir di rumah saya", msg_id="wamid.first-102")
     r = await post_wa(client, chat_tenant.slug, first)
-    assert r.status_code == 200 and r.json()["received"] == 1, r.text
-    again = await post_wa(client, chat_tenant.slug, first)  # Meta redelivers on timeouts
-    assert again.json()["received"] == 0
+    assert r.status_code == 200 and r.json()["applied"] == 1, r.text
+    again = await post_wa(client, chat_tenant.slug, first)  # a redelivery / replay changes nothing
+    assert again.status_code == 409
+    assert await _counts(db, chat_tenant, "+" + number) == (1, 1)
     await post_wa(client, chat_tenant.slug, wa_text(number, "Saya tidak bisa bicara"))
     assert await _counts(db, chat_tenant, "+" + number) == (1, 2)
     async with db.tenant(chat_tenant.slug) as s:
@@ -97,3 +98,47 @@ async def test_sms_inbound_signed_like_the_telephony_webhook(client, db, chat_te
     async with db.tenant(chat_tenant.slug) as s:
         call = (await s.execute(select(Call).where(Call.caller_number == number))).scalar_one()
     assert (call.channel, call.telephony_state) == ("sms", "ringing")
+
+
+async def test_one_whatsapp_webhook_routes_alert_statuses_and_citizen_messages(
+    client, db, chat_tenant, wa_env
+):
+    """One signed body from Meta with an alert's status and a citizen's message: the alert's
+    delivery log moves, and the message opens a conversation (both behind ONE signature check)."""
+    from app.channels.models import ChannelMessage
+
+    async with db.tenant(chat_tenant.slug) as s:
+        alert = ChannelMessage(
+            dedupe_key=f"dispatch:uji:{chat_tenant.slug}",
+            kind="text",
+            recipient="Piket uji",
+            channel="whatsapp",
+            address="+6281300000109",
+            step=0,
+            status="sent",
+            attempts=1,
+            provider_id="wamid.alert-109",
+            body={"text": "x"},
+        )
+        s.add(alert)
+        await s.commit()
+    number = "6281300000110"
+    payload = wa_text(number, "Ada pohon tumbang menutup jalan")
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["statuses"] = [
+        {
+            "id": "wamid.alert-109",
+            "status": "delivered",
+            "timestamp": "1764752102",
+            "recipient_id": "6281300000109",
+        }
+    ]
+    forged = await post_wa(client, chat_tenant.slug, payload, secret="not-the-app-secret")
+    assert forged.status_code == 401
+    assert await _counts(db, chat_tenant, "+" + number) == (0, 0)
+    r = await post_wa(client, chat_tenant.slug, payload)
+    assert r.status_code == 200 and r.json()["applied"] == 2, r.text
+    async with db.tenant(chat_tenant.slug) as s:
+        row = (await s.execute(select(ChannelMessage).where(ChannelMessage.id == alert.id))).scalar_one()
+        assert row.status == "delivered" and row.delivered_at is not None
+    assert await _counts(db, chat_tenant, "+" + number) == (1, 1)

@@ -20,6 +20,7 @@ from app.dispatch import service as dispatching
 from app.dispatch.models import Category, Opd
 from app.dispatch.schemas import DispatchCreate
 from tests.calls.conftest import client_as  # noqa: F401  (logged-in clients per role)
+from tests.channels.conftest import arq_pool, channel_settings, provider_url  # noqa: F401  (warning SMS)
 from tests.conftest import TenantHandle
 
 _codes = itertools.count(1)

@@ -1,4 +1,5 @@
-"""The location-share link: sent over WhatsApp/SMS (validated by local providers), single use, expiring."""
+"""The location-share link: sent through the regency's WhatsApp/SMS channel adapters (validated by the
+local peers of tests/channels), single use, expiring."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ from sqlalchemy import select, update
 from app.audit.models import AuditLog
 from app.calls.models import Call, EventLog
 from app.location.models import LinkFix, LocationLink
+from tests.channels import peers
+from tests.channels.conftest import channel_settings, citizen_channels, provider_url  # noqa: F401
 from tests.conftest import csrf_of, login
 from tests.location.conftest import SAWAHLUNTO
-from tests.location.providers import providers_env
 from tests.telephony.conftest import event, new_id, post_signed
 
 
 @pytest.fixture
-def providers(monkeypatch):
-    with providers_env(monkeypatch) as p:
-        yield p
+async def providers(real_tenant, citizen_channels):  # noqa: F811
+    """The regency's own WhatsApp/SMS channels (admin channel pages) on the local peers."""
+    await citizen_channels(real_tenant.slug)
+    return peers
 
 
 async def _live_call(client, tenant, number: str) -> int:
@@ -47,7 +50,7 @@ async def test_whatsapp_link_single_use_path(client, db, real_tenant, user_facto
     )
     assert resp.status_code == 201, resp.text
     assert "terkirim lewat WhatsApp" in resp.headers["hx-trigger"]
-    (msg,) = providers.whatsapp
+    (msg,) = providers.WA.received
     assert msg["to"] == "6281377710001" and "/lokasi/" in msg["text"]["body"]
     path = _path(msg["text"]["body"])
 
@@ -81,16 +84,18 @@ async def test_whatsapp_link_single_use_path(client, db, real_tenant, user_facto
         assert (await s.execute(select(AuditLog).where(AuditLog.action == "location.link_created"))).first()
 
 
-async def test_sms_link_is_signed_and_expired_link_says_so(client, db, real_tenant, user_factory, providers):
+async def test_sms_link_goes_through_the_regencys_gateway_and_expired_link_says_so(
+    client, db, real_tenant, user_factory, providers
+):
     h = await _operator(client, real_tenant, user_factory)
     call_id = await _live_call(client, real_tenant, "+6281377710002")
     resp = await client.post(
         f"/t/{real_tenant.slug}/calls/{call_id}/location-link", data={"channel": "sms"}, headers=h
     )
     assert resp.status_code == 201, resp.text
-    (msg,) = providers.sms
-    assert msg["to"] == "+6281377710002"
-    path = _path(msg["text"])
+    (msg,) = providers.SMS.received  # the peer checked the regency's userkey/passkey
+    assert msg["to"] == "081377710002"
+    path = _path(msg["message"])
     async with db.tenant(real_tenant.slug) as s:
         await s.execute(
             update(LocationLink)
@@ -113,7 +118,7 @@ async def test_bad_positions_are_422_naming_the_field_and_do_not_burn_the_link(
     await client.post(
         f"/t/{real_tenant.slug}/calls/{call_id}/location-link", data={"channel": "sms"}, headers=h
     )
-    path = _path(providers.sms[0]["text"])
+    path = _path(providers.SMS.received[0]["message"])
     for bad, field in [
         ({"lat": 91, "lon": 100, "accuracy": 5}, "lat"),
         ({"lat": -0.6, "lon": 100, "accuracy": 0}, "accuracy"),
@@ -145,7 +150,7 @@ async def test_most_accurate_recent_fix_wins_between_aml_and_link(
     await client.post(
         f"/t/{real_tenant.slug}/calls/{call_id}/location-link", data={"channel": "sms"}, headers=h
     )
-    path = _path(providers.sms[0]["text"])
+    path = _path(providers.SMS.received[0]["message"])
     assert (
         await client.post(path, json={"lat": -0.6822, "lon": 100.7761, "accuracy": 400})
     ).status_code == 201
@@ -157,7 +162,7 @@ async def test_most_accurate_recent_fix_wins_between_aml_and_link(
 async def test_provider_failure_is_reported_to_the_operator(client, db, real_tenant, user_factory, providers):
     h = await _operator(client, real_tenant, user_factory)
     call_id = await _live_call(client, real_tenant, "+6281377710005")
-    providers.fail_next = True
+    providers.WA.fail_next.append(500)
     resp = await client.post(
         f"/t/{real_tenant.slug}/calls/{call_id}/location-link", data={"channel": "whatsapp"}, headers=h
     )

@@ -127,7 +127,7 @@ async def test_recording_fetched_from_a_url_safely(client, db, rec_tenant, local
         r = await post(f"{url}/r.wav")
         assert r.status_code == 422 and "https" in r.text
         r = await post(f"https://127.0.0.1:{url.rsplit(':', 1)[1]}/r.wav")
-        assert r.status_code == 422 and "non-publik" in r.text
+        assert r.status_code == 422 and "jaringan internal" in r.text
         monkeypatch.setenv("RECORDINGS_FETCH_HOSTS", url.removeprefix("http://"))
         assert (await post(f"{url}/moved")).status_code == 422  # redirects are not followed
         assert (await post(f"{url}/page")).status_code == 422  # not audio, whatever its content type

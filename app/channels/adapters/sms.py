@@ -6,19 +6,23 @@ fields the admin entered as ``name=value`` lines (stored encrypted), e.g. ``user
 ``passkey=…``. Response: JSON; success when ``status_field`` equals one of ``success_values``;
 the provider's message id is ``id_field``; the error text is ``error_field``. Zenziva's documented
 answer is ``{"messageId": "…", "to": "0812…", "status": "1", "text": "Success"}``.
-The gateway URL comes from an admin, so it passes the SSRF guard (``outbound.check_url``).
+The gateway URL comes from an admin, so it passes the shared SSRF check (``outbound.check_url``)
+and the request goes to the checked address (``app.security.outbound.send``).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import httpx
 
 from app.channels import addresses
 from app.channels.base import Message, SendResult
-from app.channels.outbound import UnsafeUrl, check_url, client
+from app.channels.outbound import UnsafeUrl, check_url
 from app.config import Settings
+from app.security import outbound as safe
 
 DEFAULTS = {
     "url": "https://console.zenziva.net/reguler/api/sendsms/",
@@ -77,15 +81,16 @@ class SmsGatewayAdapter:
 
     async def send(self, address: str, message: Message) -> SendResult:
         try:
-            url = await check_url(self.config["url"])
+            target = await check_url(self.config["url"])
             fields = self.body(address, message)
         except (UnsafeUrl, ValueError) as exc:
             return SendResult("rejected", error=f"SMS: {exc}")
-        try:
-            if self.config["format"] == "json":
-                resp = await client().post(url, json=fields)
-            else:
-                resp = await client().post(url, data=fields)
+        if self.config["format"] == "json":
+            content, ctype = json.dumps(fields).encode(), "application/json"
+        else:
+            content, ctype = urlencode(fields).encode(), "application/x-www-form-urlencoded"
+        try:  # to the address that was checked (no second DNS lookup), never following redirects
+            resp = await safe.send(target, "POST", content=content, headers={"content-type": ctype})
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             return SendResult("retry", error=f"gateway SMS tidak terjangkau: {type(exc).__name__}")
         except httpx.HTTPError as exc:

@@ -50,7 +50,9 @@ class WebPushAdapter:
     async def send(self, address: str, message: Message) -> SendResult:
         try:
             sub = parse_subscription(address)
-            endpoint = await check_url(sub["endpoint"], allowed_hosts=self.settings.webpush_allowed_hosts)
+            endpoint = (
+                await check_url(sub["endpoint"], allowed_hosts=self.settings.webpush_allowed_hosts)
+            ).url
         except (UnsafeUrl, ValueError) as exc:
             return SendResult("rejected", error=f"push: {exc}")
         data = json.dumps(

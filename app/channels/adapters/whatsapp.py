@@ -49,7 +49,7 @@ class WhatsAppAdapter:
 
     def payload(self, address: str, message: Message) -> dict[str, Any]:
         to = self.normalise_address(address).lstrip("+")
-        template = message.template or self.config.get("template")
+        template = None if message.plain else (message.template or self.config.get("template"))
         if not template:
             return {
                 "messaging_product": "whatsapp",
@@ -155,6 +155,9 @@ class WhatsAppAdapter:
 
 
 def _message(m: dict[str, Any]) -> Inbound:
+    sender = str(m.get("from", ""))
+    if not (sender.isdigit() and 6 <= len(sender) <= 15) or not m.get("id"):
+        raise WebhookRejected(400, "messages[].from harus nomor WhatsApp (angka) dan messages[].id wajib")
     kind, text, callback = "message", None, None
     if m.get("type") == "button":
         kind, text, callback = "button", m["button"].get("text"), m["button"].get("payload")
@@ -167,7 +170,7 @@ def _message(m: dict[str, Any]) -> Inbound:
         kind,  # type: ignore[arg-type]
         "whatsapp",
         provider_id=(m.get("context") or {}).get("id"),
-        sender="+" + str(m.get("from", "")).lstrip("+"),
+        sender="+" + sender,
         text=text,
         callback=callback,
         at=_ts(m.get("timestamp")),
