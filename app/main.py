@@ -25,6 +25,7 @@ from app.db.engine import make_async_engine
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
 from app.events import load_subscribers
 from app.security import proxies
+from app.telephony.intake import EventQueue
 from app.tenancy.registry import TenantRegistry
 from app.web import openapi
 from app.web.body_limit import BodyLimitMiddleware
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.set_queue(app.state.arq)
         app.state.intake = IntakeQueue(app.state.db, app.state.redis)
         app.state.session_users = session_user_loader(app.state.db)
+        app.state.telephony = EventQueue(app.state.db, app.state.redis)
         from app.national.views import keep_default_view_warm
 
         warmer = asyncio.create_task(keep_default_view_warm(app.state.db), name="national-warmer")
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             warmer.cancel()
             await app.state.intake.aclose()
+            await app.state.telephony.aclose()
             await app.state.session_users.aclose()
             jobs.set_queue(None)
             await app.state.arq.aclose()

@@ -22,7 +22,15 @@ from app.calls.service import Ctx
 from app.telephony import service
 from app.telephony.aml import AmlError
 from app.telephony.schemas import AmlIn, CallEventIn
-from app.telephony.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, secret_cache
+from app.telephony.signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Loader,
+    SignatureError,
+    from_database,
+    from_session,
+    secret_cache,
+)
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
 from app.web.errors import Conflict, Forbidden
@@ -45,10 +53,10 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-async def _verify_signature(request: Request, session: AsyncSession, slug: str, body: bytes) -> None:
+async def _verify_signature(request: Request, load: Loader, slug: str, body: bytes) -> None:
     try:
         await secret_cache.verify(
-            session, slug, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
+            load, slug, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
         )
     except SignatureError as exc:
         log.warning("telephony request refused for %s: %s", slug, exc.message)
@@ -74,20 +82,16 @@ def _integrator_ctx(request: Request, session: AsyncSession, tenant) -> Ctx:
 
 
 @router.post("/events", summary="Integrator call event (HMAC-SHA256 signed)")
-async def call_event(request: Request, tenant: TenantDep, session: TenantSessionDep):
+async def call_event(request: Request, tenant: TenantDep):
+    # No session of its own: the event is written by the webhook queue with the other events of
+    # this regency that arrive meanwhile (app.telephony.intake), answered once it is committed.
     body = await _body(request)
-    await _verify_signature(request, session, tenant.slug, body)
+    await _verify_signature(request, from_database(request.app.state.db, tenant.slug), tenant.slug, body)
     ev: CallEventIn = _parse(CallEventIn, body)
-    redis = request.app.state.redis
-    if not await service.claim_event_id(redis, tenant.slug, ev.event_id):
-        raise Conflict(f"Event {ev.event_id} sudah pernah diterima (replay ditolak)")
     try:
-        result = await service.apply_event(_integrator_ctx(request, session, tenant), ev)
+        result = await request.app.state.telephony.submit(tenant.slug, ev)
     except service.Replay as exc:
         raise Conflict(exc.message) from None
-    except BaseException:
-        await service.release_event_id(redis, tenant.slug, ev.event_id)
-        raise
     call = result.call
     return {
         "call_id": call.id,
@@ -109,7 +113,7 @@ async def _aml_auth(request: Request, session: AsyncSession, slug: str, body: by
         if WEBHOOK_SCOPE not in principal.scopes:
             raise Forbidden(f"Token tidak memiliki izin {WEBHOOK_SCOPE}")
         return
-    await _verify_signature(request, session, slug, body)
+    await _verify_signature(request, from_session(session), slug, body)
 
 
 @router.post("/aml", status_code=201, summary="AML position (ETSI TS 103 625 text form)")
