@@ -115,15 +115,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+# Intake routers first: a request is matched against the routes in order, and FastAPI's
+# matching costs ≈ 5 µs a route; the telephony webhook, eleventh of the routers, paid ≈ 150 µs a
+# request for it (more than its HMAC). No route of the other routers matches their paths.
+HOT_ROUTERS = ("app.telephony.api", "app.calls.api")
+
+
 def _include_routers(app: FastAPI) -> None:
     """Every domain's ``api.router`` (JSON under /api/v1) and ``views.router`` (HTML)."""
     from app.discovery import import_domain_modules
     from app.web import pages  # landing page, /healthz and /readyz (not a domain package)
 
     app.include_router(pages.router)
-    for kind in ("api", "views"):
-        for module in import_domain_modules(kind):
-            app.include_router(module.router)
+    modules = [*import_domain_modules("api"), *import_domain_modules("views")]
+    hot = {name: i for i, name in enumerate(HOT_ROUTERS)}
+    modules.sort(key=lambda m: hot.get(m.__name__, len(hot)))  # stable: the rest as discovered
+    for module in modules:
+        app.include_router(module.router)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,13 +94,16 @@ async def call_event(request: Request, tenant: TenantDep):
     except service.Replay as exc:
         raise Conflict(exc.message) from None
     call = result.call
-    return {
-        "call_id": call.id,
-        "external_id": call.external_id,
-        "state": call.telephony_state,
-        "created": result.created,
-        "silent_suspected": call.silent_suspected,
-    }
+    # A JSONResponse of plain values: FastAPI's encoder walks a returned dict again (≈ 20 µs).
+    return JSONResponse(
+        {
+            "call_id": call.id,
+            "external_id": call.external_id,
+            "state": call.telephony_state,
+            "created": result.created,
+            "silent_suspected": call.silent_suspected,
+        }
+    )
 
 
 async def _aml_auth(request: Request, session: AsyncSession, slug: str, body: bytes) -> None:
