@@ -47,6 +47,7 @@ from bench.common import (
     log,
     login,
     make_user,
+    pg_background_counters,
     provision,
     quick,
     raw_insert_loop,
@@ -270,14 +271,19 @@ def main(seconds: float | None = None, rate: float = 200.0) -> dict:
         email = make_user(env.database_url, slug, "operator")
         paced_runs: list[dict] = []
         windows: list[tuple[float, float]] = []
+        # The raw ceilings first, with no server holding connections (64 more would pass
+        # PostgreSQL's default max_connections of 100 with the server's pools open).
+        raws = {}
+        for c in CONCURRENCIES:
+            log(f"raw psycopg INSERT+COMMIT, {c} connections, {seconds:.0f}s …")
+            raws[c] = run(raw_loop(env.database_url, slug, c, seconds))
         with Server(env, workers=2, extra_env={"BENCH_PROBE": "1"}) as srv:
             cookies, csrf = login(srv.url, slug, email)
             before = count_calls(env.database_url, slug)
             log("warm-up …")
             run(api_closed_loop_raw(srv.url, slug, cookies, csrf, 4, 1.0))
             for c in CONCURRENCIES:
-                log(f"raw psycopg INSERT+COMMIT, {c} connections, {seconds:.0f}s …")
-                raw = run(raw_loop(env.database_url, slug, c, seconds))
+                raw = raws[c]
                 raw_lat = summarize(raw["latencies"])
                 log(f"API closed loop, {c} connections, {seconds:.0f}s …")
                 api = api_closed_loop(srv.url, slug, cookies, csrf, c, seconds)
@@ -299,11 +305,13 @@ def main(seconds: float | None = None, rate: float = 200.0) -> dict:
                         api_vs_raw_pct=round(100 * api["rate"] / raw["rate"], 1),
                         load_generator=api["tool"],
                     )
+            pg_before = pg_background_counters(env.database_url)
             for i in range(PACED_RUNS):
                 log(f"API open loop at {rate:.0f} calls/s, {seconds:.0f}s (run {i + 1}/{PACED_RUNS}) …")
                 t0 = time.time()
                 paced_runs.append(run(api_open_loop(srv.url, slug, cookies, csrf, rate, seconds)))
                 windows.append((t0, time.time()))
+            pg_after = pg_background_counters(env.database_url)
             after = count_calls(env.database_url, slug)
         stalls = stalls_during(server_probes(srv), windows)
         worst = max(paced_runs, key=lambda r: r["p99_ms"])
@@ -318,6 +326,7 @@ def main(seconds: float | None = None, rate: float = 200.0) -> dict:
             paced_max_ms_worst=max(r["max_ms"] for r in paced_runs),
             paced_failed=sum(r["failed"] for r in paced_runs),
             **{f"paced_{k}": v for k, v in stalls.items()},
+            **{f"paced_pg_{k}": pg_after[k] - pg_before[k] for k in pg_after},
             # Every 201 must be a row: the API's count of successes and the table agree.
             rows_written_by_api=after - before,
         )
@@ -329,7 +338,10 @@ def main(seconds: float | None = None, rate: float = 200.0) -> dict:
                 figures[f"api_per_s_{w}_procs"] = round(
                     api_closed_loop(srv.url, slug, cookies, csrf, 16, seconds)["rate"], 1
                 )
-        figures.update(_behind_pgbouncer(env, slug, email, seconds))
+        try:
+            figures.update(_behind_pgbouncer(env, slug, email, seconds))
+        except Exception as exc:  # reported, never a reason to lose the other figures
+            figures["pgbouncer"] = f"failed: {exc!r}"[:200]
     return figures
 
 

@@ -832,8 +832,16 @@ class PgBouncer:
             f"logfile = {self.dir / 'pgbouncer.log'}\n"
         )
         exe = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        cmd = [exe, str(self.dir / "pgbouncer.ini")]
+        if os.geteuid() == 0:  # pgbouncer refuses to run as root: it drops to the postgres user
+            import pwd
+
+            pw = pwd.getpwnam("postgres")
+            for path in (self.dir, *self.dir.iterdir()):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+            cmd[1:1] = ["-u", "postgres"]
         self.proc = subprocess.Popen(
-            [exe, str(self.dir / "pgbouncer.ini")],
+            cmd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -861,3 +869,16 @@ class PgBouncer:
                 self.proc.wait()
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pg_background_counters(database_url: str) -> dict[str, int]:
+    """PostgreSQL's own work that can delay commits: checkpoints (an fsync of every dirty page) and
+    autovacuum/autoanalyze passes in this database. Take it before and after a phase."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        ckpt = conn.execute("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").fetchone()[0]
+        vac = conn.execute(
+            "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
+        ).fetchone()[0]
+    return {"checkpoints": int(ckpt), "autovacuums": int(vac)}
