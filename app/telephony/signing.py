@@ -7,6 +7,7 @@ request replayed later; the event id (see service) refuses one replayed within t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -112,17 +113,29 @@ class SecretCache:
 
     A signature that fails with cached secrets triggers one reload (at most once a second per
     tenant), so a rotation done by another process is picked up on the first new-secret request.
+    Requests that need a reload while one is under way wait for that one (not a query each).
     """
 
     def __init__(self, ttl_s: float = 30.0, reload_gap_s: float = 1.0):
         self.ttl_s = ttl_s
         self.reload_gap_s = reload_gap_s
         self._entries: dict[str, _Entry] = {}
+        self._loading: dict[str, asyncio.Future] = {}
 
     def invalidate(self, slug: str) -> None:
         self._entries.pop(slug, None)
+        self._loading.pop(slug, None)
 
     async def _load(self, load: Loader, slug: str) -> _Entry:
+        loading = self._loading.get(slug)
+        if loading is None:
+            loading = self._loading[slug] = asyncio.ensure_future(self._query(load, slug))
+            loading.add_done_callback(
+                lambda f: self._loading.pop(slug) if self._loading.get(slug) is f else None
+            )
+        return await asyncio.shield(loading)
+
+    async def _query(self, load: Loader, slug: str) -> _Entry:
         rows = await load(datetime.now(UTC))
         entry = _Entry(time.monotonic(), [(r[0], r[1]) for r in rows])
         self._entries[slug] = entry

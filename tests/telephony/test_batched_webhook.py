@@ -225,3 +225,26 @@ async def test_concurrent_signed_events_over_http_are_each_applied_once(client, 
 
 def _ts(body: dict) -> datetime:
     return datetime.fromisoformat(body["occurred_at"])
+
+
+async def test_concurrent_requests_share_one_secret_reload():
+    """An expired secret cache is reloaded once for all the requests waiting (not a query each:
+    the webhook's reads share a pool of four connections)."""
+    from app.telephony.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SecretCache, signed_headers
+
+    cache, queries = SecretCache(ttl_s=60), []
+
+    async def load(now):
+        queries.append(now)
+        await asyncio.sleep(0.01)
+        return [("s3cret-" + "x" * 20, None)]
+
+    body = b'{"x": 1}'
+    headers = signed_headers("s3cret-" + "x" * 20, body)
+    await asyncio.gather(
+        *(
+            cache.verify(load, "slug", headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], body)
+            for _ in range(10)
+        )
+    )
+    assert len(queries) == 1
