@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from sqlalchemy import (
@@ -334,7 +334,7 @@ async def apply_events(session: AsyncSession, tenant: str, evs: list[CallEventIn
         for n, i in enumerate(idx):
             ev = evs[i]
             prior = {f: getattr(call, f) for f in TRACKED}
-            _merge(call, ev)
+            _merge(cast(Call, call), ev)  # a Call-shaped row: the merge reads and sets attributes
             state, was = call.telephony_state, prior["telephony_state"]
             steps.append((was == "missed", state == "missed"))
             if "ringing" in (state, was) or (created and n == 0):
@@ -361,7 +361,7 @@ async def apply_events(session: AsyncSession, tenant: str, evs: list[CallEventIn
 
     new_calls = [call for call, created, _, _ in merged if created]
     for call in new_calls:  # the AML fixes that overtook the call (app.location picks the best)
-        await _attach_early_aml(session, call)
+        await _attach_early_aml(session, cast(Call, call))
     await _sync_callbacks(session, merged)
 
     changed = [
