@@ -49,6 +49,23 @@ def tune_gc(gen0_threshold: int) -> None:
         gc.set_threshold(gen0_threshold, gen1, gen2)
 
 
+# The first seconds of traffic build what lives as long as the process beyond start-up
+# (compiled statements per tenant schema, route contexts, pools, caches). Measured with
+# bench/call_intake.py's probe: the first full collection after start-up scanned all of it and
+# stalled the process ≈ 450 ms (a CPU-starved machine). Frozen once warm, full passes skip it.
+REFREEZE_AFTER_S = 20.0
+
+
+async def freeze_when_warm(gen0_threshold: int, delay_s: float = REFREEZE_AFTER_S) -> None:
+    """A second ``gc.freeze()`` once the process has served a while (only if tune_gc is on). No
+    collection first (that would be the very pause this avoids): garbage alive at that moment
+    stays, once, bounded by what the collector had not reached yet."""
+    if gen0_threshold <= 0:
+        return
+    await asyncio.sleep(delay_s)
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url or not settings.redis_url:
@@ -73,10 +90,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         warmer = asyncio.create_task(keep_default_view_warm(app.state.db), name="national-warmer")
         tune_gc(settings.gc_gen0_threshold)
+        refreeze = asyncio.create_task(freeze_when_warm(settings.gc_gen0_threshold), name="gc-refreeze")
         try:
             yield
         finally:
             warmer.cancel()
+            refreeze.cancel()
             await app.state.intake.aclose()
             await app.state.telephony.aclose()
             await app.state.session_users.aclose()
