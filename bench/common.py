@@ -169,6 +169,7 @@ class BenchEnv:
             REDIS_URL=self.redis_url,
             ENVIRONMENT="production",
             SECRET_KEY="bench-secret-key-" + "x" * 40,
+            NATIONAL_HASH_KEYS="bench:" + "n" * 40,  # required in production (docs/reputation.md)
             COOKIE_SECURE="false",  # plain http on loopback
             TENANT_CACHE_TTL_S="5",
             PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
