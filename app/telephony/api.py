@@ -54,7 +54,10 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-async def _verify_signature(request: Request, load: Loader, slug: str, body: bytes) -> None:
+async def _verify_signature(request: Request, source: AsyncSession | Loader, slug: str, body: bytes) -> None:
+    """``source``: the request's tenant session (other signed endpoints), or a loader (the call-event
+    webhook, which opens no session: ``from_database``)."""
+    load = from_session(source) if isinstance(source, AsyncSession) else source
     try:
         await secret_cache.verify(
             load, slug, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
@@ -117,7 +120,7 @@ async def _aml_auth(request: Request, session: AsyncSession, slug: str, body: by
         if WEBHOOK_SCOPE not in principal.scopes:
             raise Forbidden(f"Token tidak memiliki izin {WEBHOOK_SCOPE}")
         return
-    await _verify_signature(request, from_session(session), slug, body)
+    await _verify_signature(request, session, slug, body)
 
 
 @router.post("/aml", status_code=201, summary="AML position (ETSI TS 103 625 text form)")
