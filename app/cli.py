@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -115,7 +114,8 @@ def db_upgrade(
     report: Path = typer.Option(None, help="write a per-tenant JSON report (ok / failed+error / skipped)"),
 ):
     """Migrate public, then every tenant schema that is behind, under an advisory lock."""
-    ok = run_deploy(_database_url(), workers, report)
+    # A session advisory lock guards the deploy: it needs a direct connection, not PgBouncer.
+    ok = run_deploy(get_settings().migrate_database_url or _database_url(), workers, report)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -360,13 +360,14 @@ def worker():
     """Run the arq worker (SLA timers, rollups, webhooks)."""
     import logging.config
 
-    from arq import run_worker
     from arq.logs import default_log_config
 
-    from app.worker import WorkerSettings
+    from app.worker import run
 
-    logging.config.dictConfig(default_log_config(verbose=False))  # job and shutdown lines on stdout
-    run_worker(WorkerSettings)
+    config = default_log_config(verbose=False)  # job and shutdown lines on stdout
+    config["loggers"]["app"] = {"level": "INFO", "handlers": ["arq.standard"]}  # outage/recovery lines
+    logging.config.dictConfig(config)
+    run()
 
 
 def web_server_options() -> dict:
@@ -426,6 +427,7 @@ def serve(
     import uvicorn
 
     from app.embedded import DataDirLock, EmbeddedError, EmbeddedPostgres, EmbeddedRedis
+    from app.supervise import Supervised
 
     settings = get_settings()
     host = host or settings.host
@@ -454,8 +456,10 @@ def serve(
             raise typer.Exit(1)
         if with_demo and settings.environment != "production":
             _print_accounts(_seed_demo())
-        if with_worker:
-            worker_proc = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=os.environ.copy())
+        if with_worker:  # supervised: restarted (with backoff) if it ever exits
+            worker_proc = Supervised(
+                [sys.executable, "-m", "app.cli", "worker"], env=os.environ.copy()
+            ).start()
         console.print(
             f"[bold green]Siaga112 is up:[/bold green] http://{host}:{port}/  (Ctrl-C stops everything)"
         )
@@ -470,11 +474,7 @@ def serve(
         pass
     finally:
         if worker_proc is not None:
-            worker_proc.send_signal(signal.SIGINT)
-            try:
-                worker_proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker_proc.kill()
+            worker_proc.stop(timeout_s=15)
         if rds is not None:
             rds.stop()
         if pg is not None:

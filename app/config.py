@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     db_max_overflow: int = 10
     # Recycle pooled connections so each one's catalog cache (≈0.8 MB per touched schema) stays bounded.
     db_pool_recycle_s: int = 900
+    # psycopg's server-side prepared statements (app/db/engine.py::connect_args): None = never,
+    # which is what PgBouncer in transaction mode needs; 5 is psycopg's own default.
+    db_prepare_threshold: int | None = None
+    # `siaga112 db upgrade` holds a SESSION advisory lock for the whole deploy: give it a direct
+    # PostgreSQL URL when DATABASE_URL points at PgBouncer in transaction mode (default: DATABASE_URL).
+    migrate_database_url: str = ""
+    # Namespace of every Redis key, queue and channel (app/namespace.py); empty: derived from
+    # the database name and the Redis DB index, so two deployments on one Redis never mix.
+    redis_prefix: str = ""
     tenant_cache_ttl_s: float = 5.0
     # Objects allocated between cyclic-GC passes (CPython's default is 700). A web process makes
     # tens of thousands of short-lived objects per second; at 700 the collector runs hundreds of
@@ -90,6 +99,15 @@ class Settings(BaseSettings):
     # unless this is on (tests, an on-premises gateway).
     outbound_allow_private: bool = False
     ack_link_ttl_s: int = 2 * 3600
+    # Map tiles (console, admin map page): a URL template such as
+    # https://tiles.example.go.id/{z}/{x}/{y}.png and the credit its licence requires. Empty: no
+    # tiles (the map still shows the province outline and pins). The public OpenStreetMap servers
+    # are not a default: their usage policy does not allow a production service.
+    map_tiles_url: str = ""
+    map_tiles_attribution: str = ""
+    # Further tile origins a regency may choose on its admin map page (space/comma separated,
+    # e.g. "https://peta.kotasolok.go.id"); the page CSP allows exactly these and map_tiles_url's.
+    map_tile_origins: str = ""
 
     @field_validator("trusted_proxies", "outbound_allow_networks")
     @classmethod

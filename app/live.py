@@ -13,14 +13,17 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from app import namespace
 
-def channel(tenant_slug: str) -> str:
-    return f"live:{tenant_slug}"
+
+def channel(tenant_slug: str, redis: Redis | None = None) -> str:
+    """The tenant's channel in this deployment's namespace (pub/sub ignores the DB index)."""
+    return namespace.key(redis, "live", tenant_slug)
 
 
 async def notify(redis: Redis, tenant_slug: str, topic: str, data: dict[str, Any] | None = None) -> None:
     """topic: e.g. "calls", "incidents", "dispatches", "ringing", "sla" (the fragment to refresh)."""
-    await redis.publish(channel(tenant_slug), _message(topic, data))
+    await redis.publish(channel(tenant_slug, redis), _message(topic, data))
 
 
 def notify_after_commit(
@@ -31,7 +34,8 @@ def notify_after_commit(
     from app.events import after_commit_redis
 
     message = _message(topic, data)
-    after_commit_redis(session, lambda pipe: pipe.publish(channel(tenant_slug), message), redis)
+    name = channel(tenant_slug, redis)
+    after_commit_redis(session, lambda pipe: pipe.publish(name, message), redis)
 
 
 def _message(topic: str, data: dict[str, Any] | None) -> str:
@@ -40,11 +44,11 @@ def _message(topic: str, data: dict[str, Any] | None) -> str:
 
 async def listen(redis: Redis, tenant_slug: str) -> AsyncIterator[dict[str, Any]]:
     pubsub = redis.pubsub()
-    await pubsub.subscribe(channel(tenant_slug))
+    await pubsub.subscribe(channel(tenant_slug, redis))
     try:
         async for message in pubsub.listen():
             if message.get("type") == "message":
                 yield json.loads(message["data"])
     finally:
-        await pubsub.unsubscribe(channel(tenant_slug))
+        await pubsub.unsubscribe(channel(tenant_slug, redis))
         await pubsub.aclose()

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from contextlib import asynccontextmanager
 
+import psycopg
 from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from psycopg_pool import PoolTimeout
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from app import jobs
+from app import jobs, namespace
 from app.bounds import OutOfBounds
 from app.calls.intake import IntakeQueue
 from app.config import STATIC_DIR, Settings, get_settings
@@ -24,8 +28,10 @@ from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
 from app.events import load_subscribers
+from app.outage import REDIS_DOWN, RETRY_AFTER_S, which
 from app.security import proxies
 from app.telephony.intake import EventQueue
+from app.tenancy.mapview import allowed_tile_origins
 from app.tenancy.registry import TenantRegistry
 from app.web import openapi
 from app.web.body_limit import BodyLimitMiddleware
@@ -34,6 +40,8 @@ from app.web.errors import LoginRequired, allowed_methods, field_error, suspect_
 from app.web.hosts import TenantHostMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
 from app.web.templating import is_htmx, render
+
+log = logging.getLogger(__name__)
 
 
 def _wants_html(request: Request) -> bool:
@@ -76,11 +84,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_async_engine(settings)
-        app.state.db = Database(engine)
+        app.state.db = Database(engine, prepare_threshold=settings.db_prepare_threshold)
         app.state.registry = TenantRegistry(engine, ttl_s=settings.tenant_cache_ttl_s)
         # One Redis client for everything (arq's pool is a redis-py client): a request's live
         # notice and SLA timer then share one pipeline after its commit (app.events).
-        app.state.arq = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+        app.state.arq = namespace.tag(
+            await create_pool(
+                RedisSettings.from_dsn(settings.redis_url), default_queue_name=namespace.queue_name(settings)
+            ),
+            settings,
+        )
         app.state.redis = app.state.arq
         jobs.set_queue(app.state.arq)
         app.state.intake = IntakeQueue(app.state.db, app.state.redis)
@@ -124,7 +137,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.tenant_domain:
         app.add_middleware(TenantHostMiddleware, domain=settings.tenant_domain)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=bool(settings.cookie_secure))
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=bool(settings.cookie_secure),
+        img_origins=allowed_tile_origins(settings),
+    )
     proxies.install(app, settings.trusted_proxies)  # outermost: everything after sees the real client
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
@@ -177,6 +194,45 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = allowed_methods(request.app, request.url.path)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers or None)
+
+    outage_classes = (
+        sa_exc.DBAPIError,  # the specific handlers (DataError) still win for their classes
+        sa_exc.TimeoutError,
+        psycopg.Error,
+        PoolTimeout,
+        *REDIS_DOWN,
+    )
+
+    async def outage(request: Request, exc: Exception):
+        """PostgreSQL or Redis down: 503 + Retry-After, never a bare 500. Anything else of these
+        classes (a constraint violation, a bug) is not an outage and stays a 500."""
+        kind = which(exc)
+        if kind is None:
+            raise exc
+        log.warning("%s unavailable during %s %s: %s", kind, request.method, request.url.path, exc)
+        detail = (
+            "Basis data sementara tidak dapat dihubungi"
+            if kind == "database"
+            else "Layanan antrean (Redis) sementara tidak dapat dihubungi"
+        )
+        detail += f"; coba lagi dalam {RETRY_AFTER_S} detik (service unavailable)."
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        if _wants_html(request) and not is_htmx(request):
+            return render(
+                request,
+                "unavailable.html",
+                {"detail": detail, "retry_after": RETRY_AFTER_S},
+                status_code=503,
+                headers=headers,
+            )
+        return JSONResponse(
+            {"detail": detail, "unavailable": kind, "retry_after": RETRY_AFTER_S},
+            status_code=503,
+            headers=headers,
+        )
+
+    for cls in outage_classes:
+        app.add_exception_handler(cls, outage)
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError):

@@ -6,22 +6,37 @@ explicit argument and must be idempotent: arq may run a job more than once.
 
 from __future__ import annotations
 
-from arq.connections import RedisSettings
+import asyncio
+import logging
+import time
+from typing import Any, cast
 
-from app import jobs
+from arq.connections import RedisSettings, create_pool
+from arq.worker import Worker, get_kwargs
+
+from app import jobs, namespace
 from app.config import get_settings
 from app.db import models  # noqa: F401
 from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.discovery import import_domain_modules
 from app.events import load_subscribers
+from app.outage import which
+
+log = logging.getLogger("app.worker")
+BACKOFF_START_S = 0.2
+BACKOFF_MAX_S = 2.0  # short: a breach due during an outage must be recorded soon after recovery
+CATCH_UP_ROUNDS = 3
 
 
 async def startup(ctx: dict) -> None:
     settings = get_settings()
     ctx["settings"] = settings
-    ctx["db"] = Database(make_async_engine(settings, pool_size=5, max_overflow=5))
-    jobs.set_queue(ctx["redis"])
+    ctx["db"] = Database(
+        make_async_engine(settings, pool_size=5, max_overflow=5),
+        prepare_threshold=settings.db_prepare_threshold,
+    )
+    jobs.set_queue(namespace.tag(ctx["redis"], settings))
     load_subscribers()
 
 
@@ -56,6 +71,8 @@ class WorkerSettings:
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(get_settings().redis_url or "redis://127.0.0.1:6379")
+    # Every deployment its own queue (and health-check key, which arq derives from it).
+    queue_name = namespace.queue_name()
     max_jobs = 50
     job_timeout = 60
     keep_result = 60
@@ -64,3 +81,92 @@ class WorkerSettings:
     job_completion_wait = 25
     # arq refreshes its health key this often; the container HEALTHCHECK reads it (docker/healthcheck.py).
     health_check_interval = 30
+
+
+class ResilientWorker(Worker):
+    """arq's worker, except that losing Redis or PostgreSQL is never fatal.
+
+    arq's poll loop lets a ``ConnectionError`` escape and the process ends (Redis gone for 2 s
+    was enough). Here every poll that fails on an outage is logged and retried with backoff
+    (0.2 s doubling to 2 s); when the dependencies answer again the SLA reconciliation runs at
+    once (Redis may have lost its timers), instead of at the next 30-second cron tick. Errors
+    that are not outages still end the worker, as before.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._backoff = BACKOFF_START_S
+        self._outage_since: float | None = None
+        self._recovering: asyncio.Task | None = None
+
+    async def main(self) -> None:
+        while self._pool is None:  # Redis down at start: wait for it rather than exit
+            try:
+                self._pool = await create_pool(
+                    self.redis_settings,
+                    job_deserializer=self.job_deserializer,
+                    job_serializer=self.job_serializer,
+                    default_queue_name=self.queue_name,
+                    expires_extra_ms=self.expires_extra_ms,
+                )
+            except Exception as exc:
+                if which(exc) is None:
+                    raise
+                log.warning("worker: Redis unavailable at start (%s); retrying in %.1f s", exc, self._backoff)
+                await self._wait()
+        self._backoff = BACKOFF_START_S
+        catch_up = asyncio.create_task(self._catch_up(), name="startup-catch-up")
+        try:
+            await super().main()
+        finally:
+            catch_up.cancel()
+
+    async def _catch_up(self) -> None:
+        """Right after a (re)start, reconcile a few more times, OVERDUE_GRACE apart: timers that
+        fell due while no worker ran may sit behind the dead worker's in-progress keys (arq
+        keeps them for job_timeout + 10 s), and the reconciliation fires overdue clocks itself."""
+        from app.sla.service import OVERDUE_GRACE
+
+        while "db" not in self.ctx:  # noqa: ASYNC110 (on_startup, run by arq, sets it; no event to wait on)
+            await asyncio.sleep(0.2)
+        for _ in range(CATCH_UP_ROUNDS):
+            await asyncio.sleep(OVERDUE_GRACE.total_seconds() + 1)
+            await self._reconcile()
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except Exception as exc:
+            kind = which(exc)
+            if kind is None:
+                raise
+            if self._outage_since is None:
+                self._outage_since = time.monotonic()
+            log.warning("worker: %s unavailable (%s); retrying in %.1f s", kind, exc, self._backoff)
+            await self._wait()
+            return
+        if self._outage_since is not None:
+            log.warning(
+                "worker: dependencies answer again after %.1f s; reconciling SLA timers now",
+                time.monotonic() - self._outage_since,
+            )
+            self._outage_since, self._backoff = None, BACKOFF_START_S
+            self._recovering = asyncio.create_task(self._reconcile(), name="recover-reconcile")
+
+    async def _wait(self) -> None:
+        await asyncio.sleep(self._backoff)
+        self._backoff = min(BACKOFF_MAX_S, self._backoff * 2)
+
+    async def _reconcile(self) -> None:
+        from app.sla.jobs import sla_reconcile
+
+        try:
+            totals = await sla_reconcile(self.ctx)
+            log.info("worker: catch-up reconciliation %s", totals)
+        except Exception:
+            log.exception("worker: post-outage reconciliation failed (the 30 s cron retries)")
+
+
+def run() -> None:
+    """``siaga112 worker``: the resilient worker with WorkerSettings (signals as in arq)."""
+    ResilientWorker(**get_kwargs(cast(Any, WorkerSettings))).run()

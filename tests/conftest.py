@@ -37,7 +37,17 @@ def _claim_redis_db() -> tuple[int, str]:
 DB_NAME = f"siaga112_test_{uuid.uuid4().hex[:10]}"
 REDIS_INDEX, REDIS_TOKEN = _claim_redis_db()
 _base = PG_ADMIN.rsplit("/", 1)[0]
-os.environ["DATABASE_URL"] = f"{_base}/{DB_NAME}"
+DIRECT_DATABASE_URL = f"{_base}/{DB_NAME}"
+os.environ["DATABASE_URL"] = DIRECT_DATABASE_URL
+# TEST_VIA_PGBOUNCER=1: everything the app does goes through PgBouncer in transaction mode
+# (started here, tests/pgbouncer.py); migrations keep their direct connection, as in production.
+_BOUNCER = None
+if os.environ.get("TEST_VIA_PGBOUNCER") == "1":
+    from tests.pgbouncer import pgbouncer as _pgbouncer
+
+    _BOUNCER = _pgbouncer(PG_ADMIN, pool_size=4)
+    os.environ["DATABASE_URL"] = _BOUNCER.__enter__().format(db=DB_NAME)
+    os.environ["MIGRATE_DATABASE_URL"] = DIRECT_DATABASE_URL
 os.environ["REDIS_URL"] = f"{REDIS_BASE}/{REDIS_INDEX}"
 os.environ["ENVIRONMENT"] = "test"
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
@@ -57,7 +67,7 @@ def pytest_sessionstart(session):
     from app.db.migrate import upgrade_public
 
     get_settings.cache_clear()
-    engine = make_sync_engine(os.environ["DATABASE_URL"])
+    engine = make_sync_engine(DIRECT_DATABASE_URL)
     with engine.connect() as conn, conn.begin():
         upgrade_public(conn)
     engine.dispose()
@@ -67,6 +77,8 @@ def pytest_sessionfinish(session, exitstatus):
     r = redis.Redis.from_url(os.environ["REDIS_URL"])
     r.flushdb()
     r.close()
+    if _BOUNCER is not None:
+        _BOUNCER.__exit__(None, None, None)  # its server connections go before the database
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 

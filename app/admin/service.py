@@ -10,6 +10,7 @@ from fastapi import Request
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import glossary
 from app.admin.models import AccountLink
 from app.audit.service import record, snapshot
 from app.auth.models import TENANT_ROLES, User
@@ -30,12 +31,7 @@ from app.tenancy.regions import slug_for
 log = logging.getLogger("siaga112.admin")
 INVITE_TTL = timedelta(days=7)
 RESET_TTL = timedelta(hours=24)
-ROLE_LABELS = {
-    "admin": "Admin",
-    "supervisor": "Supervisor",
-    "operator": "Operator",
-    "opd_staff": "Petugas OPD",
-}
+ROLE_LABELS = {r: glossary.ROLE[r] for r in ("admin", "supervisor", "operator", "opd_staff")}
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 

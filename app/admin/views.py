@@ -27,6 +27,8 @@ from app.onboarding.validation import (
     clean_text,
     store_document,
 )
+from app.tenancy.mapview import allowed_tile_origins, check_map_form, map_view
+from app.tenancy.models import Tenant
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, DbDep, PublicSessionDep, SettingsDep, TenantDep, TenantSessionDep
 from app.web.errors import NotFound
@@ -581,3 +583,77 @@ async def account_set_password(request: Request, tenant: TenantDep, session: Ten
             status_code=410,
         )
     return _account_page(request, tenant, done, done=True)
+
+
+# --- map: home view and tile source (app.tenancy.mapview) ----------------------------------------
+
+
+async def _map_page(request, row, settings, *, form=None, errors=None, saved=False, status_code=200):
+    view = map_view(row, settings)
+    return render(
+        request,
+        "admin/map.html",
+        {
+            "section": "map",
+            "view": view,
+            "form": form
+            or {
+                "lat": row.map_lat if row.map_lat is not None else "",
+                "lon": row.map_lon if row.map_lon is not None else "",
+                "zoom": row.map_zoom or "",
+                "tiles_url": row.map_tiles_url or "",
+                "attribution": row.map_tiles_attribution or "",
+            },
+            "errors": errors or {},
+            "saved": saved,
+            "allowed_origins": allowed_tile_origins(settings),
+            "default_tiles": settings.map_tiles_url,
+        },
+        status_code=status_code,
+    )
+
+
+async def _tenant_row(public, tenant) -> Tenant:
+    return (await public.execute(select(Tenant).where(Tenant.id == tenant.id).with_for_update())).scalar_one()
+
+
+@router.get("/admin/map")
+async def map_settings(
+    request: Request, tenant: TenantDep, public: PublicSessionDep, admin: AdminDep, settings: SettingsDep
+):
+    return await _map_page(
+        request, await _tenant_row(public, tenant), settings, saved="saved" in request.query_params
+    )
+
+
+@router.post("/admin/map")
+async def map_settings_save(
+    request: Request,
+    tenant: TenantDep,
+    public: PublicSessionDep,
+    session: TenantSessionDep,
+    admin: AdminDep,
+    settings: SettingsDep,
+):
+    data, _ = await form_fields(request)
+    row = await _tenant_row(public, tenant)
+    clean, errors = check_map_form(data, settings)
+    if errors:
+        return await _map_page(request, row, settings, form=data, errors=errors, status_code=422)
+    before = {k: getattr(row, k) for k in clean}
+    for k, v in clean.items():
+        setattr(row, k, v)
+    await record(
+        session,
+        "tenant.map_saved",
+        actor_id=admin.id,
+        actor_label=admin.full_name,
+        request=request,
+        entity="tenant",
+        entity_id=tenant.slug,
+        before=before,
+        after=clean,
+    )
+    await public.commit()
+    await session.commit()
+    return RedirectResponse(f"/t/{tenant.slug}/admin/map?saved=1", status_code=303)

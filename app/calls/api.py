@@ -6,13 +6,13 @@ Auth: a cookie session (operators) or a bearer token with scope calls:read / cal
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from app.auth.principal import Principal
 from app.bounds import IsoDate, check_event_time, check_range
 from app.calls import service
-from app.calls.http import make_ctx, service_errors
+from app.calls.http import IdempotencyKey, idempotent, make_ctx, service_errors, with_key
 from app.calls.phone import normalize_phone
 from app.calls.schemas import (
     AttachCall,
@@ -66,13 +66,26 @@ async def _incident_out(session, incident) -> dict:
     return (await service.incident_details(session, [incident]))[0]
 
 
-@router.post("/calls", status_code=201, response_model=CallOut, summary="Log a call (intake)")
-async def create_call(request: Request, data: CallCreate, who: CallsWrite):
+@router.post(
+    "/calls",
+    status_code=201,
+    response_model=CallOut,
+    summary="Log a call (intake); idempotent by external_id / Idempotency-Key",
+    responses={200: {"model": CallOut, "description": "a repeat: the call already stored under that key"}},
+)
+async def create_call(
+    request: Request, response: Response, data: CallCreate, who: CallsWrite, key: IdempotencyKey = None
+):
     _within_intake_window(request, data)
     # Written by the intake queue with the calls other operators log at the same moment (one
-    # transaction; app.calls.intake); answered once this call is committed.
+    # transaction; app.calls.intake); answered once this call is committed. A repeat of a key
+    # (a client retrying after a timeout) gets the stored call with 200 and writes nothing.
+    data = with_key(data, key)
     with service_errors():
-        return await request.app.state.intake.submit(request.state.tenant.slug, who, data)
+        call = await request.app.state.intake.submit(request.state.tenant.slug, who, data)
+    if not call.created:
+        response.status_code = 200
+    return call
 
 
 @router.get("/calls", response_model=CallPage, summary="List calls (filter by number, outcome, dates)")
@@ -134,10 +147,22 @@ async def caller_history(
 @router.post(
     "/incidents", status_code=201, response_model=IncidentOut, summary="Open an incident (from a call)"
 )
-async def open_incident(request: Request, data: IncidentCreate, session: TenantSessionDep, who: CallsWrite):
-    with service_errors():
-        incident = await service.open_incident(make_ctx(request, session, who), data)
-    return await _incident_out(session, incident)
+async def open_incident(
+    request: Request,
+    response: Response,
+    data: IncidentCreate,
+    session: TenantSessionDep,
+    who: CallsWrite,
+    key: IdempotencyKey = None,
+):
+    async def create():
+        incident = await service.open_incident(make_ctx(request, session, who, key), data)
+        return await _incident_out(session, incident)
+
+    async def load(ids: list[int]):
+        return await _incident_out(session, await service.get_incident(session, ids[0]))
+
+    return await idempotent(response, session, "incident", key, create, load)
 
 
 @router.get("/incidents", response_model=list[IncidentOut])

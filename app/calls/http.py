@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.calls import idempotency
 from app.calls.errors import InvalidInput, ServiceError
 from app.calls.service import Ctx
 from app.web.errors import Conflict, Forbidden, NotFound
 
 
-def make_ctx(request: Request, session: AsyncSession, principal: Principal) -> Ctx:
+def make_ctx(request: Request, session: AsyncSession, principal: Principal, key: str | None = None) -> Ctx:
     tenant = request.state.tenant
     return Ctx(
         session=session,
@@ -24,6 +26,7 @@ def make_ctx(request: Request, session: AsyncSession, principal: Principal) -> C
         redis=request.app.state.redis,
         request=request,
         region_code=tenant.region_code,
+        idempotency_key=key,
     )
 
 
@@ -43,3 +46,68 @@ def service_errors() -> Iterator[None]:
                 [{"loc": ("body",), "msg": exc.message, "type": "value_error"}]
             ) from exc
         raise cls(exc.message) from exc
+
+
+# A client's retry key (RFC draft "The Idempotency-Key HTTP Header Field"): the same key twice
+# means the same request, answered with what the first one created.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[\x21-\x7e]+$",
+        description="retry key: a repeat returns the stored result (200) and writes nothing",
+    ),
+]
+
+
+async def idempotent(
+    response: Response,
+    session: AsyncSession,
+    scope: str,
+    key: str | None,
+    create: Callable[[], Awaitable[Any]],
+    load: Callable[[list[int]], Awaitable[Any]],
+):
+    """``create()`` (201) unless ``key`` was used before in ``scope``: then ``load(ids)`` of what
+    the first request created, with 200. A repeat that lost a race (``Repeated``), or that a
+    check refused because the first one already did the work (a 409 "already attached/sent"),
+    is answered the same way once the first one's key is visible."""
+    ids = await idempotency.stored(session, scope, key)
+    if ids is not None:
+        response.status_code = 200
+        return await load(ids)
+    try:
+        with service_errors():
+            return await create()
+    except Exception as exc:
+        if key is None:
+            raise
+        await session.rollback()
+        ids = (
+            exc.ids
+            if isinstance(exc, idempotency.Repeated)
+            else await idempotency.stored(session, scope, key)
+        )
+        if ids is None:
+            raise
+        response.status_code = 200
+        return await load(ids)
+
+
+def with_key(data, key: str | None):
+    """A call's idempotency key is its ``external_id``; the header may give it instead."""
+    if key is None:
+        return data
+    if data.external_id is not None and data.external_id != key:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", "Idempotency-Key"),
+                    "msg": "Idempotency-Key berbeda dengan external_id: kirim salah satu saja",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return data.model_copy(update={"external_id": key})

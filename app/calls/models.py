@@ -44,7 +44,14 @@ class Call(TenantBase):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    caller_number: Mapped[str] = mapped_column(String(16))  # E.164, e.g. +6281234567890
+    # E.164 (+6281234567890); NULL when the network delivered no usable number (no SIM,
+    # withheld, "anonymous", garbage): the call is taken anyway, flagged, with the raw value.
+    caller_number: Mapped[str | None] = mapped_column(String(16))
+    caller_number_raw: Mapped[str | None] = mapped_column(String(64))
+    number_unavailable: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Handset identity from the integrator (lets AML find a call that has no number).
+    imei: Mapped[str | None] = mapped_column(String(16))
+    imsi: Mapped[str | None] = mapped_column(String(15))
     channel: Mapped[str] = mapped_column(String(8), default="voice")
     language: Mapped[str] = mapped_column(String(8), default="id")
     received_at: Mapped[datetime] = utcnow_column()
@@ -121,3 +128,16 @@ class EventLog(TenantBase):
     actor_label: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = utcnow_column()
     data: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class IdempotencyKey(TenantBase):
+    """A client's retry key (``Idempotency-Key`` header) and what its first request created, so
+    a repeat is answered with the same incident/dispatches instead of writing them again.
+    Written in the creating transaction: concurrent repeats wait on this row and find it."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)  # "incident", "dispatch:<incident id>"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    entity_ids: Mapped[list] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = utcnow_column()

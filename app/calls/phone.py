@@ -31,3 +31,27 @@ def normalize_phone(raw: str) -> str:
     elif not _E164.fullmatch(value):
         raise ValueError("Nomor tidak valid: E.164 adalah + diikuti 7–15 digit")
     return value
+
+
+# What a network delivers for a call without a usable number: no SIM card, a withheld or
+# "anonymous" caller id, or garbage. 112 must take these calls anyway (in Indonesia 112 works
+# without a SIM), so they are stored with the raw value and flagged, never refused.
+NUMBER_UNAVAILABLE = "nomor tidak tersedia"
+RAW_MAX = 64  # longer raw values are kept cut to this length (the number is unusable anyway)
+
+
+def caller_id(raw: object) -> tuple[str | None, str | None, bool]:
+    """(E.164 number or None, raw value as delivered or None, number_unavailable).
+
+    Never raises: an unusable number is a flagged call, not an error. Whether a value that is
+    not text at all (a list, an object) is acceptable is the schema's decision, not this one's.
+    """
+    if raw is None:
+        return None, None, True
+    text = str(raw).strip()[:RAW_MAX]
+    if not text or len(text) > 32:
+        return None, text or None, True
+    try:
+        return normalize_phone(text), text, False
+    except ValueError:
+        return None, text, True

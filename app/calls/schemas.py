@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from app.bounds import INT4_MAX, YEAR_MIN, Input, OutOfBounds, StrictInt
-from app.calls.phone import normalize_phone
+from app.calls.phone import caller_id, normalize_phone
 
 Channel = Literal["voice", "sms", "whatsapp", "app", "walk_in"]
 Outcome = Literal["emergency", "non_emergency_info", "prank", "silent", "misdial", "duplicate"]
@@ -40,6 +40,20 @@ DbId = Annotated[StrictInt, Field(ge=1, le=INT4_MAX)]  # PostgreSQL integer colu
 _FUTURE_SLACK = timedelta(minutes=5)
 
 
+def split_caller(data: Any) -> Any:
+    """Before validation: the delivered ``caller_number`` becomes the E.164 number (or None),
+    ``caller_number_raw`` (as delivered) and ``number_unavailable``; both are the server's, so
+    whatever a client sent for them is replaced. A value that is not text (a list, an object)
+    is left alone for the field's own validation to refuse (422 naming ``caller_number``)."""
+    if not isinstance(data, dict):
+        return data
+    raw = data.get("caller_number")
+    if raw is not None and not isinstance(raw, (str, int)):
+        return data
+    number, raw_text, unavailable = caller_id(raw)
+    return {**data, "caller_number": number, "caller_number_raw": raw_text, "number_unavailable": unavailable}
+
+
 def _not_future(value: datetime | None, name: str) -> None:
     """Sane for any caller (the JSON API also applies the intake window: app.calls.api)."""
     if value is None:
@@ -55,7 +69,10 @@ class _In(Input):
 
 
 class CallCreate(_In):
-    caller_number: PhoneNumber
+    # Any caller number is taken (112 works without a SIM): see split_caller.
+    caller_number: PhoneNumber | None = None
+    caller_number_raw: str | None = None
+    number_unavailable: bool = False
     channel: Channel = "voice"
     language: Language = "id"
     outcome: Outcome | None = None
@@ -64,7 +81,9 @@ class CallCreate(_In):
     answered_at: AwareDatetime | None = None
     ended_at: AwareDatetime | None = None
     notes: Notes | None = None
-    external_id: Annotated[str, StringConstraints(max_length=100)] | None = None
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+    _split_caller = model_validator(mode="before")(split_caller)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -152,7 +171,9 @@ class _Out(BaseModel):
 
 class CallOut(_Out):
     id: int
-    caller_number: str
+    caller_number: str | None
+    caller_number_raw: str | None = None
+    number_unavailable: bool = False
     channel: str
     language: str
     received_at: datetime

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Sequence, and_, column, func, insert, literal, or_, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Integer, Sequence, String, and_, bindparam, column, func, insert, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events, live
 from app.audit.service import record, snapshot
 from app.auth.principal import Principal
+from app.calls import idempotency
 from app.calls.errors import ConflictError, InvalidInput, NotFoundError
 from app.calls.models import Call, EventLog, Incident
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
@@ -64,6 +66,7 @@ class Ctx:
     request: Any = None  # only for the audit log's client IP
     region_code: str | None = None
     topics: set[str] = field(default_factory=set)
+    idempotency_key: str | None = None  # the client's retry key (app.calls.idempotency)
 
     @property
     def actor_id(self) -> int | None:
@@ -146,6 +149,8 @@ async def _require_original(session: AsyncSession, duplicate_of_id: int, call_id
 # compiled-statement cache hits on every call (building the CTE costs more CPU than running it).
 _INTAKE_COLS = (
     "caller_number",
+    "caller_number_raw",
+    "number_unavailable",
     "channel",
     "language",
     "outcome",
@@ -161,7 +166,10 @@ _INTAKE_COLS = (
 
 def _intake_statement():
     """ONE statement for a whole batch: every call row and its 'logged' event row. Ids are taken
-    from the sequence first, so each event row knows its call; rows come back in batch order."""
+    from the sequence first, so each event row knows its call; rows come back in batch order.
+    A call whose ``external_id`` (idempotency key) is already stored is skipped (``ON CONFLICT
+    DO NOTHING``, which waits for a concurrent insert of the same key to commit or roll back):
+    it comes back from ``_EXISTING`` instead, so a retry never writes a call twice."""
     calls, log = Call.__table__, EventLog.__table__
     given = recordset(
         "calls",
@@ -178,11 +186,13 @@ def _intake_statement():
         func.coalesce(batch.c[c], func.now()) if c == "received_at" else batch.c[c] for c in _INTAKE_COLS
     ]
     new_call = (
-        insert(calls)
+        pg_insert(calls)
         .from_select(["id", *_INTAKE_COLS], select(batch.c.id, *values), include_defaults=False)
+        .on_conflict_do_nothing(index_elements=["external_id"])
         .returning(*calls.c)
         .cte("new_call")
     )
+    written = select(new_call.c.id).subquery("written")
     logged = (
         insert(log)
         .from_select(
@@ -194,13 +204,13 @@ def _intake_statement():
                 batch.c.actor_id,
                 batch.c.actor_label,
                 batch.c.log,
-            ),
+            ).where(batch.c.id.in_(select(written.c.id))),
             include_defaults=False,
         )
         .cte("logged")
     )
     return (
-        select(*new_call.c)
+        select(*new_call.c, batch.c.i, literal(True).label("created"))
         .select_from(new_call.join(batch, new_call.c.id == batch.c.id))
         .order_by(batch.c.i)
         .add_cte(logged)
@@ -208,6 +218,12 @@ def _intake_statement():
 
 
 _INTAKE = Direct(_intake_statement)
+# The stored calls of keys an intake found taken: the answer to a retry is the call as stored.
+_EXISTING = Direct(
+    lambda: select(*Call.__table__.c, literal(-1).label("i"), literal(False).label("created")).where(
+        Call.__table__.c.external_id == func.any(bindparam("keys", type_=ARRAY(String)))
+    )
+)
 
 
 async def create_call(ctx: Ctx, data: CallCreate):
@@ -227,14 +243,22 @@ async def create_calls(
     for _, data in intakes:
         if data.duplicate_of_id is not None:
             await _require_original(session, data.duplicate_of_id)
-    calls = await _INTAKE.all(
+    written = await _INTAKE.all(
         session, {"calls": [_intake_row(i, actor, data) for i, (actor, data) in enumerate(intakes)]}
     )
+    calls: list = [None] * len(intakes)
+    for row in written:
+        calls[row.i] = row
+    taken = [data.external_id for call, (_, data) in zip(calls, intakes, strict=True) if call is None]
+    if taken:  # idempotent repeats (or two of one batch with the same key): the stored call
+        stored = {row.external_id: row for row in await _EXISTING.all(session, {"keys": taken})}
+        calls = [call or stored[data.external_id] for call, (_, data) in zip(calls, intakes, strict=True)]
     await events.emit_many(
         session,
         [
             events.DomainEvent("call.created", tenant, actor.user_id, {"call": call})
             for (actor, _), call in zip(intakes, calls, strict=True)
+            if call.created
         ],
     )
     await _commit_and_notify(session, tenant, redis, "calls")
@@ -282,6 +306,8 @@ async def correct_call(ctx: Ctx, call_id: int, data: CallCorrection) -> Call:
         raise ConflictError(
             f"Panggilan ini terhubung ke insiden #{call.incident_id}; hasilnya harus 'emergency'"
         )
+    if values.get("caller_number") is not None:
+        values["number_unavailable"] = False  # an operator learnt the number (e.g. from the caller)
     before = snapshot(call, list(CALL_FIELDS))
     changes = _apply(call, values)
     if not changes:
@@ -470,6 +496,7 @@ async def open_incident(ctx: Ctx, data: IncidentCreate) -> Incident:
         await events.emit(
             ctx.session, "call.updated", ctx.tenant, actor_id=ctx.actor_id, call=call, changes=call_changes
         )
+    await idempotency.remember(ctx.session, "incident", ctx.idempotency_key, [incident.id])
     await finish(ctx, "incidents", "calls")
     return incident
 

@@ -8,8 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
+from sqlalchemy import select
 
-from app import live
+from app import glossary, live
 from app.bounds import OutOfBounds, parse_int
 from app.calls import service
 from app.calls.errors import InvalidInput, NotFoundError, ServiceError
@@ -20,8 +21,17 @@ from app.calls.phone import normalize_phone
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
 from app.dispatch import service as dispatching
 from app.dispatch.schemas import DispatchCreate
+from app.tenancy.mapview import map_view
+from app.tenancy.models import Tenant
 from app.web.csrf import verify_csrf
-from app.web.deps import OperatorDep, TenantDep, TenantSessionDep, TenantUserDep
+from app.web.deps import (
+    OperatorDep,
+    PublicSessionDep,
+    SettingsDep,
+    TenantDep,
+    TenantSessionDep,
+    TenantUserDep,
+)
 from app.web.errors import NotFound
 from app.web.params import PathId
 from app.web.templating import render
@@ -29,15 +39,18 @@ from app.web.templating import render
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["console (HTML)"])
 
 KEEPALIVE_S = 15.0
-OUTCOME_BUTTONS = [  # value, label, shortcut key (Alt+key), css
-    ("emergency", "Darurat", "E", "danger"),
-    ("non_emergency_info", "Informasi", "I", "info"),
-    ("prank", "Iseng / prank", "P", "muted"),
-    ("silent", "Diam / silent", "S", "muted"),
-    ("misdial", "Salah sambung", "M", "muted"),
-    ("duplicate", "Duplikat", "D", "muted"),
+OUTCOME_BUTTONS = [  # value, label (app.glossary), shortcut key (Alt+key), css
+    (value, glossary.OUTCOME[value], key, css)
+    for value, key, css in (
+        ("emergency", "E", "danger"),
+        ("non_emergency_info", "I", "info"),
+        ("prank", "P", "muted"),
+        ("silent", "S", "muted"),
+        ("misdial", "M", "muted"),
+        ("duplicate", "D", "muted"),
+    )
 ]
-OUTCOME_LABELS = {v: label for v, label, _, _ in OUTCOME_BUTTONS}
+OUTCOME_LABELS = glossary.OUTCOME
 CALL_FORM_FIELDS = ("caller_number", "channel", "language", "outcome", "duplicate_of_id", "notes")
 INCIDENT_FORM_FIELDS = (
     "category_id",
@@ -116,10 +129,18 @@ async def _dispatch_form(request, session, incident, *, errors=None, status_code
 
 
 @router.get("/", include_in_schema=False)
-async def console(request: Request, tenant: TenantDep, session: TenantSessionDep, user: TenantUserDep):
+async def console(
+    request: Request,
+    tenant: TenantDep,
+    session: TenantSessionDep,
+    user: TenantUserDep,
+    public: PublicSessionDep,
+    settings: SettingsDep,
+):
     if user.role == "opd_staff":
         return RedirectResponse(f"/t/{tenant.slug}/opd", status_code=303)
     recent = (await service.list_calls(session, outcome="emergency", per_page=15))[0]
+    row = (await public.execute(select(Tenant).where(Tenant.id == tenant.id))).scalar_one()
     return render(
         request,
         "calls/console.html",
@@ -130,6 +151,7 @@ async def console(request: Request, tenant: TenantDep, session: TenantSessionDep
             "call": None,
             "buttons": OUTCOME_BUTTONS,
             "recent_emergencies": recent,
+            "map_view": map_view(row, settings),
         },
     )
 
@@ -185,6 +207,8 @@ async def live_stream(request: Request, tenant: TenantDep, user: TenantUserDep):
 @router.get("/fragments/calls", include_in_schema=False)
 async def calls_fragment(request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep):
     active, _ = await service.list_calls(session, active=True, per_page=30)
+    # A call this operator answered through telephony is already in "Panggilan aktif Anda" (panel).
+    active = [c for c in active if not (c.operator_id == user.id and c.external_id and c.ended_at is None)]
     recent, _ = await service.list_calls(session, per_page=15)
     return render(
         request, "calls/_calls.html", {"active": active, "recent": recent, "labels": OUTCOME_LABELS}
@@ -267,15 +291,20 @@ async def existing_call_form(
         request,
         session,
         call=call,
-        form={"caller_number": call.caller_number, "channel": call.channel, "notes": call.notes or ""},
+        form={
+            "caller_number": call.caller_number or call.caller_number_raw or "",
+            "channel": call.channel,
+            "notes": call.notes or "",
+        },
     )
 
 
-async def _reload(session, call):
-    """After a rollback ORM objects are expired; the error page still needs the call."""
-    if call is None:
+async def _reload(session, call_id: int | None):
+    """After a rollback ORM objects are expired; the re-shown form still needs its call (by id,
+    read before the rollback: an expired object no longer knows it)."""
+    if call_id is None:
         return None
-    return await session.get(Call, call.id, populate_existing=True) if "id" in call.__dict__ else None
+    return await session.get(Call, call_id, populate_existing=True)
 
 
 async def _get_or_404(coro):
@@ -318,14 +347,22 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
     except ValueError:  # never Python's own text (e.g. "invalid literal for int()") to the operator
         errors = {"__all__": "Data tidak valid; periksa isian formulir"}
     if errors:
+        call_id = call.id if existing_id and call is not None and "id" in call.__dict__ else None
         await session.rollback()
-        call = await _reload(session, call if existing_id else None)
+        call = await _reload(session, call_id)
         return await _call_form(request, session, form=dict(form), errors=errors, status_code=422, call=call)
+    assert call is not None  # no errors: the call was written
     label = OUTCOME_LABELS.get(call.outcome or "", "tanpa hasil")
+    # The incident form has no number field: console.js refreshes the caller's history box itself.
+    logged = {"callerChanged": {"number": call.caller_number}}
     if call.outcome == "emergency" and call.incident_id is None:
         return await _incident_form(
-            request, session, call, headers=_toast(f"Panggilan #{call.id} dicatat: darurat — isi insiden")
+            request,
+            session,
+            call,
+            headers=_toast(f"Panggilan #{call.id} dicatat: darurat — isi insiden", **logged),
         )
+    # (the blank form that follows loads the history of whatever number is typed next)
     return await _call_form(request, session, headers=_toast(f"Panggilan #{call.id} dicatat: {label}"))
 
 
@@ -349,9 +386,10 @@ async def open_incident(request: Request, tenant: TenantDep, session: TenantSess
         except ServiceError as exc:
             errors = {"__all__": exc.message}
     if errors:
+        call_id = call.id if call is not None else None
         await session.rollback()
         return await _incident_form(
-            request, session, await _reload(session, call), form=dict(form), errors=errors, status_code=422
+            request, session, await _reload(session, call_id), form=dict(form), errors=errors, status_code=422
         )
     return await _dispatch_form(
         request, session, incident, headers=_toast(f"Insiden #{incident.id} dibuka — pilih OPD")

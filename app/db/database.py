@@ -13,8 +13,9 @@ from app.db.tenancy import TenantEngines, tenant_session_factory, translate_map
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine, read_pool_size: int = 4):
+    def __init__(self, engine: AsyncEngine, read_pool_size: int = 4, prepare_threshold: int | None = None):
         self.engine = engine
+        self._prepare_threshold = prepare_threshold
         self.tenants = TenantEngines(engine)
         self._read_pool_size = read_pool_size
         self._reads: AsyncConnectionPool | None = None
@@ -43,7 +44,9 @@ class Database:
                 url.render_as_string(hide_password=False),
                 min_size=1,
                 max_size=self._read_pool_size,
-                kwargs={"autocommit": True},
+                # Autocommit, and no server-side prepared statements: safe behind PgBouncer's
+                # transaction pooling (app.db.engine.connect_args).
+                kwargs={"autocommit": True, "prepare_threshold": self._prepare_threshold},
                 open=False,
                 name="siaga112-reads",
             )

@@ -5,11 +5,11 @@ Operators dispatch (scope dispatch:write for tokens); agency staff move their ow
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from app.auth.principal import Principal
 from app.calls import service as calls
-from app.calls.http import make_ctx, service_errors
+from app.calls.http import IdempotencyKey, idempotent, make_ctx, service_errors
 from app.calls.schemas import EventOut
 from app.dispatch import service
 from app.dispatch.schemas import (
@@ -63,11 +63,22 @@ async def suggested(incident_id: PathId, session: TenantSessionDep, who: Dispatc
     summary="Dispatch an incident to one or more OPDs",
 )
 async def dispatch(
-    request: Request, incident_id: PathId, data: DispatchCreate, session: TenantSessionDep, who: Dispatcher
+    request: Request,
+    response: Response,
+    incident_id: PathId,
+    data: DispatchCreate,
+    session: TenantSessionDep,
+    who: Dispatcher,
+    key: IdempotencyKey = None,
 ):
-    with service_errors():
-        created = await service.dispatch_incident(make_ctx(request, session, who), incident_id, data)
-    return [await service.dispatch_out(session, d) for d in created]
+    async def create():
+        created = await service.dispatch_incident(make_ctx(request, session, who, key), incident_id, data)
+        return [await service.dispatch_out(session, d) for d in created]
+
+    async def load(ids: list[int]):
+        return [await service.dispatch_out(session, await service.get_dispatch(session, i)) for i in ids]
+
+    return await idempotent(response, session, service.dispatch_scope(incident_id), key, create, load)
 
 
 @router.get("/dispatches/{dispatch_id}", response_model=DispatchOut)

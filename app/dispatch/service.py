@@ -10,8 +10,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import events
+from app import events, glossary
 from app.audit.service import record, snapshot
+from app.calls import idempotency
 from app.calls.errors import ConflictError, DeniedError, InvalidInput, NotFoundError
 from app.calls.models import Incident
 from app.calls.service import Ctx, finish, get_incident, log_event, now
@@ -33,20 +34,8 @@ NEXT_STEP = {
     "en_route": "on_scene",
     "on_scene": "resolved",
 }
-STATUS_LABELS = {
-    "sent": "Terkirim",
-    "acknowledged": "Diterima",
-    "en_route": "Menuju lokasi",
-    "on_scene": "Di lokasi",
-    "resolved": "Selesai",
-    "rejected": "Ditolak",
-}
-ACTION_LABELS = {
-    "acknowledged": "Terima",
-    "en_route": "Berangkat",
-    "on_scene": "Tiba di lokasi",
-    "resolved": "Selesai",
-}
+STATUS_LABELS = glossary.DISPATCH_STATUS
+ACTION_LABELS = glossary.DISPATCH_ACTION
 TIMESTAMP = {
     "acknowledged": "acknowledged_at",
     "en_route": "en_route_at",
@@ -163,8 +152,15 @@ async def dispatch_incident(ctx: Ctx, incident_id: int, data: DispatchCreate) ->
         await events.emit(
             ctx.session, "dispatch.created", ctx.tenant, actor_id=ctx.actor_id, dispatch=d, incident=incident
         )
+    await idempotency.remember(
+        ctx.session, dispatch_scope(incident.id), ctx.idempotency_key, [d.id for d in created]
+    )
     await finish(ctx, "dispatches", "incidents")
     return created
+
+
+def dispatch_scope(incident_id: int) -> str:
+    return f"dispatch:{incident_id}"
 
 
 async def get_dispatch(session: AsyncSession, dispatch_id: int, *, lock: bool = False) -> Dispatch:
@@ -173,7 +169,7 @@ async def get_dispatch(session: AsyncSession, dispatch_id: int, *, lock: bool = 
         stmt = stmt.with_for_update()
     d = (await session.execute(stmt)).scalar_one_or_none()
     if d is None:
-        raise NotFoundError(f"Dispatch #{dispatch_id} tidak ditemukan")
+        raise NotFoundError(f"Penugasan #{dispatch_id} tidak ditemukan")
     return d
 
 
@@ -188,7 +184,7 @@ async def get_visible_dispatch(ctx_or_session, actor, dispatch_id: int, *, lock:
     session = getattr(ctx_or_session, "session", ctx_or_session)
     d = await get_dispatch(session, dispatch_id, lock=lock)
     if not visible_to(actor, d):
-        raise NotFoundError(f"Dispatch #{dispatch_id} tidak ditemukan")
+        raise NotFoundError(f"Penugasan #{dispatch_id} tidak ditemukan")
     return d
 
 

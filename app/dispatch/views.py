@@ -71,7 +71,7 @@ async def _move(request, session, user, dispatch_id: int, status: str, version: 
         await session.rollback()
         return await _queue_fragment(request, session, user, exc.message)
     return await _queue_fragment(
-        request, session, user, f"Dispatch #{d.id}: {service.STATUS_LABELS[d.status]}"
+        request, session, user, f"Penugasan #{d.id}: {service.STATUS_LABELS[d.status]}"
     )
 
 
@@ -91,7 +91,7 @@ async def advance(
         raise NotFound(exc.message) from exc
     step = service.NEXT_STEP.get(d.status)
     if step is None:
-        return await _queue_fragment(request, session, user, "Dispatch ini sudah selesai")
+        return await _queue_fragment(request, session, user, "Penugasan ini sudah selesai")
     return await _move(request, session, user, dispatch_id, step, version)
 
 

@@ -129,20 +129,27 @@ async def on_dispatch_created(session: AsyncSession, event: DomainEvent) -> None
         await bump_keyed(session, ref, "opd", opd.type, day, 1)
 
 
+OPD_SUBJECT = "dispatch"  # SLA clocks an OPD runs (app.sla.models.SUBJECTS)
+
+
 @subscribe("sla.clock_closed", batch=True)
 async def on_sla_clocks_closed(session: AsyncSession, batch: list[DomainEvent]) -> None:
     """Counted on the tenant-local day the clock stopped; a cancelled clock (met NULL) is not a
-    measurement (the recount applies the same two rules). One delta row per day of the batch."""
+    measurement, and only OPD clocks (attached to a dispatch: acknowledge, arrival, resolution)
+    count: the national figure is the OPDs' reaction, not the call centre's answer/dispatch times
+    (the recount applies the same rules). One delta row per day of the batch."""
     ref = await _ref(session, batch[0])
     if ref is None:
         return
     by_day: dict = {}
     for event in batch:
         clock = event.payload.get("clock")
-        stopped_at, met = (
-            (await loaded(session, clock, "stopped_at", "met")) if clock is not None else (None, False)
+        stopped_at, met, subject = (
+            (await loaded(session, clock, "stopped_at", "met", "subject"))
+            if clock is not None
+            else (None, False, OPD_SUBJECT)
         )
-        if clock is not None and met is None:
+        if (clock is not None and met is None) or subject != OPD_SUBJECT:
             continue
         breached = bool(event.payload.get("breached"))
         add_deltas(

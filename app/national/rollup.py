@@ -322,8 +322,8 @@ async def recount(session: AsyncSession, ref: TenantRef) -> tuple[dict, dict, di
 
 
 async def _recount_sla(session: AsyncSession, zone: str) -> list[tuple[date, int, int]]:
-    """SLA clocks (app.sla) stopped as 'done', per local day of stopping; cancelled ones are not
-    measurements (app.sla emits sla.clock_closed only for 'done' clocks: the same rule)."""
+    """OPD SLA clocks (app.sla, subject 'dispatch') stopped as 'done', per local day of stopping;
+    cancelled ones are not measurements (app.sla emits sla.clock_closed only for 'done' clocks: the same rule)."""
     from app.sla.models import SlaClock
 
     d = _day(SlaClock.stopped_at, zone)
@@ -333,7 +333,10 @@ async def _recount_sla(session: AsyncSession, zone: str) -> list[tuple[date, int
                 d, func.count().filter(SlaClock.met.is_(True)), func.count().filter(SlaClock.met.is_(False))
             )
             .where(
-                SlaClock.stopped_at.is_not(None), SlaClock.close_reason == "done", SlaClock.met.is_not(None)
+                SlaClock.stopped_at.is_not(None),
+                SlaClock.close_reason == "done",
+                SlaClock.met.is_not(None),
+                SlaClock.subject == "dispatch",  # OPD clocks only (handlers.on_sla_clocks_closed)
             )
             .group_by(d)
         )

@@ -254,13 +254,14 @@ def province_map(
     real = [v for v in values.values() if v is not None]
     peak = peak if peak is not None else (max(real) if real else 0)
     parts = [
-        f'<svg class="map" viewBox="0 0 {MAP_W} {MAP_H}" role="img" aria-label="Peta Indonesia per provinsi" {FONT}>'
+        f'<svg class="map" viewBox="0 0 {MAP_W} {MAP_H}" role="group" aria-label="Peta Indonesia per provinsi (klik provinsi untuk memfilter)" {FONT}>'
     ]
     for name, d in sorted(province_paths().items()):
         fill = shade(values.get(name), peak)
         cls = ' class="sel"' if name == selected else ""
         parts.append(
-            f'<a href="{escape(link + quote(name))}"><path d="{d}" fill="{fill}"{cls} '
+            f'<a href="{escape(link + quote(name))}" aria-label="{escape(name)}: {escape(labels.get(name, "–"))}">'
+            f'<path d="{d}" fill="{fill}"{cls} '
             f'data-province="{escape(name)}"><title>{escape(name)}: {escape(labels.get(name, "–"))}</title>'
             f"</path></a>"
         )

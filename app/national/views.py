@@ -15,10 +15,10 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
 
-from app import spreadsheet
+from app import glossary, spreadsheet
 from app.bounds import OutOfBounds, parse_date
 from app.national import service
 from app.national.service import FilterError, Filters
@@ -36,13 +36,7 @@ OPD_LABELS = {o["type"]: o["name"] for o in DEFAULT_OPDS} | {
     "dprkp": "DPRKP",
     "other": "Lainnya",
 }
-STATUS_LABELS = {
-    "active": "Aktif",
-    "verified": "Terverifikasi",
-    "pending": "Menunggu",
-    "suspended": "Ditangguhkan",
-    "not_joined": "Belum bergabung",
-}
+STATUS_LABELS = glossary.TENANT_STATUS
 MAP_METRICS = {
     "coverage": "Cakupan (aktif / kab-kota)",
     "calls": "Jumlah panggilan",
@@ -297,6 +291,17 @@ async def national_dashboard(
     global _last_view
     _last_view = time.monotonic()
     filters, errors = parse_filters(date_from, date_to, province)
+    if errors and is_htmx(request):
+        # The filters the person just changed are wrong: say so beside the fields (app.js), and
+        # leave the figures on screen as they were rather than quietly showing other dates.
+        return JSONResponse(
+            {
+                "detail": "Periksa filter: " + "; ".join(errors.values()),
+                "errors": [{"field": k, "message": v} for k, v in errors.items()],
+            },
+            status_code=422,
+            headers={"Vary": "HX-Request, HX-Target"},
+        )
     if sort not in service.REGENCY_SORTS:
         sort = "calls"
     descending = _default_descending(sort) if dir not in ("asc", "desc") else dir == "desc"
@@ -310,6 +315,8 @@ async def national_dashboard(
     ctx = {
         "filters": filters,
         "errors": errors,
+        # the dates as typed, so a wrong range stays visible beside its message (not the defaults)
+        "typed": {"from": date_from or "", "to": date_to or ""} if errors else {},
         "title": "Dasbor Nasional 112 — Kominfo / Komdigi",
         "province_names": service.province_names(),
         "map_metrics": MAP_METRICS,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.notify.models import WebhookDelivery
 from app.notify.service import enqueue_delivery
+from app.outage import which
 from app.sla import clock, service
 from app.sla.models import SlaClock
 from app.sla.service import fire_due, schedule
@@ -29,7 +30,39 @@ log = logging.getLogger(__name__)
 RECONCILE_TENANT_STATUSES = ("active", "verified")
 
 
+# A timer that meets a PostgreSQL (or Redis) outage is retried this soon, not at the next
+# reconciliation (~30 s): 0.25 s doubling to 2 s, for up to MAX_TRIES tries (≈ 30 min of outage).
+TRANSIENT_RETRY_MAX_S = 2.0
+MAX_TRIES = 1000
+
+
+def transient_backoff(job_try: int) -> float:
+    return min(TRANSIENT_RETRY_MAX_S, 0.25 * 2 ** max(0, job_try - 1))
+
+
 async def sla_check(ctx: dict, tenant_slug: str, clock_id: int, due_ms: int | None = None) -> str:
+    try:
+        return await _check(ctx, tenant_slug, clock_id, due_ms)
+    except Retry:
+        raise
+    except Exception as exc:
+        kind = which(exc)
+        if kind is None:
+            raise
+        defer = transient_backoff(ctx.get("job_try", 1))
+        log.warning(
+            "sla_check %s/%s: %s unavailable (%s); retry %d in %.2f s",
+            tenant_slug,
+            clock_id,
+            kind,
+            exc,
+            ctx.get("job_try", 1),
+            defer,
+        )
+        raise Retry(defer=defer) from exc
+
+
+async def _check(ctx: dict, tenant_slug: str, clock_id: int, due_ms: int | None) -> str:
     async with ctx["db"].tenant(tenant_slug) as session:
         fired = await fire_due(session, tenant_slug, clock_id)
     if fired.next_due_at is None:
@@ -105,7 +138,10 @@ async def sla_reconcile(ctx: dict) -> dict[str, int]:
     return totals
 
 
-FUNCTIONS = [func(sla_check, name="sla_check", max_tries=20), func(sla_reconcile, name="sla_reconcile")]
+FUNCTIONS = [
+    func(sla_check, name="sla_check", max_tries=MAX_TRIES),
+    func(sla_reconcile, name="sla_reconcile"),
+]
 CRON_JOBS = [
     cron(
         sla_reconcile,

@@ -12,6 +12,7 @@ import re
 from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app import glossary
 from app.bounds import ascii_digits, ascii_int
 from app.sla.models import CLOCK_KINDS, SlaPolicy, policy_scope
 
@@ -93,12 +94,16 @@ async def list_policies(session: AsyncSession) -> list[SlaPolicy]:
     )
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*j)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*d(?:tk)?)?\s*$", re.I | re.ASCII)
+_DURATION = re.compile(
+    r"^\s*(?:(\d+)\s*j(?:am)?)?\s*(?:(\d+)\s*m(?:nt|enit)?)?\s*(?:(\d+)\s*d(?:tk|etik)?)?\s*$",
+    re.I | re.ASCII,
+)
 _DURATION_EN = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$", re.I | re.ASCII)
 
 
 def parse_duration(text: str) -> int | None:
-    """'15' (seconds), '15s'/'15d', '2m', '1j30m'/'1h30m' → seconds; '' → None. Raises ValueError."""
+    """'15' (seconds), '15 dtk'/'15d'/'15s', '2 mnt'/'2m', '1 jam 30 mnt'/'1j30m'/'1h30m' → seconds;
+    '' → None. Raises ValueError."""
     text = (text or "").strip().lower()
     if not text:
         return None
@@ -112,20 +117,17 @@ def parse_duration(text: str) -> int | None:
     raise ValueError(text)
 
 
-def format_duration(seconds: int | float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = round(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    parts = [f"{h}j" if h else "", f"{m}m" if m else "", f"{s}d" if s else ""]
-    return " ".join(p for p in parts if p) or "0d"
+format_duration = glossary.duration  # '4 mnt 5 dtk': what pages show and the form reads back
 
 
 def policy_form_problems(form: dict[str, str]) -> tuple[dict[str, str], dict]:
-    """Validate the admin form: (errors by field, clean values). Durations accept '15d', '2m', '1j'."""
+    """Validate the admin form: (errors by field, clean values). Durations accept '15 dtk', '2 mnt',
+    '1 jam' (and '15d', '2m', '1j'); each target is a duration or explicitly "not measured"
+    (``<field>_off``). ``policy_id`` names the row being edited (empty: a new row)."""
     errors: dict[str, str] = {}
     clean: dict = {}
+    pid = (form.get("policy_id") or "").strip()
+    clean["policy_id"] = ascii_int(pid) if 0 < len(pid) < 10 else None
     clean["priority"] = ascii_int(form.get("priority", ""))
     if clean["priority"] not in (1, 2, 3, 4):
         errors["priority"] = "Prioritas harus P1–P4"
@@ -134,12 +136,18 @@ def policy_form_problems(form: dict[str, str]) -> tuple[dict[str, str], dict]:
     if cat and clean["category_id"] is None:
         errors["category_id"] = "Kategori tidak valid"
     for name in TARGET_FIELDS:
+        off = bool(form.get(f"{name}_off"))
         try:
             value = parse_duration(form.get(name, ""))
         except ValueError:
-            errors[name] = "Format durasi tidak dikenal (contoh: 15d, 2m, 1j30m)"
+            errors[name] = "Format durasi tidak dikenal (contoh: 15 dtk, 2 mnt, 1 jam 30 mnt)"
             continue
-        if value is not None and not 1 <= value <= 7 * 24 * 3600:
+        # "Not measured" is a choice the admin makes, never what an empty box silently means.
+        if value is None and not off:
+            errors[name] = "Isi target, atau centang “tidak diukur”"
+        elif value is not None and off:
+            errors[name] = "Target diisi tetapi “tidak diukur” dicentang: pilih salah satu"
+        elif value is not None and not 1 <= value <= 7 * 24 * 3600:
             errors[name] = "Harus antara 1 detik dan 7 hari"
         clean[name] = value
     if all(clean.get(n) is None for n in TARGET_FIELDS) and not any(n in errors for n in TARGET_FIELDS):
@@ -156,5 +164,5 @@ def policy_form_problems(form: dict[str, str]) -> tuple[dict[str, str], dict]:
             raise ValueError
         clean["escalation_delay_s"] = delay
     except ValueError:
-        errors["escalation_delay_s"] = "Jeda eskalasi wajib diisi (contoh: 5m)"
+        errors["escalation_delay_s"] = "Jeda eskalasi wajib diisi (contoh: 5 mnt)"
     return errors, clean

@@ -27,35 +27,36 @@ from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, SupervisorDep, TenantDep, TenantSessionDep, TenantUserDep
 from app.web.errors import Forbidden, NotFound
 from app.web.params import PathId, QueryId
-from app.web.templating import is_htmx, render, templates
+from app.web.templating import is_htmx, render
 
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["sla (HTML)"])
-templates.env.filters.setdefault("duration", format_duration)
 
 
 # --- policies (admin) -------------------------------------------------------------------------
 
 
 def _form_of(p: SlaPolicy | None) -> dict:
+    """The form for a new row (no priority chosen yet) or for an existing row, filled with its values."""
     if p is None:
-        return {
-            "priority": "1",
-            "category_id": "",
-            "warning_pct": "80",
-            "escalation_delay_s": "5m",
-            **{f: "" for f in TARGET_FIELDS},
-        }
-    return {
+        return {"priority": "", "category_id": "", "warning_pct": "80", "escalation_delay_s": "5 mnt"}
+    form = {
+        "policy_id": str(p.id),
         "priority": str(p.priority),
         "category_id": str(p.category_id or ""),
         "warning_pct": str(p.warning_pct),
         "escalation_delay_s": format_duration(p.escalation_delay_s),
-        **{f: format_duration(getattr(p, f)) if getattr(p, f) else "" for f in TARGET_FIELDS},
     }
+    for f in TARGET_FIELDS:
+        value = getattr(p, f)
+        form[f] = format_duration(value) if value else ""
+        if not value:
+            form[f"{f}_off"] = "1"
+    return form
 
 
 async def _policies_page(request, session, *, form=None, errors=None, saved=None, status_code=200):
     categories = (await session.execute(select(Category).order_by(Category.sort_order))).scalars().all()
+    form = form or _form_of(None)
     return render(
         request,
         "sla/policies.html",
@@ -66,7 +67,8 @@ async def _policies_page(request, session, *, form=None, errors=None, saved=None
             "cat_names": {c.id: c.name for c in categories},
             "kinds": CLOCK_KINDS,
             "kind_labels": KIND_LABELS,
-            "form": form or _form_of(None),
+            "form": form,
+            "editing": bool(form.get("policy_id")),
             "errors": errors or {},
             "saved": saved,
         },
@@ -91,33 +93,52 @@ async def policies_page(
     return await _policies_page(request, session, form=form)
 
 
-@router.post("/admin/sla")
-async def policies_save(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
-    """Create or replace the policy for (priority, category): one form for both."""
-    raw = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    errors, clean = policy_form_problems(raw)
-    if clean.get("category_id") is not None and "category_id" not in errors:
-        if await session.get(Category, clean["category_id"]) is None:
-            errors["category_id"] = "Kategori tidak ditemukan"
-    if errors:
-        return await _policies_page(request, session, form=raw, errors=errors, status_code=422)
+async def _row_to_save(session, clean: dict, errors: dict) -> SlaPolicy | None:
+    """The row this form may write: the one the admin opened (by id), or a new one; never an
+    existing row the admin did not open (a new row for a taken priority + category is refused)."""
+    if clean["policy_id"] is not None:
+        policy = (
+            await session.execute(
+                select(SlaPolicy).where(SlaPolicy.id == clean["policy_id"]).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if policy is None:
+            errors["__all__"] = "Kebijakan yang dibuka sudah dihapus; muat ulang halaman"
+        return policy
     cond = (
         (SlaPolicy.category_id == clean["category_id"])
         if clean["category_id"]
         else SlaPolicy.category_id.is_(None)
     )
-    policy = (
-        await session.execute(
-            select(SlaPolicy).where(SlaPolicy.priority == clean["priority"], cond).with_for_update()
-        )
+    taken = (
+        await session.execute(select(SlaPolicy.id).where(SlaPolicy.priority == clean["priority"], cond))
     ).scalar_one_or_none()
-    before = snapshot(policy) if policy else None
-    if policy is None:
-        policy = SlaPolicy(
-            priority=clean["priority"],
-            category_id=clean["category_id"],
-            scope=policy_scope(clean["priority"], clean["category_id"]),
+    if taken is not None:
+        errors["category_id"] = (
+            f"Sudah ada kebijakan untuk P{clean['priority']} dengan kategori ini; pilih “Ubah” pada barisnya"
         )
+        return None
+    return SlaPolicy(
+        priority=clean["priority"],
+        category_id=clean["category_id"],
+        scope=policy_scope(clean["priority"], clean["category_id"]),
+    )
+
+
+@router.post("/admin/sla")
+async def policies_save(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
+    """Save the row the form was opened for (``policy_id``), or add a new (priority, category) row."""
+    raw = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    errors, clean = policy_form_problems(raw)
+    if clean.get("category_id") is not None and "category_id" not in errors:
+        if await session.get(Category, clean["category_id"]) is None:
+            errors["category_id"] = "Kategori tidak ditemukan"
+    policy = None if errors else await _row_to_save(session, clean, errors)
+    if errors or policy is None:
+        await session.rollback()
+        return await _policies_page(request, session, form=raw, errors=errors, status_code=422)
+    before = snapshot(policy) if policy.id else None
+    if policy.id is None:
         session.add(policy)
     for k in (*TARGET_FIELDS, "warning_pct", "escalation_delay_s"):
         setattr(policy, k, clean[k])

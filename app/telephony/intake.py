@@ -84,7 +84,7 @@ async def claim_event_ids(redis, slug: str, event_ids: list[str]) -> list[bool]:
     try:
         pipe = redis.pipeline(transaction=False)
         for event_id in event_ids:
-            pipe.set(_replay_key(slug, event_id), b"1", nx=True, ex=REPLAY_TTL_S)
+            pipe.set(_replay_key(slug, event_id, redis), b"1", nx=True, ex=REPLAY_TTL_S)
         return [bool(ok) for ok in await pipe.execute()]
     except Exception:
         log.warning("redis unavailable for replay check; falling back to the database", exc_info=True)
@@ -95,7 +95,7 @@ async def release_event_ids(redis, slug: str, event_ids: list[str]) -> None:
     """Processing failed: let the integrator's retries through."""
     if redis is not None and event_ids:
         try:
-            await redis.delete(*(_replay_key(slug, e) for e in event_ids))
+            await redis.delete(*(_replay_key(slug, e, redis) for e in event_ids))
         except Exception:
             log.warning("could not release replay keys %s", event_ids, exc_info=True)
 
@@ -157,9 +157,24 @@ class EventQueue:
 # --- the batch's statements (built once; compiled once per tenant schema by Direct) ---------------
 
 _EVENT_COLS = ("event_id", "kind", "external_call_id", "occurred_at")
-_UPSERT_COLS = ("external_id", "caller_number", "received_at", "called_number", "trunk")
+_UPSERT_COLS = (
+    "external_id",
+    "caller_number",
+    "caller_number_raw",
+    "number_unavailable",
+    "imei",
+    "imsi",
+    "received_at",
+    "called_number",
+    "trunk",
+)
 # What merging events and attaching an early AML may change on a call (written back under its lock).
 _WRITE_COLS = (
+    "caller_number",
+    "caller_number_raw",
+    "number_unavailable",
+    "imei",
+    "imsi",
     "received_at",
     "answered_at",
     "transferred_at",
@@ -313,6 +328,10 @@ async def apply_events(session: AsyncSession, tenant: str, evs: list[CallEventIn
                 {
                     "external_id": e.call_id,
                     "caller_number": e.caller_number,
+                    "caller_number_raw": e.caller_number_raw,
+                    "number_unavailable": e.number_unavailable,
+                    "imei": e.imei,
+                    "imsi": e.imsi,
                     "received_at": e.occurred_at,
                     "called_number": e.called_number,
                     "trunk": e.trunk,

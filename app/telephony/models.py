@@ -64,7 +64,7 @@ class AmlLocation(TenantBase):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
-    caller_number: Mapped[str] = mapped_column(String(16))
+    caller_number: Mapped[str | None] = mapped_column(String(16))  # None: matched by IMEI/IMSI
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     radius_m: Mapped[float | None] = mapped_column(Float)
@@ -93,7 +93,7 @@ class CallbackTask(TenantBase):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # One per call, guaranteed by the call row lock held while telephony events are applied.
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
-    caller_number: Mapped[str] = mapped_column(String(16))
+    caller_number: Mapped[str | None] = mapped_column(String(16))  # None: no number to ring back
     status: Mapped[str] = mapped_column(String(8), default="open")
     created_at: Mapped[datetime] = utcnow_column()
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import events
+from app import events, namespace
 from app.audit.service import record
 from app.auth.models import User
 from app.auth.principal import Principal
@@ -80,8 +80,8 @@ class EventResult:
 # --- replay protection ---------------------------------------------------------------------------
 
 
-def _replay_key(slug: str, event_id: str) -> str:
-    return f"tel:evt:{slug}:{event_id}"
+def _replay_key(slug: str, event_id: str, redis=None) -> str:
+    return namespace.key(redis, "tel", "evt", slug, event_id)
 
 
 # --- integrator call events ----------------------------------------------------------------------
@@ -113,6 +113,15 @@ def _merge(call: Call, ev: CallEventIn) -> None:
         call.operator_extension = ev.operator_extension or call.operator_extension
     elif ev.type == "ended":
         call.ended_at = _earliest(call.ended_at, ts)
+    if call.caller_number is None and ev.caller_number is not None:
+        # A later event delivered the number the first one lacked.
+        call.caller_number, call.caller_number_raw, call.number_unavailable = (
+            ev.caller_number,
+            ev.caller_number_raw,
+            False,
+        )
+    call.imei = call.imei or ev.imei
+    call.imsi = call.imsi or ev.imsi
     call.called_number = call.called_number or ev.called_number
     call.trunk = call.trunk or ev.trunk
     call.telephony_state = derive_state(call)
@@ -209,12 +218,12 @@ async def my_live_calls(session: AsyncSession, user_id: int) -> list[Call]:
 
 async def annotate(session: AsyncSession, calls: list[Call]) -> list[dict]:
     """Each call with its caller's 30-day prank/silent count and watch-list entry (two queries)."""
-    numbers = [c.caller_number for c in calls]
+    numbers = [c.caller_number for c in calls if c.caller_number is not None]
     rep = await triage.reputation(session, numbers)
     watch = await triage.watch_entries(session, numbers)
     out = []
     for c in calls:
-        count, entry = rep.get(c.caller_number, 0), watch.get(c.caller_number)
+        count, entry = rep.get(c.caller_number, 0), watch.get(c.caller_number)  # type: ignore[arg-type]
         out.append(
             {
                 "call": c,
@@ -229,6 +238,17 @@ async def annotate(session: AsyncSession, calls: list[Call]) -> list[dict]:
 # --- AML -----------------------------------------------------------------------------------------
 
 
+def _same_handset(model, number: str | None, imei: str | None, imsi: str | None):
+    """Match by number, IMEI or IMSI, whichever are known: a call without a SIM or with a
+    withheld number is found by its handset identity (AML carries IMEI and IMSI)."""
+    conds = [
+        col == value
+        for col, value in ((model.caller_number, number), (model.imei, imei), (model.imsi, imsi))
+        if value
+    ]
+    return or_(*conds) if conds else false()
+
+
 async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
     """Positions that arrived before the call's first event (SMS can be faster than signalling);
     one taken well before the call began is flagged ``before_call`` now that the call is known."""
@@ -237,7 +257,7 @@ async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
             update(AmlLocation)
             .where(
                 AmlLocation.call_id.is_(None),
-                AmlLocation.caller_number == call.caller_number,
+                _same_handset(AmlLocation, call.caller_number, call.imei, call.imsi),
                 AmlLocation.received_at >= now() - AML_EARLY_WINDOW,
             )
             .values(call_id=call.id)
@@ -255,16 +275,18 @@ async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
     await refresh_call_location(session, call)
 
 
-async def ingest_aml(ctx: Ctx, caller_number: str, text: str) -> tuple[AmlLocation, Call | None]:
+async def ingest_aml(ctx: Ctx, caller_number: str | None, text: str) -> tuple[AmlLocation, Call | None]:
     """Parse strictly (AmlError → 422 at the edge), check plausibility, store, and re-derive the
-    live call's position from all its fixes (a flagged fix is stored and shown, never chosen)."""
+    live call's position from all its fixes (a flagged fix is stored and shown, never chosen).
+    The live call is found by number, IMEI or IMSI: a call without a usable number still gets
+    its position."""
     msg = aml.parse(text)
     session = ctx.session
     call = (
         await session.execute(
             select(Call)
             .where(
-                Call.caller_number == caller_number,
+                _same_handset(Call, caller_number, msg.imei, msg.imsi),
                 Call.telephony_state.in_(("ringing", "answered", "transferred")),
                 Call.received_at >= now() - AML_CALL_WINDOW,
             )
@@ -282,7 +304,7 @@ async def ingest_aml(ctx: Ctx, caller_number: str, text: str) -> tuple[AmlLocati
         region_code=ctx.region_code,
     )
     if flags:
-        log.warning("AML fix for …%s flagged: %s", caller_number[-4:], ",".join(flags))
+        log.warning("AML fix for …%s flagged: %s", (caller_number or "?")[-4:], ",".join(flags))
     loc = AmlLocation(
         call_id=call.id if call else None,
         caller_number=caller_number,

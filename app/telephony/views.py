@@ -18,7 +18,7 @@ from app.telephony.signing import MAX_AGE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, OperatorDep, SupervisorDep, TenantDep, TenantSessionDep
 from app.web.params import PathId
-from app.web.templating import is_htmx, render
+from app.web.templating import caller, is_htmx, render
 
 router = APIRouter(
     prefix="/t/{slug}/telephony", dependencies=[Depends(verify_csrf)], tags=["telephony (HTML)"]
@@ -55,7 +55,7 @@ async def claim(
     user_id = user.id  # read before a rollback expires the ORM object
     try:
         call = await service.claim(_ctx(request, session), call_id)
-        message = f"Panggilan {call.caller_number} Anda angkat — catat di formulir panggilan."
+        message = f"Panggilan {caller(call)} Anda angkat — catat di formulir panggilan."
     except ServiceError as exc:
         if not is_htmx(request):
             with service_errors():
@@ -73,7 +73,7 @@ async def stream(request: Request, tenant: TenantDep, user: OperatorDep):
 
     async def events():
         pubsub = redis.pubsub()
-        await pubsub.subscribe(live.channel(tenant.slug))
+        await pubsub.subscribe(live.channel(tenant.slug, redis))
         try:
             yield "retry: 3000\n\n"
             while not await request.is_disconnected():

@@ -53,6 +53,7 @@ class Manifest:
     opds: list[dict] = field(default_factory=list)
     categories: list[dict] = field(default_factory=list)
     sla: list[dict] = field(default_factory=list)
+    map: dict = field(default_factory=dict)  # Tenant.map_* values from [tenant.map] (may be empty)
 
     @property
     def slug(self) -> str:
@@ -86,6 +87,7 @@ def load(path: str | Path) -> Manifest:
         problems.append("[tenant].launched must be a TOML date (2020-09-29)")
     if status == "active" and launched is None:
         problems.append("[tenant].launched is required when status is active")
+    map_values = _check_map(t.get("map"), problems)
     opds, cats, slas = data.get("opd", []), data.get("category", []), data.get("sla", [])
     opd_codes: set[str] = set()
     for i, o in enumerate(opds):
@@ -135,7 +137,45 @@ def load(path: str | Path) -> Manifest:
     if problems:
         raise ManifestError(f"{path}:\n  " + "\n  ".join(problems))
     assert reg is not None  # an unknown region code is one of the problems above
-    return Manifest(path, reg, status, launched, opds, cats, slas)
+    return Manifest(path, reg, status, launched, opds, cats, slas, map_values)
+
+
+MAP_KEYS = {"center", "zoom", "tiles_url", "attribution"}
+
+
+def _check_map(m, problems: list[str]) -> dict:
+    """[tenant.map] center = [lat, lon], zoom = 13, optional tiles_url + attribution (mapview)."""
+    if m is None:
+        return {}
+    if not isinstance(m, dict) or set(m) - MAP_KEYS:
+        problems.append(f"[tenant.map] allows only {sorted(MAP_KEYS)}")
+        return {}
+    center, zoom = m.get("center"), m.get("zoom", 12)
+    if not (
+        isinstance(center, list)
+        and len(center) == 2
+        and all(isinstance(v, (int, float)) for v in center)
+        and -11.5 <= center[0] <= 6.5
+        and 94.5 <= center[1] <= 141.5
+    ):
+        problems.append("[tenant.map].center must be [lat, lon] inside Indonesia")
+        return {}
+    if not isinstance(zoom, int) or not 5 <= zoom <= 18:
+        problems.append("[tenant.map].zoom must be a whole number 5–18")
+    url = m.get("tiles_url")
+    if url is not None and not (
+        str(url).startswith("https://") and all(k in url for k in ("{z}", "{x}", "{y}"))
+    ):
+        problems.append("[tenant.map].tiles_url must be an https:// template with {z}, {x} and {y}")
+    if url and not m.get("attribution"):
+        problems.append("[tenant.map].attribution is required with tiles_url (licence credit)")
+    return {
+        "map_lat": float(center[0]),
+        "map_lon": float(center[1]),
+        "map_zoom": zoom,
+        "map_tiles_url": url or None,
+        "map_tiles_attribution": m.get("attribution") or None,
+    }
 
 
 def _check_coded(where: str, entry: dict, allowed: set[str], seen: set, problems: list[str]) -> None:
@@ -291,6 +331,12 @@ async def apply(db: Database, m: Manifest) -> ApplyResult:
     """Bring the regency in line with its manifest; one tenant transaction for the configuration."""
     result = ApplyResult(m.slug, created_tenant=await _ensure_tenant(db, m))
     from app.admin.areas import ensure_kecamatan
+
+    if m.map:
+        async with db.public() as pub:
+            row = (await pub.execute(select(Tenant).where(Tenant.region_code == m.region.code))).scalar_one()
+            _set(row, m.map, result.changes, "map")
+            await pub.commit()
 
     async with db.tenant(m.slug) as s:
         changes = result.changes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Integer, String
+from sqlalchemy import CheckConstraint, DateTime, Float, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import PublicBase, utcnow_column
@@ -31,6 +31,13 @@ class Tenant(PublicBase):
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The map's home view (app/tenancy/mapview.py): where the console map opens. NULL: the
+    # province's extent. Tiles: NULL means the deployment's MAP_TILES_URL.
+    map_lat: Mapped[float | None] = mapped_column(Float)
+    map_lon: Mapped[float | None] = mapped_column(Float)
+    map_zoom: Mapped[int | None] = mapped_column(SmallInteger)
+    map_tiles_url: Mapped[str | None] = mapped_column(String(300))
+    map_tiles_attribution: Mapped[str | None] = mapped_column(String(300))
 
     @property
     def schema(self) -> str:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
+from app import namespace
 from app.tenancy.models import Tenant
 from app.web.deps import PublicSessionDep
 from app.web.templating import render
@@ -52,10 +53,28 @@ async def _dependency_checks(request: Request) -> dict[str, str]:
     return checks
 
 
-def _answer(checks: dict, **extra) -> JSONResponse:
+async def _worker_heartbeat(request: Request) -> str:
+    """Whether an arq worker of this deployment refreshed its health key lately (arq keeps it
+    for ``health_check_interval`` + 1 s). Reported, never failing the web probes: a web task
+    must not be killed because the worker is down; the report says what is degraded."""
+    try:
+        key = namespace.of(request.app.state.redis) + ":arq:queue:health-check"
+        return "ok" if await request.app.state.redis.exists(key) else "no heartbeat (worker down or starting)"
+    except Exception as exc:
+        return f"unknown: {type(exc).__name__}"
+
+
+def _answer(checks: dict, worker: str = "ok", **extra) -> JSONResponse:
     healthy = all(v == "ok" for v in checks.values())
+    degraded = [k for k, v in {**checks, "worker": worker}.items() if v != "ok"]
     return JSONResponse(
-        {"status": "ok" if healthy else "degraded", **checks, **extra},
+        {
+            "status": "ok" if not degraded else "degraded",
+            **checks,
+            "worker": worker,
+            "degraded": degraded,
+            **extra,
+        },
         status_code=200 if healthy else 503,
         headers={"cache-control": "no-store"},
     )
@@ -64,7 +83,7 @@ def _answer(checks: dict, **extra) -> JSONResponse:
 @router.get("/healthz", tags=["ops"])
 async def healthz(request: Request):
     """Liveness: the database and Redis both answer."""
-    return _answer(await _dependency_checks(request))
+    return _answer(await _dependency_checks(request), await _worker_heartbeat(request))
 
 
 _BEHIND_TTL_S = 30.0
@@ -106,4 +125,4 @@ async def readyz(request: Request):
             checks["migrations"] = f"error: {type(exc).__name__}"
     else:
         checks["migrations"] = "unknown"
-    return _answer(checks, **extra)
+    return _answer(checks, await _worker_heartbeat(request), **extra)

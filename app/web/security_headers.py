@@ -1,34 +1,40 @@
 """Security headers on every response (pure ASGI, so SSE streams pass through untouched).
 
-The CSP allows only our own scripts/styles and OSM tile images: an injected ``<script>`` or
-inline handler does not run, and no page can be framed (clickjacking of the dispatch console).
+The CSP allows only our own scripts/styles and the map tile servers the platform operator
+configured (app.tenancy.mapview): an injected ``<script>`` or inline handler does not run, and no
+page can be framed (clickjacking of the dispatch console).
 """
 
 from __future__ import annotations
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        # style="" attributes only (bar widths, legend colours); <style> blocks stay forbidden.
-        "style-src-attr 'unsafe-inline'",
-        "img-src 'self' data: https://*.tile.openstreetmap.org",
-        "connect-src 'self'",
-        "font-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def csp(img_origins: tuple[str, ...] | list[str] = ()) -> str:
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            # style="" attributes only (bar widths, legend colours); <style> blocks stay forbidden.
+            "style-src-attr 'unsafe-inline'",
+            " ".join(["img-src 'self' data:", *img_origins]),
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CSP = csp()  # with no tile server configured
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app, hsts: bool = False):
+    def __init__(self, app, hsts: bool = False, img_origins: tuple[str, ...] | list[str] = ()):
         self.app = app
         headers = [
-            (b"content-security-policy", CSP.encode()),
+            (b"content-security-policy", csp(img_origins).encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"strict-origin-when-cross-origin"),
             (b"x-frame-options", b"DENY"),

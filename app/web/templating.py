@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from app import glossary
+from app.calls.phone import NUMBER_UNAVAILABLE
 from app.config import PROJECT_ROOT
 from app.web.csrf import csrf_token
 
@@ -32,9 +34,24 @@ def elapsed(since: datetime | None, until: datetime | None = None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def caller(call) -> str:
+    """The caller's number, or "nomor tidak tersedia" with what the network delivered."""
+    number = getattr(call, "caller_number", None)
+    if number:
+        return number
+    raw = getattr(call, "caller_number_raw", None)
+    return f"{NUMBER_UNAVAILABLE.capitalize()} ({raw})" if raw else NUMBER_UNAVAILABLE.capitalize()
+
+
 templates.env.globals["csrf_token"] = csrf_token
 templates.env.filters["local_time"] = local_time
 templates.env.filters["elapsed"] = elapsed
+templates.env.filters["caller"] = caller
+templates.env.filters["label"] = glossary.label
+templates.env.filters["dur"] = glossary.duration
+templates.env.filters["audit_action"] = glossary.audit_action
+templates.env.globals["audit_change"] = glossary.audit_change
+templates.env.globals["glossary_items"] = lambda vocabulary: list(glossary.VOCABULARIES[vocabulary].items())
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200, headers=None):

@@ -287,11 +287,8 @@ async def test_other_tenants_ids_are_404(tenant_factory, client_as, ids_of, coun
 
 
 BAD_CALLS = [
-    ({}, "caller_number"),
-    ({"caller_number": ""}, "caller_number"),
-    ({"caller_number": "0812" + "1" * 40}, "caller_number"),
-    ({"caller_number": "hello-112"}, "caller_number"),
-    ({"caller_number": 81234567890}, "caller_number"),
+    ({"caller_number": ["081234567890"]}, "caller_number"),
+    ({"caller_number": {"n": 1}}, "caller_number"),
     ({"caller_number": "081234567890", "channel": "fax"}, "channel"),
     ({"caller_number": "081234567890", "outcome": "bored"}, "outcome"),
     ({"caller_number": "081234567890", "notes": "x" * 2001}, "notes"),
@@ -307,6 +304,32 @@ BAD_CALLS = [
     ({"caller_number": "081234567890", "language": "bahasa-indonesia-panjang"}, "language"),
     ({"caller_number": "081234567890", "unknown": 1}, "unknown"),
 ]
+
+
+# A call is never refused for its number (no SIM, withheld, "anonymous", typo): it is logged
+# with the raw value and flagged "nomor tidak tersedia".
+UNUSABLE_NUMBERS = [
+    ({}, None),
+    ({"caller_number": ""}, None),
+    ({"caller_number": None}, None),
+    ({"caller_number": "0812" + "1" * 40}, "0812" + "1" * 40),
+    ({"caller_number": "hello-112"}, "hello-112"),
+    ({"caller_number": 81234567890}, "81234567890"),
+    ({"caller_number": "anonymous"}, "anonymous"),
+]
+
+
+@pytest.mark.parametrize("body,raw", UNUSABLE_NUMBERS)
+async def test_call_without_a_usable_number_is_logged_and_flagged(tenant_a, client_as, counts, body, raw):
+    op = await client_as(tenant_a, "operator")
+    before = await counts(tenant_a)
+    resp = await op.post(api(tenant_a, "/calls"), json={**body, "number_unavailable": False})
+    assert resp.status_code == 201, resp.text
+    call = resp.json()
+    assert call["caller_number"] is None and call["number_unavailable"] is True
+    assert call["caller_number_raw"] == raw
+    after = await counts(tenant_a)
+    assert after["calls"] == before["calls"] + 1
 
 
 @pytest.mark.parametrize("body,field", BAD_CALLS)

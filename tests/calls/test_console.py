@@ -42,8 +42,13 @@ async def test_console_flow_call_incident_dispatch(tenant_a, client_as, ids_of, 
     assert prank.status_code == 200 and "dicatat: Iseng" in prank.headers["hx-trigger"]
     assert 'id="call-form"' in prank.text
 
-    bad = await op.post(f"{base}/calls", data={"caller_number": "halo", "outcome": "prank"}, headers=HX)
-    assert bad.status_code == 422 and 'id="e-caller_number"' in bad.text
+    # A number that is not one is still a call: logged, flagged "nomor tidak tersedia".
+    odd = await op.post(f"{base}/calls", data={"caller_number": "halo", "outcome": "prank"}, headers=HX)
+    assert odd.status_code == 200 and "dicatat: Iseng" in odd.headers["hx-trigger"]
+    none = await op.post(f"{base}/calls", data={"caller_number": "", "outcome": "silent"}, headers=HX)
+    assert none.status_code == 200 and "dicatat" in none.headers["hx-trigger"]
+    bad = await op.post(f"{base}/calls", data={"caller_number": "0812", "channel": "fax"}, headers=HX)
+    assert bad.status_code == 422 and 'id="e-channel"' in bad.text
 
     emerg = await op.post(
         f"{base}/calls",

@@ -13,6 +13,7 @@ from arq.constants import default_queue_name, job_key_prefix
 from arq.jobs import deserialize_job
 
 from app import jobs
+from tests.sla.conftest import _reclaim
 
 WRITTEN_AGAINST = "0.26.3"
 RECHECK = (
@@ -33,10 +34,12 @@ async def two_pools(settings):
     ours = await create_pool(base)
     theirs = await create_pool(base)
     await ours.flushdb()
+    await _reclaim(ours)
     jobs.set_queue(ours)
     yield ours, theirs
     jobs.set_queue(None)
     await ours.flushdb()
+    await _reclaim(ours)
     await ours.aclose()
     await theirs.aclose()
 
@@ -73,3 +76,16 @@ async def test_arq_refuses_a_second_job_with_our_id(two_pools):
     _, theirs = two_pools
     assert await jobs.enqueue("ping", _job_id="shared") == "shared"
     assert await theirs.enqueue_job("ping", _job_id="shared") is None, RECHECK
+
+
+def test_resilient_worker_overrides_what_arq_still_calls():
+    """app.worker.ResilientWorker wraps arq's private ``Worker._poll_iteration`` (the poll loop's
+    step, where a lost Redis surfaced) and pre-creates ``Worker._pool`` before ``main``; if arq
+    renames either, the worker silently loses its outage handling."""
+    import inspect
+
+    from arq.worker import Worker
+
+    main_source = inspect.getsource(Worker.main)
+    assert "self._pool is None" in main_source and "await self._poll_iteration()" in main_source, RECHECK
+    assert inspect.iscoroutinefunction(Worker._poll_iteration)

@@ -9,6 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select, update
 
+from app import live
 from app.audit.models import AuditLog
 from app.calls.errors import ConflictError, InvalidInput
 from app.calls.models import EventLog, Incident
@@ -59,7 +60,7 @@ async def test_accepted_handover_becomes_the_receivers_incident(db, regency, act
     handovers_before = await _national(db, receiver, "handovers")
 
     pubsub = aredis.pubsub()
-    await pubsub.subscribe(f"live:{receiver.slug}", f"live:{sender.slug}")
+    await pubsub.subscribe(live.channel(receiver.slug), live.channel(sender.slug))
     row = await _start(db, a, incident_id, receiver, redis=aredis)
     assert row.status == "pending"
     document.validate(row.document)  # the stored document is a valid v1 document
@@ -76,9 +77,9 @@ async def test_accepted_handover_becomes_the_receivers_incident(db, regency, act
         msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
         if msg:
             notices.append((msg["channel"].decode(), json.loads(msg["data"])))
-        if any(ch == f"live:{receiver.slug}" and n["topic"] == "handover" for ch, n in notices):
+        if any(ch == live.channel(receiver.slug) and n["topic"] == "handover" for ch, n in notices):
             break
-    assert (f"live:{receiver.slug}", {"topic": "handover", "data": {"what": "ringing"}}) in notices
+    assert (live.channel(receiver.slug), {"topic": "handover", "data": {"what": "ringing"}}) in notices
 
     async with db.tenant(receiver.slug) as s:
         new = await service.accept(b.ctx(s, aredis), inbox.id)

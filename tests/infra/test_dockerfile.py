@@ -129,7 +129,7 @@ def test_healthcheck_script_for_the_worker_reads_arq_health_key(redis_client):
     from app.worker import WorkerSettings
 
     hc = _healthcheck()
-    key = "arq:queue:health-check"
+    key = WorkerSettings.queue_name + ":health-check"
     redis_client.delete(key)
     assert hc.check_worker() == 1  # no live worker has written its key
     redis_client.set(key, "Mar-01 12:00:00 j_complete=0 j_failed=0 j_retried=0 j_ongoing=0 queued=0", px=5000)

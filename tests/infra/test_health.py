@@ -11,11 +11,31 @@ from app.db.migrate import head_revision
 from app.db.tenancy import schema_for
 
 
-async def test_healthz_reports_database_and_redis(client):
-    resp = await client.get("/healthz")
+async def test_healthz_reports_database_and_redis(client, app):
+    from app import namespace
+
+    key = namespace.of(app.state.redis) + ":arq:queue:health-check"
+    await app.state.redis.set(key, "test heartbeat", px=5000)
+    try:
+        resp = await client.get("/healthz")
+    finally:
+        await app.state.redis.delete(key)
     assert resp.status_code == 200
-    assert resp.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert resp.json() == {"status": "ok", "database": "ok", "redis": "ok", "worker": "ok", "degraded": []}
     assert resp.headers["cache-control"] == "no-store"
+
+
+async def test_healthz_reports_a_missing_worker_as_degraded_without_failing(client, app):
+    from app import namespace
+
+    await app.state.redis.delete(namespace.of(app.state.redis) + ":arq:queue:health-check")
+    resp = await client.get("/healthz")
+    assert resp.status_code == 200  # the web task itself is fine: never restarted for the worker
+    body = resp.json()
+    assert body["status"] == "degraded" and body["degraded"] == ["worker"]
+    assert body["worker"].startswith("no heartbeat")
+    ready = (await client.get("/readyz")).json()
+    assert ready["worker"].startswith("no heartbeat") and "worker" in ready["degraded"]
 
 
 async def test_readyz_ok_when_public_at_head(client):

@@ -29,21 +29,23 @@ events.load_subscribers()  # what create_app and the worker do at start-up
 @pytest.fixture
 async def arq_pool(settings):
     """The run's own Redis db, flushed, installed as the app's queue."""
-    from tests.conftest import REDIS_TOKEN
-
-    async def flush() -> None:
-        # FLUSHDB also drops this run's claim on the Redis index (tests/conftest.py): put it back,
-        # or a concurrent run claims the same index and the two runs flush each other's jobs.
-        await pool.flushdb()
-        await pool.set("siaga112:test-claim", REDIS_TOKEN, ex=3600)
-
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
-    await flush()
+    await pool.flushdb()
+    await _reclaim(pool)
     jobs.set_queue(pool)
     yield pool
     jobs.set_queue(None)  # this loop falls back to the queue it had before (see app/jobs.py)
-    await flush()
+    await pool.flushdb()
+    await _reclaim(pool)
     await pool.aclose()
+
+
+async def _reclaim(pool) -> None:
+    """FLUSHDB also drops this run's claim on its Redis index (tests/conftest.py): put it back, or
+    another test run on this machine takes the same index and the two runs' workers and keys mix."""
+    from tests.conftest import REDIS_TOKEN
+
+    await pool.set("siaga112:test-claim", REDIS_TOKEN, ex=3600)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ async def test_policy_editor_roles_errors_and_save(db, tenant_factory, logged_in
     assert (await sup.get(f"/t/{t.slug}/admin/sla")).status_code == 403
     page = await admin.get(f"/t/{t.slug}/admin/sla")
     assert (
-        page.status_code == 200 and "Kebijakan SLA" in page.text and "15d" in page.text
+        page.status_code == 200 and "Kebijakan SLA" in page.text and "15 dtk" in page.text
     )  # default answer 15 s
 
     bad = await admin.post(
@@ -56,6 +56,7 @@ async def test_policy_editor_roles_errors_and_save(db, tenant_factory, logged_in
             "acknowledge_s": "3m",
             "arrival_s": "1j30m",
             "resolution_s": "",
+            "resolution_s_off": "1",
             "warning_pct": "75",
             "escalation_delay_s": "2m",
         },
@@ -151,3 +152,78 @@ async def test_notifications_visible_per_role_and_other_tenant_refused(
     for path in ("/notifications", "/sla", "/sla/report.csv", f"/sla/clocks/{clock_id}", "/admin/sla"):
         r = await stranger.get(f"/t/{t.slug}{path}", headers={"accept": "application/json"})
         assert r.status_code in (401, 403, 404), (path, r.status_code)
+
+
+async def test_policy_editor_edits_the_opened_row_and_never_another(db, tenant_factory, logged_in):
+    """Issue 21: the blank form was P1 + all categories; one target typed and saved replaced the
+    whole P1 row (the other targets became "not measured")."""
+    t = await tenant_factory()
+    admin = await logged_in(t, "admin")
+    async with db.tenant(t.slug) as s:
+        p1 = (await s.execute(select(SlaPolicy).where(SlaPolicy.scope == "P1"))).scalar_one()
+    before = (p1.answer_s, p1.dispatch_s, p1.acknowledge_s, p1.arrival_s, p1.resolution_s)
+
+    blank = await admin.get(f"/t/{t.slug}/admin/sla")
+    assert 'name="policy_id"' not in blank.text
+    assert '<option value="1" selected' not in blank.text  # no priority chosen for the admin
+    # a "new" policy for a (priority, category) that exists is refused, never an overwrite
+    clash = await admin.post(
+        f"/t/{t.slug}/admin/sla",
+        data={
+            "priority": "1",
+            "category_id": "",
+            "answer_s": "20",
+            **{f"{k}_s_off": "1" for k in ("dispatch", "acknowledge", "arrival", "resolution")},
+            "warning_pct": "80",
+            "escalation_delay_s": "5m",
+        },
+    )
+    assert clash.status_code == 422 and 'id="e-category_id"' in clash.text
+    # an empty target is not "not measured" unless the admin says so
+    empty = await admin.post(
+        f"/t/{t.slug}/admin/sla",
+        data={
+            "policy_id": str(p1.id),
+            "priority": "1",
+            "answer_s": "20",
+            "warning_pct": "80",
+            "escalation_delay_s": "5m",
+        },
+    )
+    assert empty.status_code == 422 and 'id="e-dispatch_s"' in empty.text and "tidak diukur" in empty.text
+    async with db.tenant(t.slug) as s:
+        again = await s.get(SlaPolicy, p1.id)
+        assert (
+            again.answer_s,
+            again.dispatch_s,
+            again.acknowledge_s,
+            again.arrival_s,
+            again.resolution_s,
+        ) == before
+
+    # "Ubah" opens the row with every value filled in; saving it changes that row only
+    edit = await admin.get(f"/t/{t.slug}/admin/sla", params={"edit": p1.id})
+    assert f'name="policy_id" value="{p1.id}"' in edit.text
+    assert 'value="2 mnt"' in edit.text and 'value="15 dtk"' in edit.text
+    ok = await admin.post(
+        f"/t/{t.slug}/admin/sla",
+        data={
+            "policy_id": str(p1.id),
+            "priority": "3",  # ignored: the opened row keeps its priority and category
+            "category_id": "",
+            "answer_s": "20 dtk",
+            "dispatch_s": "2 mnt",
+            "acknowledge_s": "",
+            "acknowledge_s_off": "1",
+            "arrival_s": "10 mnt",
+            "resolution_s": "2 jam",
+            "warning_pct": "80",
+            "escalation_delay_s": "5 mnt",
+        },
+    )
+    assert ok.status_code == 303
+    async with db.tenant(t.slug) as s:
+        rows = {p.scope: p for p in (await s.execute(select(SlaPolicy))).scalars()}
+    assert (rows["P1"].answer_s, rows["P1"].dispatch_s, rows["P1"].acknowledge_s) == (20, 120, None)
+    assert (rows["P1"].arrival_s, rows["P1"].resolution_s) == (600, 7200)
+    assert rows["P3"].answer_s == 15  # untouched

@@ -14,6 +14,7 @@ from app.sla.jobs import sla_reconcile
 from app.sla.models import SlaClock
 from app.sla.service import fire_due
 from tests.sla.conftest import (
+    _reclaim,
     background_worker,
     change_status,
     open_dispatch,
@@ -192,6 +193,7 @@ async def test_worker_killed_and_redis_flushed_every_breach_recorded_exactly_onc
     partial = await breached_total()
     assert partial > 0  # the worker did run before it was killed
     await arq_pool.flushdb()  # ... and Redis loses every queued timer and retry
+    await _reclaim(arq_pool)  # (this run's claim on its Redis index was flushed too)
 
     await sla_reconcile({"db": db})  # what the cron does at worker start-up
     await sla_reconcile({"db": db})  # and again 30 s later: still nothing new

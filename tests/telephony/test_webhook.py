@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app import live
 from app.auth.principal import Principal
 from app.calls.models import Call, EventLog
 from app.calls.service import Ctx
@@ -140,9 +141,9 @@ async def test_same_event_id_is_refused_even_after_redis_forgets(client, tel, re
 
 async def test_invalid_payload_is_422_and_does_not_burn_the_event_id(client, db, tel):
     ev = event("ringing", new_id("c"))
-    resp = await post_signed(client, tel.slug, tel.secret, {**ev, "caller_number": "bukan nomor"})
+    resp = await post_signed(client, tel.slug, tel.secret, {**ev, "imei": "bukan imei"})
     assert resp.status_code == 422
-    assert any(e["field"] == "caller_number" for e in resp.json()["errors"])
+    assert any(e["field"] == "imei" for e in resp.json()["errors"])
     for bad in (
         {**ev, "type": "exploded"},
         {**ev, "surprise": 1},
@@ -168,7 +169,7 @@ async def test_invalid_payload_is_422_and_does_not_burn_the_event_id(client, db,
 
 async def test_ringing_creates_the_call_and_is_announced_to_consoles(client, db, tel, app):
     pubsub = app.state.redis.pubsub()
-    await pubsub.subscribe(f"live:{tel.slug}")
+    await pubsub.subscribe(live.channel(tel.slug))
     await pubsub.get_message(timeout=1)
     call_id = new_id("c")
     resp = await post_signed(client, tel.slug, tel.secret, event("ringing", call_id, caller="0812-3450-0777"))

@@ -45,12 +45,8 @@
 
   // --- map --------------------------------------------------------------------------------------
   var map = null, incidentLayer = null, pin = null;
-  if (window.L && document.getElementById("map")) {
-    map = window.L.map("map", {zoomControl: true}).setView([-2.5, 118], 5);
-    window.L.tileLayer("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", {
-      subdomains: "abc", maxZoom: 19,
-      attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
-    }).addTo(map);
+  if (window.L && window.siagaMakeMap && document.getElementById("map")) {
+    map = window.siagaMakeMap(document.getElementById("map"));  // home view, tiles: app/static/js/map.js
     incidentLayer = window.L.layerGroup().addTo(map);
     window.siagaMap = map;
     map.on("click", function (evt) {
@@ -89,14 +85,60 @@
     if (lat && lon && lat.value && lon.value) placePin(parseFloat(lat.value), parseFloat(lon.value));
   }
 
+  // --- focus and scroll: the operator's eyes follow the call, and never lose the ringing panel ---
+  var panel = document.querySelector(".tel-panel");
+  function inView(el) {
+    if (!el) return true;
+    var r = el.getBoundingClientRect();
+    return r.bottom > 0 && r.top < window.innerHeight;
+  }
   document.body.addEventListener("htmx:afterSwap", function (evt) {
     var target = evt.detail && evt.detail.target;
     if (!target) return;
     if (target.id === "incidents") drawIncidents();
     if (target.id === "intake") {
       syncPinFromForm();
-      var focus = target.querySelector("[autofocus]");
-      if (focus) focus.focus();
+      var fresh = target.querySelector("#call-form:not([data-call])");
+      if (fresh && evt.detail.xhr && evt.detail.xhr.status < 400) {
+        // a call was logged or dispatched: back to the top, where the next ringing call appears
+        window.scrollTo({top: 0});
+      } else if (!inView(target.querySelector("h2"))) {
+        target.scrollIntoView({block: "start"});
+      }
+      var focus = target.querySelector('[aria-invalid="true"]') || target.querySelector("[autofocus]") ||
+        target.querySelector("textarea, select, input:not([type=hidden]):not([readonly])");
+      if (focus) focus.focus({preventScroll: true});
+    }
+  });
+  // A new ringing call while the panel is scrolled away: a banner (and a screen-reader announcement).
+  var banner = document.getElementById("new-ringing"), lastRinging = null;
+  document.body.addEventListener("htmx:afterSwap", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (!target || target.id !== "tel-ringing") return;
+    var n = target.querySelectorAll(".tel-call.ringing").length;
+    if (banner && lastRinging !== null && n > lastRinging && !inView(panel)) {
+      banner.querySelector("[data-count]").textContent = String(n);
+      banner.classList.add("show");
+    }
+    if (banner && (n === 0 || inView(panel))) banner.classList.remove("show");
+    lastRinging = n;
+  });
+  if (banner) {
+    banner.addEventListener("click", function () {
+      banner.classList.remove("show");
+      if (panel) panel.scrollIntoView({block: "start"});
+      var answer = document.querySelector("#tel-ringing .tel-answer");
+      if (answer) answer.focus({preventScroll: true});
+    });
+    window.addEventListener("scroll", function () { if (inView(panel)) banner.classList.remove("show"); },
+                            {passive: true});
+  }
+  // After a call is logged its history changes: refresh the caller box for that number.
+  document.body.addEventListener("callerChanged", function (evt) {
+    var number = evt.detail && evt.detail.number;
+    if (number) {
+      window.htmx.ajax("GET", "/t/" + slug + "/fragments/caller?caller_number=" + encodeURIComponent(number),
+                       {target: "#caller-history", swap: "innerHTML"});
     }
   });
   document.body.addEventListener("change", function (evt) {
