@@ -10,6 +10,9 @@ A flush that fails is retried item by item when ``retry_alone(exc)`` says the fa
 nothing written (a bad value, a missing reference): one bad call then fails only its own
 request. Any other failure (the database gone mid-commit) fails every item of that flush with
 the same error, never a retry that could write a call twice.
+
+A flush may also answer one item with an exception (its result is an exception instance: e.g.
+a replayed telephony event) while the others of the batch succeed.
 """
 
 from __future__ import annotations
@@ -80,7 +83,10 @@ class Batcher(Generic[K, I, R]):
                 _settle(future, exc=RuntimeError("batch flush cancelled (shutting down)"))
             raise
         for (_, future), result in zip(batch, results, strict=False):
-            _settle(future, result=result)
+            if isinstance(result, BaseException):
+                _settle(future, exc=result)
+            else:
+                _settle(future, result=result)
 
     async def aclose(self) -> None:
         """Wait for the flushes under way (shutdown: their callers are still owed an answer)."""

@@ -169,6 +169,7 @@ class BenchEnv:
             REDIS_URL=self.redis_url,
             ENVIRONMENT="production",
             SECRET_KEY="bench-secret-key-" + "x" * 40,
+            NATIONAL_HASH_KEYS="bench:" + "n" * 40,  # required in production (docs/reputation.md)
             COOKIE_SECURE="false",  # plain http on loopback
             TENANT_CACHE_TTL_S="5",
             PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
@@ -351,10 +352,12 @@ async def raw_insert_loop(
     *,
     seconds: float | None = None,
     total: int | None = None,
+    pooled: bool = False,
 ) -> dict:
     """What PostgreSQL itself allows at this concurrency: ``concurrency`` psycopg connections, each
     running ``sql`` with ``params(i)`` then COMMIT in a loop, for ``seconds`` or ``total`` statements
-    in all. Returns count, rate (/s) and every latency (s)."""
+    in all. Returns count, rate (/s) and every latency (s). ``pooled``: through PgBouncer in
+    transaction mode (no server-side prepared statements: they do not follow a transaction)."""
     import psycopg
 
     async def insert(conn, i: int) -> bool:
@@ -362,7 +365,8 @@ async def raw_insert_loop(
         await conn.commit()
         return True
 
-    conns = [await psycopg.AsyncConnection.connect(database_url) for _ in range(concurrency)]
+    kw = {"prepare_threshold": None} if pooled else {}
+    conns = [await psycopg.AsyncConnection.connect(database_url, **kw) for _ in range(concurrency)]
     try:
         r = await closed_loop(insert, conns, seconds=seconds, total=total)
     finally:
@@ -742,3 +746,140 @@ class BackendMemory:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+# ---------------------------------------------------------------- what stalls a server (BENCH_PROBE)
+
+PROBE_MARKER = "BENCH_PROBE "
+
+
+def server_probes(server: Server) -> list[dict]:
+    """The BENCH_PROBE lines the server's processes printed when they stopped (one per process;
+    start the Server with ``extra_env={"BENCH_PROBE": "1"}``, read after it stopped)."""
+    out = []
+    for line in server.log_path.read_text(errors="replace").splitlines():
+        if line.startswith(PROBE_MARKER):
+            out.append(json.loads(line[len(PROBE_MARKER) :]))
+    return out
+
+
+def stalls_during(probes: list[dict], windows: list[tuple[float, float]]) -> dict:
+    """Garbage-collector passes and event-loop lags that fell inside the given wall-clock windows
+    (e.g. the paced runs), and the pool high-water mark: the candidate causes of a slow request."""
+
+    def inside(t: float) -> bool:
+        return any(a <= t <= b for a, b in windows)
+
+    gcs = [g for p in probes for g in p["gc"] if inside(g[0])]
+    lags = [g for p in probes for g in p["lag"] if inside(g[0])]
+    return {
+        "gc_passes_over_2ms": len(gcs),
+        "gc_max_pause_ms": max((g[1] for g in gcs), default=0.0),
+        "loop_lags_over_10ms": len(lags),
+        "loop_max_lag_ms": max((g[1] for g in lags), default=0.0),
+        "pool_max_checked_out": max((p["pool_max"] for p in probes), default=0),
+        "pool_capacity": max((p["pool_capacity"] for p in probes), default=0),
+    }
+
+
+# ---------------------------------------------------------------- PgBouncer (transaction pooling)
+
+
+class PgBouncer:
+    """Debian's ``pgbouncer`` in transaction pooling mode on a free loopback port, in front of the
+    bench's PostgreSQL (trust auth, as the local server). ``with PgBouncer() as pgb:
+    pgb.url(database_url)`` is the same database through the pooler; None if pgbouncer is not
+    installed (``available()``)."""
+
+    def __init__(self, pool_size: int = 20):
+        import tempfile
+
+        self.port = free_port()
+        self.pool_size = pool_size
+        self.dir = Path(tempfile.mkdtemp(prefix="siaga112-pgbouncer-"))
+        self.proc: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> bool:
+        import shutil
+
+        return any(shutil.which(p) for p in ("pgbouncer", "/usr/sbin/pgbouncer"))
+
+    def url(self, database_url: str) -> str:
+        from urllib.parse import urlsplit, urlunsplit
+
+        u = urlsplit(database_url)
+        user = u.username or "postgres"
+        return urlunsplit((u.scheme, f"{user}@127.0.0.1:{self.port}", u.path, u.query, ""))
+
+    def __enter__(self) -> PgBouncer:
+        import shutil
+        from urllib.parse import urlsplit
+
+        target = urlsplit(BENCH_PG_URL)
+        user = target.username or "postgres"
+        (self.dir / "users.txt").write_text(f'"{user}" ""\n')
+        (self.dir / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host={target.hostname or '127.0.0.1'} port={target.port or 5432}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\n"
+            f"unix_socket_dir = {self.dir}\n"
+            "auth_type = trust\n"
+            f"auth_file = {self.dir / 'users.txt'}\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {self.pool_size}\nmax_client_conn = 2000\n"
+            "ignore_startup_parameters = extra_float_digits,options\n"
+            f"logfile = {self.dir / 'pgbouncer.log'}\n"
+        )
+        exe = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        cmd = [exe, str(self.dir / "pgbouncer.ini")]
+        if os.geteuid() == 0:  # pgbouncer refuses to run as root: it drops to the postgres user
+            import pwd
+
+            pw = pwd.getpwnam("postgres")
+            for path in (self.dir, *self.dir.iterdir()):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+            cmd[1:1] = ["-u", "postgres"]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError(
+            f"pgbouncer did not start; log: {(self.dir / 'pgbouncer.log').read_text()[-2000:]}"
+        )
+
+    def __exit__(self, *exc) -> None:
+        import shutil
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pg_background_counters(database_url: str) -> dict[str, int]:
+    """PostgreSQL's own work that can delay commits: checkpoints (an fsync of every dirty page) and
+    autovacuum/autoanalyze passes in this database. Take it before and after a phase."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        ckpt = conn.execute("SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").fetchone()[0]
+        vac = conn.execute(
+            "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
+        ).fetchone()[0]
+    return {"checkpoints": int(ckpt), "autovacuums": int(vac)}

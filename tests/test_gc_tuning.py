@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from app.main import tune_gc
+from app.main import freeze_when_warm, tune_gc
 
 
 @pytest.fixture
@@ -34,3 +34,15 @@ def test_zero_keeps_cpythons_default(restore_gc):
 
 def test_the_app_tunes_gc_at_start_up(app, settings):
     assert settings.gc_gen0_threshold > 0 and gc.get_threshold()[0] == settings.gc_gen0_threshold
+
+
+async def test_objects_built_while_warming_up_are_frozen_too(restore_gc):
+    gc.unfreeze()
+    tune_gc(50_000)
+    frozen = gc.get_freeze_count()
+    warm = [[i] for i in range(1000)]  # what the first requests build and keep (GC-tracked)
+    await freeze_when_warm(50_000, delay_s=0)
+    assert gc.get_freeze_count() >= frozen + len(warm)
+    gc.unfreeze()
+    await freeze_when_warm(0, delay_s=0)  # tuning off: nothing frozen
+    assert gc.get_freeze_count() == 0

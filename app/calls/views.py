@@ -26,7 +26,6 @@ from app.tenancy.models import Tenant
 from app.web.csrf import verify_csrf
 from app.web.deps import (
     OperatorDep,
-    PublicSessionDep,
     SettingsDep,
     TenantDep,
     TenantSessionDep,
@@ -134,13 +133,15 @@ async def console(
     tenant: TenantDep,
     session: TenantSessionDep,
     user: TenantUserDep,
-    public: PublicSessionDep,
     settings: SettingsDep,
 ):
     if user.role == "opd_staff":
         return RedirectResponse(f"/t/{tenant.slug}/opd", status_code=303)
     recent = (await service.list_calls(session, outcome="emergency", per_page=15))[0]
-    row = (await public.execute(select(Tenant).where(Tenant.id == tenant.id))).scalar_one()
+    # On the request's own connection (public.tenants is schema-qualified): a second session
+    # would wait for a second server connection while this one holds its transaction, which
+    # behind PgBouncer with one server connection never comes (tests/test_pgbouncer.py).
+    row = (await session.execute(select(Tenant).where(Tenant.id == tenant.id))).scalar_one()
     return render(
         request,
         "calls/console.html",

@@ -55,25 +55,30 @@ async def on_calls_created(session: AsyncSession, batch: list[DomainEvent]) -> N
         await bump(session, ref, day, deltas)
 
 
-@subscribe("call.updated")
-async def on_call_updated(session: AsyncSession, event: DomainEvent) -> None:
-    changes = event.payload.get("changes") or {}
-    if "outcome" not in changes and "answered_at" not in changes:
+@subscribe("call.updated", batch=True)
+async def on_calls_updated(session: AsyncSession, batch: list[DomainEvent]) -> None:
+    """Outcome and answer changes, summed into ONE delta row per local day of the batch."""
+    relevant = [e for e in batch if {"outcome", "answered_at"} & (e.payload.get("changes") or {}).keys()]
+    if not relevant:
         return
-    ref = await _ref(session, event)
+    ref = await _ref(session, relevant[0])
     if ref is None:
         return
-    (received_at,) = await loaded(session, event.call, "received_at")
-    deltas: dict[str, int] = {}
-    if "outcome" in changes:
-        old, new = changes["outcome"]
-        if old != new:
-            add_deltas(deltas, {outcome_col(old): -1, outcome_col(new): 1})
-    if "answered_at" in changes:
-        old, new = changes["answered_at"]
-        add_deltas(deltas, answer_deltas(received_at, old, -1))
-        add_deltas(deltas, answer_deltas(received_at, new, 1))
-    await bump(session, ref, local_day(received_at, ref.zone), deltas)
+    by_day: dict = {}
+    for event in relevant:
+        changes = event.payload["changes"]
+        (received_at,) = await loaded(session, event.call, "received_at")
+        deltas = by_day.setdefault(local_day(received_at, ref.zone), {})
+        if "outcome" in changes:
+            old, new = changes["outcome"]
+            if old != new:
+                add_deltas(deltas, {outcome_col(old): -1, outcome_col(new): 1})
+        if "answered_at" in changes:
+            old, new = changes["answered_at"]
+            add_deltas(deltas, answer_deltas(received_at, old, -1))
+            add_deltas(deltas, answer_deltas(received_at, new, 1))
+    for day, deltas in by_day.items():
+        await bump(session, ref, day, deltas)
 
 
 @subscribe("incident.opened")
@@ -127,22 +132,29 @@ async def on_dispatch_created(session: AsyncSession, event: DomainEvent) -> None
 OPD_SUBJECT = "dispatch"  # SLA clocks an OPD runs (app.sla.models.SUBJECTS)
 
 
-@subscribe("sla.clock_closed")
-async def on_sla_clock_closed(session: AsyncSession, event: DomainEvent) -> None:
+@subscribe("sla.clock_closed", batch=True)
+async def on_sla_clocks_closed(session: AsyncSession, batch: list[DomainEvent]) -> None:
     """Counted on the tenant-local day the clock stopped; a cancelled clock (met NULL) is not a
     measurement, and only OPD clocks (attached to a dispatch: acknowledge, arrival, resolution)
     count: the national figure is the OPDs' reaction, not the call centre's answer/dispatch times
-    (the recount applies the same rules)."""
-    ref = await _ref(session, event)
+    (the recount applies the same rules). One delta row per day of the batch."""
+    ref = await _ref(session, batch[0])
     if ref is None:
         return
-    clock = event.payload.get("clock")
-    stopped_at, met, subject = (
-        (await loaded(session, clock, "stopped_at", "met", "subject"))
-        if clock is not None
-        else (None, False, OPD_SUBJECT)
-    )
-    if (clock is not None and met is None) or subject != OPD_SUBJECT:
-        return
-    breached = bool(event.payload.get("breached"))
-    await bump(session, ref, local_day(stopped_at, ref.zone), {"sla_breached" if breached else "sla_met": 1})
+    by_day: dict = {}
+    for event in batch:
+        clock = event.payload.get("clock")
+        stopped_at, met, subject = (
+            (await loaded(session, clock, "stopped_at", "met", "subject"))
+            if clock is not None
+            else (None, False, OPD_SUBJECT)
+        )
+        if (clock is not None and met is None) or subject != OPD_SUBJECT:
+            continue
+        breached = bool(event.payload.get("breached"))
+        add_deltas(
+            by_day.setdefault(local_day(stopped_at, ref.zone), {}),
+            {"sla_breached" if breached else "sla_met": 1},
+        )
+    for day, deltas in by_day.items():
+        await bump(session, ref, day, deltas)

@@ -336,7 +336,7 @@ async def _recount_sla(session: AsyncSession, zone: str) -> list[tuple[date, int
                 SlaClock.stopped_at.is_not(None),
                 SlaClock.close_reason == "done",
                 SlaClock.met.is_not(None),
-                SlaClock.subject == "dispatch",  # OPD clocks only (handlers.on_sla_clock_closed)
+                SlaClock.subject == "dispatch",  # OPD clocks only (handlers.on_sla_clocks_closed)
             )
             .group_by(d)
         )

@@ -27,23 +27,28 @@ async def on_calls_created(session: AsyncSession, batch: list[DomainEvent]) -> N
         await service.add(session, ref.id, [(n, local_day(at, ref.zone), d) for n, at, d in rows])
 
 
-@subscribe("call.updated")
-async def on_call_updated(session: AsyncSession, event: DomainEvent) -> None:
-    change = (event.payload.get("changes") or {}).get("outcome")
-    if not change:
+@subscribe("call.updated", batch=True)
+async def on_calls_updated(session: AsyncSession, batch: list[DomainEvent]) -> None:
+    """Outcome changes of a batch (batched telephony events) in one statement."""
+    rows = []
+    for event in batch:
+        change = (event.payload.get("changes") or {}).get("outcome")
+        if not change:
+            continue
+        old, new = service.bucket(change[0]), service.bucket(change[1])
+        if old == new:
+            continue
+        number, received_at = await loaded(session, event.call, "caller_number", "received_at")
+        if not service.countable(number):
+            continue
+        deltas = {k: 0 for k in ("prank", "silent", "genuine")}
+        if old:
+            deltas[old] -= 1
+        if new:
+            deltas[new] += 1
+        rows.append((number, received_at, deltas))
+    if not rows:
         return
-    old, new = service.bucket(change[0]), service.bucket(change[1])
-    if old == new:
-        return
-    number, received_at = await loaded(session, event.call, "caller_number", "received_at")
-    if not service.countable(number):
-        return
-    ref = await tenant_ref(session, event.tenant)
-    if ref is None:
-        return
-    deltas = {k: 0 for k in ("prank", "silent", "genuine")}
-    if old:
-        deltas[old] -= 1
-    if new:
-        deltas[new] += 1
-    await service.add(session, ref.id, [(number, local_day(received_at, ref.zone), deltas)])
+    ref = await tenant_ref(session, batch[0].tenant)
+    if ref is not None:
+        await service.add(session, ref.id, [(n, local_day(at, ref.zone), d) for n, at, d in rows])

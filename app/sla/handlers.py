@@ -14,7 +14,7 @@ from __future__ import annotations
 from app.db.loading import ensure_loaded
 from app.events import DomainEvent, subscribe
 from app.sla import clock
-from app.sla.service import retarget_open_clocks, start_clock, start_clocks, stop_clocks
+from app.sla.service import retarget_open_clocks, start_clock, start_clocks, stop_clocks, stop_clocks_many
 
 # Calls are unclassified while ringing: the answer target is taken from the P1 policy.
 ANSWER_PRIORITY = 1
@@ -22,7 +22,8 @@ ANSWER_PRIORITY = 1
 
 @subscribe("call.created", batch=True)
 async def calls_created(session, batch: list[DomainEvent]) -> None:
-    """One answer clock per call, all in one round trip (intake logs calls in batches)."""
+    """One answer clock per call, all in one round trip (intake logs calls in batches); calls
+    created already answered or ended (batched telephony events) stop theirs in one more."""
     for event in batch:
         await ensure_loaded(session, event.call, "received_at", "answered_at", "ended_at")
     await start_clocks(
@@ -41,38 +42,29 @@ async def calls_created(session, batch: list[DomainEvent]) -> None:
             for e in batch
         ],
     )
+    await _calls_progress(session, batch)
+
+
+@subscribe("call.updated", batch=True)
+async def calls_updated(session, batch: list[DomainEvent]) -> None:
     for event in batch:
-        await _call_progress(session, event, event.call)
+        await ensure_loaded(session, event.call, "answered_at", "ended_at")
+    await _calls_progress(session, batch)
 
 
-@subscribe("call.updated")
-async def call_updated(session, event: DomainEvent) -> None:
-    call = event.call
-    await ensure_loaded(session, call, "answered_at", "ended_at")
-    await _call_progress(session, event, call)
-
-
-async def _call_progress(session, event: DomainEvent, call) -> None:
-    if call.answered_at is not None:
-        await stop_clocks(
-            session,
-            event.tenant,
-            call.answered_at,
-            actor_id=event.actor_id,
-            kind="answer",
-            subject="call",
-            subject_id=call.id,
-        )
-    elif call.ended_at is not None:  # abandoned before it was answered
-        await stop_clocks(
-            session,
-            event.tenant,
-            call.ended_at,
-            reason="cancelled",
-            kind="answer",
-            subject="call",
-            subject_id=call.id,
-        )
+async def _calls_progress(session, batch: list[DomainEvent]) -> None:
+    """Answered: the answer clock stops (done) at the answer; ended unanswered: it is cancelled."""
+    stops = []
+    for event in batch:
+        call = event.call
+        if call.answered_at is not None:
+            stops.append(dict(at=call.answered_at, reason="done", actor_id=event.actor_id))
+        elif call.ended_at is not None:  # abandoned before it was answered
+            stops.append(dict(at=call.ended_at, reason="cancelled", actor_id=None))
+        else:
+            continue
+        stops[-1].update(kind="answer", subject="call", subject_id=call.id)
+    await stop_clocks_many(session, batch[0].tenant, stops)
 
 
 @subscribe("incident.opened")

@@ -2,7 +2,8 @@
 
 Events are applied by their OWN timestamps under the call's row lock, so arrival order does not
 matter (an ``ended`` that overtakes its ``answered`` still yields one consistent call), and each
-event id is accepted once (Redis SET NX for speed, a unique column for durability).
+event id is accepted once (Redis SET NX for speed, a unique column for durability). The webhook's
+events are applied in batches by ``app.telephony.intake`` with the merge rules defined here.
 Call rows are written here only for the integrator path; history, audit, domain events and
 live notices go through the call workflow's helpers (``app.calls.service``).
 """
@@ -13,9 +14,9 @@ import logging
 import secrets as _secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, false, literal_column, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events, namespace
@@ -28,7 +29,7 @@ from app.calls.service import Ctx, finish, log_event, now
 from app.location import sanity
 from app.location.service import map_fixes, refresh_call_location
 from app.telephony import aml, triage
-from app.telephony.models import AmlLocation, CallbackTask, TelephonyEvent, WatchEntry, WebhookSecret
+from app.telephony.models import AmlLocation, CallbackTask, WatchEntry, WebhookSecret
 from app.telephony.schemas import CallEventIn
 from app.telephony.signing import secret_cache
 
@@ -68,7 +69,10 @@ class Replay(ConflictError):
 
 @dataclass
 class EventResult:
-    call: Call
+    """How one event left its call: ``call`` is a read-only snapshot with the Call columns as
+    attributes (batched intake answers each event with the call as it stood after it)."""
+
+    call: Any
     created: bool
     changes: dict
 
@@ -78,26 +82,6 @@ class EventResult:
 
 def _replay_key(slug: str, event_id: str, redis=None) -> str:
     return namespace.key(redis, "tel", "evt", slug, event_id)
-
-
-async def claim_event_id(redis, slug: str, event_id: str) -> bool:
-    """Fast first line against replays; False if seen. Redis down → rely on the DB constraint."""
-    if redis is None:
-        return True
-    try:
-        return bool(await redis.set(_replay_key(slug, event_id, redis), b"1", nx=True, ex=REPLAY_TTL_S))
-    except Exception:
-        log.warning("redis unavailable for replay check; falling back to the database", exc_info=True)
-        return True
-
-
-async def release_event_id(redis, slug: str, event_id: str) -> None:
-    """Processing failed: let the integrator's retry through."""
-    if redis is not None:
-        try:
-            await redis.delete(_replay_key(slug, event_id, redis))
-        except Exception:
-            log.warning("could not release replay key %s", event_id, exc_info=True)
 
 
 # --- integrator call events ----------------------------------------------------------------------
@@ -142,128 +126,6 @@ def _merge(call: Call, ev: CallEventIn) -> None:
     call.trunk = call.trunk or ev.trunk
     call.telephony_state = derive_state(call)
     triage.apply_silent_flag(call)
-
-
-def _lock_or_create_statement():
-    """Built once: ``ins.excluded`` and the RETURNING list build a proxy for every column of
-    ``calls``, which cost more CPU than running the statement (measured with bench/webhook_intake)."""
-    table = Call.__table__
-    cols = (
-        "external_id",
-        "caller_number",
-        "caller_number_raw",
-        "number_unavailable",
-        "imei",
-        "imsi",
-        "received_at",
-        "called_number",
-        "trunk",
-    )
-    ins = pg_insert(Call).values(
-        {c: bindparam(f"p_{c}", type_=table.c[c].type) for c in cols}
-        | {"channel": "voice", "telephony_state": "ringing"}
-    )
-    inserted = literal_column("xmax = 0").label("inserted")
-    stmt = ins.on_conflict_do_update(
-        index_elements=["external_id"], set_={"external_id": ins.excluded.external_id}
-    )
-    return (
-        select(Call, inserted)
-        .from_statement(stmt.returning(*table.c, inserted))
-        .execution_options(populate_existing=True)
-    )
-
-
-_LOCK_OR_CREATE = _lock_or_create_statement()
-
-
-async def _lock_or_create(session: AsyncSession, ev: CallEventIn) -> tuple[Call, bool]:
-    """Insert the call or lock the existing row, in ONE round trip (a no-op DO UPDATE locks it)."""
-    row = (
-        await session.execute(
-            _LOCK_OR_CREATE,
-            {
-                "p_external_id": ev.call_id,
-                "p_caller_number": ev.caller_number,
-                "p_caller_number_raw": ev.caller_number_raw,
-                "p_number_unavailable": ev.number_unavailable,
-                "p_imei": ev.imei,
-                "p_imsi": ev.imsi,
-                "p_received_at": ev.occurred_at,
-                "p_called_number": ev.called_number,
-                "p_trunk": ev.trunk,
-            },
-        )
-    ).one()
-    return row[0], bool(row[1])
-
-
-_EVENT_SEEN = (
-    pg_insert(TelephonyEvent)
-    .on_conflict_do_nothing(index_elements=["event_id"])
-    .returning(TelephonyEvent.__table__.c.id)
-)
-
-
-async def _sync_callback(session: AsyncSession, call: Call, was_missed: bool) -> None:
-    """A missed call gets one open callback task; a late event showing it was answered voids it."""
-    missed = call.telephony_state == "missed"
-    if not missed and not was_missed:
-        return
-    task = (
-        await session.execute(select(CallbackTask).where(CallbackTask.call_id == call.id))
-    ).scalar_one_or_none()
-    if missed and task is None:
-        session.add(CallbackTask(call_id=call.id, caller_number=call.caller_number, status="open"))
-    elif missed and task is not None and task.status == "void":
-        task.status, task.note = "open", None
-    elif not missed and task is not None and task.status == "open":
-        task.status, task.note = "void", "Event terlambat: panggilan ternyata dijawab"
-
-
-async def apply_event(ctx: Ctx, ev: CallEventIn) -> EventResult:
-    """Apply one verified integrator event and commit. Raises Replay if its id was seen before."""
-    session = ctx.session
-    fresh = (
-        await session.execute(
-            _EVENT_SEEN,
-            {
-                "event_id": ev.event_id,
-                "kind": ev.type,
-                "external_call_id": ev.call_id,
-                "occurred_at": ev.occurred_at,
-            },
-        )
-    ).scalar_one_or_none()
-    if fresh is None:
-        raise Replay(f"Event {ev.event_id} sudah pernah diterima (replay ditolak)")
-
-    call, created = await _lock_or_create(session, ev)
-    before = {f: getattr(call, f) for f in TRACKED}
-    _merge(call, ev)
-    if created:
-        await _attach_early_aml(session, call)
-    changes = {f: (before[f], getattr(call, f)) for f in TRACKED if before[f] != getattr(call, f)}
-    await _sync_callback(session, call, before["telephony_state"] == "missed")
-    log_event(
-        ctx,
-        "call",
-        call.id,
-        f"telephony.{ev.type}",
-        {"event_id": ev.event_id, "occurred_at": ev.occurred_at, "extension": ev.operator_extension},
-    )
-    await session.flush()
-    if created:
-        await events.emit(session, "call.created", ctx.tenant, call=call)
-    elif changes:
-        await events.emit(session, "call.updated", ctx.tenant, call=call, changes=changes)
-    topics = ["calls"]
-    if "ringing" in (call.telephony_state, before["telephony_state"]) or created:
-        topics.append("ringing")
-    if "telephony_state" in changes and call.telephony_state == "missed":
-        topics.append("callbacks")
-    await finish(ctx, *topics)
-    return EventResult(call, created, changes)
 
 
 # --- the operator's "Angkat" -------------------------------------------------------------------

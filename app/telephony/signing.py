@@ -7,15 +7,19 @@ request replayed later; the event id (see service) refuses one replayed within t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import DateTime, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.direct import Direct
 from app.telephony.models import WebhookSecret
 
 TIMESTAMP_HEADER = "X-Siaga112-Timestamp"
@@ -73,37 +77,73 @@ class _Entry:
     secrets: list[tuple[str, datetime | None]]
 
 
+# The tenant's valid secrets as (secret, valid_until) rows, at the given time.
+Loader = Callable[[datetime], Awaitable[Sequence[Any]]]
+_VALID = or_(
+    WebhookSecret.valid_until.is_(None),
+    WebhookSecret.valid_until > bindparam("now", type_=DateTime(timezone=True)),
+)
+_SECRETS = Direct(select(WebhookSecret.secret, WebhookSecret.valid_until).where(_VALID))
+
+
+def from_session(session: AsyncSession) -> Loader:
+    """Load through the request's tenant session."""
+
+    async def load(now: datetime) -> Sequence[Any]:
+        return (
+            await session.execute(
+                select(WebhookSecret.secret, WebhookSecret.valid_until).where(_VALID), {"now": now}
+            )
+        ).all()
+
+    return load
+
+
+def from_database(db: Any, slug: str) -> Loader:
+    """Load with one autocommit read (``Database.read``): the webhook needs no session of its own."""
+
+    async def load(now: datetime) -> Sequence[Any]:
+        return await db.read(slug, _SECRETS, {"now": now})
+
+    return load
+
+
 class SecretCache:
     """Per-process cache of each tenant's valid secrets, so the hot path skips a query.
 
     A signature that fails with cached secrets triggers one reload (at most once a second per
     tenant), so a rotation done by another process is picked up on the first new-secret request.
+    Requests that need a reload while one is under way wait for that one (not a query each).
     """
 
     def __init__(self, ttl_s: float = 30.0, reload_gap_s: float = 1.0):
         self.ttl_s = ttl_s
         self.reload_gap_s = reload_gap_s
         self._entries: dict[str, _Entry] = {}
+        self._loading: dict[str, asyncio.Future] = {}
 
     def invalidate(self, slug: str) -> None:
         self._entries.pop(slug, None)
+        self._loading.pop(slug, None)
 
-    async def _load(self, session: AsyncSession, slug: str) -> _Entry:
-        now = datetime.now(UTC)
-        rows = (
-            await session.execute(
-                select(WebhookSecret.secret, WebhookSecret.valid_until).where(
-                    or_(WebhookSecret.valid_until.is_(None), WebhookSecret.valid_until > now)
-                )
+    async def _load(self, load: Loader, slug: str) -> _Entry:
+        loading = self._loading.get(slug)
+        if loading is None:
+            loading = self._loading[slug] = asyncio.ensure_future(self._query(load, slug))
+            loading.add_done_callback(
+                lambda f: self._loading.pop(slug) if self._loading.get(slug) is f else None
             )
-        ).all()
+        return await asyncio.shield(loading)
+
+    async def _query(self, load: Loader, slug: str) -> _Entry:
+        rows = await load(datetime.now(UTC))
         entry = _Entry(time.monotonic(), [(r[0], r[1]) for r in rows])
         self._entries[slug] = entry
         return entry
 
     async def verify(
         self,
-        session: AsyncSession,
+        load: Loader,
         slug: str,
         timestamp: str | None,
         signature: str | None,
@@ -119,11 +159,11 @@ class SecretCache:
         entry = self._entries.get(slug)
         fresh = False
         if entry is None or time.monotonic() - entry.loaded > self.ttl_s:
-            entry, fresh = await self._load(session, slug), True
+            entry, fresh = await self._load(load, slug), True
         if matches(_valid(entry), timestamp, body, signature):
             return
         if not fresh and time.monotonic() - entry.loaded > self.reload_gap_s:
-            entry = await self._load(session, slug)
+            entry = await self._load(load, slug)
             if matches(_valid(entry), timestamp, body, signature):
                 return
         if not entry.secrets:

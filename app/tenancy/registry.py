@@ -2,10 +2,16 @@
 
 The cache is per process and expires after a few seconds, so a suspension reaches every app
 process quickly without a registry query on each call intake.
+
+When an entry expires, ONE lookup refreshes it and the requests arriving meanwhile wait for that
+one: before, each of them ran its own query on its own pool connection, so every few seconds a
+busy process emptied its pool at once and its intake flushes queued behind the lookups (the
+paced benchmark's periodic stalls: the pool's high-water mark was its capacity).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,12 +43,23 @@ class TenantRegistry:
         self.engine = engine
         self.ttl = ttl_s
         self._cache: dict[str, tuple[float, TenantInfo | None]] = {}
+        self._loading: dict[str, asyncio.Future] = {}
 
     async def get(self, slug: str) -> TenantInfo | None:
-        now = time.monotonic()
         hit = self._cache.get(slug)
-        if hit and hit[0] > now:
+        if hit and hit[0] > time.monotonic():
             return hit[1]
+        loading = self._loading.get(slug)
+        if loading is None:
+            loading = self._loading[slug] = asyncio.ensure_future(self._load(slug))
+            loading.add_done_callback(
+                lambda f: self._loading.pop(slug) if self._loading.get(slug) is f else None
+            )
+        # Shielded: a caller that goes away does not cancel the lookup the others wait for.
+        return await asyncio.shield(loading)
+
+    async def _load(self, slug: str) -> TenantInfo | None:
+        now = time.monotonic()
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(Tenant.__table__).where(Tenant.slug == slug))).mappings().first()
         info = tenant_info(row) if row is not None else None
@@ -53,6 +70,7 @@ class TenantRegistry:
 
     def forget(self, slug: str) -> None:
         self._cache.pop(slug, None)
+        self._loading.pop(slug, None)  # a lookup under way may predate the change
 
 
 def tenant_info(m) -> TenantInfo:
