@@ -145,7 +145,13 @@ async def caller_history(
 
 
 @router.post(
-    "/incidents", status_code=201, response_model=IncidentOut, summary="Open an incident (from a call)"
+    "/incidents",
+    status_code=201,
+    response_model=IncidentOut,
+    summary="Open an incident (from a call)",
+    responses={
+        200: {"model": IncidentOut, "description": "a repeat: the incident already opened under that key"}
+    },
 )
 async def open_incident(
     request: Request,

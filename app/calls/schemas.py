@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -69,8 +70,18 @@ class _In(Input):
 
 
 class CallCreate(_In):
-    # Any caller number is taken (112 works without a SIM): see split_caller.
-    caller_number: PhoneNumber | None = None
+    # Any caller number is taken (112 works without a SIM): see split_caller. The document says
+    # so: whatever text or digits the network delivered (empty, "anonymous", garbage) is accepted.
+    caller_number: Annotated[
+        PhoneNumber | None,
+        WithJsonSchema(
+            {
+                "anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}],
+                "description": "as delivered by the network; stored as E.164 when it is a usable "
+                "number, else kept raw with number_unavailable=true (the call is still taken)",
+            }
+        ),
+    ] = None
     caller_number_raw: str | None = None
     number_unavailable: bool = False
     channel: Channel = "voice"

@@ -61,6 +61,12 @@ async def suggested(incident_id: PathId, session: TenantSessionDep, who: Dispatc
     status_code=201,
     response_model=list[DispatchOut],
     summary="Dispatch an incident to one or more OPDs",
+    responses={
+        200: {
+            "model": list[DispatchOut],
+            "description": "a repeat: the dispatches already made under that key",
+        }
+    },
 )
 async def dispatch(
     request: Request,
