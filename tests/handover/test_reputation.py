@@ -81,13 +81,14 @@ def test_graduated_scale_suggests_and_never_blocks():
 
 @pytest.fixture
 def keys_env(monkeypatch):
-    def use(value: str):
-        monkeypatch.setenv("NATIONAL_HASH_KEYS", value)
-        get_settings.cache_clear()
+    """NATIONAL_HASH_KEYS as the running app sees it. The live settings object is patched (keys
+    are read at each use), never replaced: clearing get_settings' cache would leave later tests
+    patching an object the app no longer reads."""
 
-    yield use
-    monkeypatch.delenv("NATIONAL_HASH_KEYS", raising=False)
-    get_settings.cache_clear()
+    def use(value: str):
+        monkeypatch.setattr(get_settings(), "national_hash_keys", value)
+
+    return use
 
 
 async def test_key_rotation_keeps_records_and_rehashes_them(db, engine, regency, actor, keys_env):
