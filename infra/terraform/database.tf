@@ -146,7 +146,7 @@ resource "aws_backup_selection" "main" {
   iam_role_arn = aws_iam_role.backup.arn
 
   resources = concat(
-    [aws_s3_bucket.documents.arn],
+    [module.documents_bucket.arn],
     var.citus_enabled ? [] : [aws_db_instance.main[0].arn],
   )
 }

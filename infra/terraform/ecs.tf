@@ -92,12 +92,12 @@ resource "aws_iam_role_policy" "task_documents" {
 data "aws_iam_policy_document" "task_documents" {
   statement {
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${aws_s3_bucket.documents.arn}/*"]
+    resources = ["${module.documents_bucket.arn}/*"]
   }
 
   statement {
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.documents.arn]
+    resources = [module.documents_bucket.arn]
   }
 
   statement {

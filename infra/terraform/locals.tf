@@ -20,9 +20,9 @@ locals {
     { name = "HOST", value = "0.0.0.0" },
     { name = "PORT", value = "8112" },
     { name = "TENANT_DOMAIN", value = var.tenant_domain },
-    { name = "DOCUMENTS_BUCKET", value = aws_s3_bucket.documents.bucket },
+    { name = "DOCUMENTS_BUCKET", value = module.documents_bucket.bucket },
     { name = "RECORDINGS_STORE", value = "s3" },
-    { name = "RECORDINGS_BUCKET", value = aws_s3_bucket.recordings.bucket },
+    { name = "RECORDINGS_BUCKET", value = module.recordings_bucket.bucket },
     { name = "AWS_REGION", value = var.region },
   ]
 

@@ -35,12 +35,12 @@ output "redis_endpoint" {
 
 output "recordings_bucket" {
   description = "Private bucket for call recordings (deleted by the app per regency retention)."
-  value       = aws_s3_bucket.recordings.bucket
+  value       = module.recordings_bucket.bucket
 }
 
 output "documents_bucket" {
   description = "Private bucket for uploaded documents."
-  value       = aws_s3_bucket.documents.bucket
+  value       = module.documents_bucket.bucket
 }
 
 output "secret_arns" {

@@ -1,49 +1,15 @@
 # Uploaded documents (signup letters, SK decrees, attachments): private, encrypted, versioned.
 
-resource "aws_s3_bucket" "documents" {
-  bucket_prefix = "${local.prefix}-documents-"
-  force_destroy = false
-}
+module "documents_bucket" {
+  source = "./modules/private_bucket"
 
-resource "aws_s3_bucket_public_access_block" "documents" {
-  bucket                  = aws_s3_bucket.documents.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "documents" {
-  bucket = aws_s3_bucket.documents.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "documents" {
-  bucket = aws_s3_bucket.documents.id
-
-  rule {
-    bucket_key_enabled = true
-
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.main.arn
-    }
-  }
-}
-
-resource "aws_s3_bucket_versioning" "documents" {
-  bucket = aws_s3_bucket.documents.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
+  name_prefix = "${local.prefix}-documents-"
+  kms_key_arn = aws_kms_key.main.arn
+  versioned   = true
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "documents" {
-  bucket = aws_s3_bucket.documents.id
+  bucket = module.documents_bucket.id
 
   rule {
     id     = "old-versions"
@@ -57,31 +23,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "documents" {
 
     abort_incomplete_multipart_upload {
       days_after_initiation = 2
-    }
-  }
-}
-
-resource "aws_s3_bucket_policy" "documents" {
-  bucket = aws_s3_bucket.documents.id
-  policy = data.aws_iam_policy_document.documents.json
-}
-
-data "aws_iam_policy_document" "documents" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.documents.arn, "${aws_s3_bucket.documents.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

@@ -81,7 +81,7 @@ def test_production_pieces_are_declared(root):
     assert {"web", "worker"} <= resources["aws_ecs_service"]
     assert {"web", "worker", "migrate"} <= resources["aws_ecs_task_definition"]
     assert {"web", "worker"} <= resources["aws_appautoscaling_target"]
-    assert "documents" in resources["aws_s3_bucket"]
+    assert {"documents_bucket", "recordings_bucket"} <= _keys(root["module"])
     assert {"secret_key", "database_url", "redis_url", "db_password"} <= resources[
         "aws_secretsmanager_secret"
     ]
@@ -108,16 +108,39 @@ def test_database_has_backups_pitr_and_encryption(root):
     assert "validation" in variables["db_backup_retention_days"]
 
 
-def test_documents_bucket_is_private_and_encrypted(root):
-    pab = _resource(root, "aws_s3_bucket_public_access_block", "documents")
+def _module(root, name: str) -> dict:
+    for block in root["module"]:
+        for n, attrs in block.items():
+            if n.strip('"') == name:
+                return attrs
+    raise KeyError(f"module.{name}")
+
+
+def test_every_bucket_is_private_encrypted_and_tls_only():
+    """One module makes every bucket; both buckets use it (one place for what a bucket must be)."""
+    bucket = _merged(ROOT / "modules" / "private_bucket")
+    pab = _resource(bucket, "aws_s3_bucket_public_access_block", "this")
     assert all(
         pab[k] is True
         for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
     )
-    sse = _resource(root, "aws_s3_bucket_server_side_encryption_configuration", "documents")
+    sse = _resource(bucket, "aws_s3_bucket_server_side_encryption_configuration", "this")
     rule = sse["rule"][0]["apply_server_side_encryption_by_default"][0]
-    assert rule["sse_algorithm"].strip('"') == "aws:kms"
-    assert _resource(root, "aws_s3_bucket_versioning", "documents")
+    assert rule["sse_algorithm"].strip('"') == "aws:kms" and "var.kms_key_arn" in rule["kms_master_key_id"]
+    owner = _resource(bucket, "aws_s3_bucket_ownership_controls", "this")
+    assert owner["rule"][0]["object_ownership"].strip('"') == "BucketOwnerEnforced"
+    policy = next(
+        body["tls_only"] for block in bucket["data"] for t, body in block.items() if "policy_document" in t
+    )
+    deny = policy["statement"][0]
+    assert deny["effect"].strip('"') == "Deny" and deny["condition"][0]["values"] == ["false"]
+    assert "var.versioned" in _resource(bucket, "aws_s3_bucket_versioning", "this")["count"]
+
+
+def test_documents_bucket_is_versioned(root):
+    documents = _module(root, "documents_bucket")
+    assert documents["source"].strip('"') == "./modules/private_bucket"
+    assert documents["versioned"] is True
 
 
 def test_health_checks_and_graceful_shutdown(root):
@@ -369,18 +392,12 @@ def test_terraform_fmt_check_fails_on_a_misformatted_file(tmp_path):
     assert done.returncode != 0 and "main.tf" in done.stdout
 
 
-def test_recordings_bucket_is_private_encrypted_and_the_app_may_use_it(root):
-    pab = _resource(root, "aws_s3_bucket_public_access_block", "recordings")
-    assert all(
-        pab[k] is True
-        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
-    )
-    sse = _resource(root, "aws_s3_bucket_server_side_encryption_configuration", "recordings")
-    assert (
-        sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"].strip('"') == "aws:kms"
-    )
+def test_recordings_bucket_is_private_unversioned_and_the_app_may_use_it(root):
+    recordings = _module(root, "recordings_bucket")
+    assert recordings["source"].strip('"') == "./modules/private_bucket"
+    assert recordings["versioned"] is False  # a deletion at the end of retention must be final
     assert _resource(root, "aws_iam_role_policy", "task_recordings")
     locals_text = (ROOT / "locals.tf").read_text()
     assert (
-        '"RECORDINGS_STORE", value = "s3"' in locals_text and "aws_s3_bucket.recordings.bucket" in locals_text
+        '"RECORDINGS_STORE", value = "s3"' in locals_text and "module.recordings_bucket.bucket" in locals_text
     )
