@@ -35,6 +35,8 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.domains import import_part
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, "DomainEvent"], Awaitable[None]]
@@ -130,7 +132,5 @@ async def _send_redis(writes: list) -> None:
 
 
 def load_subscribers() -> None:
-    """Import every ``app.<domain>.handlers`` module so its @subscribe handlers register."""
-    from app.discovery import import_domain_modules
-
-    import_domain_modules("handlers")
+    """Import every domain's ``handlers`` module (``app.domains``) so its @subscribe handlers register."""
+    import_part("handlers")

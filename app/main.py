@@ -27,6 +27,7 @@ from app.config import STATIC_DIR, Settings, get_settings
 from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
+from app.domains import import_part
 from app.events import load_subscribers
 from app.outage import REDIS_DOWN, RETRY_AFTER_S, which
 from app.security import proxies
@@ -162,13 +163,12 @@ HOT_ROUTERS = ("app.telephony.api", "app.calls.api")
 
 def _include_routers(app: FastAPI) -> None:
     """Every domain's ``api.router`` (JSON under /api/v1) and ``views.router`` (HTML)."""
-    from app.discovery import import_domain_modules
     from app.web import pages  # landing page, /healthz and /readyz (not a domain package)
 
     app.include_router(pages.router)
-    modules = [*import_domain_modules("api"), *import_domain_modules("views")]
+    modules = [*import_part("api"), *import_part("views")]
     hot = {name: i for i, name in enumerate(HOT_ROUTERS)}
-    modules.sort(key=lambda m: hot.get(m.__name__, len(hot)))  # stable: the rest as discovered
+    modules.sort(key=lambda m: hot.get(m.__name__, len(hot)))  # stable: the rest in DOMAINS order
     for module in modules:
         app.include_router(module.router)
 

@@ -19,7 +19,7 @@ from app.config import get_settings
 from app.db import models  # noqa: F401
 from app.db.database import Database
 from app.db.engine import make_async_engine
-from app.discovery import import_domain_modules
+from app.domains import import_part
 from app.events import load_subscribers
 from app.outage import which
 
@@ -56,14 +56,14 @@ async def ping(ctx: dict) -> str:
 def _functions() -> list:
     """``FUNCTIONS`` of every ``app.<domain>.jobs`` module."""
     found = [ping]
-    for module in import_domain_modules("jobs"):
+    for module in import_part("jobs"):
         found.extend(getattr(module, "FUNCTIONS", []))
     return found
 
 
 def _cron_jobs() -> list:
     found: list = []
-    for module in import_domain_modules("jobs"):
+    for module in import_part("jobs"):
         found.extend(getattr(module, "CRON_JOBS", []))
     return found
 

@@ -1,9 +1,9 @@
-"""Imports every ``app.<domain>.models`` module so both metadatas are complete.
+"""Imports every domain's ``models`` module (the list is ``app.domains.DOMAINS``) so both metadatas are complete.
 
 Alembic, provisioning and the drift check all import this module first.
 """
 
 from app.db.base import PublicBase, TenantBase  # noqa: F401
-from app.discovery import import_domain_modules
+from app.domains import import_part
 
-import_domain_modules("models")
+import_part("models")
