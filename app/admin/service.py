@@ -6,7 +6,6 @@ import logging
 import re
 from datetime import UTC, datetime, timedelta
 
-from fastapi import Request
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +14,7 @@ from app.admin.models import AccountLink
 from app.audit.service import record, snapshot
 from app.auth.models import TENANT_ROLES, User
 from app.bounds import ascii_digits, ascii_int
+from app.core.origin import Origin
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
 from app.onboarding.validation import (
     EMAIL_RE,
@@ -99,7 +99,7 @@ def check_opd(form: dict, creating: bool) -> tuple[dict, dict]:
 
 
 async def save_opd(
-    session: AsyncSession, opd: Opd | None, values: dict, admin: User, request: Request
+    session: AsyncSession, opd: Opd | None, values: dict, admin: User, origin: Origin | None
 ) -> tuple[Opd | None, dict]:
     errors: dict = {}
     if opd is None:
@@ -122,7 +122,7 @@ async def save_opd(
         action,
         actor_id=admin.id,
         actor_label=admin.email,
-        request=request,
+        origin=origin,
         entity="opd",
         entity_id=opd.id,
         before=before,
@@ -175,7 +175,7 @@ async def save_category(
     values: dict,
     routed: list[int],
     admin: User,
-    request: Request,
+    origin: Origin | None,
 ) -> tuple[Category | None, dict]:
     if cat is None:
         if (await session.execute(select(Category.id).where(Category.code == values["code"]))).scalar():
@@ -196,7 +196,7 @@ async def save_category(
         action,
         actor_id=admin.id,
         actor_label=admin.email,
-        request=request,
+        origin=origin,
         entity="category",
         entity_id=cat.id,
         before=before,
@@ -258,7 +258,7 @@ def link_path(slug: str, token: str) -> str:
 
 
 async def invite_user(
-    session: AsyncSession, slug: str, values: dict, admin: User, request: Request
+    session: AsyncSession, slug: str, values: dict, admin: User, origin: Origin | None
 ) -> tuple[str | None, dict]:
     if (await session.execute(select(User.id).where(User.email == values["email"]))).scalar():
         return None, {"email": "Email ini sudah terdaftar sebagai pengguna"}
@@ -271,7 +271,7 @@ async def invite_user(
         "user.invite",
         actor_id=admin.id,
         actor_label=admin.email,
-        request=request,
+        origin=origin,
         entity="user",
         entity_id=user.id,
         after=snapshot(user),
@@ -281,7 +281,9 @@ async def invite_user(
     return link_path(slug, token), {}
 
 
-async def reset_password(session: AsyncSession, slug: str, user: User, admin: User, request: Request) -> str:
+async def reset_password(
+    session: AsyncSession, slug: str, user: User, admin: User, origin: Origin | None
+) -> str:
     before = snapshot(user)
     user.session_version += 1  # every open session of this user ends now
     token = await issue_link(session, user, "reset", admin)
@@ -290,7 +292,7 @@ async def reset_password(session: AsyncSession, slug: str, user: User, admin: Us
         "user.reset_password",
         actor_id=admin.id,
         actor_label=admin.email,
-        request=request,
+        origin=origin,
         entity="user",
         entity_id=user.id,
         before=before,
@@ -312,7 +314,7 @@ async def other_active_admins(session: AsyncSession, user_id: int) -> int:
 
 
 async def set_active(
-    session: AsyncSession, user: User, active: bool, admin: User, request: Request
+    session: AsyncSession, user: User, active: bool, admin: User, origin: Origin | None
 ) -> str | None:
     if not active and user.id == admin.id:
         return "Anda tidak dapat menonaktifkan akun Anda sendiri"
@@ -330,7 +332,7 @@ async def set_active(
         "user.activate" if active else "user.deactivate",
         actor_id=admin.id,
         actor_label=admin.email,
-        request=request,
+        origin=origin,
         entity="user",
         entity_id=user.id,
         before=before,
@@ -340,7 +342,9 @@ async def set_active(
     return None
 
 
-async def change_role(session: AsyncSession, user: User, values: dict, admin: User, request: Request) -> dict:
+async def change_role(
+    session: AsyncSession, user: User, values: dict, admin: User, origin: Origin | None
+) -> dict:
     if user.id == admin.id and values["role"] != "admin":
         return {"role": "Anda tidak dapat menurunkan peran Anda sendiri; minta admin lain"}
     before = snapshot(user)
@@ -352,7 +356,7 @@ async def change_role(session: AsyncSession, user: User, values: dict, admin: Us
         "user.role",
         actor_id=admin.id,
         actor_label=admin.email,
-        request=request,
+        origin=origin,
         entity="user",
         entity_id=user.id,
         before=before,
@@ -384,7 +388,7 @@ async def link_user(session: AsyncSession, token: str) -> tuple[AccountLink | No
 
 
 async def consume_link(
-    session: AsyncSession, token: str, password_hash: str, request: Request
+    session: AsyncSession, token: str, password_hash: str, origin: Origin | None
 ) -> User | None:
     """Set the password through a link, atomically: two concurrent uses cannot both succeed."""
     now = datetime.now(UTC)
@@ -414,7 +418,7 @@ async def consume_link(
         "user.set_password",
         actor_id=user.id,
         actor_label=user.email,
-        request=request,
+        origin=origin,
         entity="user",
         entity_id=user.id,
     )

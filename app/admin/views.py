@@ -27,6 +27,7 @@ from app.onboarding.validation import (
     clean_text,
     store_document,
 )
+from app.security.proxies import origin_of
 from app.tenancy.mapview import allowed_tile_origins, check_map_form, map_view
 from app.tenancy.models import Tenant
 from app.web.csrf import verify_csrf
@@ -128,7 +129,9 @@ async def admin_resubmit(
             "document_sha256": stored.sha256,
         }
     try:
-        await onboarding.resubmit(db, tenant.slug, values, onboarding.Actor(admin.id, admin.email), request)
+        await onboarding.resubmit(
+            db, tenant.slug, values, onboarding.Actor(admin.id, admin.email), origin_of(request)
+        )
     except onboarding.StateError as exc:
         return await _home(
             request, tenant, public, admin, errors={"document": str(exc)}, form=data, status_code=409
@@ -206,7 +209,7 @@ async def opd_save(
     data, _ = await form_fields(request)
     values, errors = service.check_opd(data, creating=opd is None)
     if not errors:
-        saved, errors = await service.save_opd(session, opd, values, admin, request)
+        saved, errors = await service.save_opd(session, opd, values, admin, origin_of(request))
     if errors:
         return _opd_form(request, opd, data, errors, status_code=422)
     assert saved is not None  # save_opd returns the row whenever it reports no error
@@ -298,7 +301,7 @@ async def category_save(
     active_ids = set((await session.execute(select(Opd.id).where(Opd.is_active))).scalars())
     values, routed, errors = service.check_category(form, active_ids, creating=cat is None)
     if not errors:
-        saved, errors = await service.save_category(session, cat, values, routed, admin, request)
+        saved, errors = await service.save_category(session, cat, values, routed, admin, origin_of(request))
     if errors:
         return await _category_form(request, session, cat, data, routed, errors, status_code=422)
     assert saved is not None  # save_category returns the row whenever it reports no error
@@ -353,7 +356,7 @@ async def user_invite(request: Request, tenant: TenantDep, session: TenantSessio
     values, errors = service.check_user(data, await _active_opd_ids(session), creating=True)
     link = None
     if not errors:
-        link, errors = await service.invite_user(session, tenant.slug, values, admin, request)
+        link, errors = await service.invite_user(session, tenant.slug, values, admin, origin_of(request))
     if errors:
         return await _users(request, tenant, session, admin, errors=errors, form=data, status_code=422)
     return await _users(
@@ -374,7 +377,7 @@ async def user_role(
     data, _ = await form_fields(request)
     values, errors = service.check_user(data, await _active_opd_ids(session), creating=False)
     if not errors:
-        errors = await service.change_role(session, user, values, admin, request)
+        errors = await service.change_role(session, user, values, admin, origin_of(request))
     if errors:
         return await _users(
             request, tenant, session, admin, row_errors={user_id: " ".join(errors.values())}, status_code=422
@@ -389,7 +392,7 @@ async def user_active(
 ):
     user = await _get(session, User, user_id)
     active = request.url.path.endswith("/activate")
-    problem = await service.set_active(session, user, active, admin, request)
+    problem = await service.set_active(session, user, active, admin, origin_of(request))
     if problem:
         return await _users(request, tenant, session, admin, row_errors={user_id: problem}, status_code=409)
     return RedirectResponse(
@@ -411,7 +414,7 @@ async def user_reset(
             status_code=409,
             row_errors={user_id: "Aktifkan akun ini dulu sebelum mengatur ulang kata sandi"},
         )
-    link = await service.reset_password(session, tenant.slug, user, admin, request)
+    link = await service.reset_password(session, tenant.slug, user, admin, origin_of(request))
     return await _users(
         request, tenant, session, admin, link={"url": link, "email": user.email, "purpose": "reset"}
     )
@@ -465,7 +468,7 @@ async def area_add_kecamatan(request: Request, tenant: TenantDep, session: Tenan
         "area.kecamatan.create",
         actor_id=admin.id,
         actor_label=admin.email,
-        request=request,
+        origin=origin_of(request),
         entity="kecamatan",
         entity_id=kec.id,
         after=snapshot(kec),
@@ -502,7 +505,7 @@ async def area_add_kelurahan(request: Request, tenant: TenantDep, session: Tenan
         "area.kelurahan.create",
         actor_id=admin.id,
         actor_label=admin.email,
-        request=request,
+        origin=origin_of(request),
         entity="kelurahan",
         entity_id=kel.id,
         after=snapshot(kel),
@@ -523,7 +526,7 @@ async def area_delete_kelurahan(
         "area.kelurahan.delete",
         actor_id=admin.id,
         actor_label=admin.email,
-        request=request,
+        origin=origin_of(request),
         entity="kelurahan",
         entity_id=kelurahan_id,
         before=before,
@@ -575,7 +578,7 @@ async def account_set_password(request: Request, tenant: TenantDep, session: Ten
         errors["password2"] = "Konfirmasi kata sandi tidak sama"
     if errors:
         return _account_page(request, tenant, user, errors=errors, status_code=422)
-    done = await service.consume_link(session, token, hash_password(password), request)
+    done = await service.consume_link(session, token, hash_password(password), origin_of(request))
     if done is None:
         return _account_page(
             request,
@@ -650,7 +653,7 @@ async def map_settings_save(
         "tenant.map_saved",
         actor_id=admin.id,
         actor_label=admin.full_name,
-        request=request,
+        origin=origin_of(request),
         entity="tenant",
         entity_id=tenant.slug,
         before=before,

@@ -6,17 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditLog, PlatformAuditLog
-from app.security.proxies import client_address
-
-
-def client_ip(request: Request | None) -> str | None:
-    """The client address (the socket peer unless it is a trusted proxy: app.security.proxies)."""
-    return client_address(request)
+from app.core.origin import Origin
 
 
 def _jsonable(value: Any) -> Any:
@@ -43,7 +37,7 @@ async def record(
     *,
     actor_id: int | None = None,
     actor_label: str | None = None,
-    request: Request | None = None,
+    origin: Origin | None = None,
     entity: str | None = None,
     entity_id: Any = None,
     before: dict | None = None,
@@ -54,7 +48,7 @@ async def record(
         insert(AuditLog).values(
             actor_id=actor_id,
             actor_label=actor_label,
-            ip=client_ip(request),
+            ip=origin.ip if origin else None,
             action=action,
             entity=entity,
             entity_id=None if entity_id is None else str(entity_id),
@@ -70,7 +64,7 @@ async def record_platform(
     *,
     actor_id: int | None = None,
     actor_label: str | None = None,
-    request: Request | None = None,
+    origin: Origin | None = None,
     tenant_slug: str | None = None,
     entity: str | None = None,
     entity_id: Any = None,
@@ -81,7 +75,7 @@ async def record_platform(
         insert(PlatformAuditLog).values(
             actor_id=actor_id,
             actor_label=actor_label,
-            ip=client_ip(request),
+            ip=origin.ip if origin else None,
             action=action,
             tenant_slug=tenant_slug,
             entity=entity,

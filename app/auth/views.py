@@ -9,9 +9,10 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from app.audit.service import client_ip, record, record_platform
+from app.audit.service import record, record_platform
 from app.auth.ratelimit import LoginLimiter, wait_message
 from app.auth.service import authenticate_platform_user, authenticate_tenant_user
+from app.security.proxies import client_address, origin_of
 from app.security.sso import audit_logout, platform_sso_url, tenant_sso_url
 from app.web.csrf import verify_csrf
 from app.web.deps import PublicSessionDep, TenantDep, TenantSessionDep
@@ -60,7 +61,7 @@ async def _check_password(
     if not password:
         errors["password"] = "Kata sandi wajib diisi"
     user, status, headers = None, 422, None
-    limiter, ip = _limiter(request, limiter_scope), client_ip(request) or "-"
+    limiter, ip = _limiter(request, limiter_scope), client_address(request) or "-"
     if not errors:
         wait = await limiter.retry_after(email, ip)
         if wait:
@@ -106,7 +107,7 @@ async def tenant_login(
             session,
             "login.failure",
             actor_label=email.strip()[:254],
-            request=request,
+            origin=origin_of(request),
             entity="user",
             after={"locked_for_s": wait} if wait else None,
         )
@@ -140,7 +141,7 @@ async def tenant_login(
         "login.success",
         actor_id=user.id,
         actor_label=user.email,
-        request=request,
+        origin=origin_of(request),
         entity="user",
         entity_id=user.id,
         after={"method": "password"},
@@ -178,7 +179,7 @@ async def platform_login(
             session,
             "login.failure",
             actor_label=email.strip()[:254],
-            request=request,
+            origin=origin_of(request),
             entity="platform_user",
             after={"locked_for_s": wait} if wait else None,
         )
@@ -212,7 +213,7 @@ async def platform_login(
         "login.success",
         actor_id=user.id,
         actor_label=user.email,
-        request=request,
+        origin=origin_of(request),
         entity="platform_user",
         entity_id=user.id,
         after={"method": "password"},

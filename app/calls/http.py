@@ -16,6 +16,7 @@ from app.auth.principal import Principal
 from app.calls import idempotency
 from app.calls.errors import InvalidInput, ServiceError
 from app.calls.service import Ctx
+from app.security.proxies import origin_of
 from app.web.errors import Conflict, Forbidden, NotFound
 
 
@@ -26,7 +27,7 @@ def make_ctx(request: Request, session: AsyncSession, principal: Principal, key:
         tenant=tenant.slug,
         actor=principal,
         redis=request.app.state.redis,
-        request=request,
+        origin=origin_of(request),
         region_code=tenant.region_code,
         idempotency_key=key,
     )

@@ -24,6 +24,7 @@ from app.calls import idempotency
 from app.calls.errors import ConflictError, InvalidInput, NotFoundError
 from app.calls.models import Call, EventLog, Incident
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
+from app.core.origin import Origin
 from app.db.base import TENANT_SCHEMA
 from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Category
@@ -63,7 +64,7 @@ class Ctx:
     tenant: str
     actor: Principal
     redis: Any = None
-    request: Any = None  # only for the audit log's client IP
+    origin: Origin | None = None  # where the action came from (audit trail)
     region_code: str | None = None
     topics: set[str] = field(default_factory=set)
     idempotency_key: str | None = None  # the client's retry key (app.calls.idempotency)
@@ -319,7 +320,7 @@ async def correct_call(ctx: Ctx, call_id: int, data: CallCorrection) -> Call:
         "call.corrected",
         actor_id=ctx.actor_id,
         actor_label=ctx.actor_label,
-        request=ctx.request,
+        origin=ctx.origin,
         entity="call",
         entity_id=call.id,
         before=before,
@@ -484,7 +485,7 @@ async def open_incident(ctx: Ctx, data: IncidentCreate) -> Incident:
         "incident.opened",
         actor_id=ctx.actor_id,
         actor_label=ctx.actor_label,
-        request=ctx.request,
+        origin=ctx.origin,
         entity="incident",
         entity_id=incident.id,
         after=snapshot(incident),
@@ -517,7 +518,7 @@ async def attach_call(ctx: Ctx, incident_id: int, data: AttachCall) -> Incident:
         "incident.call_attached",
         actor_id=ctx.actor_id,
         actor_label=ctx.actor_label,
-        request=ctx.request,
+        origin=ctx.origin,
         entity="incident",
         entity_id=incident.id,
         after={"call_id": call.id},
@@ -568,7 +569,7 @@ async def update_incident(ctx: Ctx, incident_id: int, data: IncidentUpdate) -> I
         f"incident.{kind}",
         actor_id=ctx.actor_id,
         actor_label=ctx.actor_label,
-        request=ctx.request,
+        origin=ctx.origin,
         entity="incident",
         entity_id=incident.id,
         before=before,

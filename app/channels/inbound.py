@@ -11,7 +11,6 @@ domain event (payload ``inbound=Inbound``), and statuses of messages that are no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -25,6 +24,7 @@ from app.channels import ack
 from app.channels.base import Inbound
 from app.channels.models import ChannelMessage, ChannelWebhookEvent
 from app.channels.outbox import STATUS_RANK, fall_back
+from app.core.origin import Origin
 from app.dispatch.models import Dispatch
 from app.sla import clock
 
@@ -83,7 +83,7 @@ async def apply_status(session: AsyncSession, tenant: str, item: Inbound) -> boo
 
 
 async def acknowledge(
-    session: AsyncSession, tenant: str, row: ChannelMessage, via: str, request: Any = None
+    session: AsyncSession, tenant: str, row: ChannelMessage, via: str, origin: Origin | None = None
 ) -> str:
     """Acknowledge the dispatch of ``row`` as its recipient: 'acknowledged' | 'already' | 'used'.
 
@@ -116,14 +116,14 @@ async def acknowledge(
         session,
         "channels.acknowledged",
         actor_label=actor.label,
-        request=request,
+        origin=origin,
         entity="dispatch",
         entity_id=d.id,
         after={"message_id": row.id, "channel": row.channel, "via": via, "recipient": row.recipient},
     )
     try:
         await transition(
-            Ctx(session, tenant, actor, request=request), d.id, DispatchTransition(status="acknowledged")
+            Ctx(session, tenant, actor, origin=origin), d.id, DispatchTransition(status="acknowledged")
         )
     except ConflictError:
         await session.rollback()

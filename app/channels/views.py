@@ -18,6 +18,7 @@ from app.channels.models import ChannelMessage
 from app.config import get_settings
 from app.dispatch.models import Category, Dispatch, Opd
 from app.dispatch.service import STATUS_LABELS, list_opds
+from app.security.proxies import origin_of
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, OpdStaffDep, SupervisorDep, TenantDep, TenantSessionDep
 from app.web.templating import render
@@ -90,7 +91,7 @@ async def ack_page(request: Request, tenant: TenantDep, session: TenantSessionDe
             session,
             "channels.ack_link_opened",
             actor_label=f"{row.recipient} (tautan {row.channel})",
-            request=request,
+            origin=origin_of(request),
             entity="dispatch",
             entity_id=row.dispatch_id,
             after={"message_id": row.id, "state": state},
@@ -107,7 +108,7 @@ async def ack_submit(request: Request, tenant: TenantDep, session: TenantSession
         return render(request, "channels/ack.html", ctx, status_code=_ACK_STATUS.get(state, 400))
     dispatch_id, recipient = row.dispatch_id, row.recipient
     result = await inbound.acknowledge(
-        session, tenant.slug, row, via=f"tautan {row.channel}", request=request
+        session, tenant.slug, row, via=f"tautan {row.channel}", origin=origin_of(request)
     )
     ctx = {"title": "Penugasan 112", "state": result, "token": token, "recipient": recipient}
     ctx.update(await _dispatch_view(session, int(dispatch_id or 0)) or {})
@@ -165,7 +166,7 @@ async def contacts_create(request: Request, tenant: TenantDep, session: TenantSe
         "channels.contact_created",
         actor_id=user.id,
         actor_label=f"{user.full_name} ({user.role})",
-        request=request,
+        origin=origin_of(request),
         entity="channel_contact",
         entity_id=contact.id,
         after={
@@ -193,7 +194,7 @@ async def contacts_delete(
             "channels.contact_removed",
             actor_id=user.id,
             actor_label=f"{user.full_name} ({user.role})",
-            request=request,
+            origin=origin_of(request),
             entity="channel_contact",
             entity_id=contact_id,
         )
@@ -258,7 +259,7 @@ async def channels_save(
         "channels.config_saved",
         actor_id=user.id,
         actor_label=f"{user.full_name} ({user.role})",
-        request=request,
+        origin=origin_of(request),
         entity="channel",
         entity_id=channel,
         after={
@@ -296,7 +297,7 @@ async def channels_test(
         "channels.test_sent",
         actor_id=user.id,
         actor_label=f"{user.full_name} ({user.role})",
-        request=request,
+        origin=origin_of(request),
         entity="channel",
         entity_id=channel,
         after={"ok": result.ok, "outcome": result.outcome, "error": result.error},

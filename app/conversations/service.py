@@ -175,7 +175,7 @@ async def set_deaf(ctx: Ctx, call_id: int, value: bool) -> Call:
         "conversation.deaf_marked",
         actor_id=ctx.actor_id,
         actor_label=ctx.actor_label,
-        request=ctx.request,
+        origin=ctx.origin,
         entity="call",
         entity_id=call.id,
         before={"deaf_speech_impaired": before},

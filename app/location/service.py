@@ -144,7 +144,7 @@ async def send_link(ctx: Ctx, call_id: int, channel: str, base_url: str) -> Sent
         "location.link_created",
         actor_id=ctx.actor_id,
         actor_label=ctx.actor_label,
-        request=ctx.request,
+        origin=ctx.origin,
         entity="call",
         entity_id=call.id,
         after={"link_id": link.id, "channel": channel},

@@ -19,6 +19,7 @@ from app.calls.errors import ServiceError
 from app.calls.http import make_ctx, toast_error, toast_json
 from app.calls.service import Ctx
 from app.location import service
+from app.security.proxies import origin_of
 from app.web.csrf import verify_csrf
 from app.web.deps import OperatorDep, TenantDep, TenantSessionDep
 from app.web.templating import render
@@ -96,7 +97,7 @@ async def link_position(token: str, request: Request, tenant: TenantDep, session
         tenant=tenant.slug,
         actor=CALLER,
         redis=request.app.state.redis,
-        request=request,
+        origin=origin_of(request),
         region_code=tenant.region_code,
     )
     try:

@@ -7,6 +7,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 
 from app.onboarding import service
 from app.onboarding.validation import check_date, clean_text, document_file
+from app.security.proxies import origin_of
 from app.tenancy.defaults import DEFAULT_OPDS
 from app.tenancy.models import Tenant
 from app.tenancy.regions import regency
@@ -123,7 +124,11 @@ async def tenant_verify(
     request: Request, session: PublicSessionDep, db: DbDep, user: KominfoDep, tenant_id: PathId
 ):
     return await _act(
-        request, session, tenant_id, lambda: service.verify(db, tenant_id, _actor(user), request), "verified"
+        request,
+        session,
+        tenant_id,
+        lambda: service.verify(db, tenant_id, _actor(user), origin_of(request), request.app.state.registry),
+        "verified",
     )
 
 
@@ -148,7 +153,9 @@ async def tenant_send_back(
         request,
         session,
         tenant_id,
-        lambda: service.send_back(db, tenant_id, comment, _actor(user), request),
+        lambda: service.send_back(
+            db, tenant_id, comment, _actor(user), origin_of(request), request.app.state.registry
+        ),
         "sent_back",
     )
 
@@ -169,7 +176,9 @@ async def tenant_activate(
         request,
         session,
         tenant_id,
-        lambda: service.activate(db, tenant_id, launch, _actor(user), request),
+        lambda: service.activate(
+            db, tenant_id, launch, _actor(user), origin_of(request), request.app.state.registry
+        ),
         "activated",
     )
 
@@ -193,7 +202,9 @@ async def tenant_suspend(
         request,
         session,
         tenant_id,
-        lambda: service.suspend(db, tenant_id, reason, _actor(user), request),
+        lambda: service.suspend(
+            db, tenant_id, reason, _actor(user), origin_of(request), request.app.state.registry
+        ),
         "suspended",
     )
 
@@ -206,7 +217,9 @@ async def tenant_reinstate(
         request,
         session,
         tenant_id,
-        lambda: service.reinstate(db, tenant_id, _actor(user), request),
+        lambda: service.reinstate(
+            db, tenant_id, _actor(user), origin_of(request), request.app.state.registry
+        ),
         "reinstated",
     )
 

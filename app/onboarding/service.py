@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
 from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record, record_platform, snapshot
 from app.auth.models import User
+from app.core.origin import Origin
 from app.db.database import Database
 from app.dispatch.models import Opd
 from app.onboarding.models import SignupApplication
@@ -25,6 +25,7 @@ from app.tenancy.defaults import DEFAULT_OPDS
 from app.tenancy.models import TIMEZONES, Tenant
 from app.tenancy.provision import NewTenant, TenantExists, drop_tenant_schema, provision_tenant
 from app.tenancy.regions import regency, slug_for
+from app.tenancy.registry import TenantRegistry
 
 WIZARD_STEPS = ("Kabupaten/kota", "Petugas Kominfo", "Dasar hukum", "OPD", "Akun admin", "Kirim")
 DEFAULT_OPD_CODES = [o["code"] for o in DEFAULT_OPDS]
@@ -100,7 +101,9 @@ async def apply_opd_selection(session: AsyncSession, selection: dict) -> None:
             existing.add(code)
 
 
-async def submit_application(db: Database, a: SignupApplication, request: Request | None) -> Tenant:
+async def submit_application(
+    db: Database, a: SignupApplication, origin: Origin | None, registry: TenantRegistry | None = None
+) -> Tenant:
     """Create the pending tenant with its admin and OPDs, and mark the application submitted.
 
     The tenant schema is created in one transaction; if anything after it fails the schema and
@@ -139,7 +142,7 @@ async def submit_application(db: Database, a: SignupApplication, request: Reques
                 "tenant.signup",
                 actor_id=user.id,
                 actor_label=a.admin_email,
-                request=request,
+                origin=origin,
                 entity="tenant",
                 entity_id=reg.slug,
                 after=_application_view(a),
@@ -157,7 +160,7 @@ async def submit_application(db: Database, a: SignupApplication, request: Reques
                 s,
                 "tenant.signup",
                 actor_label=a.admin_email,
-                request=request,
+                origin=origin,
                 tenant_slug=reg.slug,
                 entity="signup_application",
                 entity_id=row.id,
@@ -167,7 +170,7 @@ async def submit_application(db: Database, a: SignupApplication, request: Reques
     except BaseException:
         await drop_tenant_schema(db.engine, reg.slug)
         raise
-    _forget(request, reg.slug)
+    _forget(registry, reg.slug)
     return tenant
 
 
@@ -191,10 +194,10 @@ def _application_view(a: SignupApplication) -> dict:
     )
 
 
-def _forget(request: Request | None, slug: str) -> None:
-    registry = getattr(getattr(request, "app", None), "state", None)
-    if registry is not None and hasattr(registry, "registry"):
-        registry.registry.forget(slug)
+def _forget(registry: TenantRegistry | None, slug: str) -> None:
+    """This process's registry drops its entry at once (the others expire within their TTL)."""
+    if registry is not None:
+        registry.forget(slug)
 
 
 async def application_of(session: AsyncSession, tenant_id: int) -> SignupApplication | None:
@@ -233,8 +236,9 @@ async def _transition(
     tenant_id: int,
     action: str,
     actor: Actor,
-    request: Request | None,
+    origin: Origin | None,
     *,
+    registry: TenantRegistry | None,
     allowed: tuple[str, ...],
     change,
     comment: str | None = None,
@@ -256,7 +260,7 @@ async def _transition(
             action,
             actor_id=actor.id,
             actor_label=actor.label,
-            request=request,
+            origin=origin,
             tenant_slug=tenant.slug,
             entity="tenant",
             entity_id=tenant.id,
@@ -268,7 +272,7 @@ async def _transition(
                 ts,
                 action,
                 actor_label=f"Kominfo: {actor.label}",
-                request=request,
+                origin=origin,
                 entity="tenant",
                 entity_id=tenant.slug,
                 before=before,
@@ -276,11 +280,17 @@ async def _transition(
             )
             await ts.commit()
         await s.commit()
-    _forget(request, tenant.slug)
+    _forget(registry, tenant.slug)
     return tenant
 
 
-async def verify(db: Database, tenant_id: int, actor: Actor, request: Request | None = None) -> Tenant:
+async def verify(
+    db: Database,
+    tenant_id: int,
+    actor: Actor,
+    origin: Origin | None = None,
+    registry: TenantRegistry | None = None,
+) -> Tenant:
     def change(t: Tenant, a: SignupApplication | None) -> None:
         if a is not None and a.status != "submitted":
             raise StateError("Data belum dikirim ulang oleh kabupaten/kota")
@@ -290,12 +300,17 @@ async def verify(db: Database, tenant_id: int, actor: Actor, request: Request | 
             a.status, a.reviewed_by, a.reviewed_at, a.updated_at = "verified", actor.label, now, now
 
     return await _transition(
-        db, tenant_id, "tenant.verify", actor, request, allowed=("pending",), change=change
+        db, tenant_id, "tenant.verify", actor, origin, registry=registry, allowed=("pending",), change=change
     )
 
 
 async def send_back(
-    db: Database, tenant_id: int, comment: str, actor: Actor, request: Request | None = None
+    db: Database,
+    tenant_id: int,
+    comment: str,
+    actor: Actor,
+    origin: Origin | None = None,
+    registry: TenantRegistry | None = None,
 ) -> Tenant:
     def change(t: Tenant, a: SignupApplication | None) -> None:
         if a is None or a.status != "submitted":
@@ -314,7 +329,8 @@ async def send_back(
         tenant_id,
         "tenant.send_back",
         actor,
-        request,
+        origin,
+        registry=registry,
         allowed=("pending",),
         change=change,
         comment=comment,
@@ -331,18 +347,35 @@ def launch_datetime(launch: date | None, tz: str) -> datetime:
 
 
 async def activate(
-    db: Database, tenant_id: int, launch: date | None, actor: Actor, request: Request | None = None
+    db: Database,
+    tenant_id: int,
+    launch: date | None,
+    actor: Actor,
+    origin: Origin | None = None,
+    registry: TenantRegistry | None = None,
 ) -> Tenant:
     def change(t: Tenant, a: SignupApplication | None) -> None:
         t.status, t.activated_at = "active", launch_datetime(launch, t.timezone)
 
     return await _transition(
-        db, tenant_id, "tenant.activate", actor, request, allowed=("verified",), change=change
+        db,
+        tenant_id,
+        "tenant.activate",
+        actor,
+        origin,
+        registry=registry,
+        allowed=("verified",),
+        change=change,
     )
 
 
 async def suspend(
-    db: Database, tenant_id: int, reason: str, actor: Actor, request: Request | None = None
+    db: Database,
+    tenant_id: int,
+    reason: str,
+    actor: Actor,
+    origin: Origin | None = None,
+    registry: TenantRegistry | None = None,
 ) -> Tenant:
     def change(t: Tenant, a: SignupApplication | None) -> None:
         t.status, t.suspended_at = "suspended", datetime.now(UTC)
@@ -352,24 +385,38 @@ async def suspend(
         tenant_id,
         "tenant.suspend",
         actor,
-        request,
+        origin,
+        registry=registry,
         allowed=("verified", "active"),
         change=change,
         comment=reason,
     )
 
 
-async def reinstate(db: Database, tenant_id: int, actor: Actor, request: Request | None = None) -> Tenant:
+async def reinstate(
+    db: Database,
+    tenant_id: int,
+    actor: Actor,
+    origin: Origin | None = None,
+    registry: TenantRegistry | None = None,
+) -> Tenant:
     def change(t: Tenant, a: SignupApplication | None) -> None:
         t.status, t.suspended_at = ("active" if t.activated_at else "verified"), None
 
     return await _transition(
-        db, tenant_id, "tenant.reinstate", actor, request, allowed=("suspended",), change=change
+        db,
+        tenant_id,
+        "tenant.reinstate",
+        actor,
+        origin,
+        registry=registry,
+        allowed=("suspended",),
+        change=change,
     )
 
 
 async def resubmit(
-    db: Database, tenant_slug: str, values: dict, actor: Actor, request: Request | None = None
+    db: Database, tenant_slug: str, values: dict, actor: Actor, origin: Origin | None = None
 ) -> None:
     """The regency corrects its data after a send-back; the application returns to the queue."""
     async with db.public() as s:
@@ -387,7 +434,7 @@ async def resubmit(
             "tenant.resubmit",
             actor_id=actor.id,
             actor_label=actor.label,
-            request=request,
+            origin=origin,
             tenant_slug=tenant_slug,
             entity="signup_application",
             entity_id=a.id,
@@ -400,7 +447,7 @@ async def resubmit(
                 "tenant.resubmit",
                 actor_id=actor.id,
                 actor_label=actor.label,
-                request=request,
+                origin=origin,
                 entity="signup_application",
                 entity_id=a.id,
                 before=before,

@@ -28,6 +28,7 @@ from app.onboarding.validation import (
     new_token,
     store_document,
 )
+from app.security.proxies import origin_of
 from app.tenancy.defaults import DEFAULT_OPDS
 from app.tenancy.regions import provinces, regencies, regency
 from app.web.csrf import verify_csrf
@@ -333,7 +334,7 @@ async def signup_submit(request: Request, session: PublicSessionDep, db: DbDep):
             errors={"submit": "Data belum lengkap: " + "; ".join(missing.values())},
         )
     try:
-        tenant = await service.submit_application(db, a, request)
+        tenant = await service.submit_application(db, a, origin_of(request), request.app.state.registry)
     except service.StateError as exc:
         return await _render_step(
             request, session, a, LAST_STEP, status_code=409, errors={"submit": str(exc)}

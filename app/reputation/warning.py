@@ -74,7 +74,7 @@ async def queue_warning(ctx: Ctx, call_id: int) -> Queued:
         "reputation.warning_sms_queued",
         actor_id=ctx.actor_id,
         actor_label=ctx.actor_label,
-        request=ctx.request,
+        origin=ctx.origin,
         entity="call",
         entity_id=call.id,
         after={"message_id": message_id, "channel": "sms"},

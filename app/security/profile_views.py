@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from app.audit.service import record, record_platform
 from app.auth.passwords import hash_password, password_problems, verify_password
+from app.security.proxies import origin_of
 from app.web.csrf import verify_csrf
 from app.web.deps import PlatformUserDep, PublicSessionDep, TenantDep, TenantSessionDep, TenantUserDep
 from app.web.templating import render
@@ -52,7 +53,7 @@ async def _change_password(
         "password.change",
         actor_id=user.id,
         actor_label=user.email,
-        request=request,
+        origin=origin_of(request),
         entity="user",
         entity_id=user.id,
     )
@@ -68,7 +69,7 @@ async def _logout_everywhere(request, session, user, audit, login_url):
         "logout.everywhere",
         actor_id=user.id,
         actor_label=user.email,
-        request=request,
+        origin=origin_of(request),
         entity="user",
         entity_id=user.id,
     )

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app.core.origin import Origin
 from app.security.outbound import parse_networks
 
 
@@ -37,3 +38,8 @@ def client_address(conn: HTTPConnection | None) -> str | None:
     if conn is None or conn.client is None:
         return None
     return conn.client.host
+
+
+def origin_of(conn: HTTPConnection | None) -> Origin:
+    """The request as the services see it: where it came from, nothing else."""
+    return Origin(ip=client_address(conn))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record, record_platform
 from app.auth.tokens import generate_token
 from app.bounds import ascii_int
+from app.core.origin import Origin
 from app.security.models import ApiToken, PlatformApiToken
 from app.security.scopes import PLATFORM_SCOPES, TENANT_SCOPES, TOKEN_KINDS
 
@@ -54,7 +54,7 @@ def _audit(model):
 
 async def create_token(
     session: AsyncSession,
-    request: Request | None,
+    origin: Origin | None,
     actor,
     model,
     *,
@@ -85,7 +85,7 @@ async def create_token(
         "api_token.create",
         actor_id=actor.id,
         actor_label=actor.email,
-        request=request,
+        origin=origin,
         entity="api_token",
         entity_id=row.id,
         after={
@@ -100,7 +100,7 @@ async def create_token(
     return row, new.plain
 
 
-async def revoke_token(session: AsyncSession, request: Request, actor, model, token_id: int) -> bool:
+async def revoke_token(session: AsyncSession, origin: Origin | None, actor, model, token_id: int) -> bool:
     row = await session.get(model, token_id)
     if row is None:
         return False
@@ -111,7 +111,7 @@ async def revoke_token(session: AsyncSession, request: Request, actor, model, to
             "api_token.revoke",
             actor_id=actor.id,
             actor_label=actor.email,
-            request=request,
+            origin=origin,
             entity="api_token",
             entity_id=row.id,
             before={"name": row.name, "revoked_at": None},

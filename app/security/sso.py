@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record, record_platform
 from app.security.models import OidcProvider, PlatformOidcProvider
+from app.security.proxies import origin_of
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -67,7 +68,12 @@ async def audit_logout(request: Request) -> None:
             return
         async with db.tenant(tenant.slug) as session:
             await record(
-                session, "logout", actor_id=data["u"], request=request, entity="user", entity_id=data["u"]
+                session,
+                "logout",
+                actor_id=data["u"],
+                origin=origin_of(request),
+                entity="user",
+                entity_id=data["u"],
             )
             await session.commit()
     elif data.get("k") == "platform" and data.get("u"):
@@ -76,7 +82,7 @@ async def audit_logout(request: Request) -> None:
                 session,
                 "logout",
                 actor_id=data["u"],
-                request=request,
+                origin=origin_of(request),
                 entity="platform_user",
                 entity_id=data["u"],
             )

@@ -16,6 +16,7 @@ from app.audit.service import record, record_platform, snapshot
 from app.auth import oidc
 from app.auth.models import PlatformUser, User
 from app.security.models import OidcProvider, PlatformOidcProvider
+from app.security.proxies import origin_of
 from app.security.sso import decrypt_secret, encrypt_secret, issuer_problem, load_provider
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, PlatformAdminDep, PublicSessionDep, TenantDep, TenantSessionDep
@@ -97,7 +98,7 @@ async def _save(request, session, model, actor, base, issuer, client_id, client_
         "sso.configure",
         actor_id=actor.id,
         actor_label=actor.email,
-        request=request,
+        origin=origin_of(request),
         entity="oidc_provider",
         entity_id=provider.id,
         before=before,
@@ -298,7 +299,7 @@ async def tenant_sso_callback(
             session,
             "login.failure",
             actor_label=(email or result.get("sub", "?"))[:254],
-            request=request,
+            origin=origin_of(request),
             entity="user",
             after={"method": "sso", "reason": "no active account" if email else "email not verified"},
         )
@@ -315,7 +316,7 @@ async def tenant_sso_callback(
         "login.success",
         actor_id=user.id,
         actor_label=user.email,
-        request=request,
+        origin=origin_of(request),
         entity="user",
         entity_id=user.id,
         after={"method": "sso", "sub": str(result.get("sub"))[:100]},
@@ -379,7 +380,7 @@ async def platform_sso_callback(
             session,
             "login.failure",
             actor_label=(email or result.get("sub", "?"))[:254],
-            request=request,
+            origin=origin_of(request),
             entity="platform_user",
             after={"method": "sso", "reason": "no active account" if email else "email not verified"},
         )
@@ -396,7 +397,7 @@ async def platform_sso_callback(
         "login.success",
         actor_id=user.id,
         actor_label=user.email,
-        request=request,
+        origin=origin_of(request),
         entity="platform_user",
         entity_id=user.id,
         after={"method": "sso"},

@@ -12,6 +12,7 @@ from app.auth.models import PlatformUser, User
 from app.bounds import INT4_MAX, ascii_int
 from app.dispatch.models import Opd
 from app.security.models import ApiToken, PlatformApiToken
+from app.security.proxies import origin_of
 from app.security.service import SCOPES_FOR, create_token, list_tokens, revoke_token, token_form_problems
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, PlatformAdminDep, PublicSessionDep, TenantDep, TenantSessionDep
@@ -96,7 +97,7 @@ async def _create_token(
         )
     row, plain = await create_token(
         session,
-        request,
+        origin_of(request),
         admin,
         model,
         name=name,
@@ -149,7 +150,7 @@ async def tenant_token_create(
 async def tenant_token_revoke(
     request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, token_id: PathId
 ):
-    if not await revoke_token(session, request, admin, ApiToken, token_id):
+    if not await revoke_token(session, origin_of(request), admin, ApiToken, token_id):
         raise NotFound("Token tidak ditemukan")
     return RedirectResponse(f"/t/{tenant.slug}/admin/tokens", status_code=303)
 
@@ -189,7 +190,7 @@ async def platform_token_create(
 async def platform_token_revoke(
     request: Request, session: PublicSessionDep, admin: PlatformAdminDep, token_id: PathId
 ):
-    if not await revoke_token(session, request, admin, PlatformApiToken, token_id):
+    if not await revoke_token(session, origin_of(request), admin, PlatformApiToken, token_id):
         raise NotFound("Token tidak ditemukan")
     return RedirectResponse("/platform/tokens", status_code=303)
 

@@ -12,6 +12,7 @@ from app import spreadsheet
 from app.audit.service import record, snapshot
 from app.bounds import OutOfBounds, parse_date
 from app.dispatch.models import Category, Opd
+from app.security.proxies import origin_of
 from app.sla import reports
 from app.sla.models import CLOCK_KINDS, SlaClock, SlaPolicy, policy_scope
 from app.sla.policies import (
@@ -149,7 +150,7 @@ async def policies_save(request: Request, tenant: TenantDep, session: TenantSess
         "sla.policy_saved",
         actor_id=admin.id,
         actor_label=admin.full_name,
-        request=request,
+        origin=origin_of(request),
         entity="sla_policy",
         entity_id=policy.id,
         before=before,
@@ -176,7 +177,7 @@ async def policies_delete(
         "sla.policy_deleted",
         actor_id=admin.id,
         actor_label=admin.full_name,
-        request=request,
+        origin=origin_of(request),
         entity="sla_policy",
         entity_id=policy.id,
         before=snapshot(policy),

@@ -20,6 +20,7 @@ from app.auth.principal import Principal
 from app.bounds import ascii_digits
 from app.calls.http import make_ctx, service_errors
 from app.calls.service import Ctx
+from app.security.proxies import origin_of
 from app.telephony import service
 from app.telephony.aml import AmlError
 from app.telephony.schemas import AmlIn, CallEventIn
@@ -80,7 +81,7 @@ def _integrator_ctx(request: Request, session: AsyncSession, tenant) -> Ctx:
         tenant=tenant.slug,
         actor=service.INTEGRATOR,
         redis=request.app.state.redis,
-        request=request,
+        origin=origin_of(request),
         region_code=tenant.region_code,
     )
 

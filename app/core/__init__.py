@@ -1,0 +1,1 @@
+"""The named core: small values every layer may use (nothing here imports a domain or the web)."""
