@@ -268,6 +268,14 @@ async def create_calls(
 
 def _intake_row(i: int, actor: Principal, data: CallCreate) -> dict:
     values = data.model_dump(exclude_none=True)
+    if (
+        "ended_at" not in values
+        and "answered_at" in values
+        and values.get("outcome") not in (None, "emergency")
+    ):
+        # Logged already closed (prank, silent, misdial, information): the call ended when it was
+        # answered. One rule for the console form, the JSON API and the webhook alike.
+        values["ended_at"] = values["answered_at"]
     if actor.kind != "token" and actor.user_id is not None:
         values["operator_id"] = actor.user_id
     return {**values, "actor_id": actor.user_id, "actor_label": actor.label, "log": _jsonable(values), "i": i}

@@ -338,8 +338,6 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
                 data.setdefault("outcome", None)
             created, errors = parse(CallCreate, {**data, "answered_at": service.now()})
             if created is not None:
-                if created.outcome not in (None, "emergency"):
-                    created.ended_at = created.answered_at
                 call = await service.create_call(_ctx(request, session), created)
     except (InvalidInput, OutOfBounds) as exc:
         # call_id is a hidden field: its problem is shown at the top of the form.

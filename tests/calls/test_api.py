@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -542,3 +542,23 @@ async def test_repeat_caller_history(tenant_a, client_as):
     frag = await op.get(f"/t/{tenant_a.slug}/fragments/caller?caller_number=0813-9000-1234")
     assert frag.status_code == 200 and "2× iseng" in frag.text
     assert "3 panggilan" in frag.text
+
+
+async def test_a_call_logged_closed_ends_when_answered_on_the_api_as_on_the_console(tenant_a, client_as):
+    """One rule for every route: a prank logged with its answer time ended then (the console form
+    applied it, the JSON API did not); an emergency, or a given end, is left as it is."""
+    op = await client_as(tenant_a, "operator")
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    at = {k: (t0 + timedelta(seconds=s)).isoformat() for k, s in (("rx", 0), ("ans", 10), ("end", 70))}
+    base = {"caller_number": "081233334444", "received_at": at["rx"], "answered_at": at["ans"]}
+
+    async def logged(**fields) -> dict:
+        resp = await op.post(api(tenant_a, "/calls"), json={**base, **fields})
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    prank = await logged(outcome="prank")
+    assert prank["ended_at"] is not None and prank["ended_at"] == prank["answered_at"]
+    assert (await logged(outcome="emergency"))["ended_at"] is None
+    given = await logged(outcome="silent", ended_at=at["end"])
+    assert datetime.fromisoformat(given["ended_at"]) == datetime.fromisoformat(at["end"])
