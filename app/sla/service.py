@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     case,
     column,
+    delete,
     func,
     inspect,
     literal,
@@ -31,14 +32,17 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import jobs, live
+from app.audit.service import record, snapshot
+from app.calls.errors import DeniedError, NotFoundError
 from app.config import get_settings
+from app.core.origin import Origin
 from app.db.direct import Direct, columns_of, recordset
-from app.dispatch.models import Opd
+from app.dispatch.models import Category, Opd
 from app.events import DomainEvent, after_commit_redis, commit, emit, emit_many
 from app.notify.service import add_notification, queue_webhook
 from app.sla import clock
-from app.sla.models import SlaClock, SlaPolicy, clock_key
-from app.sla.policies import KIND_SHORT, format_duration, select_policy
+from app.sla.models import SlaClock, SlaPolicy, clock_key, policy_scope
+from app.sla.policies import KIND_SHORT, TARGET_FIELDS, format_duration, policy_form_problems, select_policy
 
 log = logging.getLogger(__name__)
 
@@ -623,3 +627,106 @@ async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage:
         await emit(session, "sla.breached", tenant_slug, clock=c, level=level)
     else:
         await emit(session, "sla.warned", tenant_slug, clock=c)
+
+
+# --- the admin's policy editor ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who edits (the audit trail's actor)."""
+
+    id: int | None
+    label: str
+
+
+async def _row_to_save(session: AsyncSession, clean: dict, errors: dict) -> SlaPolicy | None:
+    """The row this form may write: the one the admin opened (by id), or a new one; never an
+    existing row the admin did not open (a new row for a taken priority + category is refused)."""
+    if clean["policy_id"] is not None:
+        policy = (
+            await session.execute(
+                select(SlaPolicy).where(SlaPolicy.id == clean["policy_id"]).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if policy is None:
+            errors["__all__"] = "Kebijakan yang dibuka sudah dihapus; muat ulang halaman"
+        return policy
+    cond = (
+        (SlaPolicy.category_id == clean["category_id"])
+        if clean["category_id"]
+        else SlaPolicy.category_id.is_(None)
+    )
+    taken = (
+        await session.execute(select(SlaPolicy.id).where(SlaPolicy.priority == clean["priority"], cond))
+    ).scalar_one_or_none()
+    if taken is not None:
+        errors["category_id"] = (
+            f"Sudah ada kebijakan untuk P{clean['priority']} dengan kategori ini; pilih “Ubah” pada barisnya"
+        )
+        return None
+    return SlaPolicy(
+        priority=clean["priority"],
+        category_id=clean["category_id"],
+        scope=policy_scope(clean["priority"], clean["category_id"]),
+    )
+
+
+async def save_policy(
+    session: AsyncSession, tenant_slug: str, form: dict[str, str], actor: Actor, origin: Origin | None
+) -> tuple[SlaPolicy | None, dict[str, str]]:
+    """Validate and save the admin's form (the row it was opened for, or a new one), audited in
+    the same commit. Returns the saved row, or ``None`` and the problems by field (nothing written)."""
+    errors, clean = policy_form_problems(form)
+    if clean.get("category_id") is not None and "category_id" not in errors:
+        if await session.get(Category, clean["category_id"]) is None:
+            errors["category_id"] = "Kategori tidak ditemukan"
+    policy = None if errors else await _row_to_save(session, clean, errors)
+    if errors or policy is None:
+        await session.rollback()
+        return None, errors
+    before = snapshot(policy) if policy.id else None
+    if policy.id is None:
+        session.add(policy)
+    for k in (*TARGET_FIELDS, "warning_pct", "escalation_delay_s"):
+        setattr(policy, k, clean[k])
+    policy.updated_by = actor.id
+    await session.flush()
+    await record(
+        session,
+        "sla.policy_saved",
+        actor_id=actor.id,
+        actor_label=actor.label,
+        origin=origin,
+        entity="sla_policy",
+        entity_id=policy.id,
+        before=before,
+        after=snapshot(policy),
+    )
+    await session.commit()
+    forget_policies(tenant_slug)
+    return policy, {}
+
+
+async def delete_policy(
+    session: AsyncSession, tenant_slug: str, policy_id: int, actor: Actor, origin: Origin | None
+) -> None:
+    """Remove a category-specific row (the per-priority base rows can only be changed)."""
+    policy = await session.get(SlaPolicy, policy_id)
+    if policy is None:
+        raise NotFoundError("Kebijakan SLA tidak ditemukan")
+    if policy.category_id is None:
+        raise DeniedError("Kebijakan dasar per prioritas tidak dapat dihapus; ubah targetnya saja")
+    await record(
+        session,
+        "sla.policy_deleted",
+        actor_id=actor.id,
+        actor_label=actor.label,
+        origin=origin,
+        entity="sla_policy",
+        entity_id=policy.id,
+        before=snapshot(policy),
+    )
+    await session.execute(delete(SlaPolicy).where(SlaPolicy.id == policy_id))
+    await session.commit()
+    forget_policies(tenant_slug)

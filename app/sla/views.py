@@ -6,24 +6,23 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from app import spreadsheet
-from app.audit.service import record, snapshot
 from app.bounds import OutOfBounds, parse_date
+from app.calls.errors import DeniedError, NotFoundError
 from app.dispatch.models import Category, Opd
 from app.security.proxies import origin_of
-from app.sla import reports
-from app.sla.models import CLOCK_KINDS, SlaClock, SlaPolicy, policy_scope
+from app.sla import reports, service
+from app.sla.models import CLOCK_KINDS, SlaClock, SlaPolicy
 from app.sla.policies import (
     KIND_LABELS,
     KIND_SHORT,
     TARGET_FIELDS,
     format_duration,
     list_policies,
-    policy_form_problems,
 )
-from app.sla.service import forget_policies
+from app.sla.service import Actor
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, SupervisorDep, TenantDep, TenantSessionDep, TenantUserDep
 from app.web.errors import Forbidden, NotFound
@@ -94,70 +93,15 @@ async def policies_page(
     return await _policies_page(request, session, form=form)
 
 
-async def _row_to_save(session, clean: dict, errors: dict) -> SlaPolicy | None:
-    """The row this form may write: the one the admin opened (by id), or a new one; never an
-    existing row the admin did not open (a new row for a taken priority + category is refused)."""
-    if clean["policy_id"] is not None:
-        policy = (
-            await session.execute(
-                select(SlaPolicy).where(SlaPolicy.id == clean["policy_id"]).with_for_update()
-            )
-        ).scalar_one_or_none()
-        if policy is None:
-            errors["__all__"] = "Kebijakan yang dibuka sudah dihapus; muat ulang halaman"
-        return policy
-    cond = (
-        (SlaPolicy.category_id == clean["category_id"])
-        if clean["category_id"]
-        else SlaPolicy.category_id.is_(None)
-    )
-    taken = (
-        await session.execute(select(SlaPolicy.id).where(SlaPolicy.priority == clean["priority"], cond))
-    ).scalar_one_or_none()
-    if taken is not None:
-        errors["category_id"] = (
-            f"Sudah ada kebijakan untuk P{clean['priority']} dengan kategori ini; pilih “Ubah” pada barisnya"
-        )
-        return None
-    return SlaPolicy(
-        priority=clean["priority"],
-        category_id=clean["category_id"],
-        scope=policy_scope(clean["priority"], clean["category_id"]),
-    )
-
-
 @router.post("/admin/sla")
 async def policies_save(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
     """Save the row the form was opened for (``policy_id``), or add a new (priority, category) row."""
     raw = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    errors, clean = policy_form_problems(raw)
-    if clean.get("category_id") is not None and "category_id" not in errors:
-        if await session.get(Category, clean["category_id"]) is None:
-            errors["category_id"] = "Kategori tidak ditemukan"
-    policy = None if errors else await _row_to_save(session, clean, errors)
-    if errors or policy is None:
-        await session.rollback()
-        return await _policies_page(request, session, form=raw, errors=errors, status_code=422)
-    before = snapshot(policy) if policy.id else None
-    if policy.id is None:
-        session.add(policy)
-    for k in (*TARGET_FIELDS, "warning_pct", "escalation_delay_s"):
-        setattr(policy, k, clean[k])
-    policy.updated_by = admin.id
-    await session.flush()
-    await record(
-        session,
-        "sla.policy_saved",
-        actor_id=admin.id,
-        actor_label=admin.full_name,
-        origin=origin_of(request),
-        entity="sla_policy",
-        entity_id=policy.id,
-        before=before,
-        after=snapshot(policy),
+    policy, errors = await service.save_policy(
+        session, tenant.slug, raw, Actor(admin.id, admin.full_name), origin_of(request)
     )
-    await session.commit()
-    forget_policies(tenant.slug)
+    if policy is None:
+        return await _policies_page(request, session, form=raw, errors=errors, status_code=422)
     if is_htmx(request):
         return await _policies_page(request, session, saved=policy.id)
     return RedirectResponse(f"/t/{tenant.slug}/admin/sla?saved={policy.id}", status_code=303)
@@ -167,24 +111,14 @@ async def policies_save(request: Request, tenant: TenantDep, session: TenantSess
 async def policies_delete(
     request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, policy_id: PathId
 ):
-    policy = await session.get(SlaPolicy, policy_id)
-    if policy is None:
-        raise NotFound("Kebijakan SLA tidak ditemukan")
-    if policy.category_id is None:
-        raise Forbidden("Kebijakan dasar per prioritas tidak dapat dihapus; ubah targetnya saja")
-    await record(
-        session,
-        "sla.policy_deleted",
-        actor_id=admin.id,
-        actor_label=admin.full_name,
-        origin=origin_of(request),
-        entity="sla_policy",
-        entity_id=policy.id,
-        before=snapshot(policy),
-    )
-    await session.execute(delete(SlaPolicy).where(SlaPolicy.id == policy_id))
-    await session.commit()
-    forget_policies(tenant.slug)
+    try:
+        await service.delete_policy(
+            session, tenant.slug, policy_id, Actor(admin.id, admin.full_name), origin_of(request)
+        )
+    except NotFoundError as exc:
+        raise NotFound(exc.message) from exc
+    except DeniedError as exc:
+        raise Forbidden(exc.message) from exc
     return RedirectResponse(f"/t/{tenant.slug}/admin/sla", status_code=303)
 
 
