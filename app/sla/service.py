@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import jobs, live
 from app.audit.service import record, snapshot
+from app.auth.principal import Principal
 from app.calls.errors import DeniedError, NotFoundError
 from app.config import get_settings
 from app.core.origin import Origin
@@ -632,14 +633,6 @@ async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage:
 # --- the admin's policy editor ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who edits (the audit trail's actor)."""
-
-    id: int | None
-    label: str
-
-
 async def _row_to_save(session: AsyncSession, clean: dict, errors: dict) -> SlaPolicy | None:
     """The row this form may write: the one the admin opened (by id), or a new one; never an
     existing row the admin did not open (a new row for a taken priority + category is refused)."""
@@ -673,7 +666,7 @@ async def _row_to_save(session: AsyncSession, clean: dict, errors: dict) -> SlaP
 
 
 async def save_policy(
-    session: AsyncSession, tenant_slug: str, form: dict[str, str], actor: Actor, origin: Origin | None
+    session: AsyncSession, tenant_slug: str, form: dict[str, str], actor: Principal, origin: Origin | None
 ) -> tuple[SlaPolicy | None, dict[str, str]]:
     """Validate and save the admin's form (the row it was opened for, or a new one), audited in
     the same commit. Returns the saved row, or ``None`` and the problems by field (nothing written)."""
@@ -690,13 +683,13 @@ async def save_policy(
         session.add(policy)
     for k in (*TARGET_FIELDS, "warning_pct", "escalation_delay_s"):
         setattr(policy, k, clean[k])
-    policy.updated_by = actor.id
+    policy.updated_by = actor.user_id
     await session.flush()
     await record(
         session,
         "sla.policy_saved",
-        actor_id=actor.id,
-        actor_label=actor.label,
+        actor_id=actor.user_id,
+        actor_label=actor.name,
         origin=origin,
         entity="sla_policy",
         entity_id=policy.id,
@@ -709,7 +702,7 @@ async def save_policy(
 
 
 async def delete_policy(
-    session: AsyncSession, tenant_slug: str, policy_id: int, actor: Actor, origin: Origin | None
+    session: AsyncSession, tenant_slug: str, policy_id: int, actor: Principal, origin: Origin | None
 ) -> None:
     """Remove a category-specific row (the per-priority base rows can only be changed)."""
     policy = await session.get(SlaPolicy, policy_id)
@@ -720,8 +713,8 @@ async def delete_policy(
     await record(
         session,
         "sla.policy_deleted",
-        actor_id=actor.id,
-        actor_label=actor.label,
+        actor_id=actor.user_id,
+        actor_label=actor.name,
         origin=origin,
         entity="sla_policy",
         entity_id=policy.id,

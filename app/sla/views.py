@@ -22,7 +22,6 @@ from app.sla.policies import (
     format_duration,
     list_policies,
 )
-from app.sla.service import Actor
 from app.web.csrf import verify_csrf
 from app.web.deps import AdminDep, SupervisorDep, TenantDep, TenantSessionDep, TenantUserDep
 from app.web.errors import Forbidden, NotFound
@@ -98,7 +97,7 @@ async def policies_save(request: Request, tenant: TenantDep, session: TenantSess
     """Save the row the form was opened for (``policy_id``), or add a new (priority, category) row."""
     raw = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     policy, errors = await service.save_policy(
-        session, tenant.slug, raw, Actor(admin.id, admin.full_name), origin_of(request)
+        session, tenant.slug, raw, request.state.principal, origin_of(request)
     )
     if policy is None:
         return await _policies_page(request, session, form=raw, errors=errors, status_code=422)
@@ -113,7 +112,7 @@ async def policies_delete(
 ):
     try:
         await service.delete_policy(
-            session, tenant.slug, policy_id, Actor(admin.id, admin.full_name), origin_of(request)
+            session, tenant.slug, policy_id, request.state.principal, origin_of(request)
         )
     except NotFoundError as exc:
         raise NotFound(exc.message) from exc
