@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import glossary
-from app.admin.models import AccountLink
+from app.admin.areas import ensure_kecamatan
+from app.admin.models import AccountLink, Kecamatan, Kelurahan, kelurahan_key
 from app.audit.service import record, snapshot
 from app.auth.models import TENANT_ROLES, User
 from app.bounds import ascii_digits, ascii_int
@@ -98,6 +100,31 @@ def check_opd(form: dict, creating: bool) -> tuple[dict, dict]:
     return values, errors
 
 
+async def _audit(
+    session: AsyncSession,
+    admin: User,
+    origin: Origin | None,
+    action: str,
+    entity: str,
+    entity_id: Any,
+    *,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    """The admin's change in the tenant's audit log (committed with the change)."""
+    await record(
+        session,
+        action,
+        actor_id=admin.id,
+        actor_label=admin.email,
+        origin=origin,
+        entity=entity,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )
+
+
 async def save_opd(
     session: AsyncSession, opd: Opd | None, values: dict, admin: User, origin: Origin | None
 ) -> tuple[Opd | None, dict]:
@@ -117,17 +144,7 @@ async def save_opd(
             setattr(opd, key, value)
         action = "opd.update"
     await session.flush()
-    await record(
-        session,
-        action,
-        actor_id=admin.id,
-        actor_label=admin.email,
-        origin=origin,
-        entity="opd",
-        entity_id=opd.id,
-        before=before,
-        after=snapshot(opd),
-    )
+    await _audit(session, admin, origin, action, "opd", opd.id, before=before, after=snapshot(opd))
     await session.commit()
     return opd, errors
 
@@ -191,14 +208,13 @@ async def save_category(
         action = "category.update"
     await set_routing(session, cat.id, routed)
     await session.flush()
-    await record(
+    await _audit(
         session,
+        admin,
+        origin,
         action,
-        actor_id=admin.id,
-        actor_label=admin.email,
-        origin=origin,
-        entity="category",
-        entity_id=cat.id,
+        "category",
+        cat.id,
         before=before,
         after=snapshot(cat) | {"opd_ids": routed},
     )
@@ -266,16 +282,7 @@ async def invite_user(
     session.add(user)
     await session.flush()
     token = await issue_link(session, user, "invite", admin)
-    await record(
-        session,
-        "user.invite",
-        actor_id=admin.id,
-        actor_label=admin.email,
-        origin=origin,
-        entity="user",
-        entity_id=user.id,
-        after=snapshot(user),
-    )
+    await _audit(session, admin, origin, "user.invite", "user", user.id, after=snapshot(user))
     await session.commit()
     log.info("invitation link for %s (%s): %s", user.email, slug, link_path(slug, token))
     return link_path(slug, token), {}
@@ -287,16 +294,8 @@ async def reset_password(
     before = snapshot(user)
     user.session_version += 1  # every open session of this user ends now
     token = await issue_link(session, user, "reset", admin)
-    await record(
-        session,
-        "user.reset_password",
-        actor_id=admin.id,
-        actor_label=admin.email,
-        origin=origin,
-        entity="user",
-        entity_id=user.id,
-        before=before,
-        after=snapshot(user),
+    await _audit(
+        session, admin, origin, "user.reset_password", "user", user.id, before=before, after=snapshot(user)
     )
     await session.commit()
     log.info("password reset link for %s (%s): %s", user.email, slug, link_path(slug, token))
@@ -327,14 +326,13 @@ async def set_active(
             .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None))
             .values(used_at=datetime.now(UTC))
         )
-    await record(
+    await _audit(
         session,
+        admin,
+        origin,
         "user.activate" if active else "user.deactivate",
-        actor_id=admin.id,
-        actor_label=admin.email,
-        origin=origin,
-        entity="user",
-        entity_id=user.id,
+        "user",
+        user.id,
         before=before,
         after=snapshot(user),
     )
@@ -351,17 +349,7 @@ async def change_role(
     user.role, user.opd_id = values["role"], values["opd_id"]
     if before["role"] != user.role:
         user.session_version += 1
-    await record(
-        session,
-        "user.role",
-        actor_id=admin.id,
-        actor_label=admin.email,
-        origin=origin,
-        entity="user",
-        entity_id=user.id,
-        before=before,
-        after=snapshot(user),
-    )
+    await _audit(session, admin, origin, "user.role", "user", user.id, before=before, after=snapshot(user))
     await session.commit()
     return {}
 
@@ -424,3 +412,60 @@ async def consume_link(
     )
     await session.commit()
     return user
+
+
+# --- areas: kecamatan and kelurahan for address pick lists ----------------------------------------
+
+
+async def seed_kecamatan(session: AsyncSession, region_code: str) -> None:
+    """A regency without kecamatan yet gets the official list (once, on the first visit)."""
+    if not (await session.execute(select(func.count()).select_from(Kecamatan))).scalar():
+        if await ensure_kecamatan(session, region_code):
+            await session.commit()
+
+
+async def add_kecamatan(session: AsyncSession, form: dict, admin: User, origin: Origin | None) -> dict:
+    """Add a kecamatan (committed and audited); returns the problems by field instead."""
+    name = clean_text(form.get("kecamatan_name"), 120)
+    if not name or len(name) > 120:
+        return {"kecamatan_name": "Nama kecamatan wajib diisi (maksimal 120 karakter)"}
+    taken = select(Kecamatan.id).where(func.lower(Kecamatan.name) == name.lower())
+    if (await session.execute(taken)).scalar():
+        return {"kecamatan_name": f"Kecamatan {name} sudah ada"}
+    kec = Kecamatan(name=name)
+    session.add(kec)
+    await session.flush()
+    await _audit(session, admin, origin, "area.kecamatan.create", "kecamatan", kec.id, after=snapshot(kec))
+    await session.commit()
+    return {}
+
+
+async def add_kelurahan(session: AsyncSession, form: dict, admin: User, origin: Origin | None) -> dict:
+    """Add a kelurahan/desa to a kecamatan (committed and audited); or the problems by field."""
+    name = clean_text(form.get("kelurahan_name"), 120)
+    kec_raw = form.get("kecamatan_id") or ""
+    errors = {}
+    kec = await session.get(Kecamatan, int(kec_raw)) if ascii_digits(kec_raw) and len(kec_raw) < 10 else None
+    if kec is None:
+        errors["kecamatan_id"] = "Pilih kecamatan"
+    if not name or len(name) > 120:
+        errors["kelurahan_name"] = "Nama kelurahan/desa wajib diisi (maksimal 120 karakter)"
+    elif kec is not None:
+        taken = select(Kelurahan.id).where(Kelurahan.key == kelurahan_key(kec.id, name))
+        if (await session.execute(taken)).scalar():
+            errors["kelurahan_name"] = f"{name} sudah ada di Kecamatan {kec.name}"
+    if errors or kec is None:
+        return errors
+    kel = Kelurahan(kecamatan_id=kec.id, name=name, key=kelurahan_key(kec.id, name))
+    session.add(kel)
+    await session.flush()
+    await _audit(session, admin, origin, "area.kelurahan.create", "kelurahan", kel.id, after=snapshot(kel))
+    await session.commit()
+    return {}
+
+
+async def delete_kelurahan(session: AsyncSession, kel: Kelurahan, admin: User, origin: Origin | None) -> None:
+    before = snapshot(kel)
+    await session.delete(kel)
+    await _audit(session, admin, origin, "area.kelurahan.delete", "kelurahan", kel.id, before=before)
+    await session.commit()

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.admin import service
-from app.admin.areas import area_tree, ensure_kecamatan
-from app.admin.models import Kecamatan, Kelurahan, kelurahan_key
-from app.audit.service import record, snapshot
+from app.admin.areas import area_tree
+from app.admin.models import Kelurahan
+from app.audit.service import record
 from app.auth.models import User
 from app.auth.passwords import hash_password, password_problems
-from app.bounds import ascii_digits
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
 from app.onboarding import service as onboarding
 from app.onboarding.validation import (
@@ -24,7 +23,6 @@ from app.onboarding.validation import (
     check_contact,
     check_document,
     check_legal,
-    clean_text,
     store_document,
 )
 from app.security.proxies import origin_of
@@ -441,76 +439,25 @@ async def _areas(request, session, *, errors=None, form=None, status_code=200):
 
 @router.get("/admin/areas")
 async def area_list(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
-    if not (await session.execute(select(func.count()).select_from(Kecamatan))).scalar():
-        if await ensure_kecamatan(session, tenant.region_code):
-            await session.commit()
+    await service.seed_kecamatan(session, tenant.region_code)
     return await _areas(request, session)
 
 
 @router.post("/admin/areas/kecamatan")
 async def area_add_kecamatan(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
     data, _ = await form_fields(request)
-    name = clean_text(data.get("kecamatan_name"), 120)
-    errors = {}
-    if not name or len(name) > 120:
-        errors["kecamatan_name"] = "Nama kecamatan wajib diisi (maksimal 120 karakter)"
-    elif (
-        await session.execute(select(Kecamatan.id).where(func.lower(Kecamatan.name) == name.lower()))
-    ).scalar():
-        errors["kecamatan_name"] = f"Kecamatan {name} sudah ada"
+    errors = await service.add_kecamatan(session, data, admin, origin_of(request))
     if errors:
         return await _areas(request, session, errors=errors, form=data, status_code=422)
-    kec = Kecamatan(name=name)
-    session.add(kec)
-    await session.flush()
-    await record(
-        session,
-        "area.kecamatan.create",
-        actor_id=admin.id,
-        actor_label=admin.email,
-        origin=origin_of(request),
-        entity="kecamatan",
-        entity_id=kec.id,
-        after=snapshot(kec),
-    )
-    await session.commit()
     return RedirectResponse(f"/t/{tenant.slug}/admin/areas?ok=kecamatan", status_code=303)
 
 
 @router.post("/admin/areas/kelurahan")
 async def area_add_kelurahan(request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep):
     data, _ = await form_fields(request)
-    name = clean_text(data.get("kelurahan_name"), 120)
-    kec_raw = data.get("kecamatan_id") or ""
-    errors = {}
-    kec = await session.get(Kecamatan, int(kec_raw)) if ascii_digits(kec_raw) and len(kec_raw) < 10 else None
-    if kec is None:
-        errors["kecamatan_id"] = "Pilih kecamatan"
-    if not name or len(name) > 120:
-        errors["kelurahan_name"] = "Nama kelurahan/desa wajib diisi (maksimal 120 karakter)"
-    elif (
-        kec is not None
-        and (
-            await session.execute(select(Kelurahan.id).where(Kelurahan.key == kelurahan_key(kec.id, name)))
-        ).scalar()
-    ):
-        errors["kelurahan_name"] = f"{name} sudah ada di Kecamatan {kec.name}"
-    if errors or kec is None:
+    errors = await service.add_kelurahan(session, data, admin, origin_of(request))
+    if errors:
         return await _areas(request, session, errors=errors, form=data, status_code=422)
-    kel = Kelurahan(kecamatan_id=kec.id, name=name, key=kelurahan_key(kec.id, name))
-    session.add(kel)
-    await session.flush()
-    await record(
-        session,
-        "area.kelurahan.create",
-        actor_id=admin.id,
-        actor_label=admin.email,
-        origin=origin_of(request),
-        entity="kelurahan",
-        entity_id=kel.id,
-        after=snapshot(kel),
-    )
-    await session.commit()
     return RedirectResponse(f"/t/{tenant.slug}/admin/areas?ok=kelurahan", status_code=303)
 
 
@@ -519,19 +466,7 @@ async def area_delete_kelurahan(
     request: Request, tenant: TenantDep, session: TenantSessionDep, admin: AdminDep, kelurahan_id: PathId
 ):
     kel = await _get(session, Kelurahan, kelurahan_id)
-    before = snapshot(kel)
-    await session.delete(kel)
-    await record(
-        session,
-        "area.kelurahan.delete",
-        actor_id=admin.id,
-        actor_label=admin.email,
-        origin=origin_of(request),
-        entity="kelurahan",
-        entity_id=kelurahan_id,
-        before=before,
-    )
-    await session.commit()
+    await service.delete_kelurahan(session, kel, admin, origin_of(request))
     return RedirectResponse(f"/t/{tenant.slug}/admin/areas?ok=deleted", status_code=303)
 
 
