@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditLog, PlatformAuditLog
+from app.core.json import jsonable
 from app.core.origin import Origin
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
 
 
 def snapshot(obj, fields: list[str] | None = None) -> dict:
     """A before/after picture of an ORM object's columns (secrets are never included)."""
     cols = fields or [c.key for c in obj.__table__.columns]
-    return _jsonable({c: getattr(obj, c) for c in cols if "password" not in c and "secret" not in c})
+    return jsonable({c: getattr(obj, c) for c in cols if "password" not in c and "secret" not in c})
 
 
 async def record(
@@ -52,8 +39,8 @@ async def record(
             action=action,
             entity=entity,
             entity_id=None if entity_id is None else str(entity_id),
-            before=_jsonable(before),
-            after=_jsonable(after),
+            before=jsonable(before),
+            after=jsonable(after),
         )
     )
 
@@ -80,7 +67,7 @@ async def record_platform(
             tenant_slug=tenant_slug,
             entity=entity,
             entity_id=None if entity_id is None else str(entity_id),
-            before=_jsonable(before),
-            after=_jsonable(after),
+            before=jsonable(before),
+            after=jsonable(after),
         )
     )

@@ -9,7 +9,7 @@ Services take a ``Ctx`` (tenant-bound session + who is acting), never an HTTP re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, Sequence, String, and_, bindparam, column, func, insert, literal, or_, select
@@ -24,6 +24,8 @@ from app.calls import idempotency
 from app.calls.errors import ConflictError, InvalidInput, NotFoundError
 from app.calls.models import Call, EventLog, Incident
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
+from app.core.clock import now
+from app.core.json import jsonable
 from app.core.origin import Origin
 from app.db.base import TENANT_SCHEMA
 from app.db.direct import Direct, columns_of, recordset
@@ -78,20 +80,6 @@ class Ctx:
         return self.actor.label
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
 def log_event(ctx: Ctx, entity: str, entity_id: int, kind: str, data: dict | None = None) -> None:
     """Queue an append-only history row (flushed with the transaction)."""
     ctx.session.add(
@@ -101,7 +89,7 @@ def log_event(ctx: Ctx, entity: str, entity_id: int, kind: str, data: dict | Non
             kind=kind,
             actor_id=ctx.actor_id,
             actor_label=ctx.actor_label,
-            data=_jsonable(data or {}),
+            data=jsonable(data or {}),
         )
     )
 
@@ -278,7 +266,7 @@ def _intake_row(i: int, actor: Principal, data: CallCreate) -> dict:
         values["ended_at"] = values["answered_at"]
     if actor.kind != "token" and actor.user_id is not None:
         values["operator_id"] = actor.user_id
-    return {**values, "actor_id": actor.user_id, "actor_label": actor.label, "log": _jsonable(values), "i": i}
+    return {**values, "actor_id": actor.user_id, "actor_label": actor.label, "log": jsonable(values), "i": i}
 
 
 async def _get(session: AsyncSession, model, obj_id: int, lock: bool, missing: str):

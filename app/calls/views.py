@@ -19,6 +19,7 @@ from app.calls.http import make_ctx
 from app.calls.models import OUTCOMES, Call
 from app.calls.phone import normalize_phone
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
+from app.core import clock
 from app.dispatch import service as dispatching
 from app.dispatch.schemas import DispatchCreate
 from app.tenancy.mapview import map_view
@@ -336,7 +337,7 @@ async def log_call(request: Request, tenant: TenantDep, session: TenantSessionDe
         else:
             if data.get("outcome") not in OUTCOMES:
                 data.setdefault("outcome", None)
-            created, errors = parse(CallCreate, {**data, "answered_at": service.now()})
+            created, errors = parse(CallCreate, {**data, "answered_at": clock.now()})
             if created is not None:
                 call = await service.create_call(_ctx(request, session), created)
     except (InvalidInput, OutOfBounds) as exc:

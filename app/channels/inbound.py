@@ -24,9 +24,9 @@ from app.channels import ack
 from app.channels.base import Inbound
 from app.channels.models import ChannelMessage, ChannelWebhookEvent
 from app.channels.outbox import STATUS_RANK, fall_back
+from app.core import clock
 from app.core.origin import Origin
 from app.dispatch.models import Dispatch
-from app.sla import clock
 
 ACK_WORDS = {"terima", "diterima", "ok", "oke", "siap", "1", "ya"}
 

@@ -32,9 +32,9 @@ from app.channels import ack, registry, service
 from app.channels.base import Message, SendResult
 from app.channels.models import ChannelContact, ChannelMessage, PushSubscription
 from app.config import get_settings
+from app.core import clock
 from app.dispatch.models import Category, Dispatch, Opd
 from app.events import after_commit_redis
-from app.sla import clock
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from app.channels import registry, secrets
 from app.channels.base import CHANNEL_LABELS, CHANNELS, Adapter, Message, SendResult
 from app.channels.models import ChannelConfig, ChannelContact
 from app.channels.outbound import UnsafeUrl, check_url
-from app.sla import clock
+from app.core import clock
 from app.tenancy.models import TIMEZONES, Tenant
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 
 from app import live
-from app.calls.service import Ctx, now
+from app.calls.service import Ctx
 from app.channels.base import Inbound
 from app.conversations import service
+from app.core.clock import now
 from app.events import DomainEvent, subscribe
 from app.telephony.service import INTEGRATOR
 

@@ -15,7 +15,8 @@ from app.audit.service import record, snapshot
 from app.calls import idempotency
 from app.calls.errors import ConflictError, DeniedError, InvalidInput, NotFoundError
 from app.calls.models import Incident
-from app.calls.service import Ctx, finish, get_incident, log_event, now
+from app.calls.service import Ctx, finish, get_incident, log_event
+from app.core.clock import now
 from app.dispatch.models import Category, CategoryOpd, Dispatch, Opd
 from app.dispatch.schemas import DispatchCreate, DispatchTransition
 

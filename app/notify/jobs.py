@@ -17,11 +17,11 @@ from arq.worker import func
 from sqlalchemy import select
 
 from app.config import get_settings
+from app.core.clock import now
 from app.dispatch.models import Opd
 from app.notify.models import WebhookDelivery
 from app.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from app.security import outbound
-from app.sla.clock import now
 
 log = logging.getLogger(__name__)
 

@@ -108,7 +108,7 @@ async def list_notifications(
 async def mark_read(
     session: AsyncSession, notification_id: int, user_id: int, role: str, opd_id: int | None
 ) -> bool:
-    from app.sla.clock import now
+    from app.core.clock import now
 
     result = await session.execute(
         update(Notification)

@@ -14,7 +14,8 @@ from app.audit.service import record
 from app.auth.principal import Principal
 from app.calls.errors import DeniedError, InvalidInput, NotFoundError
 from app.calls.models import Call
-from app.calls.service import Ctx, finish, log_event, now
+from app.calls.service import Ctx, finish, log_event
+from app.core.clock import now
 from app.recordings import audio
 from app.recordings.models import DEFAULT_RETENTION_DAYS, Recording, RecordingPolicy
 from app.recordings.store import ObjectStore

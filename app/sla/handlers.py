@@ -11,9 +11,9 @@ an incident cancels whatever is still open for it.
 
 from __future__ import annotations
 
+from app.core import clock
 from app.db.loading import ensure_loaded
 from app.events import DomainEvent, subscribe
-from app.sla import clock
 from app.sla.service import retarget_open_clocks, start_clock, start_clocks, stop_clocks, stop_clocks_many
 
 # Calls are unclassified while ringing: the answer target is taken from the P1 policy.

@@ -17,10 +17,11 @@ from arq.cron import cron
 from arq.worker import func
 from sqlalchemy import select
 
+from app.core import clock
 from app.notify.models import WebhookDelivery
 from app.notify.service import enqueue_delivery
 from app.outage import which
-from app.sla import clock, service
+from app.sla import service
 from app.sla.models import SlaClock
 from app.sla.service import fire_due, schedule
 from app.tenancy.models import Tenant

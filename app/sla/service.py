@@ -36,12 +36,12 @@ from app.audit.service import record, snapshot
 from app.auth.principal import Principal
 from app.calls.errors import DeniedError, NotFoundError
 from app.config import get_settings
+from app.core import clock
 from app.core.origin import Origin
 from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Category, Opd
 from app.events import DomainEvent, after_commit_redis, commit, emit, emit_many
 from app.notify.service import add_notification, queue_webhook
-from app.sla import clock
 from app.sla.models import SlaClock, SlaPolicy, clock_key, policy_scope
 from app.sla.policies import KIND_SHORT, TARGET_FIELDS, format_duration, policy_form_problems, select_policy
 

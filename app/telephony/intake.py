@@ -52,7 +52,7 @@ from app import events, live
 from app.batching import Batcher
 from app.calls.errors import ServiceError
 from app.calls.models import Call, EventLog
-from app.calls.service import _jsonable
+from app.core.json import jsonable
 from app.db.database import Database
 from app.db.direct import Direct, columns_of, recordset
 from app.telephony.models import CallbackTask, TelephonyEvent
@@ -366,7 +366,7 @@ async def apply_events(session: AsyncSession, tenant: str, evs: list[CallEventIn
                 {
                     "entity_id": call.id,
                     "kind": f"telephony.{ev.type}",
-                    "data": _jsonable(
+                    "data": jsonable(
                         {
                             "event_id": ev.event_id,
                             "occurred_at": ev.occurred_at,

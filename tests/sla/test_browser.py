@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.sla import clock as sla_clock
+from app.core import clock as sla_clock
 from tests.conftest import TEST_PASSWORD
 from tests.sla.conftest import change_status, open_dispatch
 

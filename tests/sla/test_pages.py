@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.sla import clock as sla_clock
+from app.core import clock as sla_clock
 from app.sla.models import SlaClock, SlaPolicy
 from tests.sla.conftest import change_status, open_dispatch
 

@@ -1,6 +1,7 @@
-"""The SLA engine's notion of "now", injectable so tests control time instead of sleeping.
+"""The platform's one notion of "now", injectable so tests control time instead of sleeping.
 
-Everything in app/sla that decides "is this overdue?" or stamps a breach calls ``now()``.
+Everything that decides "is this overdue?", stamps a call or a breach, or opens a time window
+calls ``now()`` (never ``datetime.now`` directly).
 Scheduling converts a due time into a delay relative to this clock, so a fake clock that is
 ahead of real time makes overdue timers fire at once in a real arq worker.
 """
