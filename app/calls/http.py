@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.calls import idempotency
-from app.calls.errors import InvalidInput, ServiceError
 from app.calls.service import Ctx
+from app.core.errors import InvalidInput, ServiceError
 from app.security.proxies import origin_of
 from app.web.errors import Conflict, Forbidden, NotFound
 

@@ -15,8 +15,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from app.auth.principal import Principal
 from app.batching import Batcher
 from app.calls import service
-from app.calls.errors import ServiceError
 from app.calls.schemas import CallCreate
+from app.core.errors import ServiceError
 from app.db.database import Database
 
 

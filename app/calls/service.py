@@ -21,10 +21,10 @@ from app import events, live
 from app.audit.service import record, snapshot
 from app.auth.principal import Principal
 from app.calls import idempotency
-from app.calls.errors import ConflictError, InvalidInput, NotFoundError
 from app.calls.models import Call, EventLog, Incident
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
 from app.core.clock import now
+from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.core.json import jsonable
 from app.core.origin import Origin
 from app.db.base import TENANT_SCHEMA

@@ -13,13 +13,13 @@ from sqlalchemy import select
 from app import glossary, live
 from app.bounds import OutOfBounds, parse_int
 from app.calls import service
-from app.calls.errors import InvalidInput, NotFoundError, ServiceError
 from app.calls.forms import clean, parse
 from app.calls.http import make_ctx
 from app.calls.models import OUTCOMES, Call
 from app.calls.phone import normalize_phone
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
 from app.core import clock
+from app.core.errors import InvalidInput, NotFoundError, ServiceError
 from app.dispatch import service as dispatching
 from app.dispatch.schemas import DispatchCreate
 from app.tenancy.mapview import map_view

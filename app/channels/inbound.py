@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.auth.principal import Principal
-from app.calls.errors import ConflictError
 from app.calls.service import Ctx
 from app.channels import ack
 from app.channels.base import Inbound
 from app.channels.models import ChannelMessage, ChannelWebhookEvent
 from app.channels.outbox import STATUS_RANK, fall_back
 from app.core import clock
+from app.core.errors import ConflictError
 from app.core.origin import Origin
 from app.dispatch.models import Dispatch
 

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events, live
 from app.audit.service import record
-from app.calls.errors import ConflictError, DeniedError, InvalidInput, NotFoundError
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event
 from app.channels import service as channels
 from app.conversations.models import Message
 from app.core.clock import now
+from app.core.errors import ConflictError, DeniedError, InvalidInput, NotFoundError
 
 log = logging.getLogger(__name__)
 TEXT_CHANNELS = ("sms", "whatsapp")

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Form, Request
 
-from app.calls.errors import ServiceError
 from app.calls.http import make_ctx, service_errors
 from app.conversations import service
+from app.core.errors import ServiceError
 from app.web.csrf import verify_csrf
 from app.web.deps import OperatorDep, SupervisorDep, TenantDep, TenantSessionDep
 from app.web.templating import render

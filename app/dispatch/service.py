@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import events, glossary
 from app.audit.service import record, snapshot
 from app.calls import idempotency
-from app.calls.errors import ConflictError, DeniedError, InvalidInput, NotFoundError
 from app.calls.models import Incident
 from app.calls.service import Ctx, finish, get_incident, log_event
 from app.core.clock import now
+from app.core.errors import ConflictError, DeniedError, InvalidInput, NotFoundError
 from app.dispatch.models import Category, CategoryOpd, Dispatch, Opd
 from app.dispatch.schemas import DispatchCreate, DispatchTransition
 

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 
-from app.calls.errors import NotFoundError, ServiceError
 from app.calls.http import make_ctx
+from app.core.errors import NotFoundError, ServiceError
 from app.dispatch import service
 from app.dispatch.models import Opd
 from app.dispatch.schemas import DispatchTransition

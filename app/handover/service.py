@@ -32,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import events, live
 from app.audit.service import record
 from app.auth.principal import Principal
-from app.calls.errors import ConflictError, InvalidInput, NotFoundError
 from app.calls.models import Incident
 from app.calls.service import Ctx, finish, log_event
+from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.dispatch.models import Category
 from app.handover import document
 from app.handover.models import HandoverInbox, HandoverOutbox

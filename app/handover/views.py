@@ -6,9 +6,9 @@ import json
 
 from fastapi import APIRouter, Depends, Request
 
-from app.calls.errors import InvalidInput, NotFoundError, ServiceError
 from app.calls.http import make_ctx
 from app.calls.service import get_call, get_incident
+from app.core.errors import InvalidInput, NotFoundError, ServiceError
 from app.handover import service
 from app.web.csrf import verify_csrf
 from app.web.deps import OperatorDep, TenantDep, TenantSessionDep

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.audit.service import record
-from app.calls.errors import InvalidInput, NotFoundError, ServiceError
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event
 from app.channels import service as channels
 from app.core.clock import now
+from app.core.errors import InvalidInput, NotFoundError, ServiceError
 from app.location import sanity
 from app.location.models import LINK_CHANNELS, LinkFix, LocationLink
 from app.telephony.models import AmlLocation

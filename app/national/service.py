@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, DateTime, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.core.errors import FieldErrors
 from app.national.models import (
     ANSWER_BUCKETS_S,
     BUCKET_COLS,
@@ -47,10 +48,8 @@ SUMMED = [
 ]
 
 
-class FilterError(ValueError):
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+class FilterError(FieldErrors):
+    """A dashboard filter (dates, province) that cannot be shown."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record, record_platform, snapshot
 from app.auth.models import User
+from app.core.errors import ConflictError
 from app.core.origin import Origin
 from app.db.database import Database
 from app.dispatch.models import Opd
@@ -31,7 +32,7 @@ WIZARD_STEPS = ("Kabupaten/kota", "Petugas Kominfo", "Dasar hukum", "OPD", "Akun
 DEFAULT_OPD_CODES = [o["code"] for o in DEFAULT_OPDS]
 
 
-class StateError(ValueError):
+class StateError(ConflictError):
     """An action that the current status does not allow (shown to the user, 409)."""
 
 

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.auth.principal import Principal
-from app.calls.errors import DeniedError, InvalidInput, NotFoundError
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event
 from app.core.clock import now
+from app.core.errors import DeniedError, InvalidInput, NotFoundError
 from app.recordings import audio
 from app.recordings.models import DEFAULT_RETENTION_DAYS, Recording, RecordingPolicy
 from app.recordings.store import ObjectStore

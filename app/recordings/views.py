@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from app.calls import service as calls
-from app.calls.errors import InvalidInput, ServiceError
 from app.calls.http import make_ctx, service_errors
+from app.core.errors import InvalidInput, ServiceError
 from app.location.service import map_fixes
 from app.recordings import service
 from app.recordings.store import get_store

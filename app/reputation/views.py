@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from app.calls.errors import ServiceError
 from app.calls.http import make_ctx, toast_error, toast_json
+from app.core.errors import ServiceError
 from app.reputation.service import province_trends
 from app.reputation.warning import queue_warning
 from app.web.csrf import verify_csrf

@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from app import events
 from app.audit.service import record
-from app.calls.errors import ConflictError, InvalidInput, NotFoundError
 from app.calls.models import Call
 from app.calls.service import Ctx, log_event
 from app.channels import outbox
 from app.channels import service as channels
+from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.reputation.service import countable
 from app.tenancy.models import Tenant
 

@@ -34,9 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import jobs, live
 from app.audit.service import record, snapshot
 from app.auth.principal import Principal
-from app.calls.errors import DeniedError, NotFoundError
 from app.config import get_settings
 from app.core import clock
+from app.core.errors import DeniedError, NotFoundError
 from app.core.origin import Origin
 from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Category, Opd

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app import spreadsheet
 from app.bounds import OutOfBounds, parse_date
-from app.calls.errors import DeniedError, NotFoundError
+from app.core.errors import DeniedError, NotFoundError
 from app.dispatch.models import Category, Opd
 from app.security.proxies import origin_of
 from app.sla import reports, service

@@ -50,8 +50,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events, live
 from app.batching import Batcher
-from app.calls.errors import ServiceError
 from app.calls.models import Call, EventLog
+from app.core.errors import ServiceError
 from app.core.json import jsonable
 from app.db.database import Database
 from app.db.direct import Direct, columns_of, recordset

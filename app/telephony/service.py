@@ -23,10 +23,10 @@ from app import events, namespace
 from app.audit.service import record
 from app.auth.models import User
 from app.auth.principal import Principal
-from app.calls.errors import ConflictError, InvalidInput, NotFoundError
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event
 from app.core.clock import now
+from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.location import sanity
 from app.location.service import map_fixes, refresh_call_location
 from app.telephony import aml, triage

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from app import live
-from app.calls.errors import InvalidInput, ServiceError
 from app.calls.http import make_ctx, service_errors
 from app.calls.phone import normalize_phone
+from app.core.errors import InvalidInput, ServiceError
 from app.telephony import service
 from app.telephony.signing import MAX_AGE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from app.web.csrf import verify_csrf

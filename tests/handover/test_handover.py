@@ -11,9 +11,9 @@ from sqlalchemy import func, select, update
 
 from app import live
 from app.audit.models import AuditLog
-from app.calls.errors import ConflictError, InvalidInput
 from app.calls.models import EventLog, Incident
 from app.calls.service import list_incidents
+from app.core.errors import ConflictError, InvalidInput
 from app.dispatch.models import Dispatch
 from app.handover import document, service
 from app.handover.models import HandoverInbox, HandoverOutbox

@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 
 from app import events, jobs
 from app.calls.models import Incident
-from app.dispatch.models import Category, Dispatch, Opd
 from app.core import clock as sla_clock
+from app.dispatch.models import Category, Dispatch, Opd
 from app.sla import service as sla_service
 from app.sla.models import SlaPolicy, policy_scope
 from app.worker import WorkerSettings

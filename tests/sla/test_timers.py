@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.notify.models import Notification, WebhookDelivery
 from app.core import clock as sla_clock
+from app.notify.models import Notification, WebhookDelivery
 from app.sla.jobs import sla_reconcile
 from app.sla.models import SlaClock
 from app.sla.service import fire_due

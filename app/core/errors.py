@@ -1,4 +1,5 @@
-"""Errors the call and dispatch services raise; web layers map them to HTTP (see app/calls/http.py).
+"""The one error hierarchy of the services; web layers map it to HTTP (app/calls/http.py for the
+JSON API, the views beside the form field).
 
 Kept free of FastAPI so jobs, telephony and the CLI can call the services too.
 """
@@ -36,3 +37,13 @@ class InvalidInput(ServiceError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
+
+
+class FieldErrors(ServiceError):
+    """Several fields refused at once (a form or a filter): ``errors`` maps field → message."""
+
+    status = 422
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
