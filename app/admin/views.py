@@ -127,9 +127,7 @@ async def admin_resubmit(
             "document_sha256": stored.sha256,
         }
     try:
-        await onboarding.resubmit(
-            db, tenant.slug, values, onboarding.Actor(admin.id, admin.email), origin_of(request)
-        )
+        await onboarding.resubmit(db, tenant.slug, values, request.state.principal, origin_of(request))
     except onboarding.StateError as exc:
         return await _home(
             request, tenant, public, admin, errors={"document": str(exc)}, form=data, status_code=409

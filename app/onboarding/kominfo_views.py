@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
+from app.auth.principal import Principal
 from app.onboarding import service
 from app.onboarding.validation import check_date, clean_text, document_file
 from app.security.proxies import origin_of
@@ -107,8 +108,9 @@ async def tenant_document(
     )
 
 
-def _actor(user) -> service.Actor:
-    return service.Actor(user.id, user.email)
+def _actor(user) -> Principal:
+    """The signed-in Kominfo officer (the dependency set it for this request)."""
+    return Principal(kind="platform", user_id=user.id, role=user.role, name=user.full_name, email=user.email)
 
 
 async def _act(request, session, tenant_id: PathId, action, ok: str):

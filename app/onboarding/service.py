@@ -8,7 +8,6 @@ cache entry so the new status applies at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record, record_platform, snapshot
 from app.auth.models import User
+from app.auth.principal import Principal
 from app.core.errors import ConflictError
 from app.core.origin import Origin
 from app.db.database import Database
@@ -34,12 +34,6 @@ DEFAULT_OPD_CODES = [o["code"] for o in DEFAULT_OPDS]
 
 class StateError(ConflictError):
     """An action that the current status does not allow (shown to the user, 409)."""
-
-
-@dataclass
-class Actor:
-    id: int | None
-    label: str
 
 
 def taken_message(name: str, status: str) -> str:
@@ -236,7 +230,7 @@ async def _transition(
     db: Database,
     tenant_id: int,
     action: str,
-    actor: Actor,
+    actor: Principal,
     origin: Origin | None,
     *,
     registry: TenantRegistry | None,
@@ -259,8 +253,8 @@ async def _transition(
         await record_platform(
             s,
             action,
-            actor_id=actor.id,
-            actor_label=actor.label,
+            actor_id=actor.user_id,
+            actor_label=actor.email,
             origin=origin,
             tenant_slug=tenant.slug,
             entity="tenant",
@@ -272,7 +266,7 @@ async def _transition(
             await record(
                 ts,
                 action,
-                actor_label=f"Kominfo: {actor.label}",
+                actor_label=f"Kominfo: {actor.email}",
                 origin=origin,
                 entity="tenant",
                 entity_id=tenant.slug,
@@ -288,7 +282,7 @@ async def _transition(
 async def verify(
     db: Database,
     tenant_id: int,
-    actor: Actor,
+    actor: Principal,
     origin: Origin | None = None,
     registry: TenantRegistry | None = None,
 ) -> Tenant:
@@ -298,7 +292,7 @@ async def verify(
         now = datetime.now(UTC)
         t.status, t.verified_at = "verified", now
         if a is not None:
-            a.status, a.reviewed_by, a.reviewed_at, a.updated_at = "verified", actor.label, now, now
+            a.status, a.reviewed_by, a.reviewed_at, a.updated_at = "verified", actor.email, now, now
 
     return await _transition(
         db, tenant_id, "tenant.verify", actor, origin, registry=registry, allowed=("pending",), change=change
@@ -309,7 +303,7 @@ async def send_back(
     db: Database,
     tenant_id: int,
     comment: str,
-    actor: Actor,
+    actor: Principal,
     origin: Origin | None = None,
     registry: TenantRegistry | None = None,
 ) -> Tenant:
@@ -320,7 +314,7 @@ async def send_back(
         a.status, a.review_comment, a.reviewed_by, a.reviewed_at, a.updated_at = (
             "sent_back",
             comment,
-            actor.label,
+            actor.email,
             now,
             now,
         )
@@ -351,7 +345,7 @@ async def activate(
     db: Database,
     tenant_id: int,
     launch: date | None,
-    actor: Actor,
+    actor: Principal,
     origin: Origin | None = None,
     registry: TenantRegistry | None = None,
 ) -> Tenant:
@@ -374,7 +368,7 @@ async def suspend(
     db: Database,
     tenant_id: int,
     reason: str,
-    actor: Actor,
+    actor: Principal,
     origin: Origin | None = None,
     registry: TenantRegistry | None = None,
 ) -> Tenant:
@@ -397,7 +391,7 @@ async def suspend(
 async def reinstate(
     db: Database,
     tenant_id: int,
-    actor: Actor,
+    actor: Principal,
     origin: Origin | None = None,
     registry: TenantRegistry | None = None,
 ) -> Tenant:
@@ -417,7 +411,7 @@ async def reinstate(
 
 
 async def resubmit(
-    db: Database, tenant_slug: str, values: dict, actor: Actor, origin: Origin | None = None
+    db: Database, tenant_slug: str, values: dict, actor: Principal, origin: Origin | None = None
 ) -> None:
     """The regency corrects its data after a send-back; the application returns to the queue."""
     async with db.public() as s:
@@ -433,8 +427,8 @@ async def resubmit(
         await record_platform(
             s,
             "tenant.resubmit",
-            actor_id=actor.id,
-            actor_label=actor.label,
+            actor_id=actor.user_id,
+            actor_label=actor.email,
             origin=origin,
             tenant_slug=tenant_slug,
             entity="signup_application",
@@ -446,8 +440,8 @@ async def resubmit(
             await record(
                 ts,
                 "tenant.resubmit",
-                actor_id=actor.id,
-                actor_label=actor.label,
+                actor_id=actor.user_id,
+                actor_label=actor.email,
                 origin=origin,
                 entity="signup_application",
                 entity_id=a.id,

@@ -142,10 +142,11 @@ async def test_round_trip_send_back_resubmit_verify_activate(app, db, kominfo_cl
 
 
 async def test_launch_rank_follows_activation_dates(db, tenant_factory):
+    from app.auth.principal import Principal
     from app.onboarding import service
 
     early = await tenant_factory(status="verified", prefix="rk")
-    actor = service.Actor(None, "test")
+    actor = Principal(kind="platform", user_id=None, role="kominfo_admin", name="test", email="test")
     t = await service.activate(db, early.id, datetime(2001, 1, 2).date(), actor)
     async with db.public() as s:
         t = await s.get(Tenant, early.id)
