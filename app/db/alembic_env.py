@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, text
 
 from app.db import models  # noqa: F401  (fills both metadatas)
 from app.db.base import NAMING, PublicBase, TenantBase
-from app.db.tenancy import schema_for
+from app.db.tenancy import bind_search_path, schema_for
 
 
 def unqualified(metadata: MetaData) -> MetaData:
@@ -67,7 +67,7 @@ def _run_on(connection, schema: str, metadata: MetaData, scope: str) -> None:
         connection.execute(
             text("CREATE SCHEMA IF NOT EXISTS " + connection.dialect.identifier_preparer.quote(schema))
         )
-    connection.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
+    bind_search_path(connection, schema)
     context.configure(
         connection=connection,
         target_metadata=metadata,

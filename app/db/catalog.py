@@ -12,7 +12,8 @@ import os
 
 from sqlalchemy import Connection, text
 
-from app.db.tenancy import SCHEMA_PREFIX, slug_for_schema
+from app.db.schema_ddl import render_schema_ddl
+from app.db.tenancy import SCHEMA_PREFIX, bind_search_path, slug_for_schema, tenant_schemas
 
 _SCHEMAS = "n.nspname = ANY(:schemas)"
 _QUERIES = {
@@ -106,13 +107,12 @@ def reference_catalog(conn: Connection) -> dict[str, set]:
     replaying the migration history.
     """
     from app.db.migrate import head_revision
-    from app.tenancy.provision import render_schema_ddl
 
     scratch = f"_siaga112_drift_ref_{os.getpid()}"
     outer = conn.in_transaction()
     savepoint = conn.begin_nested() if outer else conn.begin()
     try:
-        conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": scratch})
+        bind_search_path(conn, scratch)
         conn.exec_driver_sql(render_schema_ddl(scratch, head_revision("tenant")))
         return schema_catalog(conn, scratch)
     finally:
@@ -125,14 +125,7 @@ def tenant_drift(conn: Connection, slugs: list[str] | None = None) -> dict[str, 
     Tenants without drift are present with an empty list, so callers can count what was checked.
     """
     if slugs is None:
-        schemas = (
-            conn.execute(
-                text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p ORDER BY nspname"),
-                {"p": SCHEMA_PREFIX.replace("_", r"\_") + "%"},
-            )
-            .scalars()
-            .all()
-        )
+        schemas = tenant_schemas(conn)
     else:
         schemas = [SCHEMA_PREFIX + s for s in slugs]
     reference = reference_catalog(conn)

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, text
 
 from app.config import PROJECT_ROOT
 from app.db.engine import make_sync_engine
-from app.db.tenancy import SCHEMA_PREFIX, schema_for, slug_for_schema
+from app.db.tenancy import schema_for, slug_for_schema, tenant_schemas_with_version_table
 
 DEPLOY_LOCK_KEY = 112_112_001  # pg_advisory_lock key shared by every deploy
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
@@ -99,32 +99,13 @@ def downgrade_tenant(conn: Connection, slug: str, target: str) -> None:
     command.downgrade(cfg, target)
 
 
-def tenant_schemas(conn: Connection) -> list[str]:
-    rows = conn.execute(
-        text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p ORDER BY nspname"),
-        {"p": SCHEMA_PREFIX.replace("_", r"\_") + "%"},
-    )
-    return [r[0] for r in rows]
-
-
 def tenant_versions(conn: Connection) -> dict[str, str | None]:
     """Every tenant schema's Alembic revision in two round trips, however many tenants exist.
 
     The UNION ALL is sent with ``exec_driver_sql``: its text changes with the tenant list, and
     it must not add an entry to the engine's compiled-statement cache every time it does.
     """
-    rows = conn.execute(
-        text(
-            """
-            SELECT n.nspname, c.oid IS NOT NULL
-            FROM pg_namespace n
-            LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'alembic_version'
-                                 AND c.relkind = 'r'
-            WHERE n.nspname LIKE :p
-            """
-        ),
-        {"p": SCHEMA_PREFIX.replace("_", r"\_") + "%"},
-    ).all()
+    rows = tenant_schemas_with_version_table(conn)
     versions: dict[str, str | None] = {schema: None for schema, _ in rows}
     with_table = [schema for schema, has in rows if has]
     if with_table:

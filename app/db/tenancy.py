@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.base import TENANT_SCHEMA
@@ -43,6 +44,43 @@ def slug_for_schema(schema: str) -> str:
 
 def translate_map(slug: str) -> dict[str, str]:
     return {TENANT_SCHEMA: schema_for(slug)}
+
+
+# Every tenant schema, and those with their revision table: the one catalog query of the set.
+_TENANT_SCHEMA_LIKE = SCHEMA_PREFIX.replace("_", r"\_") + "%"
+
+
+def tenant_schemas(conn: Connection) -> list[str]:
+    """Every tenant schema in the database, in name order."""
+    rows = conn.execute(
+        text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p ORDER BY nspname"),
+        {"p": _TENANT_SCHEMA_LIKE},
+    )
+    return [r[0] for r in rows]
+
+
+def tenant_schemas_with_version_table(conn: Connection) -> list[tuple[str, bool]]:
+    """(schema, has an alembic_version table) for every tenant schema, in one round trip."""
+    rows = conn.execute(
+        text(
+            """
+            SELECT n.nspname, c.oid IS NOT NULL
+            FROM pg_namespace n
+            LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'alembic_version'
+                                 AND c.relkind = 'r'
+            WHERE n.nspname LIKE :p
+            """
+        ),
+        {"p": _TENANT_SCHEMA_LIKE},
+    ).all()
+    return [(schema, bool(has)) for schema, has in rows]
+
+
+def bind_search_path(conn: Connection, schema: str) -> None:
+    """For DDL and migrations only (hand-written SQL that names no schema): ``search_path`` for
+    the current transaction only (``set_config(..., true)``), so nothing is left on a pooled
+    connection. Sessions never use it: they carry ``schema_translate_map``."""
+    conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
 
 
 class TenantEngines:

@@ -8,15 +8,14 @@ schema and checks the catalogs are identical, so the two paths cannot drift.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import Connection, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db import models  # noqa: F401
-from app.db.base import TenantBase
 from app.db.migrate import head_revision
-from app.db.tenancy import schema_for, translate_map, validate_slug
+from app.db.schema_ddl import render_schema_ddl
+from app.db.tenancy import bind_search_path, schema_for, translate_map, validate_slug
 from app.dispatch.models import Category, CategoryOpd, Opd
 from app.tenancy.defaults import DEFAULT_CATEGORIES, DEFAULT_OPDS
 from app.tenancy.models import Tenant
@@ -36,51 +35,12 @@ class NewTenant:
     status: str = "pending"
 
 
-_SENTINEL = "__siaga112_tenant__"
-
-
-@lru_cache
-def tenant_ddl(dialect_name: str = "postgresql") -> tuple[str, ...]:
-    """Every CREATE statement of the tenant models (incl. ``after_create`` DDL), compiled once.
-
-    Compiling ``create_all`` costs ~80 ms of CPU per tenant; rendered once with a sentinel schema
-    and substituted per tenant, the whole schema goes to the server in a single round trip.
-    """
-    from sqlalchemy import create_mock_engine
-    from sqlalchemy.dialects import postgresql
-
-    captured: list = []
-    mock = create_mock_engine(f"{dialect_name}+psycopg://", lambda sql, *a, **k: captured.append(sql))
-    TenantBase.metadata.create_all(mock, checkfirst=False)
-    dialect = postgresql.psycopg.dialect()
-    return tuple(
-        str(
-            stmt.compile(
-                dialect=dialect, schema_translate_map={"tenant": _SENTINEL}, render_schema_translate=True
-            )
-        ).strip()
-        for stmt in captured
-    )
-
-
-def render_schema_ddl(schema: str, head: str) -> str:
-    """The complete DDL script of one tenant schema at ``head`` (schema name already validated)."""
-    parts = [f"CREATE SCHEMA {schema}"]
-    parts += [sql.replace(_SENTINEL, schema) for sql in tenant_ddl()]
-    parts.append(
-        f"CREATE TABLE {schema}.alembic_version (version_num VARCHAR(32) NOT NULL, "
-        "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-    )
-    parts.append(f"INSERT INTO {schema}.alembic_version (version_num) VALUES ('{head}')")
-    return ";\n".join(parts)
-
-
 def _create_schema_objects(sync_conn: Connection, schema: str, head: str) -> None:
     # search_path = the tenant only for this transaction, as during migrations (alembic_env), so
     # hand-written after_create DDL that names objects without a schema lands in the tenant too.
-    sync_conn.execute(text("SELECT set_config('search_path', :s, true)"), {"s": schema})
+    bind_search_path(sync_conn, schema)
     sync_conn.exec_driver_sql(render_schema_ddl(schema, head))
-    sync_conn.execute(text("SELECT set_config('search_path', 'public', true)"))
+    bind_search_path(sync_conn, "public")
 
 
 async def seed_defaults(conn: AsyncConnection) -> None:

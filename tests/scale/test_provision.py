@@ -9,8 +9,9 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
 from app.db.migrate import head_revision
+from app.db.schema_ddl import render_schema_ddl
 from app.tenancy.models import Tenant
-from app.tenancy.provision import NewTenant, provision_tenant, render_schema_ddl
+from app.tenancy.provision import NewTenant, provision_tenant
 
 
 async def test_ddl_failure_rolls_back_the_registry_row(engine):
