@@ -9,7 +9,6 @@ browser session; ``state`` is checked by the caller before the code is exchanged
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 
 import httpx
@@ -19,10 +18,12 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from app.core.cache import TtlCache
+
 SCOPE = "openid email profile"
 TIMEOUT_S = 8.0  # a plain number: Authlib's client is httpx2, discovery uses httpx
 _DISCOVERY_TTL_S = 600
-_discovery_cache: dict[str, tuple[float, dict]] = {}
+_discovery_cache: TtlCache[dict] = TtlCache(_DISCOVERY_TTL_S, maxsize=64)
 
 
 class OidcError(Exception):
@@ -41,9 +42,10 @@ class Flow:
 
 async def discover(issuer: str, *, fresh: bool = False) -> dict:
     issuer = issuer.rstrip("/")
-    cached = _discovery_cache.get(issuer)
-    if cached and not fresh and time.monotonic() - cached[0] < _DISCOVERY_TTL_S:
-        return cached[1]
+    return await _discovery_cache.get_or_load(issuer, lambda: _fetch_metadata(issuer), fresh=fresh)
+
+
+async def _fetch_metadata(issuer: str) -> dict:
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
             resp = await client.get(f"{issuer}/.well-known/openid-configuration")
@@ -56,7 +58,6 @@ async def discover(issuer: str, *, fresh: bool = False) -> dict:
     for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not isinstance(meta.get(key), str):
             raise OidcError(f"Konfigurasi penyedia SSO tidak lengkap ({key})")
-    _discovery_cache[issuer] = (time.monotonic(), meta)
     return meta
 
 

@@ -9,13 +9,12 @@ fleet migration is resumable and per tenant, and one slow tenant must not take t
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
 from app import namespace
+from app.core.cache import TtlCache
 from app.tenancy.models import Tenant
 from app.web.deps import PublicSessionDep
 from app.web.templating import render
@@ -87,20 +86,18 @@ async def healthz(request: Request):
 
 
 _BEHIND_TTL_S = 30.0
+_behind: TtlCache[int] = TtlCache(_BEHIND_TTL_S, maxsize=8)
 
 
 async def _tenants_behind(request: Request, conn) -> int:
     """Tenant schemas not at head; recounted at most every 30 s (probes come every few seconds)."""
     from app.db.migrate import head_revision, tenant_versions
 
-    cached = getattr(request.app.state, "tenants_behind", None)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < _BEHIND_TTL_S:
-        return cached[1]
-    head = head_revision("tenant")
-    count = sum(1 for v in (await conn.run_sync(tenant_versions)).values() if v != head)
-    request.app.state.tenants_behind = (now, count)
-    return count
+    async def count() -> int:
+        head = head_revision("tenant")
+        return sum(1 for v in (await conn.run_sync(tenant_versions)).values() if v != head)
+
+    return await _behind.get_or_load(id(request.app), count)
 
 
 @router.get("/readyz", tags=["ops"])

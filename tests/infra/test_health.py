@@ -9,6 +9,7 @@ from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.db.migrate import head_revision
 from app.db.tenancy import schema_for
+from app.web import pages
 
 
 async def test_healthz_reports_database_and_redis(client, app):
@@ -64,14 +65,14 @@ async def test_readyz_fails_while_public_schema_is_behind(app, client, engine):
 
 async def test_readyz_counts_tenants_behind_without_failing(app, client, engine, tenant_factory):
     tenant = await tenant_factory()
-    app.state.tenants_behind = None  # drop the 30 s cache
+    pages._behind.clear()  # drop the 30 s cache
     before = (await client.get("/readyz")).json()["tenants_behind"]
     q = f'"{schema_for(tenant.slug)}".alembic_version'
     async with engine.begin() as conn:
         real = (await conn.execute(text(f"SELECT version_num FROM {q}"))).scalar_one()
         await conn.execute(text(f"UPDATE {q} SET version_num = 't0000_older'"))
     try:
-        app.state.tenants_behind = None
+        pages._behind.clear()
         resp = await client.get("/readyz")
         assert resp.status_code == 200
         assert resp.json()["tenants_behind"] == before + 1
@@ -82,7 +83,7 @@ async def test_readyz_counts_tenants_behind_without_failing(app, client, engine,
     finally:
         async with engine.begin() as conn:
             await conn.execute(text(f"UPDATE {q} SET version_num = :v"), {"v": real})
-        app.state.tenants_behind = None
+        pages._behind.clear()
     assert (await client.get("/readyz")).json()["tenants_behind"] == before
 
 
