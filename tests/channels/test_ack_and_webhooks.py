@@ -261,3 +261,36 @@ async def test_telegram_callback_acknowledges_and_is_answered(
     assert replay.status_code == 409
     d, *_ = await _state(db, t.slug, dispatch_id)
     assert d.status == "acknowledged"
+
+
+async def test_sms_delivery_report_secret_checked_unknown_refused(
+    db, tenant_factory, arq_pool, channel_settings, provider_url, client
+):
+    t, dispatch_id, row = await _alerted(db, tenant_factory, arq_pool, provider_url, "sms", "081234500009")
+    assert row.provider_id
+    url = f"/api/v1/t/{t.slug}/channels/sms/dlr"
+    body = {"messageId": row.provider_id, "status": "DELIVERED", "to": "081234500009"}
+
+    forged = await client.post(url, data=body, headers={"X-Dlr-Secret": "bukan-rahasia"})
+    assert forged.status_code == 401
+    assert (await client.post(url, data=body)).status_code == 401
+    unknown = await client.post(
+        url, data={**body, "messageId": "tidak-ada"}, headers={"X-Dlr-Secret": "dlr-rahasia-uji"}
+    )
+    assert unknown.status_code == 404
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "sent" and msg.delivered_at is None
+
+    ok = await client.post(url, data=body, params={"secret": "dlr-rahasia-uji"})
+    assert ok.status_code == 200, ok.text
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "delivered" and msg.delivered_at is not None
+    replay = await client.post(url, data=body, headers={"X-Dlr-Secret": "dlr-rahasia-uji"})
+    assert replay.status_code == 409
+
+    failed = await client.post(
+        url, json={**body, "status": "UNDELIVERED"}, headers={"X-Dlr-Secret": "dlr-rahasia-uji"}
+    )
+    assert failed.status_code == 200, failed.text
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "failed" and "undelivered" in (msg.last_error or "")
