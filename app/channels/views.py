@@ -29,7 +29,7 @@ DAY_LABELS = {"1": "Sen", "2": "Sel", "3": "Rab", "4": "Kam", "5": "Jum", "6": "
 MESSAGE_LABELS = {
     "pending": "menunggu",
     "sending": "dikirim…",
-    "sent": "terkirim",
+    "sent": "terkirim ke penyedia",  # accepted by the provider; Telegram and SMTP give no more
     "delivered": "sampai",
     "read": "dibaca",
     "failed": "gagal",
