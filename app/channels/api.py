@@ -12,11 +12,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from app.channels import inbound, service
+from app.channels import ack, inbound, service
 from app.channels.adapters.sms import SmsGatewayAdapter
 from app.channels.adapters.telegram import TelegramAdapter
 from app.channels.adapters.whatsapp import WhatsAppAdapter
-from app.channels.base import WebhookRejected
+from app.channels.base import Inbound, WebhookRejected
+from app.channels.models import ChannelMessage
 from app.web.deps import TenantDep, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/t/{slug}/channels", tags=["channels (webhooks)"])
@@ -92,3 +93,18 @@ async def sms_dlr(request: Request, tenant: TenantDep, session: TenantSessionDep
         return JSONResponse({"detail": "laporan ini sudah diterima sebelumnya (replay)"}, status_code=409)
     await inbound.events.commit(session)
     return {"applied": 1, "status": item.status}
+
+
+@router.post("/webpush/receipt/{token}")
+async def webpush_receipt(token: str, tenant: TenantDep, session: TenantSessionDep):
+    """The OPD service worker showed the notification: the message is delivered (signed, idempotent)."""
+    mid = ack.check_receipt(tenant.slug, token)
+    if mid is None:
+        return JSONResponse({"detail": "tanda terima push tidak valid"}, status_code=403)
+    row = await session.get(ChannelMessage, mid)
+    if row is None or row.channel != "webpush" or not row.provider_id:
+        return JSONResponse({"detail": "pesan push tidak dikenal"}, status_code=404)
+    item = Inbound("status", "webpush", provider_id=row.provider_id, status="delivered")
+    await inbound.apply_status(session, tenant.slug, item)
+    await inbound.events.commit(session)
+    return {"status": "delivered"}

@@ -318,6 +318,9 @@ async def render(session: AsyncSession, tenant: str, row: ChannelMessage, templa
         action_label="Terima" if acknowledgeable else "Buka",
         callback=ack.make_callback(tenant, row.id, d.id) if acknowledgeable else None,
         reference=str(row.id),
+        receipt_url=f"{base_url()}/api/v1/t/{tenant}/channels/webpush/receipt/{ack.make_receipt(tenant, row.id)}"
+        if row.channel == "webpush"
+        else None,
     )
 
 

@@ -294,3 +294,34 @@ async def test_sms_delivery_report_secret_checked_unknown_refused(
     assert failed.status_code == 200, failed.text
     *_, msg = await _state(db, t.slug, dispatch_id)
     assert msg.status == "failed" and "undelivered" in (msg.last_error or "")
+
+
+async def test_webpush_shown_receipt_marks_delivered_and_is_signed(
+    db, tenant_factory, user_factory, arq_pool, channel_settings, provider_url, client
+):
+    from tests.channels.test_outbox import _push_user
+
+    t = await tenant_factory()
+    await configure(db, t.slug, provider_url, only=("webpush",))
+    await _push_user(db, t.slug, user_factory)
+    _, dispatch_id = await open_dispatch(db, t.slug, datetime.now(UTC))
+    await run_worker(arq_pool)
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.channel == "webpush" and msg.status == "sent", msg.last_error
+    receipt = peers.PUSH.received[-1]["payload"]["receipt"]
+    m = re.search(r"https://siaga\.uji\.id(/api/v1/t/[\w-]+/channels/webpush/receipt/([\w.\-]+))", receipt)
+    assert m, receipt
+    path, token = m.group(1), m.group(2)
+
+    forged = await client.post(path.replace(token, f"{msg.id}.AAAAAAAAAAAAAAAAAAAAAA"))
+    assert forged.status_code == 403
+    other = await client.post(path.replace(token, ack.make_receipt(t.slug, msg.id + 1000)))
+    assert other.status_code == 404
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "sent" and msg.delivered_at is None
+
+    shown = await client.post(path)
+    assert shown.status_code == 200, shown.text
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "delivered" and msg.delivered_at is not None
+    assert (await client.post(path)).status_code == 200  # the worker may report twice: idempotent
