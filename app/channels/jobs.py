@@ -10,7 +10,7 @@ from arq.worker import func
 from app import events
 from app.channels import outbox, summary
 from app.config import get_settings
-from app.sla import clock
+from app.core import clock
 from app.sla.jobs import active_tenants
 
 log = logging.getLogger(__name__)
