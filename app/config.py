@@ -96,6 +96,9 @@ class Settings(BaseSettings):
         "fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com"
     )
     ack_link_ttl_s: int = 2 * 3600
+    # summary e-mail (app/channels/summary.py): period length and the UTC hour the cron runs
+    channel_summary_period_h: int = 24
+    channel_summary_hour_utc: int = 0  # 07:00 WIB
     # Map tiles (console, admin map page): a URL template such as
     # https://tiles.example.go.id/{z}/{x}/{y}.png and the credit its licence requires. Empty: no
     # tiles (the map still shows the province outline and pins). The public OpenStreetMap servers

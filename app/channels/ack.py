@@ -81,6 +81,19 @@ def check_callback(tenant: str, message_id: int, dispatch_id: int | None, mac: s
     return hmac.compare_digest(_mac("cb", tenant, message_id, dispatch_id, length=6), mac)
 
 
+def make_receipt(tenant: str, message_id: int) -> str:
+    """Web push "shown" receipt token ``<message id>.<HMAC>``, bound to tenant and message."""
+    return f"{message_id}.{_mac('receipt', tenant, message_id)}"
+
+
+def check_receipt(tenant: str, token: str) -> int | None:
+    """The message id of a valid receipt token, else None."""
+    mid, _, mac = token.partition(".")
+    if not mid.isdigit() or not hmac.compare_digest(_mac("receipt", tenant, int(mid)), mac):
+        return None
+    return int(mid)
+
+
 def _b36(n: int) -> str:
     chars = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""

@@ -43,6 +43,7 @@ class Message:
     callback  opaque data returned by a button press (Telegram callback_data, WhatsApp quick-reply
               payload), e.g. "ack:<outbox id>:<token>"; at most 64 bytes (Telegram's limit)
     reference our id for this message (outbox key); providers that accept one get it
+    receipt_url  web push: signed URL the service worker calls when the notification is shown
     plain     free text only, never the channel's configured alert template (a chat reply or a
               link to a citizen; on WhatsApp valid only inside the 24-hour customer window)
     """
@@ -56,6 +57,7 @@ class Message:
     action_label: str | None = None
     callback: str | None = None
     reference: str | None = None
+    receipt_url: str | None = None  # web push: the service worker POSTs here once it showed it
     plain: bool = False
 
 

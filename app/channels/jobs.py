@@ -7,7 +7,10 @@ import logging
 from arq.cron import cron
 from arq.worker import func
 
-from app.channels import outbox
+from app import events
+from app.channels import outbox, summary
+from app.config import get_settings
+from app.core import clock
 from app.sla.jobs import active_tenants
 
 log = logging.getLogger(__name__)
@@ -32,10 +35,33 @@ async def channels_reconcile(ctx: dict) -> dict[str, int]:
     return totals
 
 
+async def channels_summaries(ctx: dict, end_iso: str | None = None) -> dict[str, int]:
+    """Queue each tenant's summary e-mails for the period ending at this hour (idempotent)."""
+    from datetime import datetime, timedelta
+
+    end = (
+        datetime.fromisoformat(end_iso) if end_iso else clock.now().replace(minute=0, second=0, microsecond=0)
+    )
+    start = end - timedelta(hours=get_settings().channel_summary_period_h)
+    totals = {"tenants": 0, "queued": 0}
+    for slug in await active_tenants(ctx["db"]):
+        try:
+            async with ctx["db"].tenant(slug) as session:
+                ids = await summary.queue_summaries(session, slug, start, end)
+                await events.commit(session)
+        except Exception:  # one broken tenant must not stop the others' summaries
+            log.exception("summary e-mail failed for tenant %s", slug)
+            continue
+        totals["tenants"] += 1
+        totals["queued"] += len(ids)
+    return totals
+
+
 FUNCTIONS = [
     # Retries are new jobs with their own id (outbox.record_result); arq must not re-run a send.
     func(send_channel_message, name="send_channel_message", max_tries=1, timeout=45),
     func(channels_reconcile, name="channels_reconcile"),
+    func(channels_summaries, name="channels_summaries"),
 ]
 CRON_JOBS = [
     cron(
@@ -45,5 +71,14 @@ CRON_JOBS = [
         run_at_startup=True,
         unique=True,
         timeout=120,
-    )
+    ),
+    cron(
+        channels_summaries,
+        name="cron:channels_summaries",
+        hour={get_settings().channel_summary_hour_utc},
+        minute={0},
+        second={30},
+        unique=True,
+        timeout=300,
+    ),
 ]

@@ -279,7 +279,10 @@ def map_link(lat: float | None, lon: float | None, address: str | None) -> str:
 async def render(session: AsyncSession, tenant: str, row: ChannelMessage, template: str | None) -> Message:
     if row.kind == "text" or row.dispatch_id is None:
         return Message(
-            text=str((row.body or {}).get("text") or ""), title="Siaga112", reference=str(row.id), plain=True
+            text=str((row.body or {}).get("text") or ""),
+            title=str((row.body or {}).get("title") or "Siaga112"),
+            reference=str(row.id),
+            plain=True,
         )
     found = (
         await session.execute(
@@ -318,6 +321,9 @@ async def render(session: AsyncSession, tenant: str, row: ChannelMessage, templa
         action_label="Terima" if acknowledgeable else "Buka",
         callback=ack.make_callback(tenant, row.id, d.id) if acknowledgeable else None,
         reference=str(row.id),
+        receipt_url=f"{base_url()}/api/v1/t/{tenant}/channels/webpush/receipt/{ack.make_receipt(tenant, row.id)}"
+        if row.channel == "webpush"
+        else None,
     )
 
 

@@ -29,7 +29,7 @@ DAY_LABELS = {"1": "Sen", "2": "Sel", "3": "Rab", "4": "Kam", "5": "Jum", "6": "
 MESSAGE_LABELS = {
     "pending": "menunggu",
     "sending": "dikirim…",
-    "sent": "terkirim",
+    "sent": "terkirim ke penyedia",  # accepted by the provider; Telegram and SMTP give no more
     "delivered": "sampai",
     "read": "dibaca",
     "failed": "gagal",
@@ -346,6 +346,8 @@ self.addEventListener('push', (event) => {
       body: data.body || '', data: {url: data.url || null}, requireInteraction: true, tag: data.url || undefined,
     });
     for (const c of await self.clients.matchAll({includeUncontrolled: true})) c.postMessage({push: data});
+    // delivery receipt: the signed URL is bound to this one message (no cookie needed)
+    if (data.receipt) { try { await fetch(data.receipt, {method: 'POST', credentials: 'omit'}); } catch (e) {} }
   })());
 });
 self.addEventListener('notificationclick', (event) => {

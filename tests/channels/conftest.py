@@ -69,7 +69,10 @@ async def configure(db, slug: str, provider_url: str, smtp_port: int | None = No
         "telegram": ({}, {"bot_token": peers.TG_TOKEN, "webhook_secret": "tg-rahasia-uji"}),
         "sms": (
             {"url": f"{provider_url}/reguler/api/sendsms/"},
-            {"credentials": f"userkey={peers.SMS_USERKEY}\npasskey={peers.SMS_PASSKEY}"},
+            {
+                "credentials": f"userkey={peers.SMS_USERKEY}\npasskey={peers.SMS_PASSKEY}",
+                "dlr_secret": "dlr-rahasia-uji",
+            },
         ),
         "webpush": ({}, {}),
         "email": (

@@ -261,3 +261,67 @@ async def test_telegram_callback_acknowledges_and_is_answered(
     assert replay.status_code == 409
     d, *_ = await _state(db, t.slug, dispatch_id)
     assert d.status == "acknowledged"
+
+
+async def test_sms_delivery_report_secret_checked_unknown_refused(
+    db, tenant_factory, arq_pool, channel_settings, provider_url, client
+):
+    t, dispatch_id, row = await _alerted(db, tenant_factory, arq_pool, provider_url, "sms", "081234500009")
+    assert row.provider_id
+    url = f"/api/v1/t/{t.slug}/channels/sms/dlr"
+    body = {"messageId": row.provider_id, "status": "DELIVERED", "to": "081234500009"}
+
+    forged = await client.post(url, data=body, headers={"X-Dlr-Secret": "bukan-rahasia"})
+    assert forged.status_code == 401
+    assert (await client.post(url, data=body)).status_code == 401
+    unknown = await client.post(
+        url, data={**body, "messageId": "tidak-ada"}, headers={"X-Dlr-Secret": "dlr-rahasia-uji"}
+    )
+    assert unknown.status_code == 404
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "sent" and msg.delivered_at is None
+
+    ok = await client.post(url, data=body, params={"secret": "dlr-rahasia-uji"})
+    assert ok.status_code == 200, ok.text
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "delivered" and msg.delivered_at is not None
+    replay = await client.post(url, data=body, headers={"X-Dlr-Secret": "dlr-rahasia-uji"})
+    assert replay.status_code == 409
+
+    failed = await client.post(
+        url, json={**body, "status": "UNDELIVERED"}, headers={"X-Dlr-Secret": "dlr-rahasia-uji"}
+    )
+    assert failed.status_code == 200, failed.text
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "failed" and "undelivered" in (msg.last_error or "")
+
+
+async def test_webpush_shown_receipt_marks_delivered_and_is_signed(
+    db, tenant_factory, user_factory, arq_pool, channel_settings, provider_url, client
+):
+    from tests.channels.test_outbox import _push_user
+
+    t = await tenant_factory()
+    await configure(db, t.slug, provider_url, only=("webpush",))
+    await _push_user(db, t.slug, user_factory)
+    _, dispatch_id = await open_dispatch(db, t.slug, datetime.now(UTC))
+    await run_worker(arq_pool)
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.channel == "webpush" and msg.status == "sent", msg.last_error
+    receipt = peers.PUSH.received[-1]["payload"]["receipt"]
+    m = re.search(r"https://siaga\.uji\.id(/api/v1/t/[\w-]+/channels/webpush/receipt/([\w.\-]+))", receipt)
+    assert m, receipt
+    path, token = m.group(1), m.group(2)
+
+    forged = await client.post(path.replace(token, f"{msg.id}.AAAAAAAAAAAAAAAAAAAAAA"))
+    assert forged.status_code == 403
+    other = await client.post(path.replace(token, ack.make_receipt(t.slug, msg.id + 1000)))
+    assert other.status_code == 404
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "sent" and msg.delivered_at is None
+
+    shown = await client.post(path)
+    assert shown.status_code == 200, shown.text
+    *_, msg = await _state(db, t.slug, dispatch_id)
+    assert msg.status == "delivered" and msg.delivered_at is not None
+    assert (await client.post(path)).status_code == 200  # the worker may report twice: idempotent

@@ -230,6 +230,7 @@ async def test_delivery_log_for_supervisors_only(
     await login(client, t.slug, sup.email)
     page = await client.get(f"/t/{t.slug}/channels/log")
     assert page.status_code == 200 and "Regu Log" in page.text and re.search(r'data-status="sent"', page.text)
+    assert "terkirim ke penyedia" in page.text  # no delivery report came: accepted, not delivered
     async with db.tenant(t.slug) as s:
         from app.sla.models import SlaClock
 

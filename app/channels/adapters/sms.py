@@ -6,20 +6,27 @@ fields the admin entered as ``name=value`` lines (stored encrypted), e.g. ``user
 ``passkey=…``. Response: JSON; success when ``status_field`` equals one of ``success_values``;
 the provider's message id is ``id_field``; the error text is ``error_field``. Zenziva's documented
 answer is ``{"messageId": "…", "to": "0812…", "status": "1", "text": "Success"}``.
+
+Delivery reports (DLR): the gateway calls ``POST /api/v1/t/<slug>/channels/sms/dlr`` with the
+shared ``dlr_secret`` (entered by the admin, stored encrypted) in the ``X-Dlr-Secret`` header
+or ``secret`` query parameter, as a form or JSON body ``{"messageId": "…", "status":
+"DELIVERED" | "FAILED" | "UNDELIVERED" | "EXPIRED" | "REJECTED", "to": "0812…"}``
+(field names ``dlr_id_field`` / ``dlr_status_field``).
 The gateway URL comes from an admin, so it passes the shared SSRF check (``outbound.check_url``)
 and the request goes to the checked address (``app.security.outbound.send``).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any, ClassVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 
 from app.channels import addresses
-from app.channels.base import Message, SendResult
+from app.channels.base import Inbound, Message, SendResult, WebhookRejected
 from app.channels.outbound import UnsafeUrl, check_url
 from app.config import Settings
 from app.security import outbound as safe
@@ -34,7 +41,11 @@ DEFAULTS = {
     "success_values": "1",
     "id_field": "messageId",
     "error_field": "text",
+    "dlr_id_field": "messageId",
+    "dlr_status_field": "status",
 }
+DLR_DELIVERED = {"delivered", "deliv", "delivrd", "success", "1"}
+DLR_FAILED = {"failed", "undelivered", "undeliv", "expired", "rejected", "error", "0"}
 MAX_LEN = 459  # 3 concatenated GSM-7 parts
 
 
@@ -61,7 +72,7 @@ def parse_credentials(text: str) -> dict[str, str]:
 
 class SmsGatewayAdapter:
     channel: ClassVar[str] = "sms"
-    secret_fields: ClassVar[tuple[str, ...]] = ("credentials",)
+    secret_fields: ClassVar[tuple[str, ...]] = ("credentials", "dlr_secret")
     plain_fields: ClassVar[tuple[str, ...]] = tuple(DEFAULTS)
 
     def __init__(self, config: dict[str, Any], settings: Settings) -> None:
@@ -120,4 +131,38 @@ class SmsGatewayAdapter:
             "rejected",
             error=f"gateway SMS: {str(doc.get(c['error_field']) or doc)[:200]}",
             http_status=resp.status_code,
+        )
+
+    def parse_dlr(self, body: bytes, headers: Any, query: Any) -> Inbound:
+        """One delivery report → an ``Inbound`` status; WebhookRejected when unsigned or malformed."""
+        secret = self.config.get("dlr_secret")
+        if not secret:
+            raise WebhookRejected(404, "laporan kirim SMS belum dikonfigurasi")
+        given = str(headers.get("x-dlr-secret") or query.get("secret") or "")
+        if not hmac.compare_digest(given.encode(), str(secret).encode()):
+            raise WebhookRejected(401, "rahasia laporan kirim SMS tidak valid")
+        try:
+            doc = json.loads(body) if body.lstrip().startswith(b"{") else dict(parse_qsl(body.decode()))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookRejected(400, "laporan kirim SMS tidak dikenali") from exc
+        if not isinstance(doc, dict):
+            raise WebhookRejected(400, "laporan kirim SMS tidak dikenali")
+        mid = str(doc.get(self.config["dlr_id_field"]) or "")
+        raw_status = str(doc.get(self.config["dlr_status_field"]) or "").strip().lower()
+        if raw_status in DLR_DELIVERED:
+            status = "delivered"
+        elif raw_status in DLR_FAILED:
+            status = "failed"
+        else:
+            raise WebhookRejected(400, f"status laporan kirim SMS tidak dikenali: {raw_status[:40]}")
+        if not mid:
+            raise WebhookRejected(400, "laporan kirim SMS tanpa messageId")
+        return Inbound(
+            "status",
+            self.channel,
+            provider_id=mid,
+            status=status,
+            error=None if status == "delivered" else f"gateway SMS: {raw_status}",
+            event_id=f"dlr:{mid}:{status}",
+            raw=doc,
         )

@@ -55,8 +55,11 @@ class WebPushAdapter:
             ).url
         except (UnsafeUrl, ValueError) as exc:
             return SendResult("rejected", error=f"push: {exc}")
+        doc = {"title": message.title or "Siaga112", "body": message.text, "url": message.action_url}
+        if message.receipt_url:
+            doc["receipt"] = message.receipt_url
         data = json.dumps(
-            {"title": message.title or "Siaga112", "body": message.text, "url": message.action_url},
+            doc,
             ensure_ascii=False,
         ).encode()
         encoded = WebPusher(sub).encode(data, content_encoding="aes128gcm")
