@@ -7,6 +7,7 @@ import json
 from fastapi import APIRouter, Depends, Request
 
 from app.calls.http import make_ctx
+from app.calls.models import Incident
 from app.calls.service import get_call, get_incident
 from app.core.errors import InvalidInput, NotFoundError, ServiceError
 from app.handover import service
@@ -51,12 +52,14 @@ async def panel(request: Request, tenant: TenantDep, session: TenantSessionDep, 
     return await _panel(request, session)
 
 
-async def _form(request, session, incident, *, form=None, errors=None, status_code=200):
+async def _form(request, session, subject, *, form=None, errors=None, status_code=200):
+    """The hand-over form for an incident or a call (the template tells them apart)."""
+    key = "incident" if isinstance(subject, Incident) else "call"
     return render(
         request,
         "handover/_form.html",
         {
-            "incident": incident,
+            key: subject,
             "regencies": await service.candidates(session, request.state.tenant.slug),
             "form": form or {},
             "errors": errors or {},
@@ -103,20 +106,6 @@ async def handover_start(
     )
 
 
-async def _call_form(request, session, call, *, form=None, errors=None, status_code=200):
-    return render(
-        request,
-        "handover/_form.html",
-        {
-            "call": call,
-            "regencies": await service.candidates(session, request.state.tenant.slug),
-            "form": form or {},
-            "errors": errors or {},
-        },
-        status_code=status_code,
-    )
-
-
 @router.get("/calls/{call_id}/handover", include_in_schema=False)
 async def call_handover_form(
     call_id: PathId, request: Request, tenant: TenantDep, session: TenantSessionDep, user: OperatorDep
@@ -125,7 +114,7 @@ async def call_handover_form(
         call = await get_call(session, call_id)
     except NotFoundError as exc:
         raise NotFound(exc.message) from exc
-    return await _call_form(request, session, call)
+    return await _form(request, session, call)
 
 
 @router.post("/calls/{call_id}/handover", include_in_schema=False)
@@ -147,7 +136,7 @@ async def call_handover_start(
         await session.rollback()
         errors = {exc.field if isinstance(exc, InvalidInput) else "__all__": exc.message}
         call = await get_call(session, call_id)
-        return await _call_form(request, session, call, form=dict(form), errors=errors, status_code=422)
+        return await _form(request, session, call, form=dict(form), errors=errors, status_code=422)
     return render(
         request,
         "handover/_sent.html",
