@@ -6,8 +6,10 @@ SAME transaction, so a dispatch never exists without its SLA clock. ``emit_many`
 of events of one name (batched call intake) to handlers subscribed with ``batch=True`` in one
 call, so they write one set of rows in one round trip; plain handlers get them one by one.
 Work that must happen after the commit is queued with ``after_commit`` (a coroutine) or
-``after_commit_redis`` (Redis commands: an arq timer, a live notice), and run by ``commit``: all
-of one commit's Redis commands go out in ONE pipeline, one round trip. If that fails (Redis
+``after_commit_redis`` (Redis commands: an arq timer, a live notice). It hangs on the session's
+SQLAlchemy ``after_commit`` event, so no commit can skip it (a rollback discards it); ``commit``
+(or the unit of work, app/db/uow.py) also waits for it. All of one commit's Redis commands go out
+in ONE pipeline, one round trip. If that fails (Redis
 down), the periodic reconciliation jobs repair it from PostgreSQL.
 
 Event names and payloads:
@@ -27,13 +29,16 @@ Event names and payloads:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.domains import import_part
 
@@ -101,12 +106,51 @@ def after_commit_redis(session: AsyncSession, write: Callable[[Any], Any], redis
 
 
 async def commit(session: AsyncSession) -> None:
-    """Commit, then run the after-commit work (failures are logged, not raised)."""
+    """Commit, and wait until the after-commit work has run (failures are logged, not raised).
+
+    The work itself hangs on the session's ``after_commit`` event (``_on_commit``), so ANY commit
+    of the session sends it, also a plain ``session.commit()``; this function only adds the wait,
+    so its caller (a request, a job) sees its notices and timers sent before it answers."""
     await session.commit()
-    writes = session.info.pop("after_commit_redis", None)
+    tasks = session.info.pop(_SENDING, None)
+    if tasks:
+        await asyncio.gather(*tasks)
+
+
+_SENDING = "after_commit_sending"
+
+
+def _on_commit(sync_session: Session) -> None:
+    """SQLAlchemy's after_commit (outermost transaction): start the queued work at once."""
+    writes = sync_session.info.pop("after_commit_redis", None)
+    actions = sync_session.info.pop("after_commit", None)
+    if not writes and not actions:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a sync session outside the event loop (migrations, CLI): nothing async to run
+        log.error("after-commit work queued on a session committed outside the event loop: dropped")
+        return
+    task = loop.create_task(_run_after_commit(writes or [], actions or []))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    sync_session.info.setdefault(_SENDING, []).append(task)
+
+
+def _on_rollback(sync_session: Session) -> None:
+    """A rolled-back transaction's notices and timers must never go out with a later commit."""
+    sync_session.info.pop("after_commit_redis", None)
+    sync_session.info.pop("after_commit", None)
+
+
+_running: set[asyncio.Task] = set()  # strong references until done (the loop keeps only weak ones)
+sa_event.listen(Session, "after_commit", _on_commit)
+sa_event.listen(Session, "after_rollback", _on_rollback)
+
+
+async def _run_after_commit(writes: list, actions: list) -> None:
     if writes:
         await _send_redis(writes)
-    actions = session.info.pop("after_commit", [])
     for action in actions:
         try:
             await action()
