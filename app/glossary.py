@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import date
 
 ROLE = {
     "admin": "Admin",
@@ -159,6 +160,16 @@ def duration(seconds: int | float | None) -> str:
     m, s = divmod(rem, 60)
     parts = [f"{h} jam" if h else "", f"{m} mnt" if m else "", f"{s} dtk" if s else ""]
     return " ".join(p for p in parts if p) or "0 dtk"
+
+
+MONTHS_SHORT = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+
+
+def day(value: date | None) -> str:
+    """'3 Des 2026': a date in Indonesian (strftime's %b would say 'Dec' whatever the page's language)."""
+    if value is None:
+        return "–"
+    return f"{value.day} {MONTHS_SHORT[value.month - 1]} {value.year}"
 
 
 def audit_action(action: str | None) -> str:

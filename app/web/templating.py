@@ -49,6 +49,7 @@ templates.env.filters["elapsed"] = elapsed
 templates.env.filters["caller"] = caller
 templates.env.filters["label"] = glossary.label
 templates.env.filters["dur"] = glossary.duration
+templates.env.filters["day"] = glossary.day
 templates.env.filters["audit_action"] = glossary.audit_action
 templates.env.globals["audit_change"] = glossary.audit_change
 templates.env.globals["glossary_items"] = lambda vocabulary: list(glossary.VOCABULARIES[vocabulary].items())
