@@ -20,6 +20,7 @@ from app.national.rollup import (
     add_deltas,
     answer_deltas,
     bump,
+    bump_channel,
     bump_keyed,
     call_deltas,
     local_day,
@@ -43,16 +44,19 @@ async def on_calls_created(session: AsyncSession, batch: list[DomainEvent]) -> N
     if ref is None:
         return
     by_day: dict = {}
+    by_channel: dict = {}  # (day, channel) → deltas (national_daily_channel)
     for event in batch:
-        outcome, received_at, answered_at = await loaded(
-            session, event.call, "outcome", "received_at", "answered_at"
+        outcome, received_at, answered_at, channel = await loaded(
+            session, event.call, "outcome", "received_at", "answered_at", "channel"
         )
-        add_deltas(
-            by_day.setdefault(local_day(received_at, ref.zone), {}),
-            call_deltas(outcome, received_at, answered_at),
-        )
+        day = local_day(received_at, ref.zone)
+        deltas = call_deltas(outcome, received_at, answered_at)
+        add_deltas(by_day.setdefault(day, {}), deltas)
+        add_deltas(by_channel.setdefault((day, channel or "voice"), {}), deltas)
     for day, deltas in by_day.items():
         await bump(session, ref, day, deltas)
+    for (day, channel), deltas in by_channel.items():
+        await bump_channel(session, ref, channel, day, deltas)
 
 
 @subscribe("call.updated", batch=True)
@@ -65,20 +69,26 @@ async def on_calls_updated(session: AsyncSession, batch: list[DomainEvent]) -> N
     if ref is None:
         return
     by_day: dict = {}
+    by_channel: dict = {}  # (day, channel) → answer deltas (national_daily_channel)
     for event in relevant:
         changes = event.payload["changes"]
-        (received_at,) = await loaded(session, event.call, "received_at")
-        deltas = by_day.setdefault(local_day(received_at, ref.zone), {})
+        received_at, channel = await loaded(session, event.call, "received_at", "channel")
+        day = local_day(received_at, ref.zone)
+        deltas = by_day.setdefault(day, {})
         if "outcome" in changes:
             old, new = changes["outcome"]
             if old != new:
                 add_deltas(deltas, {outcome_col(old): -1, outcome_col(new): 1})
         if "answered_at" in changes:
             old, new = changes["answered_at"]
-            add_deltas(deltas, answer_deltas(received_at, old, -1))
-            add_deltas(deltas, answer_deltas(received_at, new, 1))
+            moved = answer_deltas(received_at, old, -1)
+            add_deltas(moved, answer_deltas(received_at, new, 1))
+            add_deltas(deltas, moved)
+            add_deltas(by_channel.setdefault((day, channel or "voice"), {}), moved)
     for day, deltas in by_day.items():
         await bump(session, ref, day, deltas)
+    for (day, channel), deltas in by_channel.items():
+        await bump_channel(session, ref, channel, day, deltas)
 
 
 @subscribe("incident.opened")

@@ -98,8 +98,21 @@ national_daily_opd = Table(
     Index("ix_national_daily_opd_day", "day"),
 )
 
+# Calls and answer times by the call's channel (voice, sms, whatsapp, app, walk_in): text-to-112
+# conversations are calls with channel sms/whatsapp, counted in national_daily too and split here.
+CHANNEL_COLS = ["calls_total", "calls_answered", "answer_ms_sum", *BUCKET_COLS]
+national_daily_channel = Table(
+    "national_daily_channel",
+    PublicBase.metadata,
+    _tenant_fk(),
+    Column("day", Date, primary_key=True),
+    Column("channel", String(8), primary_key=True),
+    *[_counter(c) for c in CHANNEL_COLS],
+    Index("ix_national_daily_channel_day", "day"),
+)
+
 # Append-only deltas not folded yet. kind: "daily" (key "") | "category" (key = category code) |
-# "opd" (key = OPD type); deltas: {counter column: n}. No foreign key on purpose: the FK check
+# "opd" (key = OPD type) | "channel" (key = call channel, deltas over CHANNEL_COLS); deltas: {counter column: n}. No foreign key on purpose: the FK check
 # would lock the tenant's registry row in every intake transaction; the fold drops deltas of a
 # tenant that no longer exists.
 national_pending = Table(
@@ -113,4 +126,4 @@ national_pending = Table(
     Column("deltas", JSONB, nullable=False),
 )
 
-ROLLUP_TABLES = (national_daily, national_daily_category, national_daily_opd)
+ROLLUP_TABLES = (national_daily, national_daily_category, national_daily_opd, national_daily_channel)

@@ -34,11 +34,13 @@ from app.db.direct import Direct
 from app.dispatch.models import Category, Dispatch, Opd
 from app.national.models import (
     ANSWER_BUCKETS_S,
+    CHANNEL_COLS,
     COUNTER_COLS,
     bucket_col,
     bucket_index,
     national_daily,
     national_daily_category,
+    national_daily_channel,
     national_daily_opd,
     national_pending,
     outcome_col,
@@ -144,6 +146,15 @@ async def bump_keyed(
         await _append(session, ref, day, kind, key, {KEYED[kind][2]: delta})
 
 
+async def bump_channel(
+    session: AsyncSession, ref: TenantRef, channel: str, day: date, deltas: dict[str, int]
+) -> None:
+    """Calls / answer-time counters of one call channel (CHANNEL_COLS; other keys are ignored)."""
+    deltas = {k: v for k, v in deltas.items() if v and k in CHANNEL_COLS}
+    if deltas:
+        await _append(session, ref, day, "channel", channel, deltas)
+
+
 def add_deltas(into: dict[str, int], more: dict[str, int]) -> None:
     """Sum ``more`` into ``into`` (several changes folded into one delta row)."""
     for k, v in more.items():
@@ -195,6 +206,9 @@ async def _upsert_add(
 async def _apply_deltas(session: AsyncSession, taken) -> None:
     daily: dict[tuple[int, date], dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_COLS, 0))
     keyed: dict[str, dict[tuple[int, date, str], int]] = {k: defaultdict(int) for k in KEYED}
+    channels: dict[tuple[int, date, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(CHANNEL_COLS, 0)
+    )
     for tenant_id, day, kind, key, deltas in taken:
         if kind == "daily":
             row = daily[(tenant_id, day)]
@@ -205,7 +219,12 @@ async def _apply_deltas(session: AsyncSession, taken) -> None:
                     log.warning("national fold: unknown counter %r dropped", col)
         elif kind in keyed:
             keyed[kind][(tenant_id, day, key)] += deltas.get(KEYED[kind][2], 0)
-    ids = {k[0] for k in daily} | {k[0] for m in keyed.values() for k in m}
+        elif kind == "channel":
+            crow = channels[(tenant_id, day, key)]
+            for col, n in deltas.items():
+                if col in crow:
+                    crow[col] += n
+    ids = {k[0] for k in daily} | {k[0] for m in keyed.values() for k in m} | {k[0] for k in channels}
     alive = (
         set((await session.execute(select(Tenant.id).where(Tenant.id.in_(ids)))).scalars()) if ids else set()
     )
@@ -220,6 +239,13 @@ async def _apply_deltas(session: AsyncSession, taken) -> None:
         ]
         if rows:
             await _upsert_add(session, table, ("day", key_col), [col], rows)
+    rows = [
+        {"tenant_id": t, "day": d, "channel": ch, **c}
+        for (t, d, ch), c in channels.items()
+        if t in alive and any(c.values())
+    ]
+    if rows:
+        await _upsert_add(session, national_daily_channel, ("day", "channel"), CHANNEL_COLS, rows)
 
 
 async def fold(db, *, wait: bool = True) -> int:
@@ -258,31 +284,37 @@ def _bucket_expr(seconds):
     )
 
 
-async def recount(session: AsyncSession, ref: TenantRef) -> tuple[dict, dict, dict]:
-    """Rows for the three rollup tables, computed from the tenant's own tables (tenant-bound session)."""
+async def recount(session: AsyncSession, ref: TenantRef) -> tuple[dict, dict, dict, dict]:
+    """Rows for the four rollup tables (daily, category, OPD, channel), computed from the tenant's
+    own tables (tenant-bound session)."""
     zone = ref.zone_name
     daily: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_COLS, 0))
+    channels: dict[tuple[date, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(CHANNEL_COLS, 0))
 
     day = _day(Call.received_at, zone)
-    for d, outcome, n in (
-        await session.execute(select(day, Call.outcome, func.count()).group_by(day, Call.outcome))
+    for d, outcome, channel, n in (
+        await session.execute(
+            select(day, Call.outcome, Call.channel, func.count()).group_by(day, Call.outcome, Call.channel)
+        )
     ).all():
         daily[d]["calls_total"] += n
         daily[d][outcome_col(outcome)] += n
+        channels[(d, channel)]["calls_total"] += n
 
     seconds = func.extract("epoch", Call.answered_at - Call.received_at)
     ms = func.greatest(func.floor(seconds * 1000), 0)
     bucket = _bucket_expr(seconds)
-    for d, b, n, total_ms in (
+    for d, channel, b, n, total_ms in (
         await session.execute(
-            select(day, bucket, func.count(), func.sum(ms))
+            select(day, Call.channel, bucket, func.count(), func.sum(ms))
             .where(Call.answered_at.is_not(None))
-            .group_by(day, bucket)
+            .group_by(day, Call.channel, bucket)
         )
     ).all():
-        daily[d]["calls_answered"] += n
-        daily[d]["answer_ms_sum"] += int(total_ms or 0)
-        daily[d][bucket_col(int(b))] += n
+        for row in (daily[d], channels[(d, channel)]):
+            row["calls_answered"] += n
+            row["answer_ms_sum"] += int(total_ms or 0)
+            row[bucket_col(int(b))] += n
 
     categories: dict[tuple[date, str], int] = {}
     iday = _day(Incident.opened_at, zone)
@@ -318,7 +350,7 @@ async def recount(session: AsyncSession, ref: TenantRef) -> tuple[dict, dict, di
     for d, met, breached in await _recount_sla(session, zone):
         daily[d]["sla_met"] += met
         daily[d]["sla_breached"] += breached
-    return daily, categories, opds
+    return daily, categories, opds, channels
 
 
 async def _recount_sla(session: AsyncSession, zone: str) -> list[tuple[date, int, int]]:
@@ -383,7 +415,7 @@ async def rebuild_tenant(db, slug: str) -> int:
         await session.execute(select(func.pg_advisory_xact_lock_shared(*FOLD_LOCK)))
         # Its committed deltas are in the data recounted below; later ones wait for our lock.
         await session.execute(delete(national_pending).where(national_pending.c.tenant_id == ref.id))
-        daily, categories, opds = await recount(session, ref)
+        daily, categories, opds, channels = await recount(session, ref)
         changed = await _sync(
             session, national_daily, ref.id, ("day",), {(d,): counters for d, counters in daily.items()}
         )
@@ -401,6 +433,7 @@ async def rebuild_tenant(db, slug: str) -> int:
             ("day", "opd_type"),
             {k: {"dispatches": n} for k, n in opds.items()},
         )
+        changed += await _sync(session, national_daily_channel, ref.id, ("day", "channel"), channels)
         await session.commit()
         if changed:
             log.info("national recount of %s corrected %d rollup rows", slug, changed)

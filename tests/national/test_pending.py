@@ -7,14 +7,20 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from app.national.models import national_daily, national_daily_category, national_daily_opd, national_pending
+from app.national.models import (
+    national_daily,
+    national_daily_category,
+    national_daily_channel,
+    national_daily_opd,
+    national_pending,
+)
 from tests.national.conftest import category_id, make_call, opd_id, principal_of, ts
 
 
 async def _rollups(db, tenant_id: int) -> dict:
     out = {}
     async with db.public() as s:
-        for table in (national_daily, national_daily_category, national_daily_opd):
+        for table in (national_daily, national_daily_category, national_daily_opd, national_daily_channel):
             rows = (await s.execute(select(table).where(table.c.tenant_id == tenant_id))).mappings().all()
             out[table.name] = sorted(tuple(sorted(dict(r).items())) for r in rows)
     return out
@@ -69,7 +75,7 @@ async def test_intake_of_one_tenant_and_day_does_not_serialise(app, db, tenant_f
                 service.create_call(ctx, CallCreate(caller_number="+6281200000002", received_at=now)), 5
             )
         assert call.id is not None
-        assert await _pending(db, t.id) == 1
+        assert await _pending(db, t.id) == 2  # its daily delta and its channel delta
     finally:
         await held.rollback()
         await cm.__aexit__(None, None, None)
