@@ -179,6 +179,58 @@ class BenchEnv:
         return env
 
 
+class ArqWorker:
+    """A real arq worker PROCESS (``arq app.worker.WorkerSettings``) bound to the bench's DB and
+    Redis, plus an arq pool for the bench on the SAME namespaced queue (app/namespace.py: a pool
+    on arq's default queue would enqueue jobs no worker reads). ``async with ArqWorker(env) as w``;
+    ``w.pool`` is installed as the app's queue for the block."""
+
+    def __init__(self, env: BenchEnv, label: str, **env_overrides: str):
+        self.env, self.label, self.overrides = env, label, env_overrides
+        self.proc: subprocess.Popen | None = None
+        self.pool = None
+
+    async def __aenter__(self) -> ArqWorker:
+        from arq import create_pool
+        from arq.connections import RedisSettings
+
+        from app import jobs, namespace
+        from app.config import Settings
+
+        process_env = self.env.env(**self.overrides)
+        self.log = open(f"/tmp/{self.label}_bench_worker_{os.getpid()}.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "arq", "app.worker.WorkerSettings"],
+            env=process_env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        settings = Settings(database_url=self.env.database_url, redis_url=self.env.redis_url)
+        self.pool = namespace.tag(
+            await create_pool(
+                RedisSettings.from_dsn(self.env.redis_url), default_queue_name=namespace.queue_name(settings)
+            ),
+            settings,
+        )
+        jobs.set_queue(self.pool)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        from app import jobs
+
+        assert self.proc is not None and self.pool is not None
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+        log(f"worker log: {self.log.name}")
+        jobs.set_queue(None)
+        await self.pool.aclose()
+
+
 @contextmanager
 def bench_environment(label: str = "bench") -> Iterator[BenchEnv]:
     """A fresh database (public at head) plus a claimed Redis index, both removed afterwards."""

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    ArqWorker,
     bench_environment,
     emit,
     free_port,
@@ -76,11 +75,9 @@ def sms_gateway() -> tuple[str, dict]:
 
 
 async def _run(env, n_tenants: int, per_tenant: int) -> dict:
-    from arq import create_pool
-    from arq.connections import RedisSettings
     from sqlalchemy import func, select, update
 
-    from app import events, jobs
+    from app import events
     from app.calls.models import Incident
     from app.channels import service
     from app.channels.models import ChannelContact, ChannelMessage
@@ -124,89 +121,78 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
             )
             await s.commit()
 
-    worker_log = open(f"/tmp/alerts_bench_worker_{os.getpid()}.log", "w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "arq", "app.worker.WorkerSettings"],
-        env=env.env(OUTBOUND_ALLOW_NETWORKS="127.0.0.0/8", PUBLIC_BASE_URL="https://siaga112.bench"),
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    pool = await create_pool(RedisSettings.from_dsn(env.redis_url))
-    jobs.set_queue(pool)
-    try:
-        # Wait until the worker consumes jobs (its start-up is not part of the figure).
-        ready = await pool.enqueue_job("ping")
-        await ready.result(timeout=120, poll_delay=0.2)
-        t_create = time.perf_counter()
+    async with ArqWorker(
+        env, "alerts", OUTBOUND_ALLOW_NETWORKS="127.0.0.0/8", PUBLIC_BASE_URL="https://siaga112.bench"
+    ) as worker:
+        pool = worker.pool
+        try:
+            # Wait until the worker consumes jobs (its start-up is not part of the figure).
+            ready = await pool.enqueue_job("ping")
+            await ready.result(timeout=120, poll_delay=0.2)
+            t_create = time.perf_counter()
 
-        async def open_for(slug: str):
-            async with db.tenant(slug) as s:
-                opd_id = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
-                cat_id = (await s.execute(select(Category.id).where(Category.code == "fire"))).scalar_one()
-                for _ in range(per_tenant):
-                    inc = Incident(category_id=cat_id, priority=1, status="open", address="Jl. Bench 1")
-                    s.add(inc)
-                    await s.flush()
-                    d = Dispatch(incident_id=inc.id, opd_id=opd_id, status="sent", version=1)
-                    s.add(d)
-                    await s.flush()
-                    await events.emit(s, "dispatch.created", slug, dispatch=d, incident=inc)
-                    await events.commit(s)  # the outbox row commits with the dispatch; its job after
+            async def open_for(slug: str):
+                async with db.tenant(slug) as s:
+                    opd_id = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
+                    cat_id = (
+                        await s.execute(select(Category.id).where(Category.code == "fire"))
+                    ).scalar_one()
+                    for _ in range(per_tenant):
+                        inc = Incident(category_id=cat_id, priority=1, status="open", address="Jl. Bench 1")
+                        s.add(inc)
+                        await s.flush()
+                        d = Dispatch(incident_id=inc.id, opd_id=opd_id, status="sent", version=1)
+                        s.add(d)
+                        await s.flush()
+                        await events.emit(s, "dispatch.created", slug, dispatch=d, incident=inc)
+                        await events.commit(s)  # the outbox row commits with the dispatch; its job after
 
-        await asyncio.gather(*(open_for(slug) for slug in slugs))
-        log(f"wrote {n_tenants * per_tenant} dispatches in {time.perf_counter() - t_create:.1f} s")
-        total = n_tenants * per_tenant
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            sent = 0
+            await asyncio.gather(*(open_for(slug) for slug in slugs))
+            log(f"wrote {n_tenants * per_tenant} dispatches in {time.perf_counter() - t_create:.1f} s")
+            total = n_tenants * per_tenant
+            deadline = time.time() + 180
+            while time.time() < deadline:
+                sent = 0
+                for slug in slugs:
+                    async with db.tenant(slug) as s:
+                        sent += (
+                            await s.execute(
+                                select(func.count())
+                                .select_from(ChannelMessage)
+                                .where(ChannelMessage.status == "sent")
+                            )
+                        ).scalar_one()
+                if sent >= total:
+                    break
+                await asyncio.sleep(0.5)
+            latency, first, last = [], None, None
             for slug in slugs:
                 async with db.tenant(slug) as s:
-                    sent += (
+                    for msg_sent, d_sent in (
                         await s.execute(
-                            select(func.count())
-                            .select_from(ChannelMessage)
+                            select(ChannelMessage.sent_at, Dispatch.sent_at)
+                            .join(Dispatch, Dispatch.id == ChannelMessage.dispatch_id)
                             .where(ChannelMessage.status == "sent")
                         )
-                    ).scalar_one()
-            if sent >= total:
-                break
-            await asyncio.sleep(0.5)
-        latency, first, last = [], None, None
-        for slug in slugs:
-            async with db.tenant(slug) as s:
-                for msg_sent, d_sent in (
-                    await s.execute(
-                        select(ChannelMessage.sent_at, Dispatch.sent_at)
-                        .join(Dispatch, Dispatch.id == ChannelMessage.dispatch_id)
-                        .where(ChannelMessage.status == "sent")
-                    )
-                ).all():
-                    latency.append((msg_sent - d_sent).total_seconds())
-                    first = d_sent if first is None or d_sent < first else first
-                    last = msg_sent if last is None or msg_sent > last else last
-        figures = {
-            "tenants": n_tenants,
-            "dispatches": total,
-            "alerts_sent": len(latency),
-            "gateway_accepted": counters["accepted"],
-            "gateway_refused": counters["refused"],
-        }
-        figures.update(summarize(latency, "alert_latency_"))
-        if first and last:
-            figures["outbox_rate_per_s"] = round(len(latency) / max(0.001, (last - first).total_seconds()), 1)
-        return figures
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-        worker_log.close()
-        log(f"worker log: {worker_log.name}")
-        jobs.set_queue(None)
-        await pool.aclose()
-        await engine.dispose()
+                    ).all():
+                        latency.append((msg_sent - d_sent).total_seconds())
+                        first = d_sent if first is None or d_sent < first else first
+                        last = msg_sent if last is None or msg_sent > last else last
+            figures = {
+                "tenants": n_tenants,
+                "dispatches": total,
+                "alerts_sent": len(latency),
+                "gateway_accepted": counters["accepted"],
+                "gateway_refused": counters["refused"],
+            }
+            figures.update(summarize(latency, "alert_latency_"))
+            if first and last:
+                figures["outbox_rate_per_s"] = round(
+                    len(latency) / max(0.001, (last - first).total_seconds()), 1
+                )
+            return figures
+        finally:
+            await engine.dispose()
 
 
 def main() -> dict:

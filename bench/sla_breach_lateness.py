@@ -11,10 +11,7 @@ Own database and Redis index, dropped at the end.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -22,17 +19,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_environment, emit, log, provision_many, quick, regency_tenants, summarize
+from bench.common import (
+    ArqWorker,
+    bench_environment,
+    emit,
+    log,
+    provision_many,
+    quick,
+    regency_tenants,
+    summarize,
+)
 
 TARGETS = {"breach_lateness_p99_ms": "< 5000"}
 
 
 async def _run(env, n_tenants: int, per_tenant: int) -> dict:
-    from arq import create_pool
-    from arq.connections import RedisSettings
     from sqlalchemy import func, select, update
 
-    from app import events, jobs
+    from app import events
     from app.calls.models import Incident
     from app.config import get_settings
     from app.db.database import Database
@@ -65,83 +69,71 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
             )
             await s.commit()
 
-    worker_log = open(f"/tmp/sla_bench_worker_{os.getpid()}.log", "w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "arq", "app.worker.WorkerSettings"],
-        env=env.env(),
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    pool = await create_pool(RedisSettings.from_dsn(env.redis_url))
-    jobs.set_queue(pool)
-    try:
-        rng = random.Random(112)
-        t_create = time.perf_counter()
+    async with ArqWorker(env, "sla"):
+        try:
+            rng = random.Random(112)
+            t_create = time.perf_counter()
 
-        async def open_for(slug: str):
-            async with db.tenant(slug) as s:
-                opd_id = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
-                cat_id = (await s.execute(select(Category.id).where(Category.code == "fire"))).scalar_one()
-                for _ in range(per_tenant):
-                    # deadlines 20-30 s after each dispatch is written
-                    sent = datetime.now(UTC) + timedelta(seconds=rng.uniform(0, 10))
-                    inc = Incident(category_id=cat_id, priority=1, status="open", opened_at=sent)
-                    s.add(inc)
-                    await s.flush()
-                    d = Dispatch(incident_id=inc.id, opd_id=opd_id, status="sent", sent_at=sent, version=1)
-                    s.add(d)
-                    await s.flush()
-                    await events.emit(s, "dispatch.created", slug, dispatch=d, incident=inc)
-                    await events.commit(s)  # the after-commit action queues the deferred arq job
+            async def open_for(slug: str):
+                async with db.tenant(slug) as s:
+                    opd_id = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
+                    cat_id = (
+                        await s.execute(select(Category.id).where(Category.code == "fire"))
+                    ).scalar_one()
+                    for _ in range(per_tenant):
+                        # deadlines 20-30 s after each dispatch is written
+                        sent = datetime.now(UTC) + timedelta(seconds=rng.uniform(0, 10))
+                        inc = Incident(category_id=cat_id, priority=1, status="open", opened_at=sent)
+                        s.add(inc)
+                        await s.flush()
+                        d = Dispatch(
+                            incident_id=inc.id, opd_id=opd_id, status="sent", sent_at=sent, version=1
+                        )
+                        s.add(d)
+                        await s.flush()
+                        await events.emit(s, "dispatch.created", slug, dispatch=d, incident=inc)
+                        await events.commit(s)  # the after-commit action queues the deferred arq job
 
-        await asyncio.gather(*(open_for(slug) for slug in slugs))
-        log(f"opened {n_tenants * per_tenant} dispatches in {time.perf_counter() - t_create:.1f} s")
-        total = n_tenants * per_tenant
-        deadline_wall = time.time() + 120
-        done = 0
-        while time.time() < deadline_wall:
+            await asyncio.gather(*(open_for(slug) for slug in slugs))
+            log(f"opened {n_tenants * per_tenant} dispatches in {time.perf_counter() - t_create:.1f} s")
+            total = n_tenants * per_tenant
+            deadline_wall = time.time() + 120
             done = 0
+            while time.time() < deadline_wall:
+                done = 0
+                for slug in slugs:
+                    async with db.tenant(slug) as s:
+                        done += (
+                            await s.execute(
+                                select(func.count())
+                                .select_from(SlaClock)
+                                .where(SlaClock.kind == "acknowledge", SlaClock.breached_at.is_not(None))
+                            )
+                        ).scalar_one()
+                if done >= total:
+                    break
+                await asyncio.sleep(1)
+            breach, warn = [], []
             for slug in slugs:
                 async with db.tenant(slug) as s:
-                    done += (
-                        await s.execute(
-                            select(func.count())
-                            .select_from(SlaClock)
-                            .where(SlaClock.kind == "acknowledge", SlaClock.breached_at.is_not(None))
-                        )
-                    ).scalar_one()
-            if done >= total:
-                break
-            await asyncio.sleep(1)
-        breach, warn = [], []
-        for slug in slugs:
-            async with db.tenant(slug) as s:
-                for c in (await s.execute(select(SlaClock).where(SlaClock.kind == "acknowledge"))).scalars():
-                    if c.breached_at is not None:
-                        breach.append((c.breached_at - c.deadline).total_seconds())
-                    if c.warned_at is not None:
-                        warn.append((c.warned_at - c.warn_at).total_seconds())
-        figures = {
-            "tenants": n_tenants,
-            "dispatches": total,
-            "breaches_recorded": len(breach),
-            "warnings_recorded": len(warn),
-        }
-        figures.update(summarize(breach, "breach_lateness_"))
-        figures.update(summarize(warn, "warning_lateness_"))
-        return figures
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-        worker_log.close()
-        log(f"worker log: {worker_log.name}")
-        jobs.set_queue(None)
-        await pool.aclose()
-        await engine.dispose()
+                    for c in (
+                        await s.execute(select(SlaClock).where(SlaClock.kind == "acknowledge"))
+                    ).scalars():
+                        if c.breached_at is not None:
+                            breach.append((c.breached_at - c.deadline).total_seconds())
+                        if c.warned_at is not None:
+                            warn.append((c.warned_at - c.warn_at).total_seconds())
+            figures = {
+                "tenants": n_tenants,
+                "dispatches": total,
+                "breaches_recorded": len(breach),
+                "warnings_recorded": len(warn),
+            }
+            figures.update(summarize(breach, "breach_lateness_"))
+            figures.update(summarize(warn, "warning_lateness_"))
+            return figures
+        finally:
+            await engine.dispose()
 
 
 def main() -> dict:
