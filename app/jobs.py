@@ -18,6 +18,8 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms, to_ms, to_unix_ms
 
+from app import namespace
+
 # One stack of pools per running loop: set_queue(pool) pushes, set_queue(None) pops.
 _by_loop: dict[int | None, list[ArqRedis]] = {}
 
@@ -105,7 +107,7 @@ def _job(
     defer_by: float | timedelta | None,
 ) -> tuple[str, list, list]:
     """The job's id, and the keys and arguments of _ENQUEUE_LUA (arq's own format)."""
-    job_id = job_id or uuid4().hex
+    job_id = namespace.job_id(pool.default_queue_name, job_id or uuid4().hex)
     now = timestamp_ms()
     if defer_until is not None:
         score = to_unix_ms(defer_until)

@@ -5,9 +5,10 @@ PUBLISH reaches subscribers on every DB index of the server): two deployments sh
 server saw each other's live notices. Every name the app builds starts with the namespace:
 ``REDIS_PREFIX`` if set, otherwise ``siaga112:<database name>:<redis db index>``.
 
-Limit: arq's own job keys (``arq:job:<id>``, ``arq:result:<id>``, cron job ids) have a fixed
-prefix in arq; deployments sharing one Redis server must therefore also use different DB indexes
-(which the derived namespace follows), or arq's keys of one would shadow the other's.
+arq's own keys (``arq:job:<id>``, ``arq:result:<id>``, ``arq:in-progress:<id>``, ``arq:retry:<id>``)
+have a fixed prefix in arq but end with the job id: every job id the app writes (app.jobs) and
+every cron job's name (hence its unique id, app.worker) starts with the namespace, so two
+deployments on one Redis server (even on one DB index) never share a job, a result or a cron tick.
 """
 
 from __future__ import annotations
@@ -43,5 +44,19 @@ def key(redis: Any, *parts: str) -> str:
     return ":".join((of(redis), *parts))
 
 
+QUEUE_SUFFIX = ":arq:queue"
+
+
 def queue_name(settings: Settings | None = None) -> str:
-    return f"{namespace(settings)}:arq:queue"
+    return f"{namespace(settings)}{QUEUE_SUFFIX}"
+
+
+def job_prefix(queue: str) -> str:
+    """The namespace of the jobs of arq queue ``queue`` (what their ids start with)."""
+    return queue.removesuffix(QUEUE_SUFFIX)
+
+
+def job_id(queue: str, name: str) -> str:
+    """The arq job id of ``name`` on ``queue``: namespaced (arq keys end with the job id)."""
+    prefix = job_prefix(queue) + ":"
+    return name if name.startswith(prefix) else prefix + name

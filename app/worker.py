@@ -7,6 +7,7 @@ explicit argument and must be idempotent: arq may run a job more than once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any, cast
@@ -97,6 +98,13 @@ class ResilientWorker(Worker):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # A unique cron job's id is "<name>:<tick>": namespaced names, or two deployments on one
+        # Redis server would each skip the ticks the other ran (app.namespace).
+        queue = kwargs.get("queue_name") or namespace.queue_name()
+        kwargs["cron_jobs"] = [
+            dataclasses.replace(cj, name=namespace.job_id(queue, cj.name))
+            for cj in kwargs.get("cron_jobs") or []
+        ]
         super().__init__(*args, **kwargs)
         self._backoff = BACKOFF_START_S
         self._outage_since: float | None = None

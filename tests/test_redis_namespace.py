@@ -102,3 +102,66 @@ async def test_redis_prefix_separates_channels_and_queues_on_one_db_index(settin
     finally:
         await client.delete("dep-a:arq:queue")
         await client.aclose()
+
+
+async def _tick(ctx) -> None:
+    return None
+
+
+async def test_arq_jobs_of_two_deployments_on_one_redis_db_are_apart(settings):
+    """Same Redis server AND DB index, two REDIS_PREFIXes: one job id (an SLA timer, a delivery)
+    is queued by both and run by each one's own worker only; unique cron ticks do not collide."""
+    from arq import create_pool
+    from arq.connections import RedisSettings
+    from arq.cron import cron
+
+    from app import jobs
+    from app.worker import ResilientWorker, WorkerSettings
+
+    pools = []
+    for prefix in ("ns-test-a", "ns-test-b"):
+        s = settings.model_copy(update={"redis_prefix": prefix})
+        pool = await create_pool(
+            RedisSettings.from_dsn(settings.redis_url), default_queue_name=namespace.queue_name(s)
+        )
+        pools.append(namespace.tag(pool, s))
+    a, b = pools
+    try:
+        for pool in pools:
+            jobs.set_queue(pool)
+            try:
+                assert await jobs.enqueue("ping", _job_id="same-id") is not None  # both queued
+            finally:
+                jobs.set_queue(None)
+        assert await a.zcard(a.default_queue_name) == 1
+        assert await b.zcard(b.default_queue_name) == 1
+        worker = ResilientWorker(
+            functions=WorkerSettings.functions,
+            redis_pool=a,
+            queue_name=a.default_queue_name,
+            burst=True,
+            poll_delay=0,
+            on_startup=WorkerSettings.on_startup,
+            on_shutdown=WorkerSettings.on_shutdown,
+        )
+        await worker.main()
+        await worker.close()
+        assert worker.jobs_complete == 1
+        assert await b.zcard(b.default_queue_name) == 1  # b's job is not a's worker's business
+        job_ids = set()
+        for pool in pools:
+            w = ResilientWorker(
+                functions=[],
+                cron_jobs=[cron(_tick, name="cron:x", second={0}, unique=True)],
+                redis_pool=pool,
+                queue_name=pool.default_queue_name,
+            )
+            job_ids.add(w.cron_jobs[0].name)
+            assert set(w.functions) == {w.cron_jobs[0].name}
+        assert len(job_ids) == 2
+    finally:
+        for pool in pools:
+            await pool.delete(pool.default_queue_name)
+            for k in await pool.keys("arq:*ns-test-*"):
+                await pool.delete(k)
+            await pool.aclose()

@@ -39,14 +39,17 @@ async def test_one_trip_enqueue_is_idempotent_deferred_and_run_by_arq(settings):
 
     pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
     jobs.set_queue(pool)
+    from app import namespace
+
+    once, later = (namespace.job_id(pool.default_queue_name, n) for n in ("t-once", "t-later"))
     try:
-        assert await jobs.enqueue("ping", _job_id="t-once") == "t-once"
+        assert await jobs.enqueue("ping", _job_id="t-once") == once
         assert await jobs.enqueue("ping", _job_id="t-once") is None
         due = datetime.now(UTC) + timedelta(hours=1)
-        assert await jobs.enqueue("ping", _job_id="t-later", _defer_until=due) == "t-later"
-        score = await pool.zscore(pool.default_queue_name, "t-later")
+        assert await jobs.enqueue("ping", _job_id="t-later", _defer_until=due) == later
+        score = await pool.zscore(pool.default_queue_name, later)
         assert abs(score - due.timestamp() * 1000) < 5
-        await pool.zrem(pool.default_queue_name, "t-later")  # a burst worker would wait for it
+        await pool.zrem(pool.default_queue_name, later)  # a burst worker would wait for it
         worker = Worker(
             functions=WorkerSettings.functions,
             redis_pool=pool,
@@ -56,11 +59,11 @@ async def test_one_trip_enqueue_is_idempotent_deferred_and_run_by_arq(settings):
             on_shutdown=WorkerSettings.on_shutdown,
         )
         await worker.main()
-        assert await Job("t-once", pool).result(timeout=5) == "pong"
+        assert await Job(once, pool).result(timeout=5) == "pong"
         assert await jobs.enqueue("ping", _job_id="t-once") is None  # a result exists: still not re-queued
         await worker.close()
     finally:
-        await pool.delete("arq:job:t-later")
-        await pool.zrem(pool.default_queue_name, "t-later")
+        await pool.delete("arq:job:" + later)
+        await pool.zrem(pool.default_queue_name, later)
         jobs.set_queue(None)
         await pool.aclose()

@@ -11,7 +11,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy import func, select
 
-from app import jobs, live
+from app import jobs, live, namespace
 from app.auth.principal import Principal
 from app.calls import service
 from app.calls.models import Call
@@ -53,7 +53,11 @@ async def test_live_notice_and_sla_timer_are_sent_after_the_commit(
                 )
             ).scalar_one()
         queued = [j.decode() for j in await pool.zrange(pool.default_queue_name, 0, -1)]
-        assert [j for j in queued if j.startswith(f"sla:{tenant.slug}:{clock_id}:")], queued
+        assert [
+            j
+            for j in queued
+            if j.startswith(namespace.job_id(pool.default_queue_name, f"sla:{tenant.slug}:{clock_id}:"))
+        ], queued
     finally:
         jobs.set_queue(None)
         await pubsub.aclose()

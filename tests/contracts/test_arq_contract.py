@@ -12,7 +12,7 @@ from arq.connections import RedisSettings
 from arq.constants import default_queue_name, job_key_prefix
 from arq.jobs import deserialize_job
 
-from app import jobs
+from app import jobs, namespace
 from tests.sla.conftest import _reclaim
 
 WRITTEN_AGAINST = "0.26.3"
@@ -47,10 +47,11 @@ async def two_pools(settings):
 async def test_a_job_we_write_is_the_job_arq_writes(two_pools):
     ours, theirs = two_pools
     due = datetime.now(UTC) + timedelta(minutes=5)
-    await jobs.enqueue("sla_timer", "kota_solok", 7, _job_id="ours", _defer_until=due)
+    our_id = await jobs.enqueue("sla_timer", "kota_solok", 7, _job_id="ours", _defer_until=due)
+    assert our_id == namespace.job_id(default_queue_name, "ours")  # namespaced (app.namespace)
     await theirs.enqueue_job("sla_timer", "kota_solok", 7, _job_id="theirs", _defer_until=due)
 
-    mine = deserialize_job(await ours.get(job_key_prefix + "ours"))
+    mine = deserialize_job(await ours.get(job_key_prefix + our_id))
     arqs = deserialize_job(await ours.get(job_key_prefix + "theirs"))
     assert (mine.function, mine.args, mine.kwargs, mine.job_try) == (
         arqs.function,
@@ -61,11 +62,11 @@ async def test_a_job_we_write_is_the_job_arq_writes(two_pools):
     assert abs((mine.enqueue_time - arqs.enqueue_time).total_seconds()) < 5, RECHECK
 
     scores = dict(await ours.zrange(default_queue_name, 0, -1, withscores=True))
-    assert set(scores) == {b"ours", b"theirs"}, RECHECK
-    assert scores[b"ours"] == scores[b"theirs"], RECHECK  # both scored at the due time in ms
+    assert set(scores) == {our_id.encode(), b"theirs"}, RECHECK
+    assert scores[our_id.encode()] == scores[b"theirs"], RECHECK  # both scored at the due time in ms
 
     ttl_ours, ttl_theirs = (
-        await ours.pttl(job_key_prefix + "ours"),
+        await ours.pttl(job_key_prefix + our_id),
         await ours.pttl(job_key_prefix + "theirs"),
     )
     assert abs(ttl_ours - ttl_theirs) < 5_000, RECHECK
@@ -74,8 +75,9 @@ async def test_a_job_we_write_is_the_job_arq_writes(two_pools):
 async def test_arq_refuses_a_second_job_with_our_id(two_pools):
     """Idempotency by job id holds across both writers (same keys)."""
     _, theirs = two_pools
-    assert await jobs.enqueue("ping", _job_id="shared") == "shared"
-    assert await theirs.enqueue_job("ping", _job_id="shared") is None, RECHECK
+    shared = await jobs.enqueue("ping", _job_id="shared")
+    assert shared == namespace.job_id(default_queue_name, "shared")
+    assert await theirs.enqueue_job("ping", _job_id=shared) is None, RECHECK
 
 
 def test_resilient_worker_overrides_what_arq_still_calls():

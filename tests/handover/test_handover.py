@@ -419,7 +419,9 @@ async def test_reconcile_requeues_a_delivery_lost_with_redis(db, regency, actor,
     sender, receiver = await regency("97"), await regency("97")
     a = await actor(sender)
     row = await _start(db, a, await incident_of(a, dispatch=False), receiver)
-    job_id = f"{service.DELIVER_JOB}:{row.transfer_id}"
+    from app import namespace
+
+    job_id = namespace.job_id(queue.default_queue_name, f"{service.DELIVER_JOB}:{row.transfer_id}")
     assert await queue.exists(f"arq:job:{job_id}")
     await queue.delete(f"arq:job:{job_id}")  # Redis lost the job
     await queue.zrem(queue.default_queue_name, job_id)
