@@ -121,7 +121,10 @@ _SENDING = "after_commit_sending"
 
 
 def _on_commit(sync_session: Session) -> None:
-    """SQLAlchemy's after_commit (outermost transaction): start the queued work at once."""
+    """SQLAlchemy's after_commit: start the queued work at once. SQLAlchemy also fires it when a
+    SAVEPOINT is released; only the outermost commit makes the work durable."""
+    if sync_session.in_nested_transaction():
+        return
     writes = sync_session.info.pop("after_commit_redis", None)
     actions = sync_session.info.pop("after_commit", None)
     if not writes and not actions:
@@ -138,7 +141,11 @@ def _on_commit(sync_session: Session) -> None:
 
 
 def _on_rollback(sync_session: Session) -> None:
-    """A rolled-back transaction's notices and timers must never go out with a later commit."""
+    """A rolled-back transaction's notices and timers must never go out with a later commit.
+    A SAVEPOINT rollback (also reported here) keeps the outer transaction's work queued.
+    Limit: work queued inside a rolled-back SAVEPOINT stays queued too (no code uses savepoints)."""
+    if sync_session.in_nested_transaction():
+        return
     sync_session.info.pop("after_commit_redis", None)
     sync_session.info.pop("after_commit", None)
 

@@ -95,3 +95,21 @@ async def test_the_unit_of_work_commits_waits_for_its_work_and_rolls_back_otherw
     await asyncio.sleep(0.1)
     assert await calls() == before + 1
     assert await redis.get(unsent) is None and await redis.get(failed) is None
+
+
+async def test_a_savepoint_neither_sends_nor_discards_the_outer_work(db, tenant_a, redis):
+    """SQLAlchemy reports a SAVEPOINT release as after_commit and its rollback as after_rollback:
+    neither may send the work early nor throw away what the outer transaction queued."""
+    key = f"uow-test:{uuid.uuid4().hex}"
+    async with db.tenant(tenant_a.slug) as session:
+        await session.execute(select(func.count()).select_from(Call))
+        _queue_marker(session, redis, key)
+        async with session.begin_nested():  # released
+            await session.execute(select(func.count()).select_from(Call))
+        await asyncio.sleep(0.1)
+        assert await redis.get(key) is None  # not sent before the real commit
+        savepoint = await session.begin_nested()
+        await session.execute(select(func.count()).select_from(Call))
+        await savepoint.rollback()
+        await events.commit(session)
+    assert await redis.get(key)  # the outer work survived the savepoint rollback and went out
