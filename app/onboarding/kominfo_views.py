@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse
 
-from app.auth.principal import Principal
 from app.onboarding import service
 from app.onboarding.validation import check_date, clean_text, document_file
 from app.security.proxies import origin_of
@@ -108,11 +107,6 @@ async def tenant_document(
     )
 
 
-def _actor(user) -> Principal:
-    """The signed-in Kominfo officer (the dependency set it for this request)."""
-    return Principal(kind="platform", user_id=user.id, role=user.role, name=user.full_name, email=user.email)
-
-
 async def _act(request, session, tenant_id: PathId, action, ok: str):
     try:
         await action()
@@ -129,7 +123,9 @@ async def tenant_verify(
         request,
         session,
         tenant_id,
-        lambda: service.verify(db, tenant_id, _actor(user), origin_of(request), request.app.state.registry),
+        lambda: service.verify(
+            db, tenant_id, request.state.principal, origin_of(request), request.app.state.registry
+        ),
         "verified",
     )
 
@@ -156,7 +152,7 @@ async def tenant_send_back(
         session,
         tenant_id,
         lambda: service.send_back(
-            db, tenant_id, comment, _actor(user), origin_of(request), request.app.state.registry
+            db, tenant_id, comment, request.state.principal, origin_of(request), request.app.state.registry
         ),
         "sent_back",
     )
@@ -179,7 +175,7 @@ async def tenant_activate(
         session,
         tenant_id,
         lambda: service.activate(
-            db, tenant_id, launch, _actor(user), origin_of(request), request.app.state.registry
+            db, tenant_id, launch, request.state.principal, origin_of(request), request.app.state.registry
         ),
         "activated",
     )
@@ -205,7 +201,7 @@ async def tenant_suspend(
         session,
         tenant_id,
         lambda: service.suspend(
-            db, tenant_id, reason, _actor(user), origin_of(request), request.app.state.registry
+            db, tenant_id, reason, request.state.principal, origin_of(request), request.app.state.registry
         ),
         "suspended",
     )
@@ -220,7 +216,7 @@ async def tenant_reinstate(
         session,
         tenant_id,
         lambda: service.reinstate(
-            db, tenant_id, _actor(user), origin_of(request), request.app.state.registry
+            db, tenant_id, request.state.principal, origin_of(request), request.app.state.registry
         ),
         "reinstated",
     )
