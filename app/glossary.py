@@ -165,6 +165,27 @@ def duration(seconds: int | float | None) -> str:
 MONTHS_SHORT = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 
 
+MONTHS_LONG = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+    "November", "Desember",
+)  # fmt: skip
+WEEKDAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+
+
+def strftime(value: date, fmt: str) -> str:
+    """strftime with Indonesian month and day names: %b/%B/%a/%A follow the C locale ('Dec', 'Friday')."""
+    names = {
+        "%b": MONTHS_SHORT[value.month - 1],
+        "%B": MONTHS_LONG[value.month - 1],
+        "%a": WEEKDAYS[value.weekday()][:3],
+        "%A": WEEKDAYS[value.weekday()],
+    }
+    parts = fmt.split("%%")
+    for code, name in names.items():
+        parts = [part.replace(code, name.replace("%", "%%")) for part in parts]
+    return value.strftime("%%".join(parts))
+
+
 def day(value: date | None) -> str:
     """'3 Des 2026': a date in Indonesian (strftime's %b would say 'Dec' whatever the page's language)."""
     if value is None:

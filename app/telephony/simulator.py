@@ -5,7 +5,8 @@ picture (70–90 % of calls prank or silent, a core of repeat pranksters); a flo
 spike of hundreds of calls an hour. Seedable (same seed → same day), with a speed factor:
 ``speed=1`` is live (event times are the real send times: consoles ring as it happens),
 ``speed=60`` plays an hour a minute, ``speed=0`` sends as fast as the server takes it. Event
-times keep their real spacing at any speed, so silent-call detection sees true durations.
+times keep their real spacing at any speed, so silent-call detection sees true durations, and one
+call's events are always sent in order (many calls side by side), as a gateway signals them.
 """
 
 from __future__ import annotations
@@ -182,36 +183,42 @@ async def replay(
         base_url=base_url, timeout=30.0, limits=httpx.Limits(max_connections=concurrency)
     )
 
-    async def send(ev: SimEvent) -> None:
+    async def send(ev: SimEvent, after: asyncio.Task | None) -> None:
+        # A gateway signals one call's events in order (ringing before answered before ended, AML
+        # while the call is up), however fast it replays many calls side by side.
+        if after is not None:
+            await after
         occurred = start + timedelta(seconds=ev.offset)
         path = "aml" if ev.kind == "aml" else "events"
         body = json.dumps(event_body(ev, occurred)).encode()
         headers = {"content-type": "application/json", **signed_headers(secret, body)}
-        t0 = time.perf_counter()
-        try:
-            resp = await client.post(f"/api/v1/t/{slug}/telephony/{path}", content=body, headers=headers)
-            report.statuses[resp.status_code] += 1
-            if resp.status_code >= 400 and len(report.errors) < 20:
-                report.errors.append(f"{resp.status_code} {path}: {resp.text[:200]}")
-        except httpx.HTTPError as exc:
-            report.statuses["error"] += 1
-            report.errors.append(repr(exc)[:200])
-        finally:
-            report.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            report.sent += 1
-            sem.release()
-            if on_progress:
-                on_progress(report)
+        async with sem:
+            t0 = time.perf_counter()
+            try:
+                resp = await client.post(f"/api/v1/t/{slug}/telephony/{path}", content=body, headers=headers)
+                report.statuses[resp.status_code] += 1
+                if resp.status_code >= 400 and len(report.errors) < 20:
+                    report.errors.append(f"{resp.status_code} {path}: {resp.text[:200]}")
+            except httpx.HTTPError as exc:
+                report.statuses["error"] += 1
+                report.errors.append(repr(exc)[:200])
+            finally:
+                report.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                report.sent += 1
+                if on_progress:
+                    on_progress(report)
 
     tasks = []
+    last_of_call: dict[str, asyncio.Task] = {}
     try:
         for ev in scenario.events:
             if speed > 0:
                 delay = wall0 + ev.offset / speed - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            await sem.acquire()
-            tasks.append(asyncio.create_task(send(ev)))
+            task = asyncio.create_task(send(ev, last_of_call.get(ev.call_id)))
+            last_of_call[ev.call_id] = task
+            tasks.append(task)
         await asyncio.gather(*tasks)
     finally:
         report.seconds = time.monotonic() - wall0

@@ -21,7 +21,7 @@ def local_time(value: datetime | None, tz: str = "Asia/Jakarta", fmt: str = "%d 
         return "–"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+    return glossary.strftime(value.astimezone(ZoneInfo(tz)), fmt)
 
 
 def elapsed(since: datetime | None, until: datetime | None = None) -> str:

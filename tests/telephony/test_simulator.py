@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
+
 from sqlalchemy import select
 
 from app.calls.models import Call
@@ -43,8 +46,29 @@ async def test_replay_against_a_running_server(live_server, db, tel):
     assert sum(c.telephony_state == "missed" for c in calls) == scenario.kinds["abandoned"]
     assert sum(c.silent_suspected for c in calls) == scenario.kinds["silent"]
     assert len(aml_rows) == sum(1 for e in scenario.events if e.kind == "aml") > 0
-    # Positions reach the call they belong to (unless the caller already hung up when they arrived).
-    assert any(row.call_id is not None for row in aml_rows)
+    # A day replayed at speed=0 ends now: its positions are hours old, beyond any live call.
+    # The calls of the last minutes get theirs, every one (one call's events are replayed in
+    # order; they used to be raced, and a position attached only when it overtook the ringing).
+    day = simulator.build_day(seed=4, calls=40)
+    with_aml = {e.call_id for e in day.events if e.kind == "aml"}
+    rung = {e.call_id: e.offset for e in day.events if e.kind == "ringing"}
+    recent = sorted(  # each of those calls moved to the last minutes
+        dataclasses.replace(e, offset=e.offset - rung[e.call_id]) for e in day.events if e.call_id in with_aml
+    )
+    assert recent
+    report = await simulator.replay(
+        simulator.Scenario(recent, len(with_aml), Counter()), live_server, tel.slug, tel.secret, speed=0
+    )
+    assert report.errors == []
+    async with db.tenant(tel.slug) as s:
+        positions = (
+            await s.execute(
+                select(AmlLocation.call_id).where(
+                    AmlLocation.caller_number.in_({e.caller for e in recent if e.kind == "aml"})
+                )
+            )
+        ).all()
+    assert len(positions) == len(with_aml) and all(call_id is not None for (call_id,) in positions)
     # Replaying the same day again is refused event by event (replay protection), nothing changes.
     again = await simulator.replay(scenario, live_server, tel.slug, tel.secret, speed=0, concurrency=8)
     assert set(again.statuses) <= {409, 201}

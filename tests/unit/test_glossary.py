@@ -4,7 +4,7 @@ are English whatever the page's language), and no English UI word in a template'
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from app import glossary
@@ -37,6 +37,17 @@ def test_dates_read_in_indonesian():
     assert glossary.day(None) == "–"
 
 
+def test_local_time_names_months_and_days_in_indonesian():
+    """The caller history said '04 Dec 05:21': local_time's formats go through the glossary too."""
+    from app.web.templating import local_time
+
+    at = datetime(2026, 12, 3, 22, 21, tzinfo=UTC)  # 4 Dec 05:21 in Jakarta, a Friday
+    assert local_time(at, fmt="%d %b %H:%M") == "04 Des 05:21"
+    assert local_time(at, fmt="%A, %d %B %Y") == "Jumat, 04 Desember 2026"
+    assert local_time(at, fmt="100%% %a") == "100% Jum"
+    assert "Dec" not in local_time(at)
+
+
 def test_no_template_formats_a_month_or_day_name_with_strftime():
     named = re.compile(r"strftime\([^)]*%[aAbBp]")
     offenders = [str(p.relative_to(PROJECT_ROOT)) for p in TEMPLATES if named.search(p.read_text())]
@@ -58,3 +69,15 @@ def test_the_template_scan_sees_text(tmp_path: Path):
     sample = '<p>{{ x }} Please <b>Save</b></p><input placeholder="Search">{% if y %}Cancel{% endif %}'
     words = {w.lower() for w in re.findall(r"[A-Za-z]+", _visible_text(sample))}
     assert {"please", "save", "search", "cancel"} <= words
+
+
+def test_no_fragment_leaves_focus_to_htmx():
+    """htmx focuses a swapped-in [autofocus] after settling, without preventScroll: it scrolled the
+    console away from a refused field and from "Panggilan masuk". Fragments mark data-autofocus and
+    the page script focuses it (app/static/js/console.js)."""
+    bare = re.compile(r"(?<![-\w])autofocus\b")
+    fragments = [p for p in TEMPLATES if p.name.startswith("_")]
+    assert fragments
+    offenders = [str(p.relative_to(PROJECT_ROOT)) for p in fragments if bare.search(p.read_text())]
+    assert offenders == []
+    assert bare.search("<select required autofocus>") and not bare.search("<select data-autofocus>")

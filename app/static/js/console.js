@@ -80,13 +80,25 @@
     }
   }
   function syncPinFromForm() {
+    // Typed text ("di sebelah pasar") is not a position: no pin, and no Leaflet error, which would
+    // abort the swap handler below and leave the refused field without focus.
     var lat = document.getElementById("f-lat"), lon = document.getElementById("f-lon");
-    if (pin && (!lat || !lat.value)) { map.removeLayer(pin); pin = null; }
-    if (lat && lon && lat.value && lon.value) placePin(parseFloat(lat.value), parseFloat(lon.value));
+    var la = lat ? parseFloat(lat.value) : NaN, lo = lon ? parseFloat(lon.value) : NaN;
+    var valid = isFinite(la) && isFinite(lo) && Math.abs(la) <= 90 && Math.abs(lo) <= 180;
+    if (pin && !valid) { map.removeLayer(pin); pin = null; }
+    if (valid) placePin(la, lo);
   }
 
   // --- focus and scroll: the operator's eyes follow the call, and never lose the ringing panel ---
+  // Fragments mark their first field data-autofocus, not autofocus: htmx focuses [autofocus] itself
+  // after settling, without preventScroll, which scrolled the page and took focus off a refused field.
+  // Focus moves on htmx:afterSwap, in the same task as the insertion, so no keystroke can land in
+  // the field being replaced. Classes are read on htmx:afterSettle: until then an element whose id
+  // was on the page keeps the old element's class (htmx.config.attributesToSettle), so a call just
+  // answered still looked "ringing".
   var panel = document.querySelector(".tel-panel");
+  var initial = document.querySelector("#intake [data-autofocus]");
+  if (initial) initial.focus({preventScroll: true});
   function inView(el) {
     if (!el) return true;
     var r = el.getBoundingClientRect();
@@ -105,14 +117,14 @@
       } else if (!inView(target.querySelector("h2"))) {
         target.scrollIntoView({block: "start"});
       }
-      var focus = target.querySelector('[aria-invalid="true"]') || target.querySelector("[autofocus]") ||
+      var focus = target.querySelector('[aria-invalid="true"]') || target.querySelector("[data-autofocus]") ||
         target.querySelector("textarea, select, input:not([type=hidden]):not([readonly])");
       if (focus) focus.focus({preventScroll: true});
     }
   });
   // A new ringing call while the panel is scrolled away: a banner (and a screen-reader announcement).
   var banner = document.getElementById("new-ringing"), lastRinging = null;
-  document.body.addEventListener("htmx:afterSwap", function (evt) {
+  document.body.addEventListener("htmx:afterSettle", function (evt) {
     var target = evt.detail && evt.detail.target;
     if (!target || target.id !== "tel-ringing") return;
     var n = target.querySelectorAll(".tel-call.ringing").length;

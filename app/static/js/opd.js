@@ -76,7 +76,7 @@
       try { new window.Notification("112: tugas baru", {body: title, tag: "siaga112-opd"}); } catch (ignored) {}
     }
   }
-  document.body.addEventListener("htmx:afterSwap", function (evt) {
+  document.body.addEventListener("htmx:afterSettle", function (evt) {
     if (evt.detail && evt.detail.target === queue) look();
   });
   look();

@@ -50,7 +50,7 @@
     window.siagaTelephony.fixes = points;
     if (fresh.length) map.fitBounds(L.featureGroup(fresh).getBounds(), {maxZoom: 17, padding: [30, 30]});
   }
-  document.body.addEventListener("htmx:afterSwap", function (evt) {
+  document.body.addEventListener("htmx:afterSettle", function (evt) {
     if (evt.detail && evt.detail.target === target) draw();
   });
   window.siagaTelephony = {refresh: refresh, draw: draw, fixes: []};
