@@ -44,6 +44,8 @@ class Result:
     distinct: int = 0
     unbreached_overdue: int = 0
     breaches: int = 0
+    clock_states: dict = field(default_factory=dict)
+    calls_without_clock: int = 0
     national_total: int = 0
     recount_total: int = 0
 
@@ -199,8 +201,13 @@ async def _check(url: str, result: Result, report) -> None:
                     "AND breached_at IS NULL AND stopped_at IS NULL"
                 )
             ).fetchone()
+            # Not yet due (or due this very second): wait. Counting only "deadline >= now()" left
+            # the clocks due in the last second in neither group, and the check ended early.
             (pending,) = await (
-                await conn.execute(f"SELECT count(*) FROM {schema}.sla_clocks WHERE deadline >= now()")
+                await conn.execute(
+                    f"SELECT count(*) FROM {schema}.sla_clocks WHERE deadline >= now() - interval '1 second' "
+                    "AND breached_at IS NULL AND stopped_at IS NULL"
+                )
             ).fetchone()
             if (overdue == 0 and pending == 0) or time.monotonic() > deadline:
                 break
@@ -212,6 +219,22 @@ async def _check(url: str, result: Result, report) -> None:
             )
         ).fetchall()
         result.breaches = len(clocks)
+        result.clock_states = dict(
+            await (
+                await conn.execute(
+                    f"SELECT concat_ws('/', kind, CASE WHEN breached_at IS NOT NULL THEN 'breached' "
+                    "WHEN stopped_at IS NOT NULL THEN 'stopped:' || coalesce(close_reason, '?') "
+                    "WHEN deadline IS NULL THEN 'no deadline' ELSE 'running' END), count(*) "
+                    f"FROM {schema}.sla_clocks GROUP BY 1"
+                )
+            ).fetchall()
+        )
+        (result.calls_without_clock,) = await (
+            await conn.execute(
+                f"SELECT count(*) FROM {schema}.calls c WHERE NOT EXISTS (SELECT 1 FROM "
+                f"{schema}.sla_clocks k WHERE k.kind = 'answer' AND k.subject_id = c.id)"
+            )
+        ).fetchone()
         wall_offset = datetime.now(UTC).timestamp() - time.monotonic()
         for f in result.faults:
             down, back = f.down_at + wall_offset, f.back_at + wall_offset
@@ -234,5 +257,6 @@ async def _check(url: str, result: Result, report) -> None:
         result.national_total, result.recount_total = national, recount
     report(
         f"{len(result.answers)} keys, {len(result.statuses)} requests, {result.rows} rows, "
-        f"{result.breaches} SLA breaches, national {result.national_total} vs recount {result.recount_total}"
+        f"{result.breaches} SLA breaches (clocks {result.clock_states}, "
+        f"{result.calls_without_clock} calls without one), national {result.national_total} vs recount {result.recount_total}"
     )
