@@ -7,8 +7,8 @@ of events of one name (batched call intake) to handlers subscribed with ``batch=
 call, so they write one set of rows in one round trip; plain handlers get them one by one.
 Work that must happen after the commit is queued with ``after_commit`` (a coroutine) or
 ``after_commit_redis`` (Redis commands: an arq timer, a live notice). It hangs on the session's
-SQLAlchemy ``after_commit`` event, so no commit can skip it (a rollback discards it); ``commit``
-(or the unit of work, app/db/uow.py) also waits for it. All of one commit's Redis commands go out
+SQLAlchemy ``after_commit`` event, so no commit can skip it (a rollback discards it); the one
+commit, ``app.db.uow.commit``, also waits for it. All of one commit's Redis commands go out
 in ONE pipeline, one round trip. If that fails (Redis
 down), the periodic reconciliation jobs repair it from PostgreSQL.
 
@@ -105,13 +105,11 @@ def after_commit_redis(session: AsyncSession, write: Callable[[Any], Any], redis
     session.info.setdefault("after_commit_redis", []).append((redis, write))
 
 
-async def commit(session: AsyncSession) -> None:
-    """Commit, and wait until the after-commit work has run (failures are logged, not raised).
-
-    The work itself hangs on the session's ``after_commit`` event (``_on_commit``), so ANY commit
-    of the session sends it, also a plain ``session.commit()``; this function only adds the wait,
-    so its caller (a request, a job) sees its notices and timers sent before it answers."""
-    await session.commit()
+async def wait_sent(session: AsyncSession) -> None:
+    """Wait until the work started by the session's last commit has run (failures are logged, not
+    raised). The work hangs on the session's ``after_commit`` event (``_on_commit``), so any commit
+    sends it; ``app.db.uow.commit`` adds this wait, so a request or job sees its notices and timers
+    sent before it answers."""
     tasks = session.info.pop(_SENDING, None)
     if tasks:
         await asyncio.gather(*tasks)

@@ -21,6 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from app.db import uow
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
@@ -145,7 +147,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
                         s.add(d)
                         await s.flush()
                         await events.emit(s, "dispatch.created", slug, dispatch=d, incident=inc)
-                        await events.commit(s)  # the outbox row commits with the dispatch; its job after
+                        await uow.commit(s)  # the outbox row commits with the dispatch; its job after
 
             await asyncio.gather(*(open_for(slug) for slug in slugs))
             log(f"wrote {n_tenants * per_tenant} dispatches in {time.perf_counter() - t_create:.1f} s")

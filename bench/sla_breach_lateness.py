@@ -17,6 +17,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from app.db import uow
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
@@ -92,7 +94,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
                         s.add(d)
                         await s.flush()
                         await events.emit(s, "dispatch.created", slug, dispatch=d, incident=inc)
-                        await events.commit(s)  # the after-commit action queues the deferred arq job
+                        await uow.commit(s)  # the after-commit action queues the deferred arq job
 
             await asyncio.gather(*(open_for(slug) for slug in slugs))
             log(f"opened {n_tenants * per_tenant} dispatches in {time.perf_counter() - t_create:.1f} s")

@@ -17,6 +17,7 @@ from app.audit.service import record, snapshot
 from app.auth.models import TENANT_ROLES, User
 from app.bounds import ascii_digits, ascii_int
 from app.core.origin import Origin
+from app.db import uow
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
 from app.onboarding.validation import (
     EMAIL_RE,
@@ -145,7 +146,7 @@ async def save_opd(
         action = "opd.update"
     await session.flush()
     await _audit(session, admin, origin, action, "opd", opd.id, before=before, after=snapshot(opd))
-    await session.commit()
+    await uow.commit(session)
     return opd, errors
 
 
@@ -218,7 +219,7 @@ async def save_category(
         before=before,
         after=snapshot(cat) | {"opd_ids": routed},
     )
-    await session.commit()
+    await uow.commit(session)
     return cat, {}
 
 
@@ -283,7 +284,7 @@ async def invite_user(
     await session.flush()
     token = await issue_link(session, user, "invite", admin)
     await _audit(session, admin, origin, "user.invite", "user", user.id, after=snapshot(user))
-    await session.commit()
+    await uow.commit(session)
     log.info("invitation link for %s (%s): %s", user.email, slug, link_path(slug, token))
     return link_path(slug, token), {}
 
@@ -297,7 +298,7 @@ async def reset_password(
     await _audit(
         session, admin, origin, "user.reset_password", "user", user.id, before=before, after=snapshot(user)
     )
-    await session.commit()
+    await uow.commit(session)
     log.info("password reset link for %s (%s): %s", user.email, slug, link_path(slug, token))
     return link_path(slug, token)
 
@@ -336,7 +337,7 @@ async def set_active(
         before=before,
         after=snapshot(user),
     )
-    await session.commit()
+    await uow.commit(session)
     return None
 
 
@@ -350,7 +351,7 @@ async def change_role(
     if before["role"] != user.role:
         user.session_version += 1
     await _audit(session, admin, origin, "user.role", "user", user.id, before=before, after=snapshot(user))
-    await session.commit()
+    await uow.commit(session)
     return {}
 
 
@@ -410,7 +411,7 @@ async def consume_link(
         entity="user",
         entity_id=user.id,
     )
-    await session.commit()
+    await uow.commit(session)
     return user
 
 
@@ -421,7 +422,7 @@ async def seed_kecamatan(session: AsyncSession, region_code: str) -> None:
     """A regency without kecamatan yet gets the official list (once, on the first visit)."""
     if not (await session.execute(select(func.count()).select_from(Kecamatan))).scalar():
         if await ensure_kecamatan(session, region_code):
-            await session.commit()
+            await uow.commit(session)
 
 
 async def add_kecamatan(session: AsyncSession, form: dict, admin: User, origin: Origin | None) -> dict:
@@ -436,7 +437,7 @@ async def add_kecamatan(session: AsyncSession, form: dict, admin: User, origin: 
     session.add(kec)
     await session.flush()
     await _audit(session, admin, origin, "area.kecamatan.create", "kecamatan", kec.id, after=snapshot(kec))
-    await session.commit()
+    await uow.commit(session)
     return {}
 
 
@@ -460,7 +461,7 @@ async def add_kelurahan(session: AsyncSession, form: dict, admin: User, origin: 
     session.add(kel)
     await session.flush()
     await _audit(session, admin, origin, "area.kelurahan.create", "kelurahan", kel.id, after=snapshot(kel))
-    await session.commit()
+    await uow.commit(session)
     return {}
 
 
@@ -468,4 +469,4 @@ async def delete_kelurahan(session: AsyncSession, kel: Kelurahan, admin: User, o
     before = snapshot(kel)
     await session.delete(kel)
     await _audit(session, admin, origin, "area.kelurahan.delete", "kelurahan", kel.id, before=before)
-    await session.commit()
+    await uow.commit(session)

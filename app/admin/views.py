@@ -16,6 +16,7 @@ from app.admin.models import Kelurahan
 from app.audit.service import record
 from app.auth.models import User
 from app.auth.passwords import hash_password, password_problems
+from app.db import uow
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
 from app.onboarding import service as onboarding
 from app.onboarding.validation import (
@@ -592,6 +593,6 @@ async def map_settings_save(
         before=before,
         after=clean,
     )
-    await public.commit()
-    await session.commit()
+    await uow.commit(public)
+    await uow.commit(session)
     return RedirectResponse(f"/t/{tenant.slug}/admin/map?saved=1", status_code=303)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import PlatformUser, User
 from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.db import uow
 
 
 async def authenticate_tenant_user(session: AsyncSession, email: str, password: str) -> User | None:
@@ -39,4 +40,4 @@ async def _touch(session: AsyncSession, user, password: str) -> None:
     user.last_login_at = datetime.now(UTC)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    await session.commit()
+    await uow.commit(session)

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.db import uow
 from app.security.proxies import client_address
 
 PREFIX = "s112_"
@@ -65,7 +66,7 @@ async def _resolve(request: Request, session: AsyncSession, model, token: str):
         await session.execute(
             update(model).where(model.id == row.id).values(last_used_at=now, last_used_ip=ip)
         )
-        await session.commit()
+        await uow.commit(session)
     return row
 
 

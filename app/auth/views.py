@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from app.audit.service import record, record_platform
 from app.auth.ratelimit import LoginLimiter, wait_message
 from app.auth.service import authenticate_platform_user, authenticate_tenant_user
+from app.db import uow
 from app.security.proxies import client_address, origin_of
 from app.security.sso import audit_logout, platform_sso_url, tenant_sso_url
 from app.web.csrf import verify_csrf
@@ -70,7 +71,7 @@ async def _check_password(
             user = await authenticate()
             if user is None:
                 await audit_failure(await limiter.failed(email, ip))
-                await session.commit()
+                await uow.commit(session)
                 errors["password"], status = "Email atau kata sandi salah", 401
             else:
                 await limiter.succeeded(email, ip)
@@ -146,7 +147,7 @@ async def tenant_login(
         entity_id=user.id,
         after={"method": "password"},
     )
-    await session.commit()
+    await uow.commit(session)
     start_session(request, k="tenant", s=tenant.slug, u=user.id, v=user.session_version)
     target = _safe_next(next, f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(slug=tenant.slug)
     return RedirectResponse(target, status_code=303)
@@ -218,7 +219,7 @@ async def platform_login(
         entity_id=user.id,
         after={"method": "password"},
     )
-    await session.commit()
+    await uow.commit(session)
     start_session(request, k="platform", u=user.id, v=user.session_version)
     return RedirectResponse(_safe_next(next, "/national") or "/national", status_code=303)
 

@@ -27,6 +27,7 @@ from app.core.clock import now
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.core.json import jsonable
 from app.core.origin import Origin
+from app.db import uow
 from app.db.base import TENANT_SCHEMA
 from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Category
@@ -103,7 +104,7 @@ async def _commit_and_notify(session: AsyncSession, tenant: str, redis: Any, *to
     if redis is not None:
         for topic in topics:
             live.notify_after_commit(session, redis, tenant, topic)
-    await events.commit(session)
+    await uow.commit(session)
 
 
 def columns(obj: Any) -> dict:

@@ -18,6 +18,7 @@ from app.channels.adapters.telegram import TelegramAdapter
 from app.channels.adapters.whatsapp import WhatsAppAdapter
 from app.channels.base import Inbound, WebhookRejected
 from app.channels.models import ChannelMessage
+from app.db import uow
 from app.web.deps import TenantDep, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/t/{slug}/channels", tags=["channels (webhooks)"])
@@ -91,7 +92,7 @@ async def sms_dlr(request: Request, tenant: TenantDep, session: TenantSessionDep
     if not await inbound._first_time(session, "sms", item.event_id):
         await session.rollback()
         return JSONResponse({"detail": "laporan ini sudah diterima sebelumnya (replay)"}, status_code=409)
-    await inbound.events.commit(session)
+    await uow.commit(session)
     return {"applied": 1, "status": item.status}
 
 
@@ -106,5 +107,5 @@ async def webpush_receipt(token: str, tenant: TenantDep, session: TenantSessionD
         return JSONResponse({"detail": "pesan push tidak dikenal"}, status_code=404)
     item = Inbound("status", "webpush", provider_id=row.provider_id, status="delivered")
     await inbound.apply_status(session, tenant.slug, item)
-    await inbound.events.commit(session)
+    await uow.commit(session)
     return {"status": "delivered"}

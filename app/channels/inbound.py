@@ -26,6 +26,7 @@ from app.channels.outbox import STATUS_RANK, fall_back
 from app.core import clock
 from app.core.errors import ConflictError
 from app.core.origin import Origin
+from app.db import uow
 from app.dispatch.models import Dispatch
 
 ACK_WORDS = {"terima", "diterima", "ok", "oke", "siap", "1", "ya"}
@@ -100,7 +101,7 @@ async def acknowledge(
         return "used"
     row.ack_used_at, row.ack_via = clock.now(), via
     if d.status != "sent":
-        await events.commit(session)
+        await uow.commit(session)
         return "already"
     actor = Principal(
         kind="tenant",
@@ -138,7 +139,7 @@ async def acknowledge(
         )
         .values(status="cancelled", last_error="penugasan sudah diterima")
     )
-    await events.commit(session)
+    await uow.commit(session)
     return "acknowledged"
 
 
@@ -208,5 +209,5 @@ async def handle(session: AsyncSession, tenant: str, channel: str, items: list[I
                 continue
         await events.emit(session, "channel.message_received", tenant, inbound=item)
         out.applied += 1
-    await events.commit(session)
+    await uow.commit(session)
     return out

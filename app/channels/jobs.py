@@ -7,10 +7,10 @@ import logging
 from arq.cron import cron
 from arq.worker import func
 
-from app import events
 from app.channels import outbox, summary
 from app.config import get_settings
 from app.core import clock
+from app.db import uow
 from app.sla.jobs import active_tenants
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ async def channels_summaries(ctx: dict, end_iso: str | None = None) -> dict[str,
         try:
             async with ctx["db"].tenant(slug) as session:
                 ids = await summary.queue_summaries(session, slug, start, end)
-                await events.commit(session)
+                await uow.commit(session)
         except Exception:  # one broken tenant must not stop the others' summaries
             log.exception("summary e-mail failed for tenant %s", slug)
             continue

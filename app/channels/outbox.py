@@ -33,6 +33,7 @@ from app.channels.base import Message, SendResult
 from app.channels.models import ChannelContact, ChannelMessage, PushSubscription
 from app.config import get_settings
 from app.core import clock
+from app.db import uow
 from app.dispatch.models import Category, Dispatch, Opd
 from app.events import after_commit_redis
 
@@ -357,10 +358,10 @@ async def send_one(session: AsyncSession, tenant: str, message_id: int) -> str:
         # render() offers no acknowledgement button once the dispatch was acknowledged/rejected:
         # no more alerts for it.
         row.status, row.last_error = "cancelled", "penugasan sudah ditanggapi"
-        await session.commit()
+        await uow.commit(session)
         return "cancelled"
     attempt, claimed_at = row.attempts, row.claimed_at
-    await session.commit()  # 'sending' is durable before the provider sees anything
+    await uow.commit(session)  # 'sending' is durable before the provider sees anything
     if not enabled:
         result = SendResult("rejected", error="kanal dinonaktifkan")
     else:
@@ -423,9 +424,8 @@ async def record_result(
                 _defer_by=retry_in,
             ),
         )
-    from app.events import commit
 
-    await commit(session)
+    await uow.commit(session)
     return row.status
 
 

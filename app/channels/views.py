@@ -16,6 +16,7 @@ from app.channels import ack, inbound, outbox, service, vapid
 from app.channels.base import CHANNEL_LABELS, CHANNELS
 from app.channels.models import ChannelMessage
 from app.config import get_settings
+from app.db import uow
 from app.dispatch.models import Category, Dispatch, Opd
 from app.dispatch.service import STATUS_LABELS, list_opds
 from app.security.proxies import origin_of
@@ -96,7 +97,7 @@ async def ack_page(request: Request, tenant: TenantDep, session: TenantSessionDe
             entity_id=row.dispatch_id,
             after={"message_id": row.id, "state": state},
         )
-        await session.commit()
+        await uow.commit(session)
     return render(request, "channels/ack.html", ctx, status_code=_ACK_STATUS.get(state, 200))
 
 
@@ -176,7 +177,7 @@ async def contacts_create(request: Request, tenant: TenantDep, session: TenantSe
             "channels": contact.channels,
         },
     )
-    await session.commit()
+    await uow.commit(session)
     return RedirectResponse(f"/t/{tenant.slug}/admin/channels/contacts?saved=1", status_code=303)
 
 
@@ -198,7 +199,7 @@ async def contacts_delete(
             entity="channel_contact",
             entity_id=contact_id,
         )
-        await session.commit()
+        await uow.commit(session)
     return RedirectResponse(f"/t/{tenant.slug}/admin/channels/contacts", status_code=303)
 
 
@@ -267,7 +268,7 @@ async def channels_save(
             "secrets_changed": [k for k in cls.secret_fields if values.get(k)],
         },
     )
-    await session.commit()
+    await uow.commit(session)
     return RedirectResponse(f"/t/{tenant.slug}/admin/channels?saved={channel}#{channel}", status_code=303)
 
 
@@ -302,7 +303,7 @@ async def channels_test(
         entity_id=channel,
         after={"ok": result.ok, "outcome": result.outcome, "error": result.error},
     )
-    await session.commit()
+    await uow.commit(session)
     ctx = await _channels_ctx(session, tenant, tested=channel, result=result)
     return render(request, "channels/settings.html", ctx, status_code=200)
 
@@ -385,5 +386,5 @@ async def push_subscribe(request: Request, tenant: TenantDep, session: TenantSes
     except service.ChannelInputError as exc:
         await session.rollback()
         return JSONResponse({"field": exc.field, "message": exc.message}, status_code=422)
-    await session.commit()
+    await uow.commit(session)
     return JSONResponse({"id": sub_id, "at": int(time.time())}, status_code=201)

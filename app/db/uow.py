@@ -1,14 +1,14 @@
 """The unit of work: one transaction of one tenant (or of ``public``), who acts in it, and the
 work that must follow its commit.
 
-    async with UnitOfWork(db, tenant, actor) as uow:
-        ...                      # services read and write through uow.session
-        await uow.commit()       # the change, its audit row and its events, at once
+    async with UnitOfWork(db, tenant, actor) as work:
+        ...                      # services read and write through work.session
+        await work.commit()      # the change, its audit row and its events, at once
 
 Leaving the block without ``commit()`` (an early return, an exception) rolls back, and the
 rollback discards the queued notices and timers. After-commit work (``app.events.after_commit``
 / ``after_commit_redis``) hangs on the session's SQLAlchemy events, so even a commit made some
-other way sends it; ``commit()`` here also waits until it is sent.
+other way sends it; ``commit`` here, the application's only one, also waits until it is sent.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from app.auth.principal import Principal
     from app.db.database import Database
     from app.tenancy.registry import TenantInfo
+
+
+async def commit(session: AsyncSession) -> None:
+    """The one commit of the application (tests/unit/test_architecture.py keeps it so): the
+    transaction, then a wait for the notices and timers its commit started."""
+    await session.commit()
+    await events.wait_sent(session)
 
 
 class UnitOfWork:
@@ -46,7 +53,7 @@ class UnitOfWork:
         return self
 
     async def commit(self) -> None:
-        await events.commit(self.session)
+        await commit(self.session)
         self.committed = True
 
     async def __aexit__(

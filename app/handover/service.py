@@ -35,6 +35,7 @@ from app.auth.principal import Principal
 from app.calls.models import Incident
 from app.calls.service import Ctx, finish, log_event
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
+from app.db import uow
 from app.dispatch.models import Category
 from app.handover import document
 from app.handover.models import HandoverInbox, HandoverOutbox
@@ -284,7 +285,7 @@ async def deliver(db: Any, sender_slug: str, transfer_id: str, redis: Any = None
                 after={"transfer_id": transfer_id, "sender": sender.slug},
             )
             _live(r, redis, out.receiver_slug, "ringing")
-        await events.commit(r)
+        await uow.commit(r)
     async with db.tenant(sender_slug) as s:
         await s.execute(
             update(HandoverOutbox)
@@ -294,7 +295,7 @@ async def deliver(db: Any, sender_slug: str, transfer_id: str, redis: Any = None
             )
         )
         _live(s, redis, sender_slug, "delivered")
-        await events.commit(s)
+        await uow.commit(s)
     return "delivered" if inserted is not None else "already"
 
 
@@ -309,7 +310,7 @@ async def note_failure(db: Any, sender_slug: str, transfer_id: str, error: str) 
                 .returning(HandoverOutbox.attempts)
             )
         ).scalar_one_or_none()
-        await s.commit()
+        await uow.commit(s)
     return attempts or 0
 
 
@@ -489,7 +490,7 @@ async def report(db: Any, receiver_slug: str, transfer_id: str, redis: Any = Non
             .where(HandoverInbox.transfer_id == row.transfer_id)
             .values(reported_at=_now())
         )
-        await r.commit()
+        await uow.commit(r)
     return status
 
 
@@ -625,7 +626,7 @@ async def receive_external(ctx: Ctx, doc: Any) -> tuple[HandoverInbox, bool]:
             after={"transfer_id": doc["transferId"], "sender": doc["sendingCentre"]["id"]},
         )
         _live(ctx.session, ctx.redis, ctx.tenant, "ringing")
-    await events.commit(ctx.session)
+    await uow.commit(ctx.session)
     row = (
         await ctx.session.execute(
             select(HandoverInbox).where(HandoverInbox.transfer_id == values["transfer_id"])

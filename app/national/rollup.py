@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls.models import Call, Incident
+from app.db import uow
 from app.db.direct import Direct
 from app.dispatch.models import Category, Dispatch, Opd
 from app.national.models import (
@@ -265,7 +266,7 @@ async def fold(db, *, wait: bool = True) -> int:
             if not taken:
                 return total
             await _apply_deltas(session, taken)
-            await session.commit()
+            await uow.commit(session)
         total += len(taken)
         if len(taken) < FOLD_BATCH:
             return total
@@ -434,7 +435,7 @@ async def rebuild_tenant(db, slug: str) -> int:
             {k: {"dispatches": n} for k, n in opds.items()},
         )
         changed += await _sync(session, national_daily_channel, ref.id, ("day", "channel"), channels)
-        await session.commit()
+        await uow.commit(session)
         if changed:
             log.info("national recount of %s corrected %d rollup rows", slug, changed)
         return len(daily)

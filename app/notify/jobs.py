@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.config import get_settings
 from app.core.clock import now
+from app.db import uow
 from app.dispatch.models import Opd
 from app.notify.models import WebhookDelivery
 from app.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -58,7 +59,7 @@ async def deliver_webhook(ctx: dict, tenant_slug: str, delivery_id: int) -> str:
             return delivery.status
         if not opd.webhook_url or not opd.webhook_secret:
             delivery.status, delivery.last_error = "failed", "OPD has no webhook URL/secret"
-            await session.commit()
+            await uow.commit(session)
             return "failed"
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
         ts = str(int(time.time()))
@@ -91,7 +92,7 @@ async def deliver_webhook(ctx: dict, tenant_slug: str, delivery_id: int) -> str:
             delivery.last_status_code = None
             delivery.last_error = f"refused: {exc}"[:500]
             delivery.status = "failed"
-            await session.commit()
+            await uow.commit(session)
             log.warning("webhook %s:%s refused: %s", tenant_slug, delivery.id, exc)
             return "refused"
         except httpx.HTTPError as exc:
@@ -103,7 +104,7 @@ async def deliver_webhook(ctx: dict, tenant_slug: str, delivery_id: int) -> str:
             delivery.status, delivery.delivered_at = "delivered", now()
         elif job_try >= MAX_TRIES:
             delivery.status = "failed"
-        await session.commit()
+        await uow.commit(session)
     if not ok and job_try < MAX_TRIES:
         raise Retry(defer=backoff(job_try))
     return "delivered" if ok else "failed"

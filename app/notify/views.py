@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
+from app.db import uow
 from app.notify.service import list_notifications, mark_read
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantDep, TenantSessionDep, TenantUserDep
@@ -34,7 +35,7 @@ async def notification_read(
 ):
     if not await mark_read(session, notification_id, user.id, user.role, user.opd_id):
         raise NotFound("Notifikasi tidak ditemukan atau sudah dibaca")
-    await session.commit()
+    await uow.commit(session)
     if is_htmx(request):
         items = await list_notifications(session, user.role, user.opd_id)
         return render(request, "notify/_list.html", {"items": items})

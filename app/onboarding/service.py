@@ -19,6 +19,7 @@ from app.auth.models import User
 from app.auth.principal import Principal
 from app.core.errors import ConflictError
 from app.core.origin import Origin
+from app.db import uow
 from app.db.database import Database
 from app.dispatch.models import Opd
 from app.onboarding.models import SignupApplication
@@ -142,7 +143,7 @@ async def submit_application(
                 entity_id=reg.slug,
                 after=_application_view(a),
             )
-            await s.commit()
+            await uow.commit(s)
         async with db.public() as s:
             tenant = (await s.execute(select(Tenant).where(Tenant.slug == reg.slug))).scalar_one()
             row = await s.get(SignupApplication, a.id, with_for_update=True)
@@ -161,7 +162,7 @@ async def submit_application(
                 entity_id=row.id,
                 after=_application_view(row),
             )
-            await s.commit()
+            await uow.commit(s)
     except BaseException:
         await drop_tenant_schema(db.engine, reg.slug)
         raise
@@ -273,8 +274,8 @@ async def _transition(
                 before=before,
                 after=after,
             )
-            await ts.commit()
-        await s.commit()
+            await uow.commit(ts)
+        await uow.commit(s)
     _forget(registry, tenant.slug)
     return tenant
 
@@ -448,8 +449,8 @@ async def resubmit(
                 before=before,
                 after=after,
             )
-            await ts.commit()
-        await s.commit()
+            await uow.commit(ts)
+        await uow.commit(s)
 
 
 def queue_filter(status: str):

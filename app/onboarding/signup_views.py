@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from app.auth.passwords import hash_password
+from app.db import uow
 from app.onboarding import service
 from app.onboarding.models import SignupApplication
 from app.onboarding.validation import (
@@ -165,7 +166,7 @@ async def _save(session, a: SignupApplication, values: dict, next_step: int) -> 
         setattr(a, key, value)
     a.step = max(a.step, next_step)
     a.updated_at = datetime.now(UTC)
-    await session.commit()
+    await uow.commit(session)
 
 
 @router.post("/signup/step/1")

@@ -16,6 +16,7 @@ from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event
 from app.core.clock import now
 from app.core.errors import DeniedError, InvalidInput, NotFoundError
+from app.db import uow
 from app.recordings import audio
 from app.recordings.models import DEFAULT_RETENTION_DAYS, Recording, RecordingPolicy
 from app.recordings.store import ObjectStore
@@ -154,7 +155,7 @@ async def open_for_listening(ctx: Ctx, recording_id: int, byte_range: str | None
         entity_id=rec.id,
         after={"call_id": call.id, "range": byte_range, "role": ctx.actor.role},
     )
-    await session.commit()
+    await uow.commit(session)
     if not allowed:
         raise DeniedError(
             "Anda tidak berhak mendengar rekaman ini (supervisor/admin, atau operator panggilan ini)"
@@ -189,7 +190,7 @@ async def purge_expired(session: AsyncSession, store: ObjectStore, tenant: str, 
             entity_id=rec.id,
             after={"call_id": rec.call_id, "reason": "retention"},
         )
-    await session.commit()
+    await uow.commit(session)
     if due:
         log.info("purged %d recordings of %s", len(due), tenant)
     return len(due)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 
 from app.calls.models import Call
 from app.config import get_settings
+from app.db import uow
 from app.national.rollup import _day, forget_tenant, tenant_ref
 from app.reputation import service
 from app.reputation.models import caller_reputation as rep
@@ -37,5 +38,5 @@ async def rebuild_tenant(db, slug: str) -> int:
         ).all()
         await session.execute(delete(rep).where(rep.c.tenant_id == ref.id))
         await service.add(session, ref.id, [(n, d, {service.BUCKET[o]: c}) for n, d, o, c in rows])
-        await session.commit()
+        await uow.commit(session)
         return len(rows)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bounds import ascii_digits
 from app.config import get_settings
+from app.db import uow
 from app.reputation.keys import current, keys
 from app.reputation.models import caller_reputation as rep
 from app.tenancy.models import Tenant
@@ -138,14 +139,14 @@ async def purge_expired(session: AsyncSession, today: date | None = None) -> int
     """Delete rows older than REPUTATION_RETENTION_DAYS (the cron job calls this daily)."""
     cutoff = (today or datetime.now(UTC).date()) - timedelta(days=get_settings().reputation_retention_days)
     result = await session.execute(delete(rep).where(rep.c.day < cutoff))
-    await session.commit()
+    await uow.commit(session)
     return getattr(result, "rowcount", 0) or 0
 
 
 async def purge_tenant(session: AsyncSession, tenant_id: int) -> int:
     """Forget one regency's contributions (deletion on request, or a regency leaving)."""
     result = await session.execute(delete(rep).where(rep.c.tenant_id == tenant_id))
-    await session.commit()
+    await uow.commit(session)
     return getattr(result, "rowcount", 0) or 0
 
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from app import events
 from app.audit.service import record
 from app.calls.models import Call
 from app.calls.service import Ctx, log_event
 from app.channels import outbox
 from app.channels import service as channels
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
+from app.db import uow
 from app.reputation.service import countable
 from app.tenancy.models import Tenant
 
@@ -79,5 +79,5 @@ async def queue_warning(ctx: Ctx, call_id: int) -> Queued:
         entity_id=call.id,
         after={"message_id": message_id, "channel": "sms"},
     )
-    await events.commit(session)
+    await uow.commit(session)
     return Queued(message_id, to)

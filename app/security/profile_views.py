@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from app.audit.service import record, record_platform
 from app.auth.passwords import hash_password, password_problems, verify_password
+from app.db import uow
 from app.security.proxies import origin_of
 from app.web.csrf import verify_csrf
 from app.web.deps import PlatformUserDep, PublicSessionDep, TenantDep, TenantSessionDep, TenantUserDep
@@ -57,7 +58,7 @@ async def _change_password(
         entity="user",
         entity_id=user.id,
     )
-    await session.commit()
+    await uow.commit(session)
     start_session(request, u=user.id, v=user.session_version, **session_values)
     return _page(request, user, base, message="Kata sandi diganti. Perangkat lain telah dikeluarkan.")
 
@@ -73,7 +74,7 @@ async def _logout_everywhere(request, session, user, audit, login_url):
         entity="user",
         entity_id=user.id,
     )
-    await session.commit()
+    await uow.commit(session)
     request.session.clear()
     return RedirectResponse(login_url, status_code=303)
 

@@ -11,6 +11,7 @@ from app.audit.service import record, record_platform
 from app.auth.tokens import generate_token
 from app.bounds import ascii_int
 from app.core.origin import Origin
+from app.db import uow
 from app.security.models import ApiToken, PlatformApiToken
 from app.security.scopes import PLATFORM_SCOPES, TENANT_SCOPES, TOKEN_KINDS
 
@@ -96,7 +97,7 @@ async def create_token(
             "opd_id": getattr(row, "opd_id", None),
         },
     )
-    await session.commit()
+    await uow.commit(session)
     return row, new.plain
 
 
@@ -117,7 +118,7 @@ async def revoke_token(session: AsyncSession, origin: Origin | None, actor, mode
             before={"name": row.name, "revoked_at": None},
             after={"name": row.name, "revoked_at": row.revoked_at},
         )
-        await session.commit()
+        await uow.commit(session)
     return True
 
 

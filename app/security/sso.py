@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record, record_platform
+from app.db import uow
 from app.security.models import OidcProvider, PlatformOidcProvider
 from app.security.proxies import origin_of
 
@@ -75,7 +76,7 @@ async def audit_logout(request: Request) -> None:
                 entity="user",
                 entity_id=data["u"],
             )
-            await session.commit()
+            await uow.commit(session)
     elif data.get("k") == "platform" and data.get("u"):
         async with db.public() as session:
             await record_platform(
@@ -86,4 +87,4 @@ async def audit_logout(request: Request) -> None:
                 entity="platform_user",
                 entity_id=data["u"],
             )
-            await session.commit()
+            await uow.commit(session)

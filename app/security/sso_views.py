@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.audit.service import record, record_platform, snapshot
 from app.auth import oidc
 from app.auth.models import PlatformUser, User
+from app.db import uow
 from app.security.models import OidcProvider, PlatformOidcProvider
 from app.security.proxies import origin_of
 from app.security.sso import decrypt_secret, encrypt_secret, issuer_problem, load_provider
@@ -104,7 +105,7 @@ async def _save(request, session, model, actor, base, issuer, client_id, client_
         before=before,
         after={**snapshot(provider), "secret_changed": bool(client_secret)},
     )
-    await session.commit()
+    await uow.commit(session)
     return _settings_page(request, provider, base, saved=True)
 
 
@@ -303,7 +304,7 @@ async def tenant_sso_callback(
             entity="user",
             after={"method": "sso", "reason": "no active account" if email else "email not verified"},
         )
-        await session.commit()
+        await uow.commit(session)
         return _login_error(
             request,
             action,
@@ -321,7 +322,7 @@ async def tenant_sso_callback(
         entity_id=user.id,
         after={"method": "sso", "sub": str(result.get("sub"))[:100]},
     )
-    await session.commit()
+    await uow.commit(session)
     start_session(request, k="tenant", s=tenant.slug, u=user.id, v=user.session_version)
     target = _safe_next(result["_next"], f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(
         slug=tenant.slug
@@ -384,7 +385,7 @@ async def platform_sso_callback(
             entity="platform_user",
             after={"method": "sso", "reason": "no active account" if email else "email not verified"},
         )
-        await session.commit()
+        await uow.commit(session)
         return _login_error(
             request,
             "/login",
@@ -402,6 +403,6 @@ async def platform_sso_callback(
         entity_id=user.id,
         after={"method": "sso"},
     )
-    await session.commit()
+    await uow.commit(session)
     start_session(request, k="platform", u=user.id, v=user.session_version)
     return RedirectResponse(_safe_next(result["_next"], "/national") or "/national", status_code=303)

@@ -38,9 +38,10 @@ from app.config import get_settings
 from app.core import clock
 from app.core.errors import DeniedError, NotFoundError
 from app.core.origin import Origin
+from app.db import uow
 from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Category, Opd
-from app.events import DomainEvent, after_commit_redis, commit, emit, emit_many
+from app.events import DomainEvent, after_commit_redis, emit, emit_many
 from app.notify.service import add_notification, queue_webhook
 from app.sla.models import SlaClock, SlaPolicy, clock_key, policy_scope
 from app.sla.policies import KIND_SHORT, TARGET_FIELDS, format_duration, policy_form_problems, select_policy
@@ -544,7 +545,7 @@ async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fi
             "call_id": c.call_id,
         }
         live.notify_after_commit(session, None, tenant_slug, "sla", data)
-        await commit(session)
+        await uow.commit(session)
     else:
         await session.rollback()
     return fired
@@ -696,7 +697,7 @@ async def save_policy(
         before=before,
         after=snapshot(policy),
     )
-    await session.commit()
+    await uow.commit(session)
     forget_policies(tenant_slug)
     return policy, {}
 
@@ -721,5 +722,5 @@ async def delete_policy(
         before=snapshot(policy),
     )
     await session.execute(delete(SlaPolicy).where(SlaPolicy.id == policy_id))
-    await session.commit()
+    await uow.commit(session)
     forget_policies(tenant_slug)

@@ -53,6 +53,7 @@ from app.batching import Batcher
 from app.calls.models import Call, EventLog
 from app.core.errors import ServiceError
 from app.core.json import jsonable
+from app.db import uow
 from app.db.database import Database
 from app.db.direct import Direct, columns_of, recordset
 from app.telephony.models import CallbackTask, TelephonyEvent
@@ -407,7 +408,7 @@ async def apply_events(session: AsyncSession, tenant: str, evs: list[CallEventIn
     if redis is not None:
         for topic in sorted(topics):
             live.notify_after_commit(session, redis, tenant, topic)
-    await events.commit(session)
+    await uow.commit(session)
     return results
 
 

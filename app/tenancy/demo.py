@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.auth.models import PlatformUser, User
 from app.auth.passwords import hash_password
+from app.db import uow
 from app.db.database import Database
 from app.dispatch.models import Opd
 from app.tenancy import manifest
@@ -61,7 +62,7 @@ async def seed_demo(db: Database) -> list[DemoAccount]:
                         )
                     )
                 accounts.append(DemoAccount(reg.short_name, email, role, f"/t/{reg.slug}/login"))
-            await s.commit()
+            await uow.commit(s)
     async with db.public() as s:
         email = "kominfo@demo.siaga112.id"
         if not (await s.execute(select(PlatformUser.id).where(PlatformUser.email == email))).scalar():
@@ -75,6 +76,6 @@ async def seed_demo(db: Database) -> list[DemoAccount]:
                     session_version=1,
                 )
             )
-            await s.commit()
+            await uow.commit(s)
         accounts.append(DemoAccount("Kominfo / Komdigi", email, "kominfo", "/login"))
     return accounts

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.config import PROJECT_ROOT
+from app.db import uow
 from app.db.database import Database
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
 from app.tenancy.models import TIMEZONES, Tenant
@@ -217,7 +218,7 @@ async def _ensure_tenant(db: Database, m: Manifest) -> bool:
                 activated_at=launched if m.status == "active" else None,
             )
         )
-        await s.commit()
+        await uow.commit(s)
     return True
 
 
@@ -336,7 +337,7 @@ async def apply(db: Database, m: Manifest) -> ApplyResult:
         async with db.public() as pub:
             row = (await pub.execute(select(Tenant).where(Tenant.region_code == m.region.code))).scalar_one()
             _set(row, m.map, result.changes, "map")
-            await pub.commit()
+            await uow.commit(pub)
 
     async with db.tenant(m.slug) as s:
         changes = result.changes
@@ -354,7 +355,7 @@ async def apply(db: Database, m: Manifest) -> ApplyResult:
                 entity_id=m.slug,
                 after={"changes": changes},
             )
-        await s.commit()
+        await uow.commit(s)
     return result
 
 

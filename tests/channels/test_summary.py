@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app import events
 from app.channels import summary
 from app.channels.jobs import channels_summaries
+from app.db import uow
 from tests.channels.conftest import add_contact, configure, open_dispatch, run_worker
 
 
@@ -30,11 +30,11 @@ async def test_summary_email_per_opd_and_supervisors_idempotent(
     start, end = datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC) + timedelta(hours=1)
     async with db.tenant(t.slug) as s:
         ids = await summary.queue_summaries(s, t.slug, start, end)
-        await events.commit(s)
+        await uow.commit(s)
     assert len(ids) == 2
     async with db.tenant(t.slug) as s:  # same period again: nothing new (idempotent)
         assert await summary.queue_summaries(s, t.slug, start, end) == []
-        await events.commit(s)
+        await uow.commit(s)
     await run_worker(arq_pool)
 
     got = {tuple(r): m for r, m in _summaries(smtp_peer, since)}

@@ -1,5 +1,5 @@
 """The unit of work and the after-commit rule: notices and timers go out after ANY commit of the
-session (not only through events.commit), never after a rollback, and a unit of work left
+session (not only through app.db.uow.commit), never after a rollback, and a unit of work left
 without commit writes nothing."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from app import events
 from app.calls.models import Call
+from app.db import uow
 from app.db.uow import UnitOfWork
 
 
@@ -49,7 +50,7 @@ async def test_a_plain_session_commit_still_sends_the_queued_work(db, tenant_a, 
 
         _queue_marker(session, redis, key)
         events.after_commit(session, action)
-        await session.commit()  # not events.commit
+        await session.commit()  # not uow.commit
     assert await _eventually(redis, key)
     await asyncio.wait_for(ran.wait(), 2)
 
@@ -61,7 +62,7 @@ async def test_a_rollback_discards_the_queued_work(db, tenant_a, redis):
         _queue_marker(session, redis, key)
         await session.rollback()
         await session.execute(select(func.count()).select_from(Call))
-        await events.commit(session)  # a later commit of the same session must not send it
+        await uow.commit(session)  # a later commit of the same session must not send it
     await asyncio.sleep(0.1)
     assert await redis.get(key) is None
 
@@ -77,20 +78,20 @@ async def test_the_unit_of_work_commits_waits_for_its_work_and_rolls_back_otherw
             return (await s.execute(select(func.count()).select_from(Call))).scalar_one()
 
     before = await calls()
-    async with UnitOfWork(db, tenant) as uow:
-        uow.session.add(Call(caller_number="+6281200000001", channel="voice"))
-        _queue_marker(uow.session, redis, sent)
-        await uow.commit()
+    async with UnitOfWork(db, tenant) as work:
+        work.session.add(Call(caller_number="+6281200000001", channel="voice"))
+        _queue_marker(work.session, redis, sent)
+        await work.commit()
         assert await redis.get(sent)  # sent before commit() returned, not some time later
-    async with UnitOfWork(db, tenant) as uow:  # left without commit
-        uow.session.add(Call(caller_number="+6281200000002", channel="voice"))
-        await uow.session.flush()
-        _queue_marker(uow.session, redis, unsent)
+    async with UnitOfWork(db, tenant) as work:  # left without commit
+        work.session.add(Call(caller_number="+6281200000002", channel="voice"))
+        await work.session.flush()
+        _queue_marker(work.session, redis, unsent)
     with pytest.raises(RuntimeError):
-        async with UnitOfWork(db, tenant) as uow:
-            uow.session.add(Call(caller_number="+6281200000003", channel="voice"))
-            await uow.session.flush()
-            _queue_marker(uow.session, redis, failed)
+        async with UnitOfWork(db, tenant) as work:
+            work.session.add(Call(caller_number="+6281200000003", channel="voice"))
+            await work.session.flush()
+            _queue_marker(work.session, redis, failed)
             raise RuntimeError("a rule refused it")
     await asyncio.sleep(0.1)
     assert await calls() == before + 1
@@ -111,5 +112,5 @@ async def test_a_savepoint_neither_sends_nor_discards_the_outer_work(db, tenant_
         savepoint = await session.begin_nested()
         await session.execute(select(func.count()).select_from(Call))
         await savepoint.rollback()
-        await events.commit(session)
+        await uow.commit(session)
     assert await redis.get(key)  # the outer work survived the savepoint rollback and went out

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from app import events, jobs
 from app.calls.models import Incident
 from app.core import clock as sla_clock
+from app.db import uow
 from app.dispatch.models import Category, Dispatch, Opd
 from app.sla import service as sla_service
 from app.sla.models import SlaPolicy, policy_scope
@@ -178,7 +179,7 @@ async def open_dispatch(
         s.add(d)
         await s.flush()
         await events.emit(s, "dispatch.created", slug, dispatch=d, incident=incident)
-        await events.commit(s)
+        await uow.commit(s)
         return incident.id, d.id
 
 
@@ -200,7 +201,7 @@ async def change_status(db, slug: str, dispatch_id: int, new: str, at: datetime)
         )
         await s.flush()
         await events.emit(s, "dispatch.status_changed", slug, dispatch=d, old=old, new=new)
-        await events.commit(s)
+        await uow.commit(s)
 
 
 @pytest.fixture
