@@ -388,8 +388,8 @@ def web(
     host: str = typer.Option(None, help="default HOST (0.0.0.0 in the container image)"),
     port: int = typer.Option(None, help="default PORT"),
     workers: int = typer.Option(1, envvar="WEB_CONCURRENCY", help="uvicorn worker processes"),
-    graceful_s: int = typer.Option(
-        20, envvar="GRACEFUL_SHUTDOWN_S", help="on SIGTERM, seconds in-flight requests get to finish"
+    graceful_s: float = typer.Option(
+        None, envvar="GRACEFUL_SHUTDOWN_S", help="on SIGTERM, seconds in-flight requests get to finish (20)"
     ),
 ):
     """Production web process: the app only (no embedded servers, no migrations, no demo data).
@@ -399,19 +399,25 @@ def web(
     """
     import uvicorn
 
+    from app.web.draining import uvicorn_grace
+
     settings = get_settings()
     if not settings.database_url or not settings.redis_url:
         console.print(
             "[red]DATABASE_URL and REDIS_URL must be set[/red] (`siaga112 serve` is the all-in-one mode)"
         )
         raise typer.Exit(2)
+    if graceful_s is not None:  # the app reads it too (app.core.draining), in every worker
+        os.environ["GRACEFUL_SHUTDOWN_S"] = str(graceful_s)
+        get_settings.cache_clear()
+        settings = get_settings()
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        timeout_graceful_shutdown=graceful_s,
+        timeout_graceful_shutdown=uvicorn_grace(settings.graceful_shutdown_s),
         **web_server_options(),
     )
 
@@ -428,6 +434,7 @@ def serve(
 
     from app.embedded import DataDirLock, EmbeddedError, EmbeddedPostgres, EmbeddedRedis
     from app.supervise import Supervised
+    from app.web.draining import uvicorn_grace
 
     settings = get_settings()
     host = host or settings.host
@@ -466,7 +473,13 @@ def serve(
         from app.main import create_app
 
         # proxy_headers off: only TRUSTED_PROXIES may set the client address (app.security.proxies).
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            timeout_graceful_shutdown=uvicorn_grace(settings.graceful_shutdown_s),
+            **web_server_options(),
+        )
     except EmbeddedError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -474,7 +487,7 @@ def serve(
         pass
     finally:
         if worker_proc is not None:
-            worker_proc.stop(timeout_s=15)
+            worker_proc.stop(timeout_s=settings.graceful_shutdown_s)
         if rds is not None:
             rds.stop()
         if pg is not None:

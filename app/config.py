@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # Largest request body accepted on any route (bytes); the onboarding upload has its own 5 MB
     # limit inside it. Bigger bodies get 413 before the app reads them.
     max_body_bytes: int = 6 * 1024 * 1024
+    # On SIGTERM: seconds in-flight requests get to finish; after that nothing more is committed
+    # and the process exits within 2 s (app.core.draining). GRACEFUL_SHUTDOWN_S.
+    graceful_shutdown_s: float = 20.0
     # Calls' received/answered times must lie within this window around now (as the telephony
     # webhook's replay window does): a call dated 1969 would start SLA clocks already breached.
     call_time_past_s: int = 24 * 3600

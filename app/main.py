@@ -12,7 +12,7 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import PoolTimeout
 from sqlalchemy import exc as sa_exc
@@ -24,6 +24,7 @@ from app import jobs, namespace
 from app.bounds import OutOfBounds
 from app.calls.intake import IntakeQueue
 from app.config import STATIC_DIR, Settings, get_settings
+from app.core.draining import DRAIN, ShuttingDown
 from app.db.database import Database
 from app.db.engine import make_async_engine
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
@@ -37,6 +38,7 @@ from app.tenancy.registry import TenantRegistry
 from app.web import openapi
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.deps import session_user_loader
+from app.web.draining import DrainMiddleware, unavailable_body, watch_exit_signals
 from app.web.errors import LoginRequired, allowed_methods, field_error, suspect_field, validation_response
 from app.web.hosts import TenantHostMiddleware
 from app.web.security_headers import SecurityHeadersMiddleware
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        DRAIN.reset()
+        watch_exit_signals(settings.graceful_shutdown_s)
         engine = make_async_engine(settings)
         app.state.db = Database(engine, prepare_threshold=settings.db_prepare_threshold)
         app.state.registry = TenantRegistry(engine, ttl_s=settings.tenant_cache_ttl_s)
@@ -146,7 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hsts=bool(settings.cookie_secure),
         img_origins=allowed_tile_origins(settings),
     )
-    proxies.install(app, settings.trusted_proxies)  # outermost: everything after sees the real client
+    proxies.install(app, settings.trusted_proxies)  # everything after sees the real client
+    app.add_middleware(DrainMiddleware)  # outermost: a shutting-down process answers 503, never silence
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _include_routers(app)
@@ -236,6 +241,16 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     for cls in outage_classes:
         app.add_exception_handler(cls, outage)
+
+    @app.exception_handler(ShuttingDown)
+    async def shutting_down(request: Request, exc: ShuttingDown):
+        """Past the shutdown grace: rolled back, nothing stored; the client retries elsewhere."""
+        return Response(
+            unavailable_body(),
+            status_code=503,
+            media_type="application/json",
+            headers={"Retry-After": str(RETRY_AFTER_S), "Connection": "close"},
+        )
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError):

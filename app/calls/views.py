@@ -19,6 +19,7 @@ from app.calls.models import OUTCOMES, Call
 from app.calls.phone import normalize_phone
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
 from app.core import clock
+from app.core.draining import DRAIN
 from app.core.errors import InvalidInput, NotFoundError, ServiceError
 from app.dispatch import service as dispatching
 from app.dispatch.schemas import DispatchCreate
@@ -179,7 +180,7 @@ async def live_stream(request: Request, tenant: TenantDep, user: TenantUserDep):
         reader = asyncio.create_task(relay())
         try:
             yield "retry: 3000\n\n"
-            while not await request.is_disconnected():
+            while not DRAIN.draining and not await request.is_disconnected():
                 if reader.done():
                     break  # Redis went away: the browser reconnects after `retry`
                 try:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
+from app.core.draining import refuse_commit_past_grace
 
 if TYPE_CHECKING:
     from app.auth.principal import Principal
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 async def commit(session: AsyncSession) -> None:
     """The one commit of the application (tests/unit/test_architecture.py keeps it so): the
     transaction, then a wait for the notices and timers its commit started."""
+    refuse_commit_past_grace()  # shutting down past its grace: roll back, the client gets a 503
     await session.commit()
     await events.wait_sent(session)
 

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from app import live
 from app.calls.http import make_ctx, service_errors
 from app.calls.phone import normalize_phone
+from app.core.draining import DRAIN
 from app.core.errors import InvalidInput, ServiceError
 from app.telephony import service
 from app.telephony.signing import MAX_AGE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -76,7 +77,7 @@ async def stream(request: Request, tenant: TenantDep, user: OperatorDep):
         await pubsub.subscribe(live.channel(tenant.slug, redis))
         try:
             yield "retry: 3000\n\n"
-            while not await request.is_disconnected():
+            while not DRAIN.draining and not await request.is_disconnected():
                 msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=KEEPALIVE_S)
                 if msg is None:
                     yield ": keepalive\n\n"
