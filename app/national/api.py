@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.bounds import IsoDate
 from app.national import service
@@ -106,11 +106,24 @@ class FiguresOut(BaseModel):
     sla_compliance: float | None
 
 
+class ChannelOut(BaseModel):
+    """One channel's calls (text-to-112 conversations are calls with channel sms/whatsapp)."""
+
+    channel: str
+    calls: int
+    answered: int
+    answer_avg_s: float | None
+    answer_p90_s: int | None = Field(
+        description="upper bound of the 90th-percentile bucket; null: over 600 s"
+    )
+
+
 class SummaryOut(BaseModel):
     period: Period
     figures: FiguresOut
     incidents_by_category: dict[str, int]
     dispatches_by_opd_type: dict[str, int]
+    calls_by_channel: list[ChannelOut]
 
 
 class SeriesPoint(BaseModel):
@@ -188,10 +201,11 @@ async def rollout(session: PublicSessionDep, province: ProvinceQ = None):
 
 @router.get("/summary", response_model=SummaryOut, summary="Headline figures for a period")
 async def summary(session: PublicSessionDep, f: FiltersDep):
-    snap, cats, opds = await asyncio.gather(
+    snap, cats, opds, channels = await asyncio.gather(
         service.snapshot(session, f),
         service.breakdown_cached(session, f, "category"),
         service.breakdown_cached(session, f, "opd"),
+        service.by_channel_cached(session, f),
     )
     figures = snap.totals
     return {
@@ -199,6 +213,7 @@ async def summary(session: PublicSessionDep, f: FiltersDep):
         "figures": figures.as_dict(),
         "incidents_by_category": {c["category_code"]: c["incidents"] for c in cats},
         "dispatches_by_opd_type": {o["opd_type"]: o["dispatches"] for o in opds},
+        "calls_by_channel": channels,
     }
 
 

@@ -21,9 +21,11 @@ from app.core.errors import FieldErrors
 from app.national.models import (
     ANSWER_BUCKETS_S,
     BUCKET_COLS,
+    CHANNEL_COLS,
     OUTCOME_COLS,
     national_daily,
     national_daily_category,
+    national_daily_channel,
     national_daily_opd,
 )
 from app.tenancy.models import Tenant
@@ -534,6 +536,35 @@ async def breakdown(session: AsyncSession, f: Filters, kind: str) -> list[dict]:
     return [{key: k, value: n} for k, n in rows]
 
 
+async def by_channel(session: AsyncSession, f: Filters) -> list[dict]:
+    """Calls and answer times per channel (voice, sms, whatsapp, …): text-to-112 reported on its
+    own. The same calls are in the headline totals; this only splits them."""
+    t = national_daily_channel
+    stmt = (
+        select(t.c.channel, *[func.sum(t.c[c]) for c in CHANNEL_COLS])
+        .where(t.c.day >= f.date_from, t.c.day <= f.date_to)
+        .group_by(t.c.channel)
+    )
+    stmt = _in_province(stmt, f, t)
+    out = []
+    for channel, *sums in (await session.execute(stmt)).all():
+        v = dict(zip(CHANNEL_COLS, (int(x or 0) for x in sums), strict=True))
+        if not v["calls_total"]:
+            continue
+        answered = v["calls_answered"]
+        out.append(
+            {
+                "channel": channel,
+                "calls": v["calls_total"],
+                "answered": answered,
+                "answer_avg_s": round(v["answer_ms_sum"] / answered / 1000, 1) if answered else None,
+                "answer_p90_s": percentile_bound([v[c] for c in BUCKET_COLS], 0.9),
+            }
+        )
+    out.sort(key=lambda r: (-r["calls"], r["channel"]))
+    return out
+
+
 # --- short-lived cache ----------------------------------------------------------------------------
 # The rollups move every few seconds anyway, so a dashboard a few seconds stale is honest (the page
 # says how old its figures are) and lets N viewers and every sort/map/htmx variant share one set of
@@ -586,6 +617,10 @@ async def snapshot(session: AsyncSession, f: Filters) -> Snapshot:
     """The period's Snapshot (province only filters in Python, so it is not part of the key)."""
     snap = await cached(("snapshot", f.date_from, f.date_to), lambda: Snapshot.load(session, f))
     return snap if snap.filters == f else replace(snap, filters=f)
+
+
+async def by_channel_cached(session: AsyncSession, f: Filters) -> list[dict]:
+    return await cached(("channels", f), lambda: read(session, lambda conn: by_channel(conn, f)))
 
 
 async def breakdown_cached(session: AsyncSession, f: Filters, kind: str) -> list[dict]:

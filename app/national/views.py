@@ -128,10 +128,11 @@ REGENCY_PAGE = 50  # rows shown before "show all" (the CSV always has every row)
 async def dashboard_context(
     session, filters: Filters, sort: str, descending: bool, metric: str, show_all: bool = False
 ) -> dict:
-    snap, categories, opds = await asyncio.gather(
+    snap, categories, opds, channels = await asyncio.gather(
         service.snapshot(session, filters),
         service.breakdown_cached(session, filters, "category"),
         service.breakdown_cached(session, filters, "opd"),
+        service.by_channel_cached(session, filters),
     )
     rollout = snap.rollout()
     totals = snap.totals
@@ -183,6 +184,7 @@ async def dashboard_context(
         "show_all": show_all,
         "categories": categories,
         "opds": opds,
+        "channels": channels,
         "bar_peak": bar_peak,
         "launch_chart": launch_chart(rollout.launches, rollout.total),
         "map": province_map(
@@ -343,7 +345,7 @@ def _r(v):
     return "" if v is None else v
 
 
-EXPORTS = ("rollout", "launches", "timeseries", "provinces", "regencies", "categories", "opds")
+EXPORTS = ("rollout", "launches", "timeseries", "provinces", "regencies", "categories", "opds", "channels")
 
 
 @router.get("/national/export/{name}.csv", include_in_schema=False)
@@ -446,6 +448,10 @@ async def national_export(
             "dispatches",
         ]
         return _csv(name, cols, [[_r(r[c]) for c in cols] for r in regency_rows])
+    if name == "channels":
+        cols = ["channel", "calls", "answered", "answer_avg_s", "answer_p90_s"]
+        rows = await service.by_channel_cached(session, filters)
+        return _csv(name, cols, [[_r(r[c]) for c in cols] for r in rows])
     kind = "category" if name == "categories" else "opd"
     breakdown = await service.breakdown_cached(session, filters, kind)
     key, value = ("category_code", "incidents") if kind == "category" else ("opd_type", "dispatches")

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import signal
 import threading
 from typing import Any
@@ -95,8 +96,9 @@ def watch_exit_signals(grace_s: float) -> None:
             DRAIN.begin(grace_s)
             if callable(previous):
                 previous(signum, frame)
-            elif previous == signal.SIG_DFL:
-                signal.default_int_handler(signum, frame)
+            elif previous == signal.SIG_DFL:  # nobody else listens: what the signal would have done
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
 
         handler.drains = True  # type: ignore[attr-defined]
         signal.signal(sig, handler)
