@@ -48,6 +48,12 @@ CHANNEL = {
     "app": "Aplikasi",
     "walk_in": "Datang langsung",
 }
+# A supervisor's decision on a caller review (step 3 of the graduated scale; never a block).
+REVIEW_DECISION = {
+    "no_action": "Tidak ada tindakan",
+    "watch_list": "Masukkan ke daftar pantauan",
+    "warning_sms": "Kirim SMS peringatan",
+}
 TELEPHONY_STATE = {
     "ringing": "Berdering",
     "answered": "Dijawab",
@@ -136,6 +142,7 @@ VOCABULARIES: dict[str, Mapping[str, str]] = {
     "user_status": USER_STATUS,
     "outcome": OUTCOME,
     "channel": CHANNEL,
+    "review_decision": REVIEW_DECISION,
     "telephony_state": TELEPHONY_STATE,
     "incident_status": INCIDENT_STATUS,
     "dispatch_status": DISPATCH_STATUS,

@@ -450,8 +450,8 @@ async def national_export(
         return _csv(name, cols, [[_r(r[c]) for c in cols] for r in regency_rows])
     if name == "channels":
         cols = ["channel", "calls", "answered", "answer_avg_s", "answer_p90_s"]
-        rows = await service.by_channel_cached(session, filters)
-        return _csv(name, cols, [[_r(r[c]) for c in cols] for r in rows])
+        channels = await service.by_channel_cached(session, filters)
+        return _csv(name, cols, [[_r(r[c]) for c in cols] for r in channels])
     kind = "category" if name == "categories" else "opd"
     breakdown = await service.breakdown_cached(session, filters, kind)
     key, value = ("category_code", "incidents") if kind == "category" else ("opd_type", "dispatches")
