@@ -21,10 +21,9 @@ import threading
 import time
 from pathlib import Path
 
-from app.db import uow
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.db import uow
 from bench.common import (
     ArqWorker,
     bench_environment,

@@ -17,10 +17,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from app.db import uow
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.db import uow
 from bench.common import (
     ArqWorker,
     bench_environment,
