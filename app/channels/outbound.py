@@ -45,6 +45,7 @@ async def close_client() -> None:
     c = _clients.pop(id(asyncio.get_running_loop()), None)
     if c is not None:
         await c.aclose()
+    await safe.close_pinned_clients()
 
 
 def host_allowed(host: str, patterns: str) -> bool:

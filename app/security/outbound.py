@@ -23,6 +23,7 @@ import asyncio
 import ipaddress
 import socket
 import ssl
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -317,13 +318,43 @@ async def send(
     if target.port != default_port:
         host_header = f"{host_header}:{target.port}"
     request_headers = {**(headers or {}), "host": host_header}
-    async with httpx.AsyncClient(
-        timeout=timeout_s, follow_redirects=False, verify=verify, trust_env=False
-    ) as client:
-        return await client.request(
-            method,
-            pinned,
-            content=content,
-            headers=request_headers,
-            extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
-        )
+    return await _pinned_client(target, verify).request(
+        method,
+        pinned,
+        content=content,
+        headers=request_headers,
+        timeout=timeout_s,
+        extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+    )
+
+
+# Pooled clients for pinned requests, one per (event loop, host name, scheme, port, TLS settings).
+# A client per request built a fresh SSL context each time (loading the CA bundle): over half of
+# an alert worker's CPU. Keyed by host NAME, not only by the address the URL is pinned to, so a
+# connection verified for one name is never reused for another name on the same address.
+_PINNED_MAX = 64
+_pinned: OrderedDict[tuple, httpx.AsyncClient] = OrderedDict()
+_closing: set[asyncio.Task] = set()
+
+
+def _pinned_client(target: Target, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    key = (id(loop), target.host, target.scheme, target.port, verify if isinstance(verify, bool) else id(verify))
+    client = _pinned.get(key)
+    if client is not None and not client.is_closed:
+        _pinned.move_to_end(key)
+        return client
+    client = _pinned[key] = httpx.AsyncClient(follow_redirects=False, verify=verify, trust_env=False)
+    while len(_pinned) > _PINNED_MAX:
+        _, old = _pinned.popitem(last=False)
+        closing = loop.create_task(old.aclose())
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
+    return client
+
+
+async def close_pinned_clients() -> None:
+    """Close this event loop's pooled pinned clients (app lifespan / worker shutdown)."""
+    loop = id(asyncio.get_running_loop())
+    for key in [k for k in _pinned if k[0] == loop]:
+        await _pinned.pop(key).aclose()

@@ -223,3 +223,30 @@ async def test_webhook_target_checked_at_send_time(db, settings, tenant_factory,
         row = await s.get(WebhookDelivery, delivery_id)
     assert row.status == "failed" and row.last_error.startswith("refused:")
     assert seen == []
+
+
+async def test_pinned_requests_share_a_client_per_host_name_never_across_names():
+    """A client (and SSL context) per request cost an alert worker over half its CPU; pooled
+    clients are per host name, so a connection verified for one name never carries another's."""
+    a = outbound.Target(
+        url="https://a.uji.test/x",
+        scheme="https",
+        host="a.uji.test",
+        port=443,
+        address=ipaddress.ip_address("127.0.0.1"),
+    )
+    b = outbound.Target(
+        url="https://b.uji.test/x",
+        scheme="https",
+        host="b.uji.test",
+        port=443,
+        address=ipaddress.ip_address("127.0.0.1"),
+    )
+    try:
+        assert outbound._pinned_client(a, True) is outbound._pinned_client(a, True)
+        assert outbound._pinned_client(a, True) is not outbound._pinned_client(b, True)
+        ctx = ssl.create_default_context()
+        assert outbound._pinned_client(a, ctx) is not outbound._pinned_client(a, True)
+    finally:
+        await outbound.close_pinned_clients()
+    assert not [k for k in outbound._pinned if k[1] in ("a.uji.test", "b.uji.test")]
