@@ -78,6 +78,9 @@ class WorkerSettings:
     # Every deployment its own queue (and health-check key, which arq derives from it).
     queue_name = namespace.queue_name()
     max_jobs = 50
+    # How often the queue is polled (arq's default is 0.5 s): an OPD alert or an SLA timer due now
+    # waits at most this long for a free worker; one cheap Redis read per tick.
+    poll_delay = 0.1
     job_timeout = 60
     keep_result = 60
     # On SIGTERM stop taking jobs and give running ones this long before cancelling them (they are
