@@ -8,7 +8,6 @@ says only which are set.
 
 from __future__ import annotations
 
-import time as _time
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -22,6 +21,7 @@ from app.channels.base import CHANNEL_LABELS, CHANNELS, Adapter, Message, SendRe
 from app.channels.models import ChannelConfig, ChannelContact
 from app.channels.outbound import UnsafeUrl, check_url
 from app.core import clock
+from app.core.cache import TtlCache
 from app.tenancy.models import TIMEZONES, Tenant
 
 
@@ -36,10 +36,11 @@ class ChannelInputError(ValueError):
 
 # --- configuration ------------------------------------------------------------------------------
 
-# (tenant, channel) → (updated_at, expires, config): a worker sending hundreds of alerts a
-# second must not decrypt the same credentials each time; a saved change has a new updated_at.
-_cache: dict[tuple[str, str], tuple[datetime, float, dict[str, Any], bool]] = {}
+# (tenant, channel) → (config, enabled): a worker sending hundreds of alerts a second must not
+# decrypt the same credentials each time. Saving a channel forgets its entry (forget_config);
+# other processes see the change within CACHE_TTL_S.
 CACHE_TTL_S = 30.0
+_cache: TtlCache[tuple[dict[str, Any], bool]] = TtlCache(lambda: CACHE_TTL_S, maxsize=4096)
 
 
 async def get_config_row(session: AsyncSession, channel: str) -> ChannelConfig | None:
@@ -52,18 +53,18 @@ async def load_config(session: AsyncSession, tenant: str, channel: str) -> tuple
     """(settings merged with decrypted secrets, enabled) for one channel of a tenant."""
     key = (tenant, channel)
     hit = _cache.get(key)
-    if hit is not None and hit[1] > _time.monotonic():
-        return hit[2], hit[3]
+    if hit is not None:
+        return hit
     row = await get_config_row(session, channel)
     if row is None:
         return {}, False
-    config = {**(row.settings or {}), **secrets.decrypt(row.secrets_enc)}
-    _cache[key] = (row.updated_at, _time.monotonic() + CACHE_TTL_S, config, row.enabled)
-    return config, row.enabled
+    value = ({**(row.settings or {}), **secrets.decrypt(row.secrets_enc)}, row.enabled)
+    _cache.set(key, value)
+    return value
 
 
 def forget_config(tenant: str, channel: str) -> None:
-    _cache.pop((tenant, channel), None)
+    _cache.forget((tenant, channel))
 
 
 async def enabled_channels(session: AsyncSession) -> set[str]:

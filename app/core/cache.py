@@ -21,7 +21,7 @@ class TtlCache(Generic[V]):
         self._data: TLRUCache = TLRUCache(
             maxsize, ttu=lambda _k, _v, now: now + self._ttl(), timer=time.monotonic
         )
-        self._loading: dict[tuple[int, Hashable], asyncio.Future] = {}
+        self._loading: dict[tuple[int, Hashable], asyncio.Task] = {}
 
     def get(self, key: Hashable) -> V | None:
         return self._data.get(key)
@@ -38,23 +38,37 @@ class TtlCache(Generic[V]):
     def __contains__(self, key: Hashable) -> bool:
         return key in self._data
 
+    def forget(self, key: Hashable) -> None:
+        """Drop the value AND any load under way (it may predate the change being forgotten):
+        the next reader loads afresh."""
+        self._data.pop(key, None)
+        for flight in [f for f in self._loading if f[1] == key]:
+            self._loading.pop(flight, None)
+
     async def get_or_load(self, key: Hashable, load: Callable[[], Awaitable[V]], *, fresh: bool = False) -> V:
-        """The cached value, or ``load()``'s (cached); a failed load is not cached."""
+        """The cached value, or ``load()``'s (cached); a failed load is not cached. The load runs
+        in its own task: a caller that goes away (cancelled) does not cancel it for the others."""
         if not fresh and key in self._data:
             return self._data[key]
-        flight = (id(asyncio.get_running_loop()), key)  # a future belongs to one event loop
-        if flight in self._loading:
-            return await asyncio.shield(self._loading[flight])
-        future = asyncio.get_running_loop().create_future()
-        self._loading[flight] = future
-        try:
-            value = await load()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waited
-            raise
-        finally:
-            self._loading.pop(flight, None)
-        self.set(key, value)
-        future.set_result(value)
+        loop = asyncio.get_running_loop()
+        flight = (id(loop), key)  # a task belongs to one event loop
+        task = self._loading.get(flight)
+        if task is None or fresh:
+            task = loop.create_task(self._load_and_keep(flight, key, load))
+            self._loading[flight] = task
+            task.add_done_callback(lambda t: self._finished(flight, t))
+        return await asyncio.shield(task)
+
+    async def _load_and_keep(
+        self, flight: tuple[int, Hashable], key: Hashable, load: Callable[[], Awaitable[V]]
+    ) -> V:
+        value = await load()
+        if self._loading.get(flight) is asyncio.current_task():  # not forgotten meanwhile
+            self.set(key, value)
         return value
+
+    def _finished(self, flight: tuple[int, Hashable], task: asyncio.Task) -> None:
+        if self._loading.get(flight) is task:
+            del self._loading[flight]
+        if not task.cancelled():
+            task.exception()  # retrieved: no "never retrieved" warning when every waiter went away

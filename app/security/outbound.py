@@ -339,7 +339,13 @@ _closing: set[asyncio.Task] = set()
 
 def _pinned_client(target: Target, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
-    key = (id(loop), target.host, target.scheme, target.port, verify if isinstance(verify, bool) else id(verify))
+    key = (
+        id(loop),
+        target.host,
+        target.scheme,
+        target.port,
+        verify if isinstance(verify, bool) else id(verify),
+    )
     client = _pinned.get(key)
     if client is not None and not client.is_closed:
         _pinned.move_to_end(key)

@@ -11,14 +11,13 @@ paced benchmark's periodic stalls: the pool's high-water mark was its capacity).
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core.cache import TtlCache
 from app.tenancy.models import TIMEZONES, Tenant
 
 
@@ -39,38 +38,24 @@ class TenantInfo:
 
 
 class TenantRegistry:
+    """slug → TenantInfo for every request, cached a few seconds (app.core.cache: one lookup for
+    a burst of requests, and a caller that goes away does not cancel it for the others)."""
+
     def __init__(self, engine: AsyncEngine, ttl_s: float = 5.0):
         self.engine = engine
         self.ttl = ttl_s
-        self._cache: dict[str, tuple[float, TenantInfo | None]] = {}
-        self._loading: dict[str, asyncio.Future] = {}
+        self._cache: TtlCache[TenantInfo | None] = TtlCache(lambda: self.ttl, maxsize=4096)
 
     async def get(self, slug: str) -> TenantInfo | None:
-        hit = self._cache.get(slug)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        loading = self._loading.get(slug)
-        if loading is None:
-            loading = self._loading[slug] = asyncio.ensure_future(self._load(slug))
-            loading.add_done_callback(
-                lambda f: self._loading.pop(slug) if self._loading.get(slug) is f else None
-            )
-        # Shielded: a caller that goes away does not cancel the lookup the others wait for.
-        return await asyncio.shield(loading)
+        return await self._cache.get_or_load(slug, lambda: self._load(slug))
 
     async def _load(self, slug: str) -> TenantInfo | None:
-        now = time.monotonic()
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(Tenant.__table__).where(Tenant.slug == slug))).mappings().first()
-        info = tenant_info(row) if row is not None else None
-        self._cache[slug] = (now + self.ttl, info)
-        if len(self._cache) > 4096:
-            self._cache.clear()
-        return info
+        return tenant_info(row) if row is not None else None
 
     def forget(self, slug: str) -> None:
-        self._cache.pop(slug, None)
-        self._loading.pop(slug, None)  # a lookup under way may predate the change
+        self._cache.forget(slug)  # also a lookup under way: it may predate the change
 
 
 def tenant_info(m) -> TenantInfo:

@@ -49,3 +49,37 @@ def test_the_cache_is_bounded():
     for i in range(5):
         cache.set(i, i)
     assert [i for i in range(5) if i in cache] == [3, 4]  # the oldest went first
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_load_the_others_wait_for():
+    cache: TtlCache[int] = TtlCache(30)
+
+    async def slow() -> int:
+        await asyncio.sleep(0.05)
+        return 9
+
+    first = asyncio.create_task(cache.get_or_load("k", slow))
+    second = asyncio.create_task(cache.get_or_load("k", slow))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    assert await second == 9 and cache.get("k") == 9
+
+
+async def test_forget_drops_the_value_and_a_load_under_way():
+    cache: TtlCache[int] = TtlCache(30)
+    gate = asyncio.Event()
+
+    async def stale() -> int:
+        await gate.wait()
+        return 1
+
+    async def current() -> int:
+        return 2
+
+    waiting = asyncio.create_task(cache.get_or_load("k", stale))
+    await asyncio.sleep(0)
+    cache.forget("k")  # the row changed while the old lookup was running
+    assert await cache.get_or_load("k", current) == 2
+    gate.set()
+    assert await waiting == 1  # its own caller still gets an answer
+    assert cache.get("k") == 2  # but the forgotten lookup does not overwrite the current value
