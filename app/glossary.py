@@ -48,6 +48,8 @@ CHANNEL = {
     "app": "Aplikasi",
     "walk_in": "Datang langsung",
 }
+# Where a call's position came from (app.location).
+LOCATION_SOURCE = {"aml": "AML", "link": "tautan lokasi", "whatsapp": "lokasi WhatsApp"}
 # A supervisor's decision on a caller review (step 3 of the graduated scale; never a block).
 REVIEW_DECISION = {
     "no_action": "Tidak ada tindakan",
@@ -143,6 +145,7 @@ VOCABULARIES: dict[str, Mapping[str, str]] = {
     "outcome": OUTCOME,
     "channel": CHANNEL,
     "review_decision": REVIEW_DECISION,
+    "location_source": LOCATION_SOURCE,
     "telephony_state": TELEPHONY_STATE,
     "incident_status": INCIDENT_STATUS,
     "dispatch_status": DISPATCH_STATUS,

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from app import live
 from app.calls.service import Ctx
 from app.channels.base import Inbound
 from app.conversations import service
 from app.core.clock import now
 from app.events import DomainEvent, subscribe
+from app.location.service import add_whatsapp_fix
 from app.telephony.service import INTEGRATOR
+from app.tenancy.models import Tenant
 
 _DIGITS = re.compile(r"^\+[0-9]{6,15}$")
 
@@ -39,6 +43,25 @@ def message_body(raw: dict) -> str:
     return f"[{kind or 'pesan'}: jenis pesan ini belum dapat ditampilkan — minta penelepon mengetik teks]"
 
 
+def shared_location(raw: dict) -> tuple[float, float] | None:
+    """(lat, lon) of a WhatsApp ``type: location`` message, None for anything else."""
+    loc = raw.get("location") or {}
+    lat, lon = loc.get("latitude"), loc.get("longitude")
+    if raw.get("type") != "location":
+        return None
+    if isinstance(lat, bool) or isinstance(lon, bool):
+        return None
+    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        return None
+    return float(lat), float(lon)
+
+
+async def _region_code(session, tenant: str) -> str | None:
+    return (
+        await session.execute(select(Tenant.region_code).where(Tenant.slug == tenant))
+    ).scalar_one_or_none()
+
+
 @subscribe("channel.message_received")
 async def on_message(session, event: DomainEvent) -> None:
     item: Inbound = event.inbound
@@ -48,9 +71,15 @@ async def on_message(session, event: DomainEvent) -> None:
     if not body:
         return
     ctx = _ctx(session, event.tenant)
-    _, _, topics = await service.store_inbound(
+    msg, call, topics = await service.store_inbound(
         ctx, "whatsapp", item.sender or "", body, item.event_id, item.at or now()
     )
+    position = shared_location(item.raw)
+    if msg is not None and call is not None and position is not None:
+        # the person shared where they are: a fix of the call, on the console map like AML's
+        ctx.region_code = await _region_code(session, event.tenant)
+        if await add_whatsapp_fix(ctx, call, *position, item.at or now(), item.event_id):
+            topics = [*topics, "location"]
     for topic in topics:
         live.notify_after_commit(session, None, event.tenant, topic)
 

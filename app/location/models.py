@@ -36,18 +36,27 @@ class LocationLink(TenantBase):
     created_at: Mapped[datetime] = utcnow_column()
 
 
+FIX_SOURCES = ("link", "whatsapp")
+
+
 class LinkFix(TenantBase):
-    """The position a caller's browser sent through a link (W3C Geolocation: accuracy in metres)."""
+    """A position the caller sent: through a location-share link (W3C Geolocation: accuracy in
+    metres), or as a WhatsApp location message in a text-to-112 conversation (no accuracy given:
+    WHATSAPP_ASSUMED_ACCURACY_M)."""
 
     __tablename__ = "link_fixes"
+    __table_args__ = (CheckConstraint(f"source IN {FIX_SOURCES}", name="source"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
-    # One per link: submit_fix checks used_at under the link's row lock (FOR UPDATE).
-    link_id: Mapped[int] = mapped_column(ForeignKey("location_links.id"), index=True)
+    # One per link: submit_fix checks used_at under the link's row lock (FOR UPDATE). None: a
+    # WhatsApp location message.
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("location_links.id"), index=True)
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     accuracy_m: Mapped[float] = mapped_column(Float)
     positioned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = utcnow_column()
     flags: Mapped[list] = mapped_column(JSONB, default=list, server_default="[]")
+    source: Mapped[str] = mapped_column(String(8), default="link", server_default="link")
+    provider_id: Mapped[str | None] = mapped_column(String(128), unique=True)  # the WhatsApp message id

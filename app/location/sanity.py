@@ -54,7 +54,7 @@ def describe(flags: list[str] | None) -> str:
 
 @dataclass(frozen=True)
 class Fix:
-    source: str  # "aml" | "link"
+    source: str  # "aml" | "link" | "whatsapp"
     lat: float
     lon: float
     radius_m: float

@@ -23,12 +23,15 @@ from app.channels import service as channels
 from app.core.clock import now
 from app.core.errors import InvalidInput, NotFoundError, ServiceError
 from app.location import sanity
-from app.location.models import LINK_CHANNELS, LinkFix, LocationLink
+from app.location.models import FIX_SOURCES, LINK_CHANNELS, LinkFix, LocationLink
 from app.telephony.models import AmlLocation
 
 LINK_TTL = timedelta(minutes=30)
 LOCATION_FIELDS = ("location_lat", "location_lon", "location_radius_m", "location_source", "location_at")
 MAX_ACCURACY_M = 100_000.0
+# A WhatsApp location message carries no accuracy: it may be the phone's GPS fix or a pin the
+# person dragged. Counted as this uncertain, so an AML or browser fix (metres) wins when there is one.
+WHATSAPP_ASSUMED_ACCURACY_M = 100.0
 
 
 async def _fixes(session: AsyncSession, call_ids: list[int]) -> dict[int, list[tuple[int, sanity.Fix]]]:
@@ -45,7 +48,7 @@ async def _fixes(session: AsyncSession, call_ids: list[int]) -> dict[int, list[t
     link_rows = await session.execute(select(LinkFix).where(LinkFix.call_id.in_(call_ids)))
     for f in link_rows.scalars():
         out[f.call_id].append(
-            (f.id, sanity.Fix("link", f.lat, f.lon, f.accuracy_m, f.positioned_at, tuple(f.flags or ())))
+            (f.id, sanity.Fix(f.source, f.lat, f.lon, f.accuracy_m, f.positioned_at, tuple(f.flags or ())))
         )
     return out
 
@@ -59,7 +62,7 @@ async def refresh_call_location(session: AsyncSession, call: Call) -> dict:
         call.location_lat, call.location_lon = chosen.lat, chosen.lon
         call.location_radius_m, call.location_source = chosen.radius_m, chosen.source
         call.location_at = chosen.positioned_at
-    elif call.location_source in ("aml", "link"):
+    elif call.location_source in ("aml", *FIX_SOURCES):
         call.location_lat = call.location_lon = call.location_radius_m = None
         call.location_source = call.location_at = None
     return {f: (v, getattr(call, f)) for f, v in before.items() if v != getattr(call, f)}
@@ -210,36 +213,71 @@ async def submit_fix(
         raise LinkGone(LINK_EXPIRED)
     call = (await session.execute(select(Call).where(Call.id == link.call_id).with_for_update())).scalar_one()
     received = now()
-    flags = sanity.check(
+    link.used_at = received
+    fix = await _store_fix(
+        ctx,
+        call,
+        LinkFix(link_id=link.id, source="link", lat=lat, lon=lon, accuracy_m=accuracy_m),
+        positioned_at,
+        received,
+    )
+    await finish(ctx, "location", "ringing")
+    return fix
+
+
+async def add_whatsapp_fix(
+    ctx: Ctx, call: Call, lat: float, lon: float, positioned_at: datetime, provider_id: str
+) -> LinkFix | None:
+    """A location message in a WhatsApp conversation becomes a fix of its call (checked like any
+    other: far outside the regency, future-dated or from before the call is flagged, never
+    chosen). Not committed (the webhook's transaction); None for a repeated message or bad
+    coordinates; the caller refreshes the consoles ("location")."""
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    seen = (await ctx.session.execute(select(LinkFix.id).where(LinkFix.provider_id == provider_id))).first()
+    if seen:
+        return None
+    fix = LinkFix(
+        link_id=None,
+        source="whatsapp",
+        provider_id=provider_id,
+        lat=lat,
+        lon=lon,
+        accuracy_m=WHATSAPP_ASSUMED_ACCURACY_M,
+    )
+    return await _store_fix(ctx, call, fix, positioned_at, now())
+
+
+async def _store_fix(
+    ctx: Ctx, call: Call, fix: LinkFix, positioned_at: datetime, received: datetime
+) -> LinkFix:
+    """Check a caller-sent position, keep it, and re-derive the call's shown position from all
+    its fixes (the event log and ``call.updated`` say what changed). Not committed."""
+    fix.call_id, fix.positioned_at, fix.received_at = call.id, positioned_at, received
+    fix.flags = sanity.check(
         positioned_at=positioned_at,
         received_at=received,
         call_started_at=call.received_at,
-        lat=lat,
-        lon=lon,
+        lat=fix.lat,
+        lon=fix.lon,
         region_code=ctx.region_code,
     )
-    link.used_at = received
-    fix = LinkFix(
-        call_id=call.id,
-        link_id=link.id,
-        lat=lat,
-        lon=lon,
-        accuracy_m=accuracy_m,
-        positioned_at=positioned_at,
-        received_at=received,
-        flags=flags,
-    )
-    session.add(fix)
-    await session.flush()
-    changes = await refresh_call_location(session, call)
+    ctx.session.add(fix)
+    await ctx.session.flush()
+    changes = await refresh_call_location(ctx.session, call)
     log_event(
         ctx,
         "call",
         call.id,
         "location",
-        {"source": "link", "lat": lat, "lon": lon, "radius_m": accuracy_m, "flags": flags},
+        {
+            "source": fix.source,
+            "lat": fix.lat,
+            "lon": fix.lon,
+            "radius_m": fix.accuracy_m,
+            "flags": fix.flags,
+        },
     )
     if changes:
-        await events.emit(session, "call.updated", ctx.tenant, call=call, changes=changes)
-    await finish(ctx, "location", "ringing")
+        await events.emit(ctx.session, "call.updated", ctx.tenant, call=call, changes=changes)
     return fix

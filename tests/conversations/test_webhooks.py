@@ -142,3 +142,45 @@ async def test_one_whatsapp_webhook_routes_alert_statuses_and_citizen_messages(
         row = (await s.execute(select(ChannelMessage).where(ChannelMessage.id == alert.id))).scalar_one()
         assert row.status == "delivered" and row.delivered_at is not None
     assert await _counts(db, chat_tenant, "+" + number) == (1, 1)
+
+
+async def test_a_whatsapp_location_message_places_the_call_on_the_map(client, db, chat_tenant, wa_env):
+    """Meta's ``type: location`` message is a position of the conversation's call (it used to be
+    shown only as text): stored as a fix with an assumed 100 m accuracy, chosen for the call,
+    once per message."""
+    from app.location.models import LinkFix
+
+    number = "6281300000104"
+    assert (
+        await post_wa(client, chat_tenant.slug, wa_text(number, "Tolong, motor terbakar"))
+    ).status_code == 200
+    shared = wa_text(number, "", msg_id="wamid.loc-104")
+    m = shared["entry"][0]["changes"][0]["value"]["messages"][0]
+    m.pop("text")
+    m.update(
+        type="location", location={"latitude": -0.7893, "longitude": 100.6543, "name": "Pasar Raya Solok"}
+    )
+    r = await post_wa(client, chat_tenant.slug, shared)
+    assert r.status_code == 200, r.text
+    assert (await post_wa(client, chat_tenant.slug, shared)).status_code == 409  # redelivered: nothing new
+    async with db.tenant(chat_tenant.slug) as s:
+        call = (await s.execute(select(Call).where(Call.caller_number == "+" + number))).scalar_one()
+        fixes = (await s.execute(select(LinkFix).where(LinkFix.call_id == call.id))).scalars().all()
+        bodies = (await s.execute(select(Message.body).where(Message.call_id == call.id))).scalars().all()
+    assert [(f.source, f.lat, f.lon, f.accuracy_m, f.link_id) for f in fixes] == [
+        ("whatsapp", -0.7893, 100.6543, 100.0, None)
+    ]
+    assert (call.location_source, call.location_lat, call.location_lon) == ("whatsapp", -0.7893, 100.6543)
+    assert any(b.startswith("[lokasi dibagikan]") for b in bodies)
+
+
+def test_only_a_location_message_with_numbers_is_a_position():
+    from app.conversations.handlers import shared_location
+
+    assert shared_location({"type": "location", "location": {"latitude": -0.8, "longitude": 100.6}}) == (
+        -0.8,
+        100.6,
+    )
+    assert shared_location({"type": "location", "location": {"latitude": "x", "longitude": 100.6}}) is None
+    assert shared_location({"type": "location", "location": {"latitude": True, "longitude": 1}}) is None
+    assert shared_location({"type": "text", "location": {"latitude": -0.8, "longitude": 100.6}}) is None

@@ -7,6 +7,9 @@
   var layer = null;
   var shown = {};  // fix ids already drawn (to zoom only on news)
   var baseTitle = document.title;
+  // The glossary's location sources (app/glossary.py LOCATION_SOURCE) and their map colours.
+  var SOURCE_LABEL = {aml: "AML", link: "tautan lokasi", whatsapp: "lokasi WhatsApp"};
+  var SOURCE_COLOR = {aml: "#c8102e", link: "#1565c0", whatsapp: "#1a7f37"};
 
   function refresh() { if (window.htmx && target) window.htmx.trigger(target, "tel:refresh"); }
 
@@ -34,12 +37,12 @@
     points.forEach(function (p) {
       // Every fix with its accuracy circle and time: the chosen one bold, flagged ones grey and dashed.
       var key = p.fix_id;
-      var color = p.flags.length ? "#777" : (p.source === "link" ? "#1565c0" : "#c8102e");
+      var color = p.flags.length ? "#777" : (SOURCE_COLOR[p.source] || "#c8102e");
       var circle = L.circle([p.lat, p.lon], {radius: Math.max(p.radius_m, 5), color: color,
                                             weight: p.best ? 3 : 1, dashArray: p.flags.length ? "4 4" : null,
                                             fillOpacity: p.best ? 0.15 : 0.05});
       var when = new Date(p.at).toLocaleTimeString("id-ID");
-      circle.bindTooltip(p.caller + " · " + (p.source === "link" ? "tautan lokasi" : "AML") + " ±" +
+      circle.bindTooltip(p.caller + " · " + (SOURCE_LABEL[p.source] || p.source) + " ±" +
                          Math.round(p.radius_m) + " m · " + when + (p.flags.length ? " · ⚠ " + p.flag_text : ""));
       circle.feature = {properties: p};
       layer.addLayer(circle);
