@@ -107,7 +107,6 @@
   document.body.addEventListener("htmx:afterSwap", function (evt) {
     var target = evt.detail && evt.detail.target;
     if (!target) return;
-    if (target.id === "incidents") drawIncidents();
     if (target.id === "intake") {
       syncPinFromForm();
       var fresh = target.querySelector("#call-form:not([data-call])");
@@ -121,6 +120,9 @@
         target.querySelector("textarea, select, input:not([type=hidden]):not([readonly])");
       if (focus) focus.focus({preventScroll: true});
     }
+  });
+  document.body.addEventListener("htmx:afterSettle", function (evt) {  // reads the prio-N classes
+    if (evt.detail && evt.detail.target && evt.detail.target.id === "incidents") drawIncidents();
   });
   // A new ringing call while the panel is scrolled away: a banner (and a screen-reader announcement).
   var banner = document.getElementById("new-ringing"), lastRinging = null;
