@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls.models import Call, Incident
+from app.core.cache import TtlCache
 from app.db import uow
 from app.db.direct import Direct
 from app.dispatch.models import Category, Dispatch, Opd
@@ -68,26 +69,26 @@ class TenantRef:
         return self.zone.key
 
 
-_tenants: dict[str, tuple[float, TenantRef]] = {}
+# Read with the caller's session (inside the intake transaction), so not a shared load.
+_tenants: TtlCache[TenantRef] = TtlCache(_TENANT_TTL_S, maxsize=4096)
 
 
 async def tenant_ref(session: AsyncSession, slug: str) -> TenantRef | None:
     """slug → registry id and time zone, cached per process (ids never change for a slug)."""
-    now = time.monotonic()
     hit = _tenants.get(slug)
-    if hit and hit[0] > now:
-        return hit[1]
+    if hit is not None:
+        return hit
     row = (await session.execute(select(Tenant.id, Tenant.timezone).where(Tenant.slug == slug))).first()
     if row is None:
-        _tenants.pop(slug, None)
+        _tenants.forget(slug)
         return None
     ref = TenantRef(row.id, slug, ZoneInfo(TIMEZONES[row.timezone]))
-    _tenants[slug] = (now + _TENANT_TTL_S, ref)
+    _tenants.set(slug, ref)
     return ref
 
 
 def forget_tenant(slug: str) -> None:
-    _tenants.pop(slug, None)
+    _tenants.forget(slug)
 
 
 def local_day(at: datetime | None, zone: ZoneInfo) -> date:
