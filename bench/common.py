@@ -827,6 +827,8 @@ def stalls_during(probes: list[dict], windows: list[tuple[float, float]]) -> dic
     return {
         "gc_passes_over_2ms": len(gcs),
         "gc_max_pause_ms": max((g[1] for g in gcs), default=0.0),
+        # which generation each of those passes collected (2 = a full pass)
+        "gc_generations": " ".join(str(g[2]) for g in sorted(gcs)) or "-",
         "loop_lags_over_10ms": len(lags),
         "loop_max_lag_ms": max((g[1] for g in lags), default=0.0),
         "pool_max_checked_out": max((p["pool_max"] for p in probes), default=0),
