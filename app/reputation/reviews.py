@@ -9,20 +9,20 @@ call's history. Nothing here blocks, holds or re-routes a 112 call.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.audit.service import record
 from app.calls.models import Call
-from app.calls.service import Ctx, log_event
+from app.calls.service import Ctx, finish, log_event
 from app.core.clock import now
 from app.core.errors import ConflictError, FieldErrors, InvalidInput, NotFoundError
 from app.db import uow
 from app.reputation import service
 from app.reputation.models import REVIEW_DECISIONS, CallerReview
 from app.reputation.warning import queue_warning
+from app.telephony import service as telephony
 from app.telephony import triage
-from app.telephony.models import WatchEntry
 
 NOTE_MAX = 500
 
@@ -115,10 +115,6 @@ async def recent_decisions(session, limit: int = 20) -> list[CallerReview]:
     )
 
 
-async def open_count(session) -> int:
-    return (await session.execute(select(func.count()).where(CallerReview.status == "open"))).scalar_one()
-
-
 async def decide(ctx: Ctx, review_id: int, decision: str, note: str = "") -> CallerReview:
     """Close an open review with one decision; commits. A warning SMS goes through the same
     outbox as the operator's button (one per call); the watch list only ever warns."""
@@ -141,15 +137,10 @@ async def decide(ctx: Ctx, review_id: int, decision: str, note: str = "") -> Cal
     if review.status != "open":
         raise ConflictError("Tinjauan ini sudah diputuskan")
     if decision == "watch_list":
-        listed = (
-            await session.execute(
-                select(WatchEntry.id).where(
-                    WatchEntry.caller_number == review.caller_number, WatchEntry.removed_at.is_(None)
-                )
-            )
-        ).scalar_one_or_none()
-        if listed is None:
-            session.add(WatchEntry(caller_number=review.caller_number, reason=note, created_by=ctx.actor_id))
+        try:
+            await telephony.watch_number(ctx, review.caller_number, note)
+        except InvalidInput:
+            pass  # on the list already (its earlier reason stays): the decision stands
     review.status, review.decision, review.decision_note = "closed", decision, note or None
     review.decided_by, review.decided_at = ctx.actor_id, now()
     await record(
@@ -169,5 +160,5 @@ async def decide(ctx: Ctx, review_id: int, decision: str, note: str = "") -> Cal
             raise InvalidInput("decision", "Panggilan asal sudah tidak ada: SMS tidak dapat dikirim")
         await queue_warning(ctx, review.call_id)  # commits the review with the SMS (or raises)
     else:
-        await uow.commit(session)
+        await finish(ctx, "ringing")  # a new watch-list warning shows on the ringing panels
     return review

@@ -412,6 +412,14 @@ async def watch_list(session: AsyncSession) -> list[dict]:
 
 
 async def add_watch(ctx: Ctx, number: str, reason: str) -> WatchEntry:
+    entry = await watch_number(ctx, number, reason)
+    await finish(ctx, "ringing")
+    return entry
+
+
+async def watch_number(ctx: Ctx, number: str, reason: str) -> WatchEntry:
+    """Put a number on the watch list, audited, not committed (a supervisor's review decision
+    commits it with the review). InvalidInput when it is on the list already."""
     exists = (
         await ctx.session.execute(
             select(WatchEntry.id).where(WatchEntry.caller_number == number, WatchEntry.removed_at.is_(None))
@@ -432,7 +440,6 @@ async def add_watch(ctx: Ctx, number: str, reason: str) -> WatchEntry:
         entity_id=entry.id,
         after={"caller_number": number, "reason": reason},
     )
-    await finish(ctx, "ringing")
     return entry
 
 
