@@ -40,6 +40,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from app.core.tenant import TenantInfo
 from app.domains import import_part
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,13 @@ _handlers: dict[str, list[tuple[Handler | BatchHandler, bool]]] = defaultdict(li
 @dataclass
 class DomainEvent:
     name: str
-    tenant: str  # slug
+    tenant: TenantInfo  # the value from the request (or the job), never looked up again
     actor_id: int | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.tenant.slug
 
     def __getattr__(self, item: str) -> Any:
         try:
@@ -79,7 +84,9 @@ def unsubscribe(name: str, fn) -> None:
     _handlers[name] = [(f, b) for f, b in _handlers[name] if f is not fn]
 
 
-async def emit(session: AsyncSession, name: str, tenant: str, actor_id: int | None = None, **payload) -> None:
+async def emit(
+    session: AsyncSession, name: str, tenant: TenantInfo, actor_id: int | None = None, **payload
+) -> None:
     await emit_many(session, [DomainEvent(name, tenant, actor_id, payload)])
 
 

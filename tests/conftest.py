@@ -18,6 +18,8 @@ import psycopg
 import pytest
 import redis
 
+from app.core.tenant import TenantInfo
+
 PG_ADMIN = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 TEST_PASSWORD = "uji-sandi-112-aman"
@@ -119,12 +121,21 @@ def redis_client():
 _counter = itertools.count(1)
 
 
-@dataclass
-class TenantHandle:
-    slug: str
-    name: str
-    region_code: str
-    id: int
+@dataclass(frozen=True)
+class TenantUnderTest(TenantInfo):
+    """The tenant value the app passes around, plus what a test keeps beside it."""
+
+    secret: str = ""  # its telephony webhook secret, once a test rotated one
+
+
+async def tenant_of(db, slug: str) -> TenantInfo:
+    """The registry's value for a slug, for helpers that are handed only the slug."""
+    from app.tenancy.registry import load_tenant
+
+    async with db.public() as s:
+        tenant = await load_tenant(s, slug)
+    assert tenant is not None, slug
+    return tenant
 
 
 @pytest.fixture(scope="session")
@@ -132,14 +143,14 @@ async def tenant_factory(engine):
     """Creates fully provisioned tenants with unique slugs; they stay for the session."""
     from app.tenancy.provision import NewTenant, provision_tenant
 
-    async def make(status: str = "active", prefix: str = "t") -> TenantHandle:
+    async def make(status: str = "active", prefix: str = "t") -> TenantUnderTest:
         n = next(_counter)
         slug = f"{prefix}{uuid.uuid4().hex[:6]}_{n}"
         code = f"T{n:04d}"
         tid = await provision_tenant(
             engine, NewTenant(slug, f"Kota Uji {n}", code, "Sumatera Barat", "WIB", status)
         )
-        return TenantHandle(slug, f"Kota Uji {n}", code, tid)
+        return TenantUnderTest(tid, slug, f"Kota Uji {n}", code, "Sumatera Barat", status, "WIB")
 
     return make
 
@@ -165,7 +176,7 @@ async def user_factory(db):
 
     hashed = hash_password(TEST_PASSWORD)
 
-    async def make(tenant: TenantHandle, role: str = "operator", opd_code: str | None = None):
+    async def make(tenant, role: str = "operator", opd_code: str | None = None):
         async with db.tenant(tenant.slug) as s:
             opd_id = None
             if role == "opd_staff":

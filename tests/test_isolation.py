@@ -134,7 +134,7 @@ async def test_handover_is_the_only_cross_tenant_writer_and_the_receiver_reads_o
     su, ru = await user_factory(sender), await user_factory(receiver)
 
     def ctx(s, tenant, user):
-        return Ctx(s, tenant.slug, Principal("tenant", user.id, "operator", "Op", tenant_slug=tenant.slug))
+        return Ctx(s, tenant, Principal("tenant", user.id, "operator", "Op", tenant_slug=tenant.slug))
 
     async with db.tenant(sender.slug) as s:
         cat = (await s.execute(select(Category.id).where(Category.code == "flood"))).scalar_one()

@@ -29,7 +29,7 @@ from app.calls.schemas import (
     Outcome,
 )
 from app.web.csrf import verify_csrf
-from app.web.deps import TenantSessionDep, api_tenant_access
+from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
 from app.web.params import PathId, QueryId
 
 router = APIRouter(prefix="/api/v1/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["calls"])
@@ -74,7 +74,12 @@ async def _incident_out(session, incident) -> dict:
     responses={200: {"model": CallOut, "description": "a repeat: the call already stored under that key"}},
 )
 async def create_call(
-    request: Request, response: Response, data: CallCreate, who: CallsWrite, key: IdempotencyKey = None
+    request: Request,
+    response: Response,
+    data: CallCreate,
+    tenant: TenantDep,
+    who: CallsWrite,
+    key: IdempotencyKey = None,
 ):
     _within_intake_window(request, data)
     # Written by the intake queue with the calls other operators log at the same moment (one
@@ -82,7 +87,7 @@ async def create_call(
     # (a client retrying after a timeout) gets the stored call with 200 and writes nothing.
     data = with_key(data, key)
     with service_errors():
-        call = await request.app.state.intake.submit(request.state.tenant.slug, who, data)
+        call = await request.app.state.intake.submit(tenant, who, data)
     if not call.created:
         response.status_code = 200
     return call

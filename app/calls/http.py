@@ -24,11 +24,10 @@ def make_ctx(request: Request, session: AsyncSession, principal: Principal, key:
     tenant = request.state.tenant
     return Ctx(
         session=session,
-        tenant=tenant.slug,
+        tenant=tenant,
         actor=principal,
         redis=request.app.state.redis,
         origin=origin_of(request),
-        region_code=tenant.region_code,
         idempotency_key=key,
     )
 

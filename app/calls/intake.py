@@ -17,6 +17,7 @@ from app.batching import Batcher
 from app.calls import service
 from app.calls.schemas import CallCreate
 from app.core.errors import ServiceError
+from app.core.tenant import TenantInfo
 from app.db.database import Database
 
 
@@ -30,17 +31,18 @@ class IntakeQueue:
     def __init__(self, db: Database, redis: Any = None, max_batch: int = 64):
         self.db = db
         self.redis = redis
-        self.batcher: Batcher[str, tuple[Principal, CallCreate], Any] = Batcher(
+        self.batcher: Batcher[TenantInfo, tuple[Principal, CallCreate], Any] = Batcher(
             self._flush, max_batch=max_batch, retry_alone=_wrote_nothing
         )
 
-    async def submit(self, tenant_slug: str, actor: Principal, data: CallCreate):
-        """The logged call (read-only row with the Call columns), committed."""
-        return await self.batcher.submit(tenant_slug, (actor, data))
+    async def submit(self, tenant: TenantInfo, actor: Principal, data: CallCreate):
+        """The logged call (read-only row with the Call columns), committed. Calls of one tenant
+        (equal TenantInfo values: the registry's) share a flush."""
+        return await self.batcher.submit(tenant, (actor, data))
 
-    async def _flush(self, tenant_slug: str, intakes: list[tuple[Principal, CallCreate]]) -> list:
-        async with self.db.tenant(tenant_slug) as session:
-            return await service.create_calls(session, tenant_slug, intakes, self.redis)
+    async def _flush(self, tenant: TenantInfo, intakes: list[tuple[Principal, CallCreate]]) -> list:
+        async with self.db.tenant(tenant.slug) as session:
+            return await service.create_calls(session, tenant, intakes, self.redis)
 
     async def aclose(self) -> None:
         await self.batcher.aclose()

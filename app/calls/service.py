@@ -27,6 +27,7 @@ from app.core.clock import now
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.core.json import jsonable
 from app.core.origin import Origin
+from app.core.tenant import TenantInfo
 from app.db import uow
 from app.db.base import TENANT_SCHEMA
 from app.db.direct import Direct, columns_of, recordset
@@ -64,13 +65,20 @@ class Ctx:
     """Who acts, in which tenant; ``redis`` (optional) carries live notices to consoles."""
 
     session: AsyncSession
-    tenant: str
+    tenant: TenantInfo
     actor: Principal
     redis: Any = None
     origin: Origin | None = None  # where the action came from (audit trail)
-    region_code: str | None = None
     topics: set[str] = field(default_factory=set)
     idempotency_key: str | None = None  # the client's retry key (app.calls.idempotency)
+
+    @property
+    def slug(self) -> str:
+        return self.tenant.slug
+
+    @property
+    def region_code(self) -> str:
+        return self.tenant.region_code
 
     @property
     def actor_id(self) -> int | None:
@@ -97,7 +105,7 @@ def log_event(ctx: Ctx, entity: str, entity_id: int, kind: str, data: dict | Non
 
 async def finish(ctx: Ctx, *topics: str) -> None:
     """Commit, then tell consoles which fragments changed."""
-    await _commit_and_notify(ctx.session, ctx.tenant, ctx.redis, *topics)
+    await _commit_and_notify(ctx.session, ctx.slug, ctx.redis, *topics)
 
 
 async def _commit_and_notify(session: AsyncSession, tenant: str, redis: Any, *topics: str) -> None:
@@ -222,7 +230,7 @@ async def create_call(ctx: Ctx, data: CallCreate):
 
 
 async def create_calls(
-    session: AsyncSession, tenant: str, intakes: list[tuple[Principal, CallCreate]], redis: Any = None
+    session: AsyncSession, tenant: TenantInfo, intakes: list[tuple[Principal, CallCreate]], redis: Any = None
 ) -> list:
     """Log calls in one transaction, committed before returning. This is the intake hot path
     (measured by bench/; the API sends concurrent calls here in batches, app.calls.intake): ONE
@@ -251,7 +259,7 @@ async def create_calls(
             if call.created
         ],
     )
-    await _commit_and_notify(session, tenant, redis, "calls")
+    await _commit_and_notify(session, tenant.slug, redis, "calls")
     return calls
 
 

@@ -46,7 +46,7 @@ async def _handle(request: Request, tenant: TenantDep, session: TenantSessionDep
         items = adapter.parse(body, request.headers)
     except WebhookRejected as exc:
         return None, _refused(exc)
-    handled = await inbound.handle(session, tenant.slug, channel, items)
+    handled = await inbound.handle(session, tenant, channel, items)
     if items and handled.replays == len(items):
         return handled, JSONResponse(
             {"detail": "webhook ini sudah diterima sebelumnya (replay)"}, status_code=409

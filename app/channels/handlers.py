@@ -14,14 +14,14 @@ STAGES = {1: "breached", 2: "escalated"}
 
 @subscribe("dispatch.created")
 async def dispatch_created(session, event: DomainEvent) -> None:
-    await queue_dispatch_alerts(session, event.tenant, event.dispatch)
+    await queue_dispatch_alerts(session, event.slug, event.dispatch)
 
 
 @subscribe("sla.warned")
 async def sla_warned(session, event: DomainEvent) -> None:
-    await queue_escalation(session, event.tenant, event.clock, "warning")
+    await queue_escalation(session, event.slug, event.clock, "warning")
 
 
 @subscribe("sla.breached")
 async def sla_breached(session, event: DomainEvent) -> None:
-    await queue_escalation(session, event.tenant, event.clock, STAGES.get(event.level, "breached"))
+    await queue_escalation(session, event.slug, event.clock, STAGES.get(event.level, "breached"))

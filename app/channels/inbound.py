@@ -26,6 +26,7 @@ from app.channels.outbox import STATUS_RANK, fall_back
 from app.core import clock
 from app.core.errors import ConflictError
 from app.core.origin import Origin
+from app.core.tenant import TenantInfo
 from app.db import uow
 from app.dispatch.models import Dispatch
 
@@ -84,7 +85,7 @@ async def apply_status(session: AsyncSession, tenant: str, item: Inbound) -> boo
 
 
 async def acknowledge(
-    session: AsyncSession, tenant: str, row: ChannelMessage, via: str, origin: Origin | None = None
+    session: AsyncSession, tenant: TenantInfo, row: ChannelMessage, via: str, origin: Origin | None = None
 ) -> str:
     """Acknowledge the dispatch of ``row`` as its recipient: 'acknowledged' | 'already' | 'used'.
 
@@ -108,7 +109,7 @@ async def acknowledge(
         user_id=None,
         role="opd_staff",
         name=f"{row.recipient} via {via}",
-        tenant_slug=tenant,
+        tenant_slug=tenant.slug,
         opd_id=d.opd_id,
     )
     from app.audit.service import record
@@ -177,14 +178,14 @@ def _same_address(channel: str, a: str, b: str) -> bool:
         return a == b
 
 
-async def handle(session: AsyncSession, tenant: str, channel: str, items: list[Inbound]) -> Handled:
+async def handle(session: AsyncSession, tenant: TenantInfo, channel: str, items: list[Inbound]) -> Handled:
     out = Handled()
     for item in items:
         if not await _first_time(session, channel, item.event_id):
             out.replays += 1
             continue
         if item.kind == "status":
-            if not await apply_status(session, tenant, item):
+            if not await apply_status(session, tenant.slug, item):
                 # not an alert of ours: e.g. a text-to-112 reply (app/conversations/handlers.py)
                 await events.emit(session, "channel.status_received", tenant, inbound=item)
             out.applied += 1
@@ -193,7 +194,7 @@ async def handle(session: AsyncSession, tenant: str, channel: str, items: list[I
             item.provider_id is not None and (item.text or "").strip().lower() in ACK_WORDS
         )
         if is_ack_reply:
-            row = await _message_for_button(session, tenant, item)
+            row = await _message_for_button(session, tenant.slug, item)
             if row is not None and row.dispatch_id is not None:
                 result = await acknowledge(session, tenant, row, via=f"{channel}-button")
                 out.applied += 1

@@ -11,7 +11,7 @@ from app.channels import outbox, summary
 from app.config import get_settings
 from app.core import clock
 from app.db import uow
-from app.sla.jobs import active_tenants
+from app.tenancy.registry import active_tenants
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,8 @@ async def send_channel_message(ctx: dict, tenant: str, message_id: int) -> str:
 
 async def channels_reconcile(ctx: dict) -> dict[str, int]:
     totals = {"tenants": 0, "queued": 0, "abandoned": 0}
-    for slug in await active_tenants(ctx["db"]):
+    for tenant in await active_tenants(ctx["db"]):
+        slug = tenant.slug
         try:
             stats = await outbox.reconcile_tenant(ctx["db"], slug)
         except Exception:  # one broken tenant must not stop the others' alerts
@@ -44,7 +45,8 @@ async def channels_summaries(ctx: dict, end_iso: str | None = None) -> dict[str,
     )
     start = end - timedelta(hours=get_settings().channel_summary_period_h)
     totals = {"tenants": 0, "queued": 0}
-    for slug in await active_tenants(ctx["db"]):
+    for tenant in await active_tenants(ctx["db"]):
+        slug = tenant.slug
         try:
             async with ctx["db"].tenant(slug) as session:
                 ids = await summary.queue_summaries(session, slug, start, end)

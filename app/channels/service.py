@@ -22,7 +22,8 @@ from app.channels.models import ChannelConfig, ChannelContact
 from app.channels.outbound import UnsafeUrl, check_url
 from app.core import clock
 from app.core.cache import TtlCache
-from app.tenancy.models import TIMEZONES, Tenant
+from app.core.tenant import TIMEZONES
+from app.tenancy.models import Tenant
 
 
 class ChannelInputError(ValueError):

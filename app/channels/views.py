@@ -109,7 +109,7 @@ async def ack_submit(request: Request, tenant: TenantDep, session: TenantSession
         return render(request, "channels/ack.html", ctx, status_code=_ACK_STATUS.get(state, 400))
     dispatch_id, recipient = row.dispatch_id, row.recipient
     result = await inbound.acknowledge(
-        session, tenant.slug, row, via=f"tautan {row.channel}", origin=origin_of(request)
+        session, tenant, row, via=f"tautan {row.channel}", origin=origin_of(request)
     )
     ctx = {"title": "Penugasan 112", "state": result, "token": token, "recipient": recipient}
     ctx.update(await _dispatch_view(session, int(dispatch_id or 0)) or {})

@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-
 from app import live
 from app.calls.service import Ctx
 from app.channels.base import Inbound
 from app.conversations import service
 from app.core.clock import now
+from app.core.tenant import TenantInfo
 from app.events import DomainEvent, subscribe
 from app.location.service import add_whatsapp_fix
 from app.telephony.service import INTEGRATOR
-from app.tenancy.models import Tenant
 
 _DIGITS = re.compile(r"^\+[0-9]{6,15}$")
 
 
-def _ctx(session, tenant: str) -> Ctx:
+def _ctx(session, tenant: TenantInfo) -> Ctx:
     return Ctx(session=session, tenant=tenant, actor=INTEGRATOR)
 
 
@@ -56,12 +54,6 @@ def shared_location(raw: dict) -> tuple[float, float] | None:
     return float(lat), float(lon)
 
 
-async def _region_code(session, tenant: str) -> str | None:
-    return (
-        await session.execute(select(Tenant.region_code).where(Tenant.slug == tenant))
-    ).scalar_one_or_none()
-
-
 @subscribe("channel.message_received")
 async def on_message(session, event: DomainEvent) -> None:
     item: Inbound = event.inbound
@@ -77,11 +69,10 @@ async def on_message(session, event: DomainEvent) -> None:
     position = shared_location(item.raw)
     if msg is not None and call is not None and position is not None:
         # the person shared where they are: a fix of the call, on the console map like AML's
-        ctx.region_code = await _region_code(session, event.tenant)
         if await add_whatsapp_fix(ctx, call, *position, item.at or now(), item.event_id):
             topics = [*topics, "location"]
     for topic in topics:
-        live.notify_after_commit(session, None, event.tenant, topic)
+        live.notify_after_commit(session, None, event.slug, topic)
 
 
 @subscribe("channel.status_received")

@@ -33,7 +33,7 @@ _RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3}
 
 def _chat_notice(ctx: Ctx, call_id: int) -> None:
     """After the commit (``ctx.redis`` None: on the arq queue's Redis connection)."""
-    live.notify_after_commit(ctx.session, ctx.redis, ctx.tenant, "chat", {"call_id": call_id})
+    live.notify_after_commit(ctx.session, ctx.redis, ctx.slug, "chat", {"call_id": call_id})
 
 
 async def receive(
@@ -132,7 +132,7 @@ async def send_reply(ctx: Ctx, call_id: int, body: str) -> Message:
     await session.flush()
     _chat_notice(ctx, call.id)
     await finish(ctx)
-    result = await channels.send_text(session, ctx.tenant, call.channel, call.caller_number, body)
+    result = await channels.send_text(session, ctx.slug, call.channel, call.caller_number, body)
     if result.ok:
         msg.state, msg.provider_id = "sent", result.provider_id or None
     else:

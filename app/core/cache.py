@@ -35,6 +35,9 @@ class TtlCache(Generic[V]):
     def clear(self) -> None:
         self._data.clear()
 
+    def keys(self) -> list[Hashable]:
+        return list(self._data.keys())
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._data
 

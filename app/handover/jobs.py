@@ -48,10 +48,11 @@ async def handover_reconcile(ctx: dict) -> int:
     """Re-queue the delivery of every pending outbox row and the report of every unreported decision."""
     from app.handover.models import HandoverInbox, HandoverOutbox
     from app.jobs import enqueue
-    from app.sla.jobs import active_tenants
+    from app.tenancy.registry import active_tenants
 
     queued = 0
-    for slug in await active_tenants(ctx["db"]):
+    for tenant in await active_tenants(ctx["db"]):
+        slug = tenant.slug
         async with ctx["db"].tenant(slug) as s:
             pending = list(
                 (

@@ -40,6 +40,7 @@ from app.dispatch.models import Category
 from app.handover import document
 from app.handover.models import HandoverInbox, HandoverOutbox
 from app.tenancy.models import Tenant
+from app.tenancy.registry import load_tenant
 
 LIVE_TOPIC = "handover"
 DELIVER_JOB = "handover_deliver"
@@ -97,14 +98,14 @@ async def _receiver(ctx: Ctx, receiver_slug: str, reason: str) -> tuple[str, Ten
     reason = (reason or "").strip()
     if len(reason) < 3:
         raise InvalidInput("reason", "Alasan serah terima wajib diisi (minimal 3 karakter)")
-    if receiver_slug == ctx.tenant:
+    if receiver_slug == ctx.slug:
         raise InvalidInput("receiver", "Tidak bisa menyerahkan ke kabupaten/kota sendiri")
     receiver = await _regency(ctx.session, receiver_slug) if receiver_slug else None
     if receiver is None:
         raise InvalidInput("receiver", "Pilih kabupaten/kota penerima")
     if receiver.status != "active":
         raise InvalidInput("receiver", f"{receiver.name} belum aktif melayani 112; pilih daerah lain")
-    own = await _regency(ctx.session, ctx.tenant)
+    own = await _regency(ctx.session, ctx.slug)
     if own is None:
         raise NotFoundError("Kabupaten/kota pengirim tidak dikenal")
     return reason, receiver, own
@@ -209,7 +210,7 @@ async def _write(
         entity_id=entity_id,
         after={"transfer_id": str(transfer_id), "receiver": receiver.slug, "reason": reason},
     )
-    _queue(ctx.session, DELIVER_JOB, ctx.tenant, str(transfer_id))
+    _queue(ctx.session, DELIVER_JOB, ctx.slug, str(transfer_id))
     await finish(ctx, LIVE_TOPIC, "incidents", "calls")
     return row
 
@@ -427,7 +428,7 @@ async def accept(ctx: Ctx, inbox_id: int) -> Incident:
         ctx.session, "incident.opened", ctx.tenant, actor_id=ctx.actor_id, incident=incident, call=None
     )
     if row.source == "regency":
-        _queue(ctx.session, REPORT_JOB, ctx.tenant, str(row.transfer_id))
+        _queue(ctx.session, REPORT_JOB, ctx.slug, str(row.transfer_id))
     await finish(ctx, LIVE_TOPIC, "incidents")
     return incident
 
@@ -450,7 +451,7 @@ async def decline(ctx: Ctx, inbox_id: int, reason: str) -> HandoverInbox:
         after={"transfer_id": str(row.transfer_id), "reason": reason},
     )
     if row.source == "regency":
-        _queue(ctx.session, REPORT_JOB, ctx.tenant, str(row.transfer_id))
+        _queue(ctx.session, REPORT_JOB, ctx.slug, str(row.transfer_id))
     await finish(ctx, LIVE_TOPIC)
     return row
 
@@ -510,7 +511,10 @@ async def _apply_decision(
         if out is None or out.status not in OPEN_OUTBOX:
             return
         out.status, out.decline_reason, out.decided_at, out.decided_by_label = status, reason, _now(), who
-        ctx = Ctx(session=s, tenant=sender_slug, actor=SYSTEM, redis=redis)
+        sender = await load_tenant(s, sender_slug)  # the receiver's job: the sender is another regency
+        if sender is None:
+            raise LookupError(f"unknown tenant {sender_slug!r}")
+        ctx = Ctx(session=s, tenant=sender, actor=SYSTEM, redis=redis)
         entity, entity_id = _subject(out)
         log_event(
             ctx,
@@ -547,7 +551,7 @@ async def _apply_decision(
                 await events.emit(
                     s,
                     "incident.updated",
-                    sender_slug,
+                    sender,
                     incident=incident,
                     changes={"status": ("open", "closed")},
                 )
@@ -625,7 +629,7 @@ async def receive_external(ctx: Ctx, doc: Any) -> tuple[HandoverInbox, bool]:
             entity_id=new_id,
             after={"transfer_id": doc["transferId"], "sender": doc["sendingCentre"]["id"]},
         )
-        _live(ctx.session, ctx.redis, ctx.tenant, "ringing")
+        _live(ctx.session, ctx.redis, ctx.slug, "ringing")
     await uow.commit(ctx.session)
     row = (
         await ctx.session.execute(

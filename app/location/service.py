@@ -154,8 +154,8 @@ async def send_link(ctx: Ctx, call_id: int, channel: str, base_url: str) -> Sent
         after={"link_id": link.id, "channel": channel},
     )
     await finish(ctx)
-    url = f"{base_url.rstrip('/')}/t/{ctx.tenant}/lokasi/{token}"
-    result = await channels.send_text(session, ctx.tenant, channel, link.to_number, link_text(url))
+    url = f"{base_url.rstrip('/')}/t/{ctx.slug}/lokasi/{token}"
+    result = await channels.send_text(session, ctx.slug, channel, link.to_number, link_text(url))
     link.send_state, link.send_error = (
         ("sent", None) if result.ok else ("failed", (result.error or result.outcome)[:300])
     )

@@ -94,11 +94,10 @@ async def link_position(token: str, request: Request, tenant: TenantDep, session
     at = datetime.fromtimestamp(pos.timestamp / 1000, UTC) if pos.timestamp else datetime.now(UTC)
     ctx = Ctx(
         session=session,
-        tenant=tenant.slug,
+        tenant=tenant,
         actor=CALLER,
         redis=request.app.state.redis,
         origin=origin_of(request),
-        region_code=tenant.region_code,
     )
     try:
         fix = await service.submit_fix(ctx, token, pos.lat, pos.lon, pos.accuracy, at)

@@ -24,39 +24,29 @@ from app.national.rollup import (
     bump_keyed,
     call_deltas,
     local_day,
-    tenant_ref,
 )
 
 log = logging.getLogger(__name__)
 
 
-async def _ref(session: AsyncSession, event: DomainEvent):
-    ref = await tenant_ref(session, event.tenant)
-    if ref is None:
-        log.warning("national rollup: unknown tenant %r in %s", event.tenant, event.name)
-    return ref
-
-
 @subscribe("call.created", batch=True)
 async def on_calls_created(session: AsyncSession, batch: list[DomainEvent]) -> None:
     """A batch of intakes adds ONE delta row per local day (the fold sums them anyway)."""
-    ref = await _ref(session, batch[0])
-    if ref is None:
-        return
+    tenant = batch[0].tenant
     by_day: dict = {}
     by_channel: dict = {}  # (day, channel) → deltas (national_daily_channel)
     for event in batch:
         outcome, received_at, answered_at, channel = await loaded(
             session, event.call, "outcome", "received_at", "answered_at", "channel"
         )
-        day = local_day(received_at, ref.zone)
+        day = local_day(received_at, tenant.zone)
         deltas = call_deltas(outcome, received_at, answered_at)
         add_deltas(by_day.setdefault(day, {}), deltas)
         add_deltas(by_channel.setdefault((day, channel or "voice"), {}), deltas)
     for day, deltas in by_day.items():
-        await bump(session, ref, day, deltas)
+        await bump(session, tenant, day, deltas)
     for (day, channel), deltas in by_channel.items():
-        await bump_channel(session, ref, channel, day, deltas)
+        await bump_channel(session, tenant, channel, day, deltas)
 
 
 @subscribe("call.updated", batch=True)
@@ -65,15 +55,13 @@ async def on_calls_updated(session: AsyncSession, batch: list[DomainEvent]) -> N
     relevant = [e for e in batch if {"outcome", "answered_at"} & (e.payload.get("changes") or {}).keys()]
     if not relevant:
         return
-    ref = await _ref(session, relevant[0])
-    if ref is None:
-        return
+    tenant = relevant[0].tenant
     by_day: dict = {}
     by_channel: dict = {}  # (day, channel) → answer deltas (national_daily_channel)
     for event in relevant:
         changes = event.payload["changes"]
         received_at, channel = await loaded(session, event.call, "received_at", "channel")
-        day = local_day(received_at, ref.zone)
+        day = local_day(received_at, tenant.zone)
         deltas = by_day.setdefault(day, {})
         if "outcome" in changes:
             old, new = changes["outcome"]
@@ -86,27 +74,25 @@ async def on_calls_updated(session: AsyncSession, batch: list[DomainEvent]) -> N
             add_deltas(deltas, moved)
             add_deltas(by_channel.setdefault((day, channel or "voice"), {}), moved)
     for day, deltas in by_day.items():
-        await bump(session, ref, day, deltas)
+        await bump(session, tenant, day, deltas)
     for (day, channel), deltas in by_channel.items():
-        await bump_channel(session, ref, channel, day, deltas)
+        await bump_channel(session, tenant, channel, day, deltas)
 
 
 @subscribe("incident.opened")
 async def on_incident_opened(session: AsyncSession, event: DomainEvent) -> None:
-    ref = await _ref(session, event)
-    if ref is None:
-        return
+    tenant = event.tenant
     category_id, opened_at, source = await loaded(
         session, event.incident, "category_id", "opened_at", "handover_source"
     )
-    day = local_day(opened_at, ref.zone)
+    day = local_day(opened_at, tenant.zone)
     if source == REGENCY_HANDOVER:  # the same emergency as the sender's incident: one hand-over
-        await bump(session, ref, day, {"handovers": 1})
+        await bump(session, tenant, day, {"handovers": 1})
         return
-    await bump(session, ref, day, {"incidents": 1})
+    await bump(session, tenant, day, {"incidents": 1})
     category = await session.get(Category, category_id)
     if category is not None:
-        await bump_keyed(session, ref, "category", category.code, day, 1)
+        await bump_keyed(session, tenant, "category", category.code, day, 1)
 
 
 @subscribe("incident.updated")
@@ -115,28 +101,24 @@ async def on_incident_updated(session: AsyncSession, event: DomainEvent) -> None
     change = (event.payload.get("changes") or {}).get("category_id")
     if not change or change[0] == change[1]:
         return
-    ref = await _ref(session, event)
-    if ref is None:
-        return
+    tenant = event.tenant
     (opened_at,) = await loaded(session, event.incident, "opened_at")
-    day = local_day(opened_at, ref.zone)
+    day = local_day(opened_at, tenant.zone)
     for category_id, sign in ((change[0], -1), (change[1], 1)):
         category = await session.get(Category, category_id) if category_id is not None else None
         if category is not None:
-            await bump_keyed(session, ref, "category", category.code, day, sign)
+            await bump_keyed(session, tenant, "category", category.code, day, sign)
 
 
 @subscribe("dispatch.created")
 async def on_dispatch_created(session: AsyncSession, event: DomainEvent) -> None:
-    ref = await _ref(session, event)
-    if ref is None:
-        return
+    tenant = event.tenant
     opd_id, sent_at = await loaded(session, event.dispatch, "opd_id", "sent_at")
-    day = local_day(sent_at, ref.zone)
-    await bump(session, ref, day, {"dispatches": 1})
+    day = local_day(sent_at, tenant.zone)
+    await bump(session, tenant, day, {"dispatches": 1})
     opd = await session.get(Opd, opd_id)
     if opd is not None:
-        await bump_keyed(session, ref, "opd", opd.type, day, 1)
+        await bump_keyed(session, tenant, "opd", opd.type, day, 1)
 
 
 OPD_SUBJECT = "dispatch"  # SLA clocks an OPD runs (app.sla.models.SUBJECTS)
@@ -148,9 +130,7 @@ async def on_sla_clocks_closed(session: AsyncSession, batch: list[DomainEvent]) 
     measurement, and only OPD clocks (attached to a dispatch: acknowledge, arrival, resolution)
     count: the national figure is the OPDs' reaction, not the call centre's answer/dispatch times
     (the recount applies the same rules). One delta row per day of the batch."""
-    ref = await _ref(session, batch[0])
-    if ref is None:
-        return
+    tenant = batch[0].tenant
     by_day: dict = {}
     for event in batch:
         clock = event.payload.get("clock")
@@ -163,8 +143,8 @@ async def on_sla_clocks_closed(session: AsyncSession, batch: list[DomainEvent]) 
             continue
         breached = bool(event.payload.get("breached"))
         add_deltas(
-            by_day.setdefault(local_day(stopped_at, ref.zone), {}),
+            by_day.setdefault(local_day(stopped_at, tenant.zone), {}),
             {"sla_breached" if breached else "sla_met": 1},
         )
     for day, deltas in by_day.items():
-        await bump(session, ref, day, deltas)
+        await bump(session, tenant, day, deltas)

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls.models import Call, Incident
-from app.core.cache import TtlCache
+from app.core.tenant import TenantInfo
 from app.db import uow
 from app.db.direct import Direct
 from app.dispatch.models import Category, Dispatch, Opd
@@ -47,7 +47,8 @@ from app.national.models import (
     national_pending,
     outcome_col,
 )
-from app.tenancy.models import TIMEZONES, Tenant
+from app.tenancy.models import Tenant
+from app.tenancy.registry import load_tenant
 
 log = logging.getLogger(__name__)
 REGENCY_HANDOVER = "regency"
@@ -55,40 +56,6 @@ REGENCY_HANDOVER = "regency"
 LOCK_NAMESPACE = 112_006  # pg_advisory_xact_lock(namespace, tenant_id): recount vs intake
 FOLD_LOCK = (112_007, 0)  # pg_advisory_xact_lock(*FOLD_LOCK): fold (exclusive) vs recounts (shared)
 FOLD_BATCH = 20_000
-_TENANT_TTL_S = 300.0
-
-
-@dataclass(frozen=True)
-class TenantRef:
-    id: int
-    slug: str
-    zone: ZoneInfo
-
-    @property
-    def zone_name(self) -> str:
-        return self.zone.key
-
-
-# Read with the caller's session (inside the intake transaction), so not a shared load.
-_tenants: TtlCache[TenantRef] = TtlCache(_TENANT_TTL_S, maxsize=4096)
-
-
-async def tenant_ref(session: AsyncSession, slug: str) -> TenantRef | None:
-    """slug → registry id and time zone, cached per process (ids never change for a slug)."""
-    hit = _tenants.get(slug)
-    if hit is not None:
-        return hit
-    row = (await session.execute(select(Tenant.id, Tenant.timezone).where(Tenant.slug == slug))).first()
-    if row is None:
-        _tenants.forget(slug)
-        return None
-    ref = TenantRef(row.id, slug, ZoneInfo(TIMEZONES[row.timezone]))
-    _tenants.set(slug, ref)
-    return ref
-
-
-def forget_tenant(slug: str) -> None:
-    _tenants.forget(slug)
 
 
 def local_day(at: datetime | None, zone: ZoneInfo) -> date:
@@ -127,34 +94,34 @@ KEYED = {
 
 
 async def _append(
-    session: AsyncSession, ref: TenantRef, day: date, kind: str, key: str, deltas: dict[str, int]
+    session: AsyncSession, tenant: TenantInfo, day: date, kind: str, key: str, deltas: dict[str, int]
 ) -> None:
     await _PENDING_INSERT.run(
-        session, {"tenant_id": ref.id, "day": day, "kind": kind, "key": key, "deltas": deltas}
+        session, {"tenant_id": tenant.id, "day": day, "kind": kind, "key": key, "deltas": deltas}
     )
 
 
-async def bump(session: AsyncSession, ref: TenantRef, day: date, deltas: dict[str, int]) -> None:
+async def bump(session: AsyncSession, tenant: TenantInfo, day: date, deltas: dict[str, int]) -> None:
     deltas = {k: v for k, v in deltas.items() if v}
     if deltas:
-        await _append(session, ref, day, "daily", "", deltas)
+        await _append(session, tenant, day, "daily", "", deltas)
 
 
 async def bump_keyed(
-    session: AsyncSession, ref: TenantRef, kind: str, key: str, day: date, delta: int
+    session: AsyncSession, tenant: TenantInfo, kind: str, key: str, day: date, delta: int
 ) -> None:
     """``kind``: "category" (key = category code) or "opd" (key = OPD type), see KEYED."""
     if delta:
-        await _append(session, ref, day, kind, key, {KEYED[kind][2]: delta})
+        await _append(session, tenant, day, kind, key, {KEYED[kind][2]: delta})
 
 
 async def bump_channel(
-    session: AsyncSession, ref: TenantRef, channel: str, day: date, deltas: dict[str, int]
+    session: AsyncSession, tenant: TenantInfo, channel: str, day: date, deltas: dict[str, int]
 ) -> None:
     """Calls / answer-time counters of one call channel (CHANNEL_COLS; other keys are ignored)."""
     deltas = {k: v for k, v in deltas.items() if v and k in CHANNEL_COLS}
     if deltas:
-        await _append(session, ref, day, "channel", channel, deltas)
+        await _append(session, tenant, day, "channel", channel, deltas)
 
 
 def add_deltas(into: dict[str, int], more: dict[str, int]) -> None:
@@ -286,10 +253,10 @@ def _bucket_expr(seconds):
     )
 
 
-async def recount(session: AsyncSession, ref: TenantRef) -> tuple[dict, dict, dict, dict]:
+async def recount(session: AsyncSession, tenant: TenantInfo) -> tuple[dict, dict, dict, dict]:
     """Rows for the four rollup tables (daily, category, OPD, channel), computed from the tenant's
     own tables (tenant-bound session)."""
-    zone = ref.zone_name
+    zone = tenant.zoneinfo_name
     daily: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_COLS, 0))
     channels: dict[tuple[date, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(CHANNEL_COLS, 0))
 
@@ -409,33 +376,32 @@ async def rebuild_tenant(db, slug: str) -> int:
     """Recompute one tenant's rollup rows and make the stored ones equal, in one transaction;
     returns the day-row count."""
     async with db.tenant(slug) as session:
-        forget_tenant(slug)
-        ref = await tenant_ref(session, slug)
-        if ref is None:
+        tenant = await load_tenant(session, slug)
+        if tenant is None:
             raise LookupError(f"unknown tenant {slug!r}")
-        await session.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, ref.id)))
+        await session.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, tenant.id)))
         await session.execute(select(func.pg_advisory_xact_lock_shared(*FOLD_LOCK)))
         # Its committed deltas are in the data recounted below; later ones wait for our lock.
-        await session.execute(delete(national_pending).where(national_pending.c.tenant_id == ref.id))
-        daily, categories, opds, channels = await recount(session, ref)
+        await session.execute(delete(national_pending).where(national_pending.c.tenant_id == tenant.id))
+        daily, categories, opds, channels = await recount(session, tenant)
         changed = await _sync(
-            session, national_daily, ref.id, ("day",), {(d,): counters for d, counters in daily.items()}
+            session, national_daily, tenant.id, ("day",), {(d,): counters for d, counters in daily.items()}
         )
         changed += await _sync(
             session,
             national_daily_category,
-            ref.id,
+            tenant.id,
             ("day", "category_code"),
             {k: {"incidents": n} for k, n in categories.items()},
         )
         changed += await _sync(
             session,
             national_daily_opd,
-            ref.id,
+            tenant.id,
             ("day", "opd_type"),
             {k: {"dispatches": n} for k, n in opds.items()},
         )
-        changed += await _sync(session, national_daily_channel, ref.id, ("day", "channel"), channels)
+        changed += await _sync(session, national_daily_channel, tenant.id, ("day", "channel"), channels)
         await uow.commit(session)
         if changed:
             log.info("national recount of %s corrected %d rollup rows", slug, changed)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, DateTime, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.core.cache import TtlCache
 from app.core.errors import FieldErrors
 from app.national.models import (
     ANSWER_BUCKETS_S,
@@ -571,9 +571,8 @@ async def by_channel(session: AsyncSession, f: Filters) -> list[dict]:
 # queries. Per process (each uvicorn worker has its own); values are treated as immutable.
 
 CACHE_TTL_S = 10.0
-_CACHE_MAX = 256
-_cache: dict = {}  # key → (expires monotonic, value)
-_inflight: dict = {}  # (loop id, key) → Future, so concurrent misses run the queries once
+# app.core.cache: concurrent misses of one key run the queries once, in a task of their own.
+_cache: TtlCache = TtlCache(lambda: CACHE_TTL_S, maxsize=256)
 
 
 # Set (in a task's context) by the pre-warmer: recompute and store even if the entry is fresh.
@@ -584,33 +583,16 @@ def clear_cache() -> None:
     _cache.clear()
 
 
+def cached_entries() -> dict:
+    """What the cache holds now (key → value), for the pre-warmer's tests."""
+    return {k: v for k in _cache.keys() if (v := _cache.get(k)) is not None}
+
+
 async def cached(key, build):
     """``await build()`` at most once per key per CACHE_TTL_S (0 disables the cache)."""
     if CACHE_TTL_S <= 0:
         return await build()
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit is not None and hit[0] > now and not refreshing.get():
-        return hit[1]
-    flight = (id(asyncio.get_running_loop()), key)
-    if flight in _inflight:
-        return await asyncio.shield(_inflight[flight])
-    fut = asyncio.get_running_loop().create_future()
-    _inflight[flight] = fut
-    try:
-        value = await build()
-    except BaseException as exc:
-        fut.set_exception(exc)
-        fut.exception()  # mark retrieved: nobody else may be waiting
-        raise
-    finally:
-        _inflight.pop(flight, None)
-    fut.set_result(value)
-    if len(_cache) >= _CACHE_MAX:
-        for k in [k for k, (exp, _) in _cache.items() if exp <= now] or list(_cache):
-            del _cache[k]
-    _cache[key] = (time.monotonic() + CACHE_TTL_S, value)
-    return value
+    return await _cache.get_or_load(key, build, fresh=refreshing.get())
 
 
 async def snapshot(session: AsyncSession, f: Filters) -> Snapshot:

@@ -19,12 +19,13 @@ from app.auth.models import User
 from app.auth.principal import Principal
 from app.core.errors import ConflictError
 from app.core.origin import Origin
+from app.core.tenant import TIMEZONES
 from app.db import uow
 from app.db.database import Database
 from app.dispatch.models import Opd
 from app.onboarding.models import SignupApplication
 from app.tenancy.defaults import DEFAULT_OPDS
-from app.tenancy.models import TIMEZONES, Tenant
+from app.tenancy.models import Tenant
 from app.tenancy.provision import NewTenant, TenantExists, drop_tenant_schema, provision_tenant
 from app.tenancy.regions import regency, slug_for
 from app.tenancy.registry import TenantRegistry

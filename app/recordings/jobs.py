@@ -9,14 +9,15 @@ from arq.cron import cron
 
 from app.recordings.service import purge_expired
 from app.recordings.store import get_store
-from app.sla.jobs import active_tenants
+from app.tenancy.registry import active_tenants
 
 log = logging.getLogger(__name__)
 
 
 async def recordings_purge(ctx: dict) -> int:
     store, total = get_store(), 0
-    for slug in await active_tenants(ctx["db"]):
+    for tenant in await active_tenants(ctx["db"]):
+        slug = tenant.slug
         try:
             async with ctx["db"].tenant(slug) as session:
                 total += await purge_expired(session, store, slug)

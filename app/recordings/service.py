@@ -80,7 +80,7 @@ async def ingest(
     if call is None:
         raise NotFoundError(f"Panggilan {external_call_id} tidak dikenal")
     days = await retention_days(session)
-    key = f"{ctx.tenant}/{call.id}/{uuid.uuid4().hex}.{ext}"
+    key = f"{ctx.slug}/{call.id}/{uuid.uuid4().hex}.{ext}"
     await store.put(key, data, media_type)
     try:
         rec = Recording(

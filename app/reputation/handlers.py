@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.loading import loaded
 from app.events import DomainEvent, subscribe
-from app.national.rollup import local_day, tenant_ref
+from app.national.rollup import local_day
 from app.reputation import service
 
 
@@ -22,9 +22,8 @@ async def on_calls_created(session: AsyncSession, batch: list[DomainEvent]) -> N
             rows.append((number, received_at, {b: 1}))
     if not rows:
         return  # most intakes (ringing, no outcome yet) end here without a query
-    ref = await tenant_ref(session, batch[0].tenant)
-    if ref is not None:
-        await service.add(session, ref.id, [(n, local_day(at, ref.zone), d) for n, at, d in rows])
+    tenant = batch[0].tenant
+    await service.add(session, tenant.id, [(n, local_day(at, tenant.zone), d) for n, at, d in rows])
 
 
 @subscribe("call.updated", batch=True)
@@ -49,6 +48,5 @@ async def on_calls_updated(session: AsyncSession, batch: list[DomainEvent]) -> N
         rows.append((number, received_at, deltas))
     if not rows:
         return
-    ref = await tenant_ref(session, batch[0].tenant)
-    if ref is not None:
-        await service.add(session, ref.id, [(n, local_day(at, ref.zone), d) for n, at, d in rows])
+    tenant = batch[0].tenant
+    await service.add(session, tenant.id, [(n, local_day(at, tenant.zone), d) for n, at, d in rows])

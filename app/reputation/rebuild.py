@@ -14,20 +14,20 @@ from sqlalchemy import delete, func, select
 from app.calls.models import Call
 from app.config import get_settings
 from app.db import uow
-from app.national.rollup import _day, forget_tenant, tenant_ref
+from app.national.rollup import _day
 from app.reputation import service
 from app.reputation.models import caller_reputation as rep
+from app.tenancy.registry import load_tenant
 
 
 async def rebuild_tenant(db, slug: str) -> int:
     """One transaction: the regency's rows deleted (every key) and written again; the row count."""
     cutoff = datetime.now(UTC) - timedelta(days=get_settings().reputation_retention_days)
     async with db.tenant(slug) as session:
-        forget_tenant(slug)
-        ref = await tenant_ref(session, slug)
+        ref = await load_tenant(session, slug)
         if ref is None:
             raise LookupError(f"unknown tenant {slug!r}")
-        day = _day(Call.received_at, ref.zone_name)
+        day = _day(Call.received_at, ref.zoneinfo_name)
         counted = [o for o, b in service.BUCKET.items() if b]
         rows = (
             await session.execute(

@@ -21,7 +21,6 @@ from app.channels import service as channels
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.db import uow
 from app.reputation.service import countable
-from app.tenancy.models import Tenant
 
 
 def warning_text(regency: str) -> str:
@@ -49,16 +48,14 @@ async def queue_warning(ctx: Ctx, call_id: int) -> Queued:
         raise InvalidInput(
             "caller_number", "Nomor penelepon tidak diketahui: SMS peringatan tidak dapat dikirim"
         )
-    _, enabled = await channels.load_config(session, ctx.tenant, "sms")
+    _, enabled = await channels.load_config(session, ctx.slug, "sms")
     if not enabled:
         raise InvalidInput("channel", "Kanal SMS kabupaten/kota belum diaktifkan (admin → Kanal)")
-    regency = (
-        await session.execute(select(Tenant.name).where(Tenant.slug == ctx.tenant))
-    ).scalar_one_or_none() or ""
+    regency = ctx.tenant.name
     to = str(call.caller_number)
     message_id = await outbox.queue_text(
         session,
-        ctx.tenant,
+        ctx.slug,
         "sms",
         to,
         warning_text(regency),

@@ -24,11 +24,9 @@ from app.outage import which
 from app.sla import service
 from app.sla.models import SlaClock
 from app.sla.service import fire_due, schedule
-from app.tenancy.models import Tenant
+from app.tenancy.registry import TenantInfo, active_tenants, job_tenant
 
 log = logging.getLogger(__name__)
-
-RECONCILE_TENANT_STATUSES = ("active", "verified")
 
 
 # A timer that meets a PostgreSQL (or Redis) outage is retried this soon, not at the next
@@ -64,8 +62,9 @@ async def sla_check(ctx: dict, tenant_slug: str, clock_id: int, due_ms: int | No
 
 
 async def _check(ctx: dict, tenant_slug: str, clock_id: int, due_ms: int | None) -> str:
+    tenant = await job_tenant(ctx, tenant_slug)
     async with ctx["db"].tenant(tenant_slug) as session:
-        fired = await fire_due(session, tenant_slug, clock_id)
+        fired = await fire_due(session, tenant, clock_id)
     if fired.next_due_at is None:
         return "done"
     if due_ms is not None and int(fired.next_due_at.timestamp() * 1000) == due_ms:
@@ -75,21 +74,9 @@ async def _check(ctx: dict, tenant_slug: str, clock_id: int, due_ms: int | None)
     return "fired" if (fired.warned or fired.breached or fired.escalated) else "rescheduled"
 
 
-async def active_tenants(db) -> list[str]:
-    async with db.public() as session:
-        return list(
-            (
-                await session.execute(
-                    select(Tenant.slug)
-                    .where(Tenant.status.in_(RECONCILE_TENANT_STATUSES))
-                    .order_by(Tenant.slug)
-                )
-            ).scalars()
-        )
-
-
-async def reconcile_tenant(db, tenant_slug: str) -> dict[str, int]:
+async def reconcile_tenant(db, tenant: TenantInfo) -> dict[str, int]:
     """Rebuild one tenant's near-future timers from PostgreSQL and fire the overdue ones."""
+    tenant_slug = tenant.slug
     now = clock.now()
     stats = {"fired": 0, "queued": 0, "webhooks": 0}
     async with db.tenant(tenant_slug) as session:
@@ -110,7 +97,7 @@ async def reconcile_tenant(db, tenant_slug: str) -> dict[str, int]:
     for clock_id, due in pending:
         if due <= now - service.OVERDUE_GRACE:
             async with db.tenant(tenant_slug) as session:
-                fired = await fire_due(session, tenant_slug, clock_id)
+                fired = await fire_due(session, tenant, clock_id)
             stats["fired"] += int(fired.warned or fired.breached or fired.escalated)
             await schedule(tenant_slug, clock_id, fired.next_due_at)
         elif await schedule(tenant_slug, clock_id, due):
@@ -123,11 +110,11 @@ async def reconcile_tenant(db, tenant_slug: str) -> dict[str, int]:
 
 async def sla_reconcile(ctx: dict) -> dict[str, int]:
     totals = {"tenants": 0, "fired": 0, "queued": 0, "webhooks": 0}
-    for slug in await active_tenants(ctx["db"]):
+    for tenant in await active_tenants(ctx["db"]):
         try:
-            stats = await reconcile_tenant(ctx["db"], slug)
+            stats = await reconcile_tenant(ctx["db"], tenant)
         except Exception:  # one broken tenant must not stop the others' timers
-            log.exception("SLA reconciliation failed for tenant %s", slug)
+            log.exception("SLA reconciliation failed for tenant %s", tenant.slug)
             continue
         totals["tenants"] += 1
         for k, v in stats.items():

@@ -38,6 +38,7 @@ from app.config import get_settings
 from app.core import clock
 from app.core.errors import DeniedError, NotFoundError
 from app.core.origin import Origin
+from app.core.tenant import TenantInfo
 from app.db import uow
 from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Category, Opd
@@ -194,7 +195,7 @@ _START_CLOCKS = Direct(_start_clocks_statement)
 
 async def start_clock(
     session: AsyncSession,
-    tenant_slug: str,
+    tenant: TenantInfo,
     *,
     kind: str,
     subject: str,
@@ -212,7 +213,7 @@ async def start_clock(
     return (
         await start_clocks(
             session,
-            tenant_slug,
+            tenant,
             [
                 dict(
                     kind=kind,
@@ -231,14 +232,14 @@ async def start_clock(
     )[0]
 
 
-async def start_clocks(session: AsyncSession, tenant_slug: str, targets: list[dict]) -> list[bool]:
+async def start_clocks(session: AsyncSession, tenant: TenantInfo, targets: list[dict]) -> list[bool]:
     """``start_clock`` for many targets (keyword arguments of start_clock each) in one round trip
     (batched call intake starts one answer clock per call)."""
     measured: list[dict] = []  # clock rows of the targets the policy measures
     keys: list[str | None] = []  # per target: its clock's key, None if not measured
     seen: set[str] = set()
     for t in targets:
-        policy = await _policy(session, tenant_slug, t["priority"], t["category_id"])
+        policy = await _policy(session, tenant.slug, t["priority"], t["category_id"])
         target = policy.target_for(t["kind"])
         key = clock_key(t["kind"], t["subject"], t["subject_id"])
         if target is None or key in seen:  # not measured, or the same target twice: one clock
@@ -277,13 +278,13 @@ async def start_clocks(session: AsyncSession, tenant_slug: str, targets: list[di
         {row.key: row for row in await _START_CLOCKS.all(session, {"clocks": measured})} if measured else {}
     )
     for row in created.values():  # a clock that existed already is not returned (ON CONFLICT DO NOTHING)
-        _schedule_after_commit(session, tenant_slug, row)
+        _schedule_after_commit(session, tenant.slug, row)
     return [key in created for key in keys]
 
 
 async def stop_clocks(
     session: AsyncSession,
-    tenant_slug: str,
+    tenant: TenantInfo,
     at: datetime,
     *,
     reason: str = "done",
@@ -322,9 +323,7 @@ async def stop_clocks(
     await session.flush()
     for c in closed:
         if c.close_reason == "done":
-            await emit(
-                session, "sla.clock_closed", tenant_slug, actor_id=actor_id, clock=c, breached=not c.met
-            )
+            await emit(session, "sla.clock_closed", tenant, actor_id=actor_id, clock=c, breached=not c.met)
     return closed
 
 
@@ -372,7 +371,7 @@ def _stop_many_statement():
 _STOP_MANY = Direct(_stop_many_statement)
 
 
-async def stop_clocks_many(session: AsyncSession, tenant_slug: str, stops: list[dict]) -> list:
+async def stop_clocks_many(session: AsyncSession, tenant: TenantInfo, stops: list[dict]) -> list:
     """``stop_clocks`` for many single targets in one round trip (batched telephony events stop
     one answer clock per call). Each stop: kind, subject, subject_id, at, reason ("done" or
     "cancelled"), actor_id. A target given twice is stopped by its last entry. Returns the
@@ -392,7 +391,7 @@ async def stop_clocks_many(session: AsyncSession, tenant_slug: str, stops: list[
     done = [
         DomainEvent(
             "sla.clock_closed",
-            tenant_slug,
+            tenant,
             by_target[(c.kind, c.subject, c.subject_id)].get("actor_id"),
             {"clock": c, "breached": not c.met},
         )
@@ -404,7 +403,7 @@ async def stop_clocks_many(session: AsyncSession, tenant_slug: str, stops: list[
 
 
 async def retarget_open_clocks(
-    session: AsyncSession, tenant_slug: str, incident_id: int, priority: int, category_id: int | None
+    session: AsyncSession, tenant: TenantInfo, incident_id: int, priority: int, category_id: int | None
 ) -> int:
     """Priority/category changed: re-derive the targets of this incident's clocks not yet breached."""
     rows = (
@@ -439,7 +438,7 @@ async def retarget_open_clocks(
         c.warn_at = c.started_at + timedelta(seconds=target * policy.warning_pct / 100)
         c.escalate_at = c.deadline + timedelta(seconds=policy.escalation_delay_s)
         c.next_due_at = next_due(c)
-        _schedule_after_commit(session, tenant_slug, c)
+        _schedule_after_commit(session, tenant.slug, c)
     await session.flush()
     return len(rows)
 
@@ -476,7 +475,7 @@ async def _transition(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fired:
+async def fire_due(session: AsyncSession, tenant: TenantInfo, clock_id: int) -> Fired:
     """Apply whatever is due on one clock at ``clock.now()``; commits. Safe to call any number of times.
 
     A plain read decides which transition to try; the guarded UPDATE decides who wins. Each
@@ -505,7 +504,7 @@ async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fi
             )
             if won is not None:
                 c, fired.breached = won, True
-                await _announce(session, tenant_slug, c, "breached", 1)
+                await _announce(session, tenant, c, "breached", 1)
         elif c.breached_at is None and c.warned_at is None and c.warn_at <= at:
             won = await _transition(
                 session,
@@ -515,7 +514,7 @@ async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fi
             )
             if won is not None:
                 c, fired.warned = won, True
-                await _announce(session, tenant_slug, c, "warning", 0)
+                await _announce(session, tenant, c, "warning", 0)
         if c.breached_at is not None and c.escalated_at is None and c.escalate_at <= at:
             won = await _transition(
                 session,
@@ -529,7 +528,7 @@ async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fi
             )
             if won is not None:
                 c, fired.escalated = won, True
-                await _announce(session, tenant_slug, c, "escalated", 2)
+                await _announce(session, tenant, c, "escalated", 2)
     if c is None:
         await session.rollback()
         return fired
@@ -544,7 +543,7 @@ async def fire_due(session: AsyncSession, tenant_slug: str, clock_id: int) -> Fi
             "incident_id": c.incident_id,
             "call_id": c.call_id,
         }
-        live.notify_after_commit(session, None, tenant_slug, "sla", data)
+        live.notify_after_commit(session, None, tenant.slug, "sla", data)
         await uow.commit(session)
     else:
         await session.rollback()
@@ -558,7 +557,7 @@ _TITLES = {
 }
 
 
-async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage: str, level: int) -> None:
+async def _announce(session: AsyncSession, tenant: TenantInfo, c: SlaClock, stage: str, level: int) -> None:
     """Notify supervisors and the OPD (in-app + signed webhook) and emit sla.breached."""
     opd = await session.get(Opd, c.opd_id) if c.opd_id else None
     subject = {
@@ -573,7 +572,7 @@ async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage:
         body += f" Terlambat {format_duration((c.lateness_ms or 0) / 1000)} saat terdeteksi."
     if opd and opd.escalation_contact and level >= 1:
         body += f" Kontak eskalasi {opd.name}: {opd.escalation_contact}."
-    link = f"/t/{tenant_slug}/sla/clocks/{c.id}"
+    link = f"/t/{tenant.slug}/sla/clocks/{c.id}"
     data = {
         "clock_id": c.id,
         "kind": c.kind,
@@ -613,7 +612,7 @@ async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage:
         if stage != "warning":
             payload = {
                 "event": kind,
-                "tenant": tenant_slug,
+                "tenant": tenant.slug,
                 "level": level,
                 "title": title,
                 "opd": {"code": opd.code, "name": opd.name, "escalation_contact": opd.escalation_contact},
@@ -624,11 +623,11 @@ async def _announce(session: AsyncSession, tenant_slug: str, c: SlaClock, stage:
                     "breached_at": c.breached_at.isoformat() if c.breached_at else None,
                 },
             }
-            await queue_webhook(session, tenant_slug, opd, kind, payload, dedupe_key=f"sla:{c.id}:{stage}")
+            await queue_webhook(session, tenant.slug, opd, kind, payload, dedupe_key=f"sla:{c.id}:{stage}")
     if stage != "warning":
-        await emit(session, "sla.breached", tenant_slug, clock=c, level=level)
+        await emit(session, "sla.breached", tenant, clock=c, level=level)
     else:
-        await emit(session, "sla.warned", tenant_slug, clock=c)
+        await emit(session, "sla.warned", tenant, clock=c)
 
 
 # --- the admin's policy editor ------------------------------------------------------------------

@@ -20,6 +20,7 @@ from app.auth.principal import Principal
 from app.bounds import ascii_digits
 from app.calls.http import make_ctx, service_errors
 from app.calls.service import Ctx
+from app.core.tenant import TenantInfo
 from app.security.proxies import origin_of
 from app.telephony import service
 from app.telephony.aml import AmlError
@@ -75,14 +76,13 @@ def _parse(model: type[BaseModel], body: bytes):
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
 
 
-def _integrator_ctx(request: Request, session: AsyncSession, tenant) -> Ctx:
+def _integrator_ctx(request: Request, session: AsyncSession, tenant: TenantInfo) -> Ctx:
     return Ctx(
         session=session,
-        tenant=tenant.slug,
+        tenant=tenant,
         actor=service.INTEGRATOR,
         redis=request.app.state.redis,
         origin=origin_of(request),
-        region_code=tenant.region_code,
     )
 
 
@@ -94,7 +94,7 @@ async def call_event(request: Request, tenant: TenantDep):
     await _verify_signature(request, from_database(request.app.state.db, tenant.slug), tenant.slug, body)
     ev: CallEventIn = _parse(CallEventIn, body)
     try:
-        result = await request.app.state.telephony.submit(tenant.slug, ev)
+        result = await request.app.state.telephony.submit(tenant, ev)
     except service.Replay as exc:
         raise Conflict(exc.message) from None
     call = result.call

@@ -53,6 +53,7 @@ from app.batching import Batcher
 from app.calls.models import Call, EventLog
 from app.core.errors import ServiceError
 from app.core.json import jsonable
+from app.core.tenant import TenantInfo
 from app.db import uow
 from app.db.database import Database
 from app.db.direct import Direct, columns_of, recordset
@@ -112,19 +113,20 @@ def wrote_nothing(exc: BaseException) -> bool:
 
 
 class EventQueue:
-    """``await queue.submit(slug, event)`` → the EventResult once committed (or Replay)."""
+    """``await queue.submit(tenant, event)`` → the EventResult once committed (or Replay)."""
 
     def __init__(self, db: Database, redis: Any = None, max_batch: int = 64):
         self.db = db
         self.redis = redis
-        self.batcher: Batcher[str, CallEventIn, EventResult] = Batcher(
+        self.batcher: Batcher[TenantInfo, CallEventIn, EventResult] = Batcher(
             self._flush, max_batch=max_batch, retry_alone=wrote_nothing
         )
 
-    async def submit(self, tenant_slug: str, event: CallEventIn) -> EventResult:
-        return await self.batcher.submit(tenant_slug, event)
+    async def submit(self, tenant: TenantInfo, event: CallEventIn) -> EventResult:
+        return await self.batcher.submit(tenant, event)
 
-    async def _flush(self, slug: str, evs: list[CallEventIn]) -> list:
+    async def _flush(self, tenant: TenantInfo, evs: list[CallEventIn]) -> list:
+        slug = tenant.slug
         results: list = [None] * len(evs)
         todo: list[int] = []
         seen: set[str] = set()
@@ -143,7 +145,7 @@ class EventQueue:
             return results
         try:
             async with self.db.tenant(slug) as session:
-                applied = await apply_events(session, slug, [evs[i] for i in fresh], self.redis)
+                applied = await apply_events(session, tenant, [evs[i] for i in fresh], self.redis)
         except BaseException:
             await release_event_ids(self.redis, slug, [evs[i].event_id for i in fresh])
             raise
@@ -292,7 +294,9 @@ def _callback_step(task: list | None, was_missed: bool, missed: bool) -> list | 
     return task
 
 
-async def apply_events(session: AsyncSession, tenant: str, evs: list[CallEventIn], redis: Any = None) -> list:
+async def apply_events(
+    session: AsyncSession, tenant: TenantInfo, evs: list[CallEventIn], redis: Any = None
+) -> list:
     """Apply verified integrator events in ONE transaction and commit. Per event, in order: its
     EventResult, or a Replay if its id was stored before (that event only)."""
     results: list = [None] * len(evs)
@@ -407,7 +411,7 @@ async def apply_events(session: AsyncSession, tenant: str, evs: list[CallEventIn
     await events.emit_many(session, updates)
     if redis is not None:
         for topic in sorted(topics):
-            live.notify_after_commit(session, redis, tenant, topic)
+            live.notify_after_commit(session, redis, tenant.slug, topic)
     await uow.commit(session)
     return results
 

@@ -510,7 +510,7 @@ async def rotate_secret(ctx: Ctx, grace: timedelta = SECRET_GRACE) -> str:
         after={"grace_s": int(grace.total_seconds()), "previous": len(valid)},
     )
     await finish(ctx)
-    secret_cache.invalidate(ctx.tenant)
+    secret_cache.invalidate(ctx.slug)
     return value
 
 

@@ -7,7 +7,6 @@ request replayed later; the event id (see service) refuses one replayed within t
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import time
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy import DateTime, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.cache import TtlCache
 from app.db.direct import Direct
 from app.telephony.models import WebhookSecret
 
@@ -109,7 +109,8 @@ def from_database(db: Any, slug: str) -> Loader:
 
 
 class SecretCache:
-    """Per-process cache of each tenant's valid secrets, so the hot path skips a query.
+    """Per-process cache of each tenant's valid secrets (app.core.cache), so the hot path skips a
+    query.
 
     A signature that fails with cached secrets triggers one reload (at most once a second per
     tenant), so a rotation done by another process is picked up on the first new-secret request.
@@ -117,29 +118,25 @@ class SecretCache:
     """
 
     def __init__(self, ttl_s: float = 30.0, reload_gap_s: float = 1.0):
-        self.ttl_s = ttl_s
         self.reload_gap_s = reload_gap_s
-        self._entries: dict[str, _Entry] = {}
-        self._loading: dict[str, asyncio.Future] = {}
+        self._entries: TtlCache[_Entry] = TtlCache(ttl_s, maxsize=4096)
 
     def invalidate(self, slug: str) -> None:
-        self._entries.pop(slug, None)
-        self._loading.pop(slug, None)
+        self._entries.forget(slug)
 
     async def _load(self, load: Loader, slug: str) -> _Entry:
-        loading = self._loading.get(slug)
-        if loading is None:
-            loading = self._loading[slug] = asyncio.ensure_future(self._query(load, slug))
-            loading.add_done_callback(
-                lambda f: self._loading.pop(slug) if self._loading.get(slug) is f else None
-            )
-        return await asyncio.shield(loading)
+        return await self._entries.get_or_load(slug, lambda: self._query(load))
 
-    async def _query(self, load: Loader, slug: str) -> _Entry:
+    async def _reload(self, load: Loader, slug: str, stale: _Entry) -> _Entry:
+        """A newer entry than ``stale``: the one another request is loading, or a load of our own."""
+        if self._entries.get(slug) is stale:
+            self._entries.forget(slug)
+        return await self._load(load, slug)
+
+    @staticmethod
+    async def _query(load: Loader) -> _Entry:
         rows = await load(datetime.now(UTC))
-        entry = _Entry(time.monotonic(), [(r[0], r[1]) for r in rows])
-        self._entries[slug] = entry
-        return entry
+        return _Entry(time.monotonic(), [(r[0], r[1]) for r in rows])
 
     async def verify(
         self,
@@ -156,14 +153,11 @@ class SecretCache:
         timestamp = check_timestamp(timestamp, now)
         if not signature.startswith("sha256=") or len(signature) != 71:
             raise SignatureError(401, f"{SIGNATURE_HEADER} harus berformat sha256=<64 hex>")
-        entry = self._entries.get(slug)
-        fresh = False
-        if entry is None or time.monotonic() - entry.loaded > self.ttl_s:
-            entry, fresh = await self._load(load, slug), True
+        entry = await self._load(load, slug)
         if matches(_valid(entry), timestamp, body, signature):
             return
-        if not fresh and time.monotonic() - entry.loaded > self.reload_gap_s:
-            entry = await self._load(load, slug)
+        if time.monotonic() - entry.loaded > self.reload_gap_s:
+            entry = await self._reload(load, slug, entry)
             if matches(_valid(entry), timestamp, body, signature):
                 return
         if not entry.secrets:

@@ -235,6 +235,7 @@ async def tenant_secret(database_url: str, slug: str) -> str:
     from app.db.database import Database
     from app.db.engine import make_async_engine
     from app.telephony import service
+    from app.tenancy.registry import load_tenant
 
     engine = make_async_engine(get_settings(), url=database_url, pool_size=1)
     db = Database(engine)
@@ -243,7 +244,10 @@ async def tenant_secret(database_url: str, slug: str) -> str:
             secret = await service.active_secret(session)
             if secret is None:
                 actor = Principal(kind="tenant", user_id=None, role="admin", name="simulator")
-                secret = await service.rotate_secret(Ctx(session=session, tenant=slug, actor=actor))
+                tenant = await load_tenant(session, slug)
+                if tenant is None:
+                    raise LookupError(f"unknown tenant {slug!r}")
+                secret = await service.rotate_secret(Ctx(session=session, tenant=tenant, actor=actor))
             return secret
     finally:
         await engine.dispose()

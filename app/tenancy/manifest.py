@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
 from app.config import PROJECT_ROOT
+from app.core.tenant import TIMEZONES
 from app.db import uow
 from app.db.database import Database
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
-from app.tenancy.models import TIMEZONES, Tenant
+from app.tenancy.models import Tenant
 from app.tenancy.provision import NewTenant, provision_tenant
 from app.tenancy.regions import Regency, regency
 

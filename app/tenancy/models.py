@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, Float, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.tenant import TIMEZONES
 from app.db.base import PublicBase, utcnow_column
 
 TENANT_STATUSES = ("pending", "verified", "active", "suspended")
-TIMEZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
 
 
 class Tenant(PublicBase):

@@ -11,30 +11,14 @@ paced benchmark's periodic stalls: the pool's high-water mark was its capacity).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.cache import TtlCache
-from app.tenancy.models import TIMEZONES, Tenant
+from app.core.tenant import TenantInfo
+from app.tenancy.models import Tenant
 
-
-@dataclass(frozen=True)
-class TenantInfo:
-    id: int
-    slug: str
-    name: str
-    region_code: str
-    province: str
-    status: str
-    timezone: str
-    activated_at: datetime | None
-
-    @property
-    def zoneinfo_name(self) -> str:
-        return TIMEZONES[self.timezone]
+__all__ = ["TenantInfo", "TenantRegistry", "active_tenants", "job_tenant", "load_tenant", "tenant_info"]
 
 
 class TenantRegistry:
@@ -51,8 +35,7 @@ class TenantRegistry:
 
     async def _load(self, slug: str) -> TenantInfo | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(Tenant.__table__).where(Tenant.slug == slug))).mappings().first()
-        return tenant_info(row) if row is not None else None
+            return await load_tenant(conn, slug)
 
     def forget(self, slug: str) -> None:
         self._cache.forget(slug)  # also a lookup under way: it may predate the change
@@ -70,3 +53,35 @@ def tenant_info(m) -> TenantInfo:
         timezone=m["timezone"],
         activated_at=m["activated_at"],
     )
+
+
+async def load_tenant(connection, slug: str) -> TenantInfo | None:
+    """The registry row of ``slug`` read on ``connection`` (an AsyncConnection or AsyncSession):
+    for work that starts without a request (jobs, the CLI, a hand-over's other regency)."""
+    row = (await connection.execute(select(Tenant.__table__).where(Tenant.slug == slug))).mappings().first()
+    return tenant_info(row) if row is not None else None
+
+
+async def job_tenant(ctx: dict, slug: str) -> TenantInfo:
+    """The tenant of a job's payload (a slug, as queued): the worker's registry (one cache for all
+    its jobs, made on first use from ``ctx["db"]``). An unknown slug is an error, not an outage."""
+    registry = ctx.get("tenants")
+    if registry is None:
+        registry = ctx["tenants"] = TenantRegistry(ctx["db"].engine)
+    tenant = await registry.get(slug)
+    if tenant is None:
+        raise LookupError(f"unknown tenant {slug!r}")
+    return tenant
+
+
+# The tenants the worker's periodic jobs go over (a pending regency takes no real calls yet).
+WORKING_STATUSES = ("active", "verified")
+
+
+async def active_tenants(db) -> list[TenantInfo]:
+    """Every active or verified tenant, by slug."""
+    async with db.public() as session:
+        rows = await session.execute(
+            select(Tenant.__table__).where(Tenant.status.in_(WORKING_STATUSES)).order_by(Tenant.slug)
+        )
+        return [tenant_info(m) for m in rows.mappings()]

@@ -3,6 +3,7 @@ at 390x844 without sideways scrolling, alerts on the OPD queue, focus and scroll
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 
@@ -198,10 +199,10 @@ async def test_angkat_focuses_the_form_and_new_ringing_calls_are_never_missed(
     async with db.tenant(tenant.slug) as s:
         ctx = Ctx(
             session=s,
-            tenant=tenant.slug,
+            tenant=tenant,
             actor=Principal(kind="tenant", user_id=None, role="admin", name="t"),
         )
-        tenant.secret = await service.rotate_secret(ctx)
+        tenant = dataclasses.replace(tenant, secret=await service.rotate_secret(ctx))
     operator = await user_factory(tenant, "operator")
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     try:

@@ -25,7 +25,7 @@ def _ctx(session, tenant, user, redis):
     who = Principal(
         kind="tenant", user_id=user.id, role=user.role, name=user.full_name, tenant_slug=tenant.slug
     )
-    return service.Ctx(session=session, tenant=tenant.slug, actor=who, redis=redis)
+    return service.Ctx(session=session, tenant=tenant, actor=who, redis=redis)
 
 
 async def test_live_notice_and_sla_timer_are_sent_after_the_commit(

@@ -128,7 +128,7 @@ async def test_full_lifecycle_call_incident_dispatch_resolved(tenant_a, client_a
     ]
     assert all(e["actor_id"] == damkar.user.id for e in history[1:])
 
-    names = [e.name for e in seen_events if e.tenant == tenant_a.slug]
+    names = [e.name for e in seen_events if e.slug == tenant_a.slug]
     assert (
         names
         == ["call.created", "incident.opened", "call.updated", "dispatch.created"]

@@ -51,7 +51,7 @@ async def test_breach_and_level2_message_the_escalation_contacts(
     assert f"penugasan #{dispatch_id}" in msg["Subject"]
 
     fake_clock.advance(minutes=4)
-    await reconcile_tenant(db, t.slug)  # this tenant only: others' timers are not this test's
+    await reconcile_tenant(db, t)  # this tenant only: others' timers are not this test's
     await run_worker(arq_pool)
     rows = [r for r in await _rows(db, t.slug) if r.kind.startswith("sla.")]
     assert [(r.kind, r.status) for r in rows] == [("sla.breached", "sent"), ("sla.escalated", "sent")]

@@ -135,7 +135,7 @@ async def test_outbox_row_lives_and_dies_with_the_dispatch_transaction(
         d = Dispatch(incident_id=inc.id, opd_id=opd_id, status="sent", version=1)
         s.add(d)
         await s.flush()
-        await events.emit(s, "dispatch.created", t.slug, dispatch=d, incident=inc)
+        await events.emit(s, "dispatch.created", t, dispatch=d, incident=inc)
         inside = (await s.execute(select(func.count()).select_from(ChannelMessage))).scalar_one()
         await s.rollback()
     assert inside == 1

@@ -3,6 +3,7 @@ peers, signed posts to the ONE WhatsApp webhook."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -33,11 +34,11 @@ async def chat_tenant(db, tenant_factory):
     async with db.tenant(tenant.slug) as s:
         ctx = Ctx(
             session=s,
-            tenant=tenant.slug,
+            tenant=tenant,
             actor=Principal(kind="tenant", user_id=None, role="admin", name="x"),
         )
-        tenant.secret = await service.rotate_secret(ctx)
-    return tenant
+        secret = await service.rotate_secret(ctx)
+    return dataclasses.replace(tenant, secret=secret)
 
 
 @pytest.fixture

@@ -184,3 +184,39 @@ def test_only_a_location_message_with_numbers_is_a_position():
     assert shared_location({"type": "location", "location": {"latitude": "x", "longitude": 100.6}}) is None
     assert shared_location({"type": "location", "location": {"latitude": True, "longitude": 1}}) is None
     assert shared_location({"type": "text", "location": {"latitude": -0.8, "longitude": 100.6}}) is None
+
+
+async def test_a_shared_location_needs_no_second_look_at_the_registry(client, db, chat_tenant, wa_env):
+    """The event carries the tenant (its region code for the area check): a location message
+    reads ``public.tenants`` exactly as often as a text message does (it used to add a query)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def registry_reads() -> int:
+        return sum("public.tenants" in s for s in statements)
+
+    number = "6281300000105"
+    first = wa_text(number, "Banjir di Tanah Garam", msg_id="wamid.txt-105a")
+    assert (await post_wa(client, chat_tenant.slug, first)).status_code == 200  # the call, warm caches
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        again = wa_text(number, "Airnya naik terus", msg_id="wamid.txt-105b")
+        assert (await post_wa(client, chat_tenant.slug, again)).status_code == 200
+        text_reads, statements[:] = registry_reads(), []
+        shared = wa_text(number, "", msg_id="wamid.loc-105")
+        m = shared["entry"][0]["changes"][0]["value"]["messages"][0]
+        m.pop("text")
+        m.update(type="location", location={"latitude": -0.7893, "longitude": 100.6543})
+        assert (await post_wa(client, chat_tenant.slug, shared)).status_code == 200
+        location_reads = registry_reads()
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    async with db.tenant(chat_tenant.slug) as s:
+        call = (await s.execute(select(Call).where(Call.caller_number == "+" + number))).scalar_one()
+    assert call.location_source == "whatsapp"  # the area check had its region code
+    assert location_reads == text_reads

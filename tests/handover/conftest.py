@@ -16,22 +16,22 @@ from app.calls import service as calls
 from app.calls.models import Call
 from app.calls.schemas import CallCreate, IncidentCreate
 from app.calls.service import Ctx
+from app.core.tenant import TenantInfo
 from app.dispatch import service as dispatching
 from app.dispatch.models import Category, Opd
 from app.dispatch.schemas import DispatchCreate
 from tests.calls.conftest import client_as  # noqa: F401  (logged-in clients per role)
 from tests.channels.conftest import arq_pool, channel_settings, provider_url  # noqa: F401  (warning SMS)
-from tests.conftest import TenantHandle
 
 _codes = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
 async def regency(engine):
-    """await regency(province_code, status='active', province=...) -> TenantHandle with code PP.NN."""
+    """await regency(province_code, status='active', province=...) -> TenantInfo with code PP.NN."""
     from app.tenancy.provision import NewTenant, provision_tenant
 
-    async def make(prov: str = "97", status: str = "active", province: str = "Papua Uji") -> TenantHandle:
+    async def make(prov: str = "97", status: str = "active", province: str = "Papua Uji") -> TenantInfo:
         n = next(_codes)
         slug = f"ho{uuid.uuid4().hex[:6]}_{n}"
         code = f"{prov}.{(n * 7 + int(uuid.uuid4().hex[:2], 16)) % 90 + 10:02d}"
@@ -41,7 +41,7 @@ async def regency(engine):
                 tid = await provision_tenant(
                     engine, NewTenant(slug, f"Kab. Uji {n}", code, province, "WIB", status)
                 )
-                return TenantHandle(slug, f"Kab. Uji {n}", code, tid)
+                return TenantInfo(tid, slug, f"Kab. Uji {n}", code, province, status, "WIB")
             except Exception:
                 code = f"{prov}.{(int(code[-2:]) + attempt + 1) % 90 + 10:02d}"
         raise RuntimeError("no free region code")
@@ -51,19 +51,19 @@ async def regency(engine):
 
 @dataclass
 class Actor:
-    tenant: TenantHandle
+    tenant: TenantInfo
     user_id: int
 
     def ctx(self, session, redis=None) -> Ctx:
         principal = Principal(
             "tenant", self.user_id, "operator", "Operator Uji", tenant_slug=self.tenant.slug
         )
-        return Ctx(session=session, tenant=self.tenant.slug, actor=principal, redis=redis, region_code=None)
+        return Ctx(session=session, tenant=self.tenant, actor=principal, redis=redis)
 
 
 @pytest.fixture
 async def actor(user_factory):
-    async def make(tenant: TenantHandle) -> Actor:
+    async def make(tenant: TenantInfo) -> Actor:
         user = await user_factory(tenant, "operator")
         return Actor(tenant, user.id)
 

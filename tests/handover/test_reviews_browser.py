@@ -26,9 +26,7 @@ async def test_supervisor_decides_a_review(browser, live_server, db, tenant_fact
     operator = await user_factory(tenant, "operator")
     async with db.tenant(tenant.slug) as s:
         actor = Principal(kind="tenant", user_id=operator.id, role="operator", name="Operator Uji")
-        review, _ = await reviews.request_review(
-            Ctx(s, tenant.slug, actor), call_id, "mengaku kebakaran lagi"
-        )
+        review, _ = await reviews.request_review(Ctx(s, tenant, actor), call_id, "mengaku kebakaran lagi")
     supervisor = await user_factory(tenant, "supervisor")
     ctx = await browser.new_context(viewport=viewport)
     try:

@@ -17,12 +17,13 @@ from app.calls.service import Ctx
 from app.channels.models import ChannelMessage
 from tests.channels import peers
 from tests.channels.conftest import configure, run_worker
-from tests.conftest import csrf_of, login
+from tests.conftest import csrf_of, login, tenant_of
 
 
 async def _prank_call(db, slug: str, number: str) -> int:
+    tenant = await tenant_of(db, slug)
     async with db.tenant(slug) as s:
-        ctx = Ctx(s, slug, Principal(kind="tenant", user_id=None, role="operator", name="uji"))
+        ctx = Ctx(s, tenant, Principal(kind="tenant", user_id=None, role="operator", name="uji"))
         call = await calls.create_call(ctx, CallCreate(caller_number=number, outcome="prank"))
         return call.id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from app.auth.principal import Principal
 from app.calls.service import Ctx
 from app.telephony import service
-from tests.conftest import TenantHandle
+from tests.conftest import TenantUnderTest
 
 SAWAHLUNTO = (-0.6819, 100.7764)  # inside Sumatera Barat
 
@@ -22,10 +23,10 @@ async def real_tenant(db, engine):
     tid = await provision_tenant(
         engine, NewTenant(slug, "Kota Sawahlunto", "13.73", "Sumatera Barat", "WIB", "active")
     )
-    tenant = TenantHandle(slug, "Kota Sawahlunto", "13.73", tid)
+    tenant = TenantUnderTest(tid, slug, "Kota Sawahlunto", "13.73", "Sumatera Barat", "active", "WIB")
     async with db.tenant(slug) as s:
         ctx = Ctx(
-            session=s, tenant=slug, actor=Principal(kind="tenant", user_id=None, role="admin", name="setup")
+            session=s, tenant=tenant, actor=Principal(kind="tenant", user_id=None, role="admin", name="setup")
         )
-        tenant.secret = await service.rotate_secret(ctx)  # type: ignore[attr-defined]
-    return tenant
+        secret = await service.rotate_secret(ctx)
+    return dataclasses.replace(tenant, secret=secret)

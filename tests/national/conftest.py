@@ -57,18 +57,18 @@ async def kominfo_client(app, kominfo_user):
 @pytest.fixture(scope="session")
 async def regional_tenant(engine):
     """make(province, timezone, status) → a provisioned tenant registered in that province."""
+    from app.core.tenant import TenantInfo
     from app.tenancy.provision import NewTenant, provision_tenant
-    from tests.conftest import TenantHandle
 
     counter = iter(range(1, 10_000))
 
-    async def make(province: str, timezone: str = "WIB", status: str = "active") -> TenantHandle:
+    async def make(province: str, timezone: str = "WIB", status: str = "active") -> TenantInfo:
         n = next(counter)
         slug = f"nat{uuid.uuid4().hex[:6]}_{n}"
         code = f"N{uuid.uuid4().hex[:4]}"
         name = f"Kab. Nasional Uji {n}"
         tid = await provision_tenant(engine, NewTenant(slug, name, code, province, timezone, status))
-        return TenantHandle(slug, name, code, tid)
+        return TenantInfo(tid, slug, name, code, province, status, timezone)
 
     return make
 
@@ -95,7 +95,7 @@ async def _ctx_run(db, tenant, user, fn, *args):
     from app.calls.service import Ctx
 
     async with db.tenant(tenant.slug) as s:
-        return await fn(Ctx(session=s, tenant=tenant.slug, actor=principal_of(tenant, user)), *args)
+        return await fn(Ctx(session=s, tenant=tenant, actor=principal_of(tenant, user)), *args)
 
 
 async def make_call(db, tenant, user, received_at, outcome=None, answer_s=None):
@@ -210,7 +210,7 @@ async def seeded(app, db, regional_tenant, user_factory):
             opd_id=damkar_id,
         )
         await dispatch.transition(
-            Ctx(session=s, tenant=a.slug, actor=who), damkar.id, DispatchTransition(status="acknowledged")
+            Ctx(session=s, tenant=a, actor=who), damkar.id, DispatchTransition(status="acknowledged")
         )
 
     # Tenant B: 3 calls on 10 March.

@@ -107,18 +107,17 @@ async def test_warmer_refreshes_the_default_view_before_anyone_asks(kominfo_clie
     service.clear_cache()
     a = seeded["a"]
     await views.warm_default_view(db)  # what the background task does every TTL
-    key = next(k for k in service._cache if k[0] == "html")
-    stamped = service._cache[key][0]
+    key, page = next((k, v) for k, v in service.cached_entries().items() if k[0] == "html")
 
     def cached_calls_of_a() -> int:
-        snap = next(v for k, (_, v) in service._cache.items() if k[0] == "snapshot")
+        snap = next(v for k, v in service.cached_entries().items() if k[0] == "snapshot")
         return snap.by_tenant[a.id].calls
 
     before = cached_calls_of_a()
     await _bump(db, a.id, 5, SEED_DAY)
     try:
         await views.warm_default_view(db)
-        assert service._cache[key][0] > stamped  # rebuilt although it was fresh
+        assert service.cached_entries()[key] is not page  # rebuilt although it was fresh
         assert cached_calls_of_a() == before + 5
         runs = 0
         original = service.Snapshot.load

@@ -374,7 +374,7 @@ async def test_prank_trends_by_province_show_no_number(
     async with db.tenant(tenant.slug) as s:
         for _ in range(3):
             await calls.create_call(
-                calls.Ctx(s, tenant.slug, who), CallCreate(caller_number="+6281377712345", outcome="prank")
+                calls.Ctx(s, tenant, who), CallCreate(caller_number="+6281377712345", outcome="prank")
             )
     resp = await kominfo_client.get("/national/prank-trends")
     assert resp.status_code == 200

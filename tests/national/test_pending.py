@@ -53,7 +53,7 @@ async def _open_intake(db, tenant, user, received_at):
     )
     s.add(call)
     await s.flush()
-    await events.emit(s, "call.created", tenant.slug, actor_id=user.id, call=call)
+    await events.emit(s, "call.created", tenant, actor_id=user.id, call=call)
     return cm, s
 
 
@@ -69,7 +69,7 @@ async def test_intake_of_one_tenant_and_day_does_not_serialise(app, db, tenant_f
     try:
         assert await _pending(db, t.id) == 0  # A's delta is not committed
         async with db.tenant(t.slug) as s:
-            ctx = Ctx(session=s, tenant=t.slug, actor=principal_of(t, u))
+            ctx = Ctx(session=s, tenant=t, actor=principal_of(t, u))
             # Same tenant, same local day, while A holds its transaction open: must not wait for A.
             call = await asyncio.wait_for(
                 service.create_call(ctx, CallCreate(caller_number="+6281200000002", received_at=now)), 5
@@ -100,12 +100,12 @@ async def test_fold_and_recount_give_the_same_numbers(app, db, tenant_factory, u
         await make_call(db, t, u, ts(hour, day=14), outcome, answer)
     emergency = await make_call(db, t, u, ts(4, day=14), None, 5)
     async with db.tenant(t.slug) as s:
-        ctx = Ctx(session=s, tenant=t.slug, actor=principal_of(t, u))
+        ctx = Ctx(session=s, tenant=t, actor=principal_of(t, u))
         incident = await calls.open_incident(
             ctx, IncidentCreate(category_id=await category_id(db, t, "fire"), call_id=emergency.id)
         )
     async with db.tenant(t.slug) as s:
-        ctx = Ctx(session=s, tenant=t.slug, actor=principal_of(t, u))
+        ctx = Ctx(session=s, tenant=t, actor=principal_of(t, u))
         await dispatch.dispatch_incident(
             ctx, incident.id, DispatchCreate(opd_ids=[await opd_id(db, t, "damkar")])
         )

@@ -27,7 +27,7 @@ async def test_recording_plays_on_the_call_detail_page(
         secret = await service.rotate_secret(
             Ctx(
                 session=s,
-                tenant=tenant.slug,
+                tenant=tenant,
                 actor=Principal(kind="tenant", user_id=None, role="admin", name="x"),
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,11 +33,11 @@ async def rec_tenant(db, tenant_factory):
     async with db.tenant(tenant.slug) as s:
         ctx = Ctx(
             session=s,
-            tenant=tenant.slug,
+            tenant=tenant,
             actor=Principal(kind="tenant", user_id=None, role="admin", name="x"),
         )
-        tenant.secret = await service.rotate_secret(ctx)
-    return tenant
+        secret = await service.rotate_secret(ctx)
+    return dataclasses.replace(tenant, secret=secret)
 
 
 def test_sniff_accepts_audio_containers_and_refuses_the_rest():

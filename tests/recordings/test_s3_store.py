@@ -59,7 +59,7 @@ async def test_upload_and_play_through_s3(client, db, tenant_factory, user_facto
         secret = await service.rotate_secret(
             Ctx(
                 session=s,
-                tenant=tenant.slug,
+                tenant=tenant,
                 actor=Principal(kind="tenant", user_id=None, role="admin", name="x"),
             )
         )

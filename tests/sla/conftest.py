@@ -22,7 +22,7 @@ from app.dispatch.models import Category, Dispatch, Opd
 from app.sla import service as sla_service
 from app.sla.models import SlaPolicy, policy_scope
 from app.worker import WorkerSettings
-from tests.conftest import csrf_of, login
+from tests.conftest import csrf_of, login, tenant_of
 
 events.load_subscribers()  # what create_app and the worker do at start-up
 
@@ -166,6 +166,7 @@ async def open_dispatch(
     category_code: str = "fire",
 ) -> tuple[int, int]:
     """Incident + dispatch rows plus the events the call workflow emits, committed; (incident, dispatch) ids."""
+    tenant = await tenant_of(db, slug)
     async with db.tenant(slug) as s:
         opd_id = (await s.execute(select(Opd.id).where(Opd.code == opd_code))).scalar_one()
         cat_id = (await s.execute(select(Category.id).where(Category.code == category_code))).scalar_one()
@@ -174,16 +175,17 @@ async def open_dispatch(
         )
         s.add(incident)
         await s.flush()
-        await events.emit(s, "incident.opened", slug, incident=incident, call=None)
+        await events.emit(s, "incident.opened", tenant, incident=incident, call=None)
         d = Dispatch(incident_id=incident.id, opd_id=opd_id, status="sent", sent_at=sent_at, version=1)
         s.add(d)
         await s.flush()
-        await events.emit(s, "dispatch.created", slug, dispatch=d, incident=incident)
+        await events.emit(s, "dispatch.created", tenant, dispatch=d, incident=incident)
         await uow.commit(s)
         return incident.id, d.id
 
 
 async def change_status(db, slug: str, dispatch_id: int, new: str, at: datetime) -> None:
+    tenant = await tenant_of(db, slug)
     async with db.tenant(slug) as s:
         d = await s.get(Dispatch, dispatch_id, with_for_update=True)
         old = d.status
@@ -200,7 +202,7 @@ async def change_status(db, slug: str, dispatch_id: int, new: str, at: datetime)
             at,
         )
         await s.flush()
-        await events.emit(s, "dispatch.status_changed", slug, dispatch=d, old=old, new=new)
+        await events.emit(s, "dispatch.status_changed", tenant, dispatch=d, old=old, new=new)
         await uow.commit(s)
 
 
@@ -214,7 +216,7 @@ def captured_events():
         seen.append(
             dict(
                 name=event.name,
-                tenant=event.tenant,
+                tenant=event.slug,
                 clock_id=event.clock.id,
                 kind=event.clock.kind,
                 level=event.payload.get("level"),

@@ -24,14 +24,14 @@ async def test_a_batch_starts_one_clock_per_target_with_exact_times(db, tenant_a
     async with db.tenant(tenant_a.slug) as s:
         started = await start_clocks(
             s,
-            tenant_a.slug,
+            tenant_a,
             [_answer(base, at), _answer(base + 1, at + timedelta(seconds=1)), _answer(base, at)],
         )  # the same target twice
         await s.commit()
     assert started == [True, True, False]
 
     async with db.tenant(tenant_a.slug) as s:
-        again = await start_clocks(s, tenant_a.slug, [_answer(base + 1, at), _answer(base + 2, at)])
+        again = await start_clocks(s, tenant_a, [_answer(base + 1, at), _answer(base + 2, at)])
         await s.commit()
         clocks = (
             (

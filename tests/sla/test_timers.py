@@ -79,7 +79,7 @@ async def test_breach_with_exact_lateness_then_escalation_then_late_ack(
 
     # Running it again changes nothing (idempotent).
     async with db.tenant(t.slug) as s:
-        again = await fire_due(s, t.slug, c.id)
+        again = await fire_due(s, t, c.id)
     assert not (again.breached or again.warned or again.escalated)
 
     fake_clock.advance(minutes=4)
@@ -159,7 +159,7 @@ async def test_concurrent_firing_records_one_breach(db, tenant_factory, arq_pool
 
     async def fire():
         async with db.tenant(t.slug) as s:
-            return await fire_due(s, t.slug, c.id)
+            return await fire_due(s, t, c.id)
 
     results = await asyncio.gather(*(fire() for _ in range(8)))
     assert sum(r.breached for r in results) == 1
@@ -199,7 +199,7 @@ async def test_worker_killed_and_redis_flushed_every_breach_recorded_exactly_onc
     await sla_reconcile({"db": db})  # and again 30 s later: still nothing new
     async with db.tenant(tenants[0].slug) as s:
         (cid,) = (await s.execute(select(SlaClock.id).where(SlaClock.kind == "acknowledge").limit(1))).one()
-        await fire_due(s, tenants[0].slug, cid)  # a duplicate delivery of an old job
+        await fire_due(s, tenants[0], cid)  # a duplicate delivery of an old job
 
     total = per_tenant * len(tenants)
     assert await breached_total() == total

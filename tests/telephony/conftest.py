@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -22,11 +23,11 @@ async def tel(db, tenant_factory):
     async with db.tenant(tenant.slug) as s:
         ctx = Ctx(
             session=s,
-            tenant=tenant.slug,
+            tenant=tenant,
             actor=Principal(kind="tenant", user_id=None, role="admin", name="setup"),
         )
-        tenant.secret = await service.rotate_secret(ctx)
-    return tenant
+        secret = await service.rotate_secret(ctx)
+    return dataclasses.replace(tenant, secret=secret)
 
 
 def new_id(prefix: str = "e") -> str:

@@ -8,6 +8,7 @@ goes through HTTP, where batching depends on timing, and checks only the outcome
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from datetime import datetime
 
@@ -38,11 +39,11 @@ async def batched(db, tenant_factory):
     async with db.tenant(tenant.slug) as s:
         ctx = Ctx(
             session=s,
-            tenant=tenant.slug,
+            tenant=tenant,
             actor=Principal(kind="tenant", user_id=None, role="admin", name="setup"),
         )
-        tenant.secret = await service.rotate_secret(ctx)
-    return tenant
+        secret = await service.rotate_secret(ctx)
+    return dataclasses.replace(tenant, secret=secret)
 
 
 async def _call(db, slug, external_id) -> Call:
@@ -89,7 +90,7 @@ async def test_one_bad_event_in_a_batch_fails_alone_and_its_id_is_not_burnt(
     bad = CallEventIn.model_validate(bad_body)
     before = (queue.batcher.flushes, queue.batcher.items)
     results = await asyncio.gather(
-        *(queue.submit(batched.slug, e) for e in (good1, bad, good2)), return_exceptions=True
+        *(queue.submit(batched, e) for e in (good1, bad, good2)), return_exceptions=True
     )
     # One batch of three failed, then each was tried alone: two written, one refused.
     assert (queue.batcher.flushes - before[0], queue.batcher.items - before[1]) == (4, 6)
@@ -117,11 +118,11 @@ async def test_out_of_order_events_of_one_call_in_one_batch_equal_ordered_arriva
     times = {"ringing": ago(90), "answered": ago(80), "ended": ago(20)}
     ordered, shuffled = new_id("c"), new_id("c")
     for type_ in ("ringing", "answered", "ended"):  # one by one, each committed before the next
-        await queue.submit(batched.slug, _ev(type_, ordered, at=times[type_]))
+        await queue.submit(batched, _ev(type_, ordered, at=times[type_]))
     flushes = queue.batcher.flushes
     arrival = ("ended", "answered", "ringing")
     results = await asyncio.gather(
-        *(queue.submit(batched.slug, _ev(t, shuffled, at=times[t], operator_extension=None)) for t in arrival)
+        *(queue.submit(batched, _ev(t, shuffled, at=times[t], operator_extension=None)) for t in arrival)
     )
     assert queue.batcher.flushes - flushes == 1  # really one batch
     # Each event is answered with the call as it stood after it, in arrival order.
@@ -165,7 +166,7 @@ async def test_replay_within_a_batch_and_after_redis_forgot(app, db, batched):
     cid = new_id("c")
     ev, other = _ev("ringing", cid), _ev("ringing", new_id("c"))
     results = await asyncio.gather(
-        *(queue.submit(batched.slug, e) for e in (ev, ev, other)), return_exceptions=True
+        *(queue.submit(batched, e) for e in (ev, ev, other)), return_exceptions=True
     )
     assert results[0].created and results[2].created
     assert isinstance(results[1], service.Replay) and "replay" in results[1].message
@@ -180,7 +181,7 @@ async def test_replay_within_a_batch_and_after_redis_forgot(app, db, batched):
     forgetful = EventQueue(db, redis=None)
     later = _ev("ended", cid, at=ago(0))
     results = await asyncio.gather(
-        *(forgetful.submit(batched.slug, e) for e in (ev, later, ev)), return_exceptions=True
+        *(forgetful.submit(batched, e) for e in (ev, later, ev)), return_exceptions=True
     )
     assert isinstance(results[0], service.Replay) and isinstance(results[2], service.Replay)
     assert results[1].call.telephony_state == "missed"

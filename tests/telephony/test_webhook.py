@@ -24,9 +24,9 @@ async def _call(db, slug, external_id) -> Call:
         return (await s.execute(select(Call).where(Call.external_id == external_id))).scalar_one()
 
 
-def _admin_ctx(session, slug) -> Ctx:
+def _admin_ctx(session, tenant) -> Ctx:
     return Ctx(
-        session=session, tenant=slug, actor=Principal(kind="tenant", user_id=None, role="admin", name="t")
+        session=session, tenant=tenant, actor=Principal(kind="tenant", user_id=None, role="admin", name="t")
     )
 
 
@@ -107,10 +107,10 @@ async def test_old_and_future_timestamps_are_refused(client, tel):
 async def test_rotated_secret_keeps_the_previous_one_for_the_grace_period(client, db, tenant_factory):
     tenant = await tenant_factory(prefix="trot")
     async with db.tenant(tenant.slug) as s:
-        first = await service.rotate_secret(_admin_ctx(s, tenant.slug))
+        first = await service.rotate_secret(_admin_ctx(s, tenant))
     assert (await post_signed(client, tenant.slug, first, event("ringing", new_id("c")))).status_code == 200
     async with db.tenant(tenant.slug) as s:
-        second = await service.rotate_secret(_admin_ctx(s, tenant.slug), grace=timedelta(seconds=2))
+        second = await service.rotate_secret(_admin_ctx(s, tenant), grace=timedelta(seconds=2))
     assert second != first
     assert (await post_signed(client, tenant.slug, second, event("ringing", new_id("c")))).status_code == 200
     assert (await post_signed(client, tenant.slug, first, event("ringing", new_id("c")))).status_code == 200
@@ -120,7 +120,7 @@ async def test_rotated_secret_keeps_the_previous_one_for_the_grace_period(client
     assert (await post_signed(client, tenant.slug, second, event("ringing", new_id("c")))).status_code == 200
     # Rotating again: only the newest and its immediate predecessor are valid.
     async with db.tenant(tenant.slug) as s:
-        third = await service.rotate_secret(_admin_ctx(s, tenant.slug))
+        third = await service.rotate_secret(_admin_ctx(s, tenant))
         assert len(await service.secret_status(s)) == 2
     assert (await post_signed(client, tenant.slug, third, event("ringing", new_id("c")))).status_code == 200
     assert (await post_signed(client, tenant.slug, second, event("ringing", new_id("c")))).status_code == 200
