@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text, update
@@ -34,6 +33,7 @@ from app.audit.service import record
 from app.auth.principal import Principal
 from app.calls.models import Incident
 from app.calls.service import Ctx, finish, log_event
+from app.core import clock
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.db import uow
 from app.dispatch.models import Category
@@ -64,10 +64,6 @@ class Regency:
     @property
     def centre(self) -> dict[str, str]:
         return {"id": self.region_code, "name": self.name}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def _regency(session: AsyncSession, slug: str) -> Tenant | None:
@@ -292,7 +288,7 @@ async def deliver(db: Any, sender_slug: str, transfer_id: str, redis: Any = None
             update(HandoverOutbox)
             .where(HandoverOutbox.transfer_id == out.transfer_id, HandoverOutbox.status == "pending")
             .values(
-                status="delivered", delivered_at=_now(), attempts=HandoverOutbox.attempts + 1, last_error=None
+                status="delivered", delivered_at=clock.now(), attempts=HandoverOutbox.attempts + 1, last_error=None
             )
         )
         _live(s, redis, sender_slug, "delivered")
@@ -410,7 +406,7 @@ async def accept(ctx: Ctx, inbox_id: int) -> Incident:
     row.status, row.decided_by, row.decided_at, row.incident_id = (
         "accepted",
         ctx.actor_id,
-        _now(),
+        clock.now(),
         incident.id,
     )
     await ctx.session.flush()
@@ -438,7 +434,7 @@ async def decline(ctx: Ctx, inbox_id: int, reason: str) -> HandoverInbox:
     if len(reason) < 3:
         raise InvalidInput("reason", "Alasan penolakan wajib diisi (minimal 3 karakter)")
     row = await _inbox(ctx.session, inbox_id)
-    row.status, row.decline_reason, row.decided_by, row.decided_at = "declined", reason, ctx.actor_id, _now()
+    row.status, row.decline_reason, row.decided_by, row.decided_at = "declined", reason, ctx.actor_id, clock.now()
     await ctx.session.flush()
     await record(
         ctx.session,
@@ -489,7 +485,7 @@ async def report(db: Any, receiver_slug: str, transfer_id: str, redis: Any = Non
         await r.execute(
             update(HandoverInbox)
             .where(HandoverInbox.transfer_id == row.transfer_id)
-            .values(reported_at=_now())
+            .values(reported_at=clock.now())
         )
         await uow.commit(r)
     return status
@@ -510,7 +506,7 @@ async def _apply_decision(
         ).scalar_one_or_none()
         if out is None or out.status not in OPEN_OUTBOX:
             return
-        out.status, out.decline_reason, out.decided_at, out.decided_by_label = status, reason, _now(), who
+        out.status, out.decline_reason, out.decided_at, out.decided_by_label = status, reason, clock.now(), who
         sender = await load_tenant(s, sender_slug)  # the receiver's job: the sender is another regency
         if sender is None:
             raise LookupError(f"unknown tenant {sender_slug!r}")
@@ -543,7 +539,7 @@ async def _apply_decision(
                 )
             ).first()
             if incident.status == "open" and busy is None:
-                incident.status, incident.closed_at = "closed", _now()
+                incident.status, incident.closed_at = "closed", clock.now()
                 await s.flush()
                 log_event(
                     ctx, "incident", incident.id, "closed", {"reason": f"diserahkan ke {out.receiver_name}"}

@@ -65,9 +65,9 @@ from app.telephony.service import (
     TRACKED,
     EventResult,
     Replay,
-    _attach_early_aml,
     _merge,
     _replay_key,
+    attach_early_aml,
 )
 
 log = logging.getLogger(__name__)
@@ -384,8 +384,8 @@ async def apply_events(
         merged.append((call, created, before, steps))
 
     new_calls = [call for call, created, _, _ in merged if created]
-    for call in new_calls:  # the AML fixes that overtook the call (app.location picks the best)
-        await _attach_early_aml(session, cast(Call, call))
+    # the AML fixes that overtook their calls (app.location picks the best), one statement
+    await attach_early_aml(session, cast(list[Call], new_calls))
     await _sync_callbacks(session, merged)
 
     changed = [

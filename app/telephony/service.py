@@ -16,7 +16,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import false, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    column,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events, namespace
@@ -27,6 +40,7 @@ from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event
 from app.core.clock import now
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
+from app.db.direct import Direct, recordset
 from app.location import sanity
 from app.location.service import map_fixes, refresh_call_location
 from app.telephony import aml, triage
@@ -250,30 +264,81 @@ def _same_handset(model, number: str | None, imei: str | None, imsi: str | None)
     return or_(*conds) if conds else false()
 
 
-async def _attach_early_aml(session: AsyncSession, call: Call) -> None:
-    """Positions that arrived before the call's first event (SMS can be faster than signalling);
-    one taken well before the call began is flagged ``before_call`` now that the call is known."""
-    rows = (
-        await session.execute(
-            update(AmlLocation)
-            .where(
-                AmlLocation.call_id.is_(None),
-                _same_handset(AmlLocation, call.caller_number, call.imei, call.imsi),
-                AmlLocation.received_at >= now() - AML_EARLY_WINDOW,
-            )
-            .values(call_id=call.id)
-            .returning(AmlLocation.id, AmlLocation.lat, AmlLocation.positioned_at, AmlLocation.flags)
+def _early_aml_statement():
+    """ONE statement for a batch's new calls: every unattached position of the last minutes whose
+    number, IMEI or IMSI (whichever the call knows) is the call's goes to it; a position that two
+    calls of the batch share goes to the earlier one, as attaching them one by one would."""
+    loc = AmlLocation.__table__
+    calls = recordset(
+        "calls",
+        column("id", BigInteger),
+        column("ord", Integer),
+        column("caller_number", String),
+        column("imei", String),
+        column("imsi", String),
+    )
+
+    def same(col, value):
+        return and_(func.nullif(value, "").is_not(None), col == value)
+
+    match = (
+        select(loc.c.id.label("aml_id"), calls.c.id.label("call_id"))
+        .distinct(loc.c.id)
+        .where(
+            loc.c.call_id.is_(None),
+            loc.c.received_at >= bindparam("since", type_=DateTime(timezone=True)),
+            or_(
+                same(loc.c.caller_number, calls.c.caller_number),
+                same(loc.c.imei, calls.c.imei),
+                same(loc.c.imsi, calls.c.imsi),
+            ),
         )
-    ).all()
-    if not any(r.lat is not None for r in rows):
+        .order_by(loc.c.id, calls.c.ord)
+        .subquery("m")
+    )
+    return (
+        update(loc)
+        .where(loc.c.id == match.c.aml_id)
+        .values(call_id=match.c.call_id)
+        .returning(loc.c.id, loc.c.call_id, loc.c.lat, loc.c.positioned_at, loc.c.flags)
+    )
+
+
+_EARLY_AML = Direct(_early_aml_statement)
+
+
+async def attach_early_aml(session: AsyncSession, calls: list[Call]) -> None:
+    """Positions that arrived before their call's first event (SMS can be faster than signalling),
+    for a batch of new calls in one round trip; one taken well before the call began is flagged
+    ``before_call`` now that the call is known, and the call's position re-derived."""
+    if not calls:
         return
+    rows = await _EARLY_AML.all(
+        session,
+        {
+            "calls": [
+                {"id": c.id, "ord": n, "caller_number": c.caller_number, "imei": c.imei, "imsi": c.imsi}
+                for n, c in enumerate(calls)
+            ],
+            "since": now() - AML_EARLY_WINDOW,
+        },
+    )
+    by_call: dict[int, list] = {}
     for r in rows:
-        stale = r.positioned_at < call.received_at - sanity.BEFORE_CALL_TOLERANCE
-        if stale and sanity.BEFORE_CALL not in r.flags:
-            await session.execute(
-                update(AmlLocation).where(AmlLocation.id == r.id).values(flags=[*r.flags, sanity.BEFORE_CALL])
-            )
-    await refresh_call_location(session, call)
+        by_call.setdefault(r.call_id, []).append(r)
+    for call in calls:
+        mine = by_call.get(call.id, [])
+        if not any(r.lat is not None for r in mine):
+            continue
+        for r in mine:
+            stale = r.positioned_at < call.received_at - sanity.BEFORE_CALL_TOLERANCE
+            if stale and sanity.BEFORE_CALL not in r.flags:
+                await session.execute(
+                    update(AmlLocation)
+                    .where(AmlLocation.id == r.id)
+                    .values(flags=[*r.flags, sanity.BEFORE_CALL])
+                )
+        await refresh_call_location(session, call)
 
 
 async def ingest_aml(ctx: Ctx, caller_number: str | None, text: str) -> tuple[AmlLocation, Call | None]:

@@ -249,3 +249,55 @@ async def test_concurrent_requests_share_one_secret_reload():
         )
     )
     assert len(queries) == 1
+
+
+async def test_early_positions_of_a_batch_go_to_their_calls_in_one_statement(app, client, db, batched):
+    """AML that overtook the ringing events of several calls: one flush attaches each position to
+    its own call (by number, or by IMEI for a call without a number), and a position that two
+    calls of the batch could claim (one handset, two calls) goes to the earlier call only."""
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.engine import Engine
+
+    from app.telephony.aml import format_message
+    from app.telephony.models import AmlLocation
+    from tests.unit.test_aml_parsing import _solok
+
+    a, b = "+6281234577701", "+6281234577702"
+    imei = "356938035641111"
+    sent = [
+        (a, _solok(lat=-0.71, imei="111111111111111", imsi=None)),
+        (b, _solok(lat=-0.72, imei="222222222222222", imsi=None)),
+        (None, _solok(lat=-0.73, imei=imei, imsi=None)),  # no number: matched by IMEI
+    ]
+    for number, msg in sent:
+        body = {"message": format_message(msg), **({"caller_number": number} if number else {})}
+        resp = await post_signed(client, batched.slug, batched.secret, body, path="aml")
+        assert resp.status_code == 201 and resp.json()["attached"] is False
+    first, second, third, fourth = (new_id("c") for _ in range(4))
+    evs = [
+        _ev("ringing", first, caller=a),
+        _ev("ringing", second, caller=b),
+        _ev("ringing", third, caller="", imei=imei),
+        _ev("ringing", fourth, caller="", imei=imei),  # the same handset again: nothing left for it
+    ]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if "aml_locations" in statement and statement.lstrip().upper().startswith("UPDATE"):
+            statements.append(statement)
+
+    queue: EventQueue = app.state.telephony
+    sa_event.listen(Engine, "before_cursor_execute", seen)  # every engine: the app's own too
+    try:
+        results = await asyncio.gather(*(queue.submit(batched, e) for e in evs))
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", seen)
+    assert all(r.created for r in results)
+    got = {cid: (await _call(db, batched.slug, cid)).location_lat for cid in (first, second, third, fourth)}
+    assert got == {first: -0.71, second: -0.72, third: -0.73, fourth: None}
+    async with db.tenant(batched.slug) as s:
+        owners = (
+            (await s.execute(select(AmlLocation.call_id).where(AmlLocation.imei == imei))).scalars().all()
+        )
+    assert owners == [(await _call(db, batched.slug, third)).id]
+    assert len(statements) <= 1, statements  # not one statement per new call (Direct's is not seen)
