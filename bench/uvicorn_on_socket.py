@@ -93,11 +93,12 @@ if __name__ == "__main__":
         target, factory = (lambda: probed(create_app)), True
     else:
         target, factory = "app.main:create_app", True
+    from app.cli import web_server_options
+
+    # The production web process's options (no uvicorn proxy-header middleware, no Server
+    # header), so the benchmark measures the stack that serves regencies.
+    options = {**web_server_options(), "log_level": "warning"}
     config = uvicorn.Config(
-        target,
-        factory=factory,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=10,
+        target, factory=factory, access_log=False, timeout_graceful_shutdown=10, **options
     )
     uvicorn.Server(config).run(sockets=[listening])
