@@ -14,7 +14,7 @@ from app.auth.principal import Principal
 from app.calls.http import make_ctx, service_errors
 from app.handover import document, service
 from app.web.csrf import verify_csrf
-from app.web.deps import TenantSessionDep, api_tenant_access
+from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
 from app.web.params import PathId
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["hand-over"])
@@ -42,10 +42,10 @@ async def schema() -> dict[str, Any]:
     summary="Export an incident as an incident-transfer document (v1)",
 )
 async def export(
-    incident_id: PathId, request: Request, session: TenantSessionDep, who: Read
+    incident_id: PathId, tenant: TenantDep, session: TenantSessionDep, who: Read
 ) -> dict[str, Any]:
     with service_errors():
-        return await service.export(session, request.state.tenant.slug, incident_id)
+        return await service.export(session, tenant.slug, incident_id)
 
 
 def _invalid(exc: document.InvalidDocument) -> RequestValidationError:

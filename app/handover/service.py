@@ -288,7 +288,10 @@ async def deliver(db: Any, sender_slug: str, transfer_id: str, redis: Any = None
             update(HandoverOutbox)
             .where(HandoverOutbox.transfer_id == out.transfer_id, HandoverOutbox.status == "pending")
             .values(
-                status="delivered", delivered_at=clock.now(), attempts=HandoverOutbox.attempts + 1, last_error=None
+                status="delivered",
+                delivered_at=clock.now(),
+                attempts=HandoverOutbox.attempts + 1,
+                last_error=None,
             )
         )
         _live(s, redis, sender_slug, "delivered")
@@ -434,7 +437,12 @@ async def decline(ctx: Ctx, inbox_id: int, reason: str) -> HandoverInbox:
     if len(reason) < 3:
         raise InvalidInput("reason", "Alasan penolakan wajib diisi (minimal 3 karakter)")
     row = await _inbox(ctx.session, inbox_id)
-    row.status, row.decline_reason, row.decided_by, row.decided_at = "declined", reason, ctx.actor_id, clock.now()
+    row.status, row.decline_reason, row.decided_by, row.decided_at = (
+        "declined",
+        reason,
+        ctx.actor_id,
+        clock.now(),
+    )
     await ctx.session.flush()
     await record(
         ctx.session,
@@ -506,7 +514,12 @@ async def _apply_decision(
         ).scalar_one_or_none()
         if out is None or out.status not in OPEN_OUTBOX:
             return
-        out.status, out.decline_reason, out.decided_at, out.decided_by_label = status, reason, clock.now(), who
+        out.status, out.decline_reason, out.decided_at, out.decided_by_label = (
+            status,
+            reason,
+            clock.now(),
+            who,
+        )
         sender = await load_tenant(s, sender_slug)  # the receiver's job: the sender is another regency
         if sender is None:
             raise LookupError(f"unknown tenant {sender_slug!r}")
