@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from app.core.tenant import TenantInfo
 from app.domains import import_part
+from app.jobs import get_queue
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +172,6 @@ async def _run_after_commit(writes: list, actions: list) -> None:
 
 
 async def _send_redis(writes: list) -> None:
-    from app.jobs import get_queue
-
     by_client: dict[int, tuple[Any, list]] = {}
     try:
         for redis, write in writes:

@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app import namespace
+from app.events import after_commit_redis
 
 
 def channel(tenant_slug: str, redis: Redis | None = None) -> str:
@@ -31,8 +32,6 @@ def notify_after_commit(
 ) -> None:
     """``notify`` once the session's transaction commits, in that commit's one Redis pipeline
     (``redis`` None: the arq queue's connection)."""
-    from app.events import after_commit_redis
-
     message = _message(topic, data)
     name = channel(tenant_slug, redis)
     after_commit_redis(session, lambda pipe: pipe.publish(name, message), redis)

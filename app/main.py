@@ -23,6 +23,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from app import jobs, namespace
 from app.bounds import OutOfBounds
 from app.calls.intake import IntakeQueue
+from app.channels.outbound import close_client
 from app.config import STATIC_DIR, Settings, get_settings
 from app.core.draining import DRAIN, ShuttingDown
 from app.db.database import Database
@@ -30,12 +31,13 @@ from app.db.engine import make_async_engine
 from app.db.models import PublicBase as _models_loaded  # noqa: F401  (fills metadata)
 from app.domains import import_part
 from app.events import load_subscribers
+from app.national.views import keep_default_view_warm
 from app.outage import REDIS_DOWN, RETRY_AFTER_S, which
 from app.security import proxies
 from app.telephony.intake import EventQueue
 from app.tenancy.mapview import allowed_tile_origins
 from app.tenancy.registry import TenantRegistry
-from app.web import openapi
+from app.web import openapi, pages
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.deps import session_user_loader
 from app.web.draining import DrainMiddleware, unavailable_body, watch_exit_signals
@@ -104,8 +106,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.intake = IntakeQueue(app.state.db, app.state.redis)
         app.state.session_users = session_user_loader(app.state.db)
         app.state.telephony = EventQueue(app.state.db, app.state.redis)
-        from app.national.views import keep_default_view_warm
-
         warmer = asyncio.create_task(keep_default_view_warm(app.state.db), name="national-warmer")
         tune_gc(settings.gc_gen0_threshold)
         refreeze = asyncio.create_task(freeze_when_warm(settings.gc_gen0_threshold), name="gc-refreeze")
@@ -114,8 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             warmer.cancel()
             refreeze.cancel()
-            from app.channels.outbound import close_client
-
             await close_client()
             await app.state.intake.aclose()
             await app.state.telephony.aclose()
@@ -168,9 +166,7 @@ HOT_ROUTERS = ("app.telephony.api", "app.calls.api")
 
 def _include_routers(app: FastAPI) -> None:
     """Every domain's ``api.router`` (JSON under /api/v1) and ``views.router`` (HTML)."""
-    from app.web import pages  # landing page, /healthz and /readyz (not a domain package)
-
-    app.include_router(pages.router)
+    app.include_router(pages.router)  # landing page, /healthz and /readyz (not a domain package)
     modules = [*import_part("api"), *import_part("views")]
     hot = {name: i for i, name in enumerate(HOT_ROUTERS)}
     modules.sort(key=lambda m: hot.get(m.__name__, len(hot)))  # stable: the rest in DOMAINS order

@@ -16,6 +16,7 @@ from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker, get_kwargs
 
 from app import jobs, namespace
+from app.channels.outbound import close_client
 from app.config import get_settings
 from app.db import models  # noqa: F401
 from app.db.database import Database
@@ -23,6 +24,8 @@ from app.db.engine import make_async_engine
 from app.domains import import_part
 from app.events import load_subscribers
 from app.outage import which
+from app.sla.jobs import sla_reconcile
+from app.sla.service import OVERDUE_GRACE
 
 log = logging.getLogger("app.worker")
 BACKOFF_START_S = 0.2
@@ -42,8 +45,6 @@ async def startup(ctx: dict) -> None:
 
 
 async def shutdown(ctx: dict) -> None:
-    from app.channels.outbound import close_client
-
     await close_client()
     jobs.set_queue(None)
     await ctx["db"].dispose()
@@ -139,8 +140,6 @@ class ResilientWorker(Worker):
         """Right after a (re)start, reconcile a few more times, OVERDUE_GRACE apart: timers that
         fell due while no worker ran may sit behind the dead worker's in-progress keys (arq
         keeps them for job_timeout + 10 s), and the reconciliation fires overdue clocks itself."""
-        from app.sla.service import OVERDUE_GRACE
-
         while "db" not in self.ctx:  # noqa: ASYNC110 (on_startup, run by arq, sets it; no event to wait on)
             await asyncio.sleep(0.2)
         for _ in range(CATCH_UP_ROUNDS):
@@ -172,8 +171,6 @@ class ResilientWorker(Worker):
         self._backoff = min(BACKOFF_MAX_S, self._backoff * 2)
 
     async def _reconcile(self) -> None:
-        from app.sla.jobs import sla_reconcile
-
         try:
             totals = await sla_reconcile(self.ctx)
             log.info("worker: catch-up reconciliation %s", totals)

@@ -12,8 +12,10 @@ from functools import lru_cache
 from alembic import context
 from sqlalchemy import MetaData, text
 
+from app.config import get_settings
 from app.db import models  # noqa: F401  (fills both metadatas)
 from app.db.base import NAMING, PublicBase, TenantBase
+from app.db.engine import make_sync_engine
 from app.db.tenancy import bind_search_path, schema_for
 
 
@@ -48,9 +50,6 @@ def run(scope: str) -> None:
     metadata = _target_metadata(scope)
     connection = context.config.attributes.get("connection")
     if connection is None:
-        from app.config import get_settings
-        from app.db.engine import make_sync_engine
-
         engine = make_sync_engine(get_settings().database_url)
         with engine.connect() as connection:
             _run_on(connection, schema, metadata, scope)

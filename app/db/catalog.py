@@ -12,6 +12,7 @@ import os
 
 from sqlalchemy import Connection, text
 
+from app.db.migrate import head_revision
 from app.db.schema_ddl import render_schema_ddl
 from app.db.tenancy import SCHEMA_PREFIX, bind_search_path, slug_for_schema, tenant_schemas
 
@@ -106,8 +107,6 @@ def reference_catalog(conn: Connection) -> dict[str, set]:
     Uses the provisioning DDL (``render_schema_ddl``), which tests prove equal to the result of
     replaying the migration history.
     """
-    from app.db.migrate import head_revision
-
     scratch = f"_siaga112_drift_ref_{os.getpid()}"
     outer = conn.in_transaction()
     savepoint = conn.begin_nested() if outer else conn.begin()

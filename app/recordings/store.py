@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
+from app.config import get_settings
+
 CHUNK = 64 * 1024
 
 
@@ -126,8 +128,6 @@ def get_store() -> ObjectStore:
             endpoint = os.environ.get("RECORDINGS_S3_ENDPOINT_URL") or None
             _store = S3Store(bucket, endpoint_url=endpoint)
         else:
-            from app.config import get_settings
-
             _store = LocalStore(Path(get_settings().data_dir) / "recordings")
     return _store
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import PlatformUser, User
 from app.auth.principal import Principal
+from app.auth.tokens import resolve_platform_token, resolve_tenant_token
 from app.batching import Batcher
 from app.config import Settings
 from app.db.database import Database
@@ -216,8 +217,6 @@ def _bearer(request: Request) -> str | None:
 async def api_tenant_principal(request: Request, tenant: TenantDep) -> Principal:
     """No request session here: a cookie needs only the (batched) user lookup, and a token gets a
     session of its own, so the intake path builds no session it does not use."""
-    from app.auth.tokens import resolve_tenant_token
-
     token = _bearer(request)
     if token is not None:
         async with request.app.state.db.tenant(tenant.slug) as session:
@@ -260,8 +259,6 @@ def api_tenant_access(*roles: str, scope: str | None = None) -> Callable:
 
 
 async def api_platform_principal(request: Request, session: PublicSessionDep) -> Principal:
-    from app.auth.tokens import resolve_platform_token
-
     token = _bearer(request)
     if token is not None:
         principal = await resolve_platform_token(request, session, token)

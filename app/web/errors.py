@@ -8,6 +8,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from app.bounds import INT4_MAX, OutOfBounds
+from app.web.routes_index import iter_routes
 
 _LOCATIONS = ("body", "query", "path", "form", "header", "cookie")
 
@@ -71,8 +72,6 @@ def allowed_methods(app: Any, path: str) -> str:
     table = getattr(app.state, "route_methods", None)
     if table is None:
         from starlette.routing import compile_path
-
-        from app.web.routes_index import iter_routes
 
         table = [(compile_path(full)[0], methods) for full, methods, _ in iter_routes(app.routes)]
         app.state.route_methods = table

@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 
 from app import namespace
 from app.core.cache import TtlCache
+from app.db.migrate import head_revision, tenant_versions
 from app.tenancy.models import Tenant
 from app.web.deps import PublicSessionDep
 from app.web.templating import render
@@ -91,7 +92,6 @@ _behind: TtlCache[int] = TtlCache(_BEHIND_TTL_S, maxsize=8)
 
 async def _tenants_behind(request: Request, conn) -> int:
     """Tenant schemas not at head; recounted at most every 30 s (probes come every few seconds)."""
-    from app.db.migrate import head_revision, tenant_versions
 
     async def count() -> int:
         head = head_revision("tenant")
@@ -103,8 +103,6 @@ async def _tenants_behind(request: Request, conn) -> int:
 @router.get("/readyz", tags=["ops"])
 async def readyz(request: Request):
     """Readiness: dependencies answer and the public schema is at this code's migration head."""
-    from app.db.migrate import head_revision
-
     checks = await _dependency_checks(request)
     extra = {}
     if checks["database"] == "ok":
