@@ -52,8 +52,6 @@ def _page(request: Request, name: str, section: str, ctx: dict, status_code: int
 
 
 async def _home(request, tenant, public, admin, *, errors=None, form=None, status_code=200):
-    from app.tenancy.models import Tenant
-
     row = (await public.execute(select(Tenant).where(Tenant.slug == tenant.slug))).scalar_one()
     application = await onboarding.application_of(public, row.id)
     return _page(

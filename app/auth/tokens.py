@@ -17,8 +17,10 @@ from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.models import PlatformUser, User
 from app.auth.principal import Principal
 from app.db import uow
+from app.security.models import ApiToken, PlatformApiToken
 from app.security.proxies import client_address
 
 PREFIX = "s112_"
@@ -83,9 +85,6 @@ async def resolve_tenant_token(
 ) -> Principal | None:
     """A token's principal. Personal: the owner's current role and OPD (checked with the scopes
     in app.web.deps._authorize). Service: role "service" and the token's own OPD binding."""
-    from app.auth.models import User
-    from app.security.models import ApiToken
-
     row = await _resolve(request, session, ApiToken, token)
     if row is None:
         return None
@@ -108,9 +107,6 @@ async def resolve_tenant_token(
 
 
 async def resolve_platform_token(request: Request, session: AsyncSession, token: str) -> Principal | None:
-    from app.auth.models import PlatformUser
-    from app.security.models import PlatformApiToken
-
     row = await _resolve(request, session, PlatformApiToken, token)
     if row is None:
         return None

@@ -31,7 +31,8 @@ from app.core.tenant import TenantInfo
 from app.db import uow
 from app.db.base import TENANT_SCHEMA
 from app.db.direct import Direct, columns_of, recordset
-from app.dispatch.models import Category
+from app.dispatch.models import Category, Dispatch, Opd
+from app.tenancy.regions import districts
 
 CALL_FIELDS = (
     "caller_number",
@@ -448,8 +449,6 @@ async def _category(session: AsyncSession, category_id: int) -> Category:
 def _check_kecamatan(ctx: Ctx, kecamatan: str | None) -> None:
     if not kecamatan or not ctx.region_code:
         return
-    from app.tenancy.regions import districts
-
     names = districts(ctx.region_code)
     if names and kecamatan not in names:
         raise InvalidInput("kecamatan", "Kecamatan tidak ada di kabupaten/kota ini")
@@ -658,8 +657,6 @@ async def list_incidents(
 
 async def incident_details(session: AsyncSession, incidents: list[Incident]) -> list[dict]:
     """Incidents with their category, call ids and dispatches, in three queries for any number."""
-    from app.dispatch.models import Dispatch, Opd
-
     ids = [i.id for i in incidents]
     if not ids:
         return []

@@ -25,6 +25,7 @@ from app.dispatch import service as dispatching
 from app.dispatch.schemas import DispatchCreate
 from app.tenancy.mapview import map_view
 from app.tenancy.models import Tenant
+from app.tenancy.regions import districts
 from app.web.csrf import verify_csrf
 from app.web.deps import (
     OperatorDep,
@@ -92,8 +93,6 @@ async def _call_form(request, session, *, form=None, errors=None, call=None, sta
 
 
 async def _incident_form(request, session, call, *, form=None, errors=None, status_code=200, headers=None):
-    from app.tenancy.regions import districts
-
     tenant = request.state.tenant
     return render(
         request,

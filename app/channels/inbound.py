@@ -17,18 +17,22 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
+from app.audit.service import record
 from app.auth.principal import Principal
 from app.calls.service import Ctx
 from app.channels import ack
 from app.channels.base import Inbound
 from app.channels.models import ChannelMessage, ChannelWebhookEvent
 from app.channels.outbox import STATUS_RANK, fall_back
+from app.channels.registry import ADAPTERS
 from app.core import clock
 from app.core.errors import ConflictError
 from app.core.origin import Origin
 from app.core.tenant import TenantInfo
 from app.db import uow
 from app.dispatch.models import Dispatch
+from app.dispatch.schemas import DispatchTransition
+from app.dispatch.service import transition
 
 ACK_WORDS = {"terima", "diterima", "ok", "oke", "siap", "1", "ya"}
 
@@ -92,9 +96,6 @@ async def acknowledge(
     Runs the dispatch workflow's own transition (audit, SLA clocks, live notice) with the
     recipient as actor, and marks the token used in the same transaction (it commits).
     """
-    from app.dispatch.schemas import DispatchTransition
-    from app.dispatch.service import transition
-
     if row.ack_used_at is not None:
         return "used"
     d = await session.get(Dispatch, row.dispatch_id) if row.dispatch_id else None
@@ -112,8 +113,6 @@ async def acknowledge(
         tenant_slug=tenant.slug,
         opd_id=d.opd_id,
     )
-    from app.audit.service import record
-
     await record(
         session,
         "channels.acknowledged",
@@ -169,8 +168,6 @@ async def _message_for_button(session: AsyncSession, tenant: str, item: Inbound)
 
 
 def _same_address(channel: str, a: str, b: str) -> bool:
-    from app.channels.registry import ADAPTERS
-
     try:
         norm = ADAPTERS[channel].normalise_address
         return norm(a) == norm(b if channel != "whatsapp" else "+" + b.lstrip("+"))

@@ -17,9 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.channels import registry, secrets
+from app.channels.adapters.sms import parse_credentials
+from app.channels.adapters.webpush import parse_subscription
 from app.channels.base import CHANNEL_LABELS, CHANNELS, Adapter, Message, SendResult
-from app.channels.models import ChannelConfig, ChannelContact
+from app.channels.models import ChannelConfig, ChannelContact, ChannelMessage, PushSubscription
 from app.channels.outbound import UnsafeUrl, check_url
+from app.config import get_settings
 from app.core import clock
 from app.core.cache import TtlCache
 from app.core.tenant import TIMEZONES
@@ -101,8 +104,6 @@ async def save_config(
         except UnsafeUrl as exc:
             raise ChannelInputError("url", str(exc)) from exc
     if channel == "sms" and new_secrets.get("credentials"):
-        from app.channels.adapters.sms import parse_credentials
-
         try:
             parse_credentials(new_secrets["credentials"])
         except ValueError as exc:
@@ -294,8 +295,6 @@ async def list_contacts(session: AsyncSession) -> list[ChannelContact]:
 async def delivery_log(
     session: AsyncSession, *, limit: int = 200, dispatch_id: int | None = None, opd_id: int | None = None
 ) -> list[Any]:
-    from app.channels.models import ChannelMessage
-
     stmt = select(ChannelMessage).order_by(ChannelMessage.id.desc()).limit(limit)
     if dispatch_id is not None:
         stmt = stmt.where(ChannelMessage.dispatch_id == dispatch_id)
@@ -311,10 +310,6 @@ async def save_push_subscription(
     import json
 
     from sqlalchemy.dialects.postgresql import insert
-
-    from app.channels.adapters.webpush import parse_subscription
-    from app.channels.models import PushSubscription
-    from app.config import get_settings
 
     try:
         sub = parse_subscription(json.dumps(raw))

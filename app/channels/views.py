@@ -14,7 +14,8 @@ from app.audit.service import record
 from app.calls.models import Incident
 from app.channels import ack, inbound, outbox, service, vapid
 from app.channels.base import CHANNEL_LABELS, CHANNELS
-from app.channels.models import ChannelMessage
+from app.channels.models import ChannelContact, ChannelMessage
+from app.channels.registry import ADAPTERS
 from app.config import get_settings
 from app.db import uow
 from app.dispatch.models import Category, Dispatch, Opd
@@ -185,8 +186,6 @@ async def contacts_create(request: Request, tenant: TenantDep, session: TenantSe
 async def contacts_delete(
     request: Request, tenant: TenantDep, session: TenantSessionDep, user: AdminDep, contact_id: int
 ):
-    from app.channels.models import ChannelContact
-
     contact = await session.get(ChannelContact, contact_id)
     if contact is not None:
         contact.is_active = False
@@ -239,8 +238,6 @@ async def channels_save(
         return render(request, "error.html", {"message": "Kanal tidak dikenal"}, status_code=404)
     form = await request.form()
     values = {k: str(v) for k, v in form.items()}
-    from app.channels.registry import ADAPTERS
-
     cls = ADAPTERS[channel]
     try:
         await service.save_config(
@@ -285,8 +282,6 @@ async def channels_test(
         return render(
             request, "error.html", {"message": "Kanal ini tidak dapat diuji dari sini"}, status_code=404
         )
-    from app.channels.registry import ADAPTERS
-
     try:
         ADAPTERS[channel].normalise_address(address)
     except ValueError as exc:

@@ -14,7 +14,7 @@ from app import events, glossary
 from app.audit.service import record, snapshot
 from app.calls import idempotency
 from app.calls.models import Incident
-from app.calls.service import Ctx, finish, get_incident, log_event
+from app.calls.service import Ctx, columns, finish, get_incident, log_event
 from app.core.clock import now
 from app.core.errors import ConflictError, DeniedError, InvalidInput, NotFoundError
 from app.dispatch.models import Category, CategoryOpd, Dispatch, Opd
@@ -270,6 +270,4 @@ async def opd_queue(session: AsyncSession, opd_id: int, *, include_done_hours: i
 
 async def dispatch_out(session: AsyncSession, d: Dispatch) -> dict:
     opd = await session.get_one(Opd, d.opd_id)
-    from app.calls.service import columns
-
     return {**columns(d), "opd_code": opd.code, "opd_name": opd.name}

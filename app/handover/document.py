@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.bounds import ascii_digits
 from app.calls.models import Call, EventLog, Incident
 from app.dispatch.models import Category, Dispatch, Opd
+from app.telephony.models import AmlLocation
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "incident-transfer-v1.json"
 VERSION = "1"
@@ -207,8 +208,6 @@ async def _location_fixes(session: AsyncSession, calls: list[Call]) -> list[dict
         if c.location_lat is not None and c.location_lon is not None
     ]
     if calls:
-        from app.telephony.models import AmlLocation
-
         for a in (
             await session.execute(
                 select(AmlLocation)

@@ -16,6 +16,9 @@ from arq.worker import func
 from sqlalchemy import select
 
 from app.handover import service
+from app.handover.models import HandoverInbox, HandoverOutbox
+from app.jobs import enqueue
+from app.tenancy.registry import active_tenants
 
 log = logging.getLogger(__name__)
 MAX_TRIES = 20
@@ -46,10 +49,6 @@ async def handover_report(ctx: dict, receiver_slug: str, transfer_id: str) -> st
 
 async def handover_reconcile(ctx: dict) -> int:
     """Re-queue the delivery of every pending outbox row and the report of every unreported decision."""
-    from app.handover.models import HandoverInbox, HandoverOutbox
-    from app.jobs import enqueue
-    from app.tenancy.registry import active_tenants
-
     queued = 0
     for tenant in await active_tenants(ctx["db"]):
         slug = tenant.slug

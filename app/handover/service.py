@@ -30,15 +30,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events, live
 from app.audit.service import record
+from app.auth.models import User
 from app.auth.principal import Principal
-from app.calls.models import Incident
+from app.calls.models import Call, Incident
 from app.calls.service import Ctx, finish, log_event
 from app.core import clock
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.db import uow
-from app.dispatch.models import Category
+from app.dispatch.models import Category, Dispatch
 from app.handover import document
 from app.handover.models import HandoverInbox, HandoverOutbox
+from app.jobs import enqueue_into
 from app.tenancy.models import Tenant
 from app.tenancy.registry import load_tenant
 
@@ -125,8 +127,6 @@ async def start(ctx: Ctx, incident_id: int, receiver_slug: str, reason: str) -> 
 
 async def start_call(ctx: Ctx, call_id: int, receiver_slug: str, reason: str) -> HandoverOutbox:
     """Hand over a call that has no incident yet: a caller across the border reached us."""
-    from app.calls.models import Call
-
     reason, receiver, own = await _receiver(ctx, receiver_slug, reason)
     call = (
         await ctx.session.execute(select(Call).where(Call.id == call_id).with_for_update())
@@ -226,8 +226,6 @@ def _shared_id(incident: Incident, region_code: str) -> str:
 
 def _queue(session: AsyncSession, job: str, slug: str, transfer_id: str) -> None:
     """After the commit: the job, with an id per step so a repeat request queues it once."""
-    from app.jobs import enqueue_into
-
     events.after_commit_redis(
         session,
         lambda pipe: enqueue_into(pipe, job, slug, transfer_id, _job_id=f"{job}:{transfer_id}"),
@@ -478,8 +476,6 @@ async def report(db: Any, receiver_slug: str, transfer_id: str, redis: Any = Non
         ).scalar_one_or_none()
         decider = None
         if row.decided_by is not None:
-            from app.auth.models import User
-
             user = await r.get(User, row.decided_by)
             decider = f"{user.full_name} ({user.role})" if user else None
         receiver_name = (await _regency(r, receiver_slug)).name  # type: ignore[union-attr]
@@ -504,8 +500,6 @@ async def _apply_decision(
 ) -> None:
     """One sender transaction: outbox row, timeline event, audit row; closes the sender's incident
     on acceptance when none of its own OPDs is still working on it (their dispatches stay)."""
-    from app.dispatch.models import Dispatch
-
     async with db.tenant(sender_slug) as s:
         out = (
             await s.execute(

@@ -47,6 +47,7 @@ from app.national.models import (
     national_pending,
     outcome_col,
 )
+from app.sla.models import SlaClock
 from app.tenancy.models import Tenant
 from app.tenancy.registry import load_tenant
 
@@ -325,8 +326,6 @@ async def recount(session: AsyncSession, tenant: TenantInfo) -> tuple[dict, dict
 async def _recount_sla(session: AsyncSession, zone: str) -> list[tuple[date, int, int]]:
     """OPD SLA clocks (app.sla, subject 'dispatch') stopped as 'done', per local day of stopping;
     cancelled ones are not measurements (app.sla emits sla.clock_closed only for 'done' clocks: the same rule)."""
-    from app.sla.models import SlaClock
-
     d = _day(SlaClock.stopped_at, zone)
     rows = (
         await session.execute(

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import jobs
+from app.core.clock import now
 from app.dispatch.models import Opd
 from app.events import after_commit
 from app.notify.models import Notification, WebhookDelivery
@@ -108,8 +109,6 @@ async def list_notifications(
 async def mark_read(
     session: AsyncSession, notification_id: int, user_id: int, role: str, opd_id: int | None
 ) -> bool:
-    from app.core.clock import now
-
     result = await session.execute(
         update(Notification)
         .where(

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.admin.areas import ensure_kecamatan
 from app.audit.service import record, record_platform, snapshot
 from app.auth.models import User
 from app.auth.principal import Principal
@@ -120,8 +121,6 @@ async def submit_application(
     try:
         async with db.tenant(reg.slug) as s:
             await apply_opd_selection(s, a.opds or {})
-            from app.admin.areas import ensure_kecamatan
-
             await ensure_kecamatan(s, reg.code)
             user = User(
                 email=a.admin_email,

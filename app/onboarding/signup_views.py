@@ -31,6 +31,7 @@ from app.onboarding.validation import (
 )
 from app.security.proxies import origin_of
 from app.tenancy.defaults import DEFAULT_OPDS
+from app.tenancy.models import Tenant
 from app.tenancy.regions import provinces, regencies, regency
 from app.web.csrf import verify_csrf
 from app.web.deps import DbDep, PublicSessionDep, SettingsDep
@@ -351,8 +352,6 @@ async def signup_submit(request: Request, session: PublicSessionDep, db: DbDep):
 
 @router.get("/signup/done")
 async def signup_done(request: Request, session: PublicSessionDep):
-    from app.tenancy.models import Tenant
-
     slug = request.session.get("signup_done")
     tenant = (await session.execute(select(Tenant).where(Tenant.slug == slug))).scalar() if slug else None
     if tenant is None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
+from app.auth.tokens import resolve_tenant_token
 from app.bounds import ascii_digits
 from app.calls.http import make_ctx, service_errors
 from app.calls.service import Ctx
@@ -113,8 +114,6 @@ async def call_event(request: Request, tenant: TenantDep):
 async def _aml_auth(request: Request, session: AsyncSession, slug: str, body: bytes) -> None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        from app.auth.tokens import resolve_tenant_token
-
         principal = await resolve_tenant_token(request, slug, session, auth[7:].strip())
         if principal is None:
             raise HTTPException(401, "Token API tidak sah atau kedaluwarsa")

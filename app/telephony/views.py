@@ -14,6 +14,7 @@ from app.calls.http import make_ctx, service_errors
 from app.calls.phone import normalize_phone
 from app.core.draining import DRAIN
 from app.core.errors import InvalidInput, ServiceError
+from app.reputation import display
 from app.telephony import service
 from app.telephony.signing import MAX_AGE_S, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from app.web.csrf import verify_csrf
@@ -33,8 +34,6 @@ def _ctx(request: Request, session):
 
 
 async def _panel_context(session, user_id: int) -> dict:
-    from app.reputation import display
-
     ringing = await service.annotate(session, await service.ringing_calls(session))
     mine = await service.annotate(session, await service.my_live_calls(session, user_id))
     await display.annotate(session, ringing + mine)  # national record + suggested measure

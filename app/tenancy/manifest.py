@@ -18,12 +18,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.admin.areas import ensure_kecamatan
+from app.admin.service import check_webhook
 from app.audit.service import record
 from app.config import PROJECT_ROOT
 from app.core.tenant import TIMEZONES
 from app.db import uow
 from app.db.database import Database
 from app.dispatch.models import OPD_TYPES, Category, CategoryOpd, Opd
+from app.sla.models import SlaPolicy, policy_scope
+from app.sla.policies import DEFAULT_POLICIES
+from app.tenancy.defaults import DEFAULT_CATEGORIES, DEFAULT_OPDS
 from app.tenancy.models import Tenant
 from app.tenancy.provision import NewTenant, provision_tenant
 from app.tenancy.regions import Regency, regency
@@ -98,13 +103,9 @@ def load(path: str | Path) -> Manifest:
         if o.get("type", "other") not in OPD_TYPES:
             problems.append(f"{where}: type {o.get('type')!r} not in {OPD_TYPES}")
         if o.get("webhook_url"):
-            from app.admin.service import check_webhook
-
             if msg := check_webhook(o["webhook_url"]):
                 problems.append(f"{where}: {msg}")
     cat_codes: set[str] = set()
-    from app.tenancy.defaults import DEFAULT_CATEGORIES, DEFAULT_OPDS
-
     known_opds = opd_codes | {o["code"] for o in DEFAULT_OPDS}
     for i, c in enumerate(cats):
         where = f"[[category]] #{i + 1}"
@@ -310,8 +311,6 @@ async def _apply_categories(
 async def _apply_sla(s: AsyncSession, m: Manifest, cat_ids: dict[str, int], changes: list[str]) -> None:
     if not m.sla:
         return
-    from app.sla.models import SlaPolicy, policy_scope
-
     for row in m.sla:
         cat_id = cat_ids[row["category"]] if row.get("category") else None
         scope = policy_scope(row["priority"], cat_id)
@@ -319,8 +318,6 @@ async def _apply_sla(s: AsyncSession, m: Manifest, cat_ids: dict[str, int], chan
         values = {f: row[f] for f in SLA_FIELDS if f in row}
         label = f"sla P{row['priority']}/{row.get('category') or '*'}"
         if pol is None:
-            from app.sla.policies import DEFAULT_POLICIES
-
             base = dict(DEFAULT_POLICIES.get(row["priority"], DEFAULT_POLICIES[1]))
             s.add(SlaPolicy(scope=scope, priority=row["priority"], category_id=cat_id, **(base | values)))
             changes.append(f"{label}: created")
@@ -332,8 +329,6 @@ async def _apply_sla(s: AsyncSession, m: Manifest, cat_ids: dict[str, int], chan
 async def apply(db: Database, m: Manifest) -> ApplyResult:
     """Bring the regency in line with its manifest; one tenant transaction for the configuration."""
     result = ApplyResult(m.slug, created_tenant=await _ensure_tenant(db, m))
-    from app.admin.areas import ensure_kecamatan
-
     if m.map:
         async with db.public() as pub:
             row = (await pub.execute(select(Tenant).where(Tenant.region_code == m.region.code))).scalar_one()

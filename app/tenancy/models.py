@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.tenant import TIMEZONES
 from app.db.base import PublicBase, utcnow_column
+from app.db.tenancy import schema_for
 
 TENANT_STATUSES = ("pending", "verified", "active", "suspended")
 
@@ -41,8 +42,6 @@ class Tenant(PublicBase):
 
     @property
     def schema(self) -> str:
-        from app.db.tenancy import schema_for
-
         return schema_for(self.slug)
 
     @property

@@ -17,6 +17,7 @@ from app.db.migrate import head_revision
 from app.db.schema_ddl import render_schema_ddl
 from app.db.tenancy import bind_search_path, schema_for, translate_map, validate_slug
 from app.dispatch.models import Category, CategoryOpd, Opd
+from app.sla.policies import seed_default_policies
 from app.tenancy.defaults import DEFAULT_CATEGORIES, DEFAULT_OPDS
 from app.tenancy.models import Tenant
 
@@ -71,9 +72,7 @@ async def seed_defaults(conn: AsyncConnection) -> None:
     ]
     if links:
         await conn.execute(insert(CategoryOpd), links)
-    from app.sla.policies import seed_default_policies  # SLA targets P1–P4 (NENA / 10-minute reaction)
-
-    await seed_default_policies(conn)
+    await seed_default_policies(conn)  # SLA targets P1–P4 (NENA / 10-minute reaction)
 
 
 async def provision_tenant(engine: AsyncEngine, new: NewTenant, seed: bool = True) -> int:
