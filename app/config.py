@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.networks import parse_networks
+
 APP_DIR = Path(__file__).resolve().parent
 STATIC_DIR = APP_DIR / "static"
 
@@ -115,8 +117,6 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", "outbound_allow_networks")
     @classmethod
     def _networks(cls, value: str) -> str:
-        from app.security.outbound import parse_networks
-
         parse_networks(value)  # raises ValueError naming the bad entry
         return value
 

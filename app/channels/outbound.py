@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.config import get_settings
+from app.core.networks import IPNetwork, parse_networks
 from app.security import outbound as safe
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -58,8 +59,8 @@ def host_allowed(host: str, patterns: str) -> bool:
     return False
 
 
-def allowed_networks() -> tuple[safe.IPNetwork, ...]:
-    return safe.parse_networks(get_settings().outbound_allow_networks)
+def allowed_networks() -> tuple[IPNetwork, ...]:
+    return parse_networks(get_settings().outbound_allow_networks)
 
 
 async def check_url(url: str, *, allowed_hosts: str | None = None) -> safe.Target:

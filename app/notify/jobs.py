@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.config import get_settings
 from app.core.clock import now
+from app.core.networks import parse_networks
 from app.db import uow
 from app.dispatch.models import Opd
 from app.notify.models import WebhookDelivery
@@ -35,7 +36,7 @@ TIMEOUT_S = 10.0
 def outbound_allow(ctx: dict) -> tuple:
     """Networks the deployment lets webhooks reach although not public (OUTBOUND_ALLOW_NETWORKS)."""
     settings = ctx.get("settings") or get_settings()
-    return outbound.parse_networks(settings.outbound_allow_networks)
+    return parse_networks(settings.outbound_allow_networks)
 
 
 def backoff(job_try: int) -> float:

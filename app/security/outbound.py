@@ -24,14 +24,15 @@ import ipaddress
 import socket
 import ssl
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
+from app.core.networks import IPNetwork
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 # Not reachable on the public internet, or not meant to be called: refused even where Python's
@@ -90,20 +91,6 @@ class Target:
     host: str  # as written (lower-case, no brackets): the Host header, SNI and certificate name
     port: int
     address: IPAddress
-
-
-def parse_networks(value: str | Iterable[str]) -> tuple[IPNetwork, ...]:
-    """``"10.0.1.0/24, 10.0.2.7"`` → networks; raises ValueError naming a bad entry."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    out = []
-    for item in (i.strip() for i in items):
-        if not item:
-            continue
-        try:
-            out.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ValueError(f"not an IP address or CIDR network: {item!r}") from None
-    return tuple(out)
 
 
 def _inet_aton_part(part: str) -> int | None:

@@ -16,8 +16,8 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app.core.networks import parse_networks
 from app.core.origin import Origin
-from app.security.outbound import parse_networks
 
 
 def trusted_hosts(setting: str) -> list[str]:

@@ -16,12 +16,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app.admin.service import check_webhook
+from app.core.networks import parse_networks
 from app.notify import jobs as notify_jobs
 from app.notify.models import WebhookDelivery
 from app.security import outbound
 from tests.sla.conftest import set_webhook
 
-LOOPBACK = outbound.parse_networks("127.0.0.0/8")
+LOOPBACK = parse_networks("127.0.0.0/8")
 
 INTERNAL = [
     "https://127.1/x",
