@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
-from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from app.audit.service import record, record_platform
+from app.auth.login import ROLE_HOME, safe_next, start_session
 from app.auth.ratelimit import LoginLimiter, wait_message
 from app.auth.service import authenticate_platform_user, authenticate_tenant_user
 from app.db import uow
@@ -21,34 +20,9 @@ from app.web.templating import render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], tags=["auth (HTML)"])
 
-ROLE_HOME = {
-    "admin": "/t/{slug}/",
-    "supervisor": "/t/{slug}/",
-    "operator": "/t/{slug}/",
-    "opd_staff": "/t/{slug}/opd",
-}
-
-
-def _safe_next(next_url: str | None, prefix: str) -> str | None:
-    """Only same-site paths under the expected prefix; never an absolute URL (open redirect)."""
-    if not next_url:
-        return None
-    parsed = urlparse(next_url)
-    if parsed.scheme or parsed.netloc or not next_url.startswith(prefix) or next_url.startswith("//"):
-        return None
-    return next_url
-
 
 def _limiter(request: Request, scope: str) -> LoginLimiter:
     return LoginLimiter(request.app.state.redis, scope)
-
-
-def start_session(request: Request, **values) -> None:
-    csrf = request.session.get("csrf")
-    request.session.clear()
-    request.session.update(values, t=int(time.time()))
-    if csrf:
-        request.session["csrf"] = csrf
 
 
 async def _check_password(
@@ -149,7 +123,7 @@ async def tenant_login(
     )
     await uow.commit(session)
     start_session(request, k="tenant", s=tenant.slug, u=user.id, v=user.session_version)
-    target = _safe_next(next, f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(slug=tenant.slug)
+    target = safe_next(next, f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(slug=tenant.slug)
     return RedirectResponse(target, status_code=303)
 
 
@@ -221,7 +195,7 @@ async def platform_login(
     )
     await uow.commit(session)
     start_session(request, k="platform", u=user.id, v=user.session_version)
-    return RedirectResponse(_safe_next(next, "/national") or "/national", status_code=303)
+    return RedirectResponse(safe_next(next, "/national") or "/national", status_code=303)
 
 
 @router.post("/logout")

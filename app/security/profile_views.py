@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from app.audit.service import record, record_platform
+from app.auth.login import start_session
 from app.auth.passwords import hash_password, password_problems, verify_password
 from app.db import uow
 from app.security.proxies import origin_of
@@ -42,8 +43,6 @@ def _password_errors(user, current: str, new: str, confirm: str) -> dict:
 async def _change_password(
     request, session, user, base, current, new, confirm, audit, login_url, **session_values
 ):
-    from app.auth.views import start_session
-
     errors = _password_errors(user, current, new, confirm)
     if errors:
         return _page(request, user, base, errors, status_code=422)

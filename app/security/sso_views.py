@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from app.audit.service import record, record_platform, snapshot
 from app.auth import oidc
+from app.auth.login import ROLE_HOME, safe_next, start_session
 from app.auth.models import PlatformUser, User
 from app.db import uow
 from app.security.models import OidcProvider, PlatformOidcProvider
@@ -275,8 +276,6 @@ async def tenant_sso_callback(
     state: str | None = None,
     error: str | None = None,
 ):
-    from app.auth.views import ROLE_HOME, _safe_next, start_session
-
     action, title = f"/t/{tenant.slug}/login", f"Masuk — 112 {tenant.name}"
     result = await _complete(
         request,
@@ -324,9 +323,7 @@ async def tenant_sso_callback(
     )
     await uow.commit(session)
     start_session(request, k="tenant", s=tenant.slug, u=user.id, v=user.session_version)
-    target = _safe_next(result["_next"], f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(
-        slug=tenant.slug
-    )
+    target = safe_next(result["_next"], f"/t/{tenant.slug}/") or ROLE_HOME[user.role].format(slug=tenant.slug)
     return RedirectResponse(target, status_code=303)
 
 
@@ -351,8 +348,6 @@ async def platform_sso_callback(
     state: str | None = None,
     error: str | None = None,
 ):
-    from app.auth.views import _safe_next, start_session
-
     result = await _complete(
         request,
         await load_provider(session, PlatformOidcProvider),
@@ -405,4 +400,4 @@ async def platform_sso_callback(
     )
     await uow.commit(session)
     start_session(request, k="platform", u=user.id, v=user.session_version)
-    return RedirectResponse(_safe_next(result["_next"], "/national") or "/national", status_code=303)
+    return RedirectResponse(safe_next(result["_next"], "/national") or "/national", status_code=303)
