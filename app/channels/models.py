@@ -31,6 +31,17 @@ from app.db.base import TenantBase, utcnow_column
 
 CONTACT_ROLES = ("duty", "escalation")
 MESSAGE_STATUSES = ("pending", "sending", "sent", "delivered", "read", "failed", "uncertain", "cancelled")
+# How people read them: the delivery log (app.channels) and an SLA clock's alerts (app.sla).
+MESSAGE_LABELS = {
+    "pending": "menunggu",
+    "sending": "dikirim…",
+    "sent": "terkirim ke penyedia",  # accepted by the provider; Telegram and SMTP give no more
+    "delivered": "sampai",
+    "read": "dibaca",
+    "failed": "gagal",
+    "uncertain": "tidak pasti",
+    "cancelled": "dibatalkan",
+}
 
 
 class ChannelConfig(TenantBase):

@@ -14,7 +14,7 @@ from app.audit.service import record
 from app.calls.models import Incident
 from app.channels import ack, inbound, outbox, service, vapid
 from app.channels.base import CHANNEL_LABELS, CHANNELS
-from app.channels.models import ChannelContact, ChannelMessage
+from app.channels.models import MESSAGE_LABELS, ChannelContact, ChannelMessage
 from app.channels.registry import ADAPTERS
 from app.config import get_settings
 from app.db import uow
@@ -28,16 +28,6 @@ from app.web.templating import render
 router = APIRouter(prefix="/t/{slug}", dependencies=[Depends(verify_csrf)], tags=["channels (HTML)"])
 CONTACT_CHANNELS = tuple(c for c in CHANNELS if c != "webpush")
 DAY_LABELS = {"1": "Sen", "2": "Sel", "3": "Rab", "4": "Kam", "5": "Jum", "6": "Sab", "7": "Min"}
-MESSAGE_LABELS = {
-    "pending": "menunggu",
-    "sending": "dikirim…",
-    "sent": "terkirim ke penyedia",  # accepted by the provider; Telegram and SMTP give no more
-    "delivered": "sampai",
-    "read": "dibaca",
-    "failed": "gagal",
-    "uncertain": "tidak pasti",
-    "cancelled": "dibatalkan",
-}
 
 
 # --- one-tap acknowledgement ----------------------------------------------------------------------

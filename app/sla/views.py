@@ -10,6 +10,9 @@ from sqlalchemy import select
 
 from app import spreadsheet
 from app.bounds import OutOfBounds, parse_date
+from app.channels.base import CHANNEL_LABELS
+from app.channels.models import MESSAGE_LABELS
+from app.channels.service import delivery_log
 from app.core.errors import DeniedError, NotFoundError
 from app.dispatch.models import Category, Opd
 from app.security.proxies import origin_of
@@ -200,10 +203,6 @@ async def clock_detail(
     if c is None or (user.role == "opd_staff" and c.opd_id != user.opd_id):
         raise NotFound("Jam SLA tidak ditemukan")
     opd = await session.get(Opd, c.opd_id) if c.opd_id else None
-    from app.channels.base import CHANNEL_LABELS
-    from app.channels.service import delivery_log
-    from app.channels.views import MESSAGE_LABELS
-
     alerts = await delivery_log(session, dispatch_id=c.dispatch_id) if c.dispatch_id else []
     return render(
         request,
