@@ -336,11 +336,12 @@ def simulate(
     concurrency: int = typer.Option(16, min=1, max=512),
 ):
     """Replay a realistic day of 112 calls through the signed telephony webhook (app/telephony/simulator.py)."""
+    from app.telephony import service as telephony
     from app.telephony import simulator
 
     scenario = simulator.build_day(seed=seed, calls=calls, flood=flood, prank_ratio=prank_ratio)
     if secret is None:
-        secret = asyncio.run(simulator.tenant_secret(_database_url(), slug))
+        secret = asyncio.run(telephony.tenant_secret(_database_url(), slug))
     console.print(
         f"{scenario.calls} calls, {len(scenario.events)} events "
         f"({dict(scenario.kinds)}), span {scenario.span_s / 3600:.1f} h, speed {speed or 'max'}"

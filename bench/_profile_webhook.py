@@ -69,7 +69,7 @@ def classify(raw: Path) -> collections.Counter:
 
 
 def main(events: int = 3000, concurrency: int = 16) -> dict:
-    from app.telephony import simulator
+    from app.telephony import service as telephony
     from bench.webhook_intake import build_events, webhook_loop
 
     if not shutil.which("py-spy"):
@@ -77,7 +77,7 @@ def main(events: int = 3000, concurrency: int = 16) -> dict:
     batch = build_events(events)
     with bench_environment("webprof") as env:
         slug = provision(env.database_url)
-        secret = run(simulator.tenant_secret(env.database_url, slug))
+        secret = run(telephony.tenant_secret(env.database_url, slug))
         with Server(env, workers=1) as srv:
             pid = srv.procs[0].pid
             run(webhook_loop(srv.url, slug, secret, batch[:100], 4))  # warm-up

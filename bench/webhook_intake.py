@@ -234,7 +234,7 @@ async def _check(
 
 
 def main(scale: float | None = None) -> dict:
-    from app.telephony import simulator
+    from app.telephony import service as telephony
 
     scale = scale or (0.25 if quick() else 1.0)
     sizes = {c: int(n * scale) for c, n in {1: 600, 4: 1500, 16: 4000, 64: 4000}.items()}
@@ -258,7 +258,7 @@ def main(scale: float | None = None) -> dict:
 
     with bench_environment("webhook") as env:
         slug = provision(env.database_url)
-        secret = run(simulator.tenant_secret(env.database_url, slug))
+        secret = run(telephony.tenant_secret(env.database_url, slug))
         # The raw ceilings first, with no server holding connections (64 more would pass
         # PostgreSQL's default max_connections of 100 with the server's pools open).
         raws = {}

@@ -38,15 +38,19 @@ from app.auth.models import User
 from app.auth.principal import Principal
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event
+from app.config import get_settings
 from app.core.clock import now
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
+from app.db.database import Database
 from app.db.direct import Direct, recordset
+from app.db.engine import make_async_engine
 from app.location import sanity
 from app.location.service import map_fixes, refresh_call_location
 from app.telephony import aml, triage
 from app.telephony.models import AmlLocation, CallbackTask, WatchEntry, WebhookSecret
 from app.telephony.schemas import CallEventIn
 from app.telephony.signing import secret_cache
+from app.tenancy.registry import load_tenant
 
 log = logging.getLogger(__name__)
 
@@ -588,3 +592,22 @@ async def active_secret(session: AsyncSession) -> str | None:
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def tenant_secret(database_url: str, slug: str) -> str:
+    """The tenant's active webhook secret, created if it has none (demo, the gateway simulator
+    and benchmarks only: it opens an engine of its own on ``database_url``)."""
+    engine = make_async_engine(get_settings(), url=database_url, pool_size=1)
+    db = Database(engine)
+    try:
+        async with db.tenant(slug) as session:
+            secret = await active_secret(session)
+            if secret is None:
+                actor = Principal(kind="tenant", user_id=None, role="admin", name="simulator")
+                tenant = await load_tenant(session, slug)
+                if tenant is None:
+                    raise LookupError(f"unknown tenant {slug!r}")
+                secret = await rotate_secret(Ctx(session=session, tenant=tenant, actor=actor))
+            return secret
+    finally:
+        await engine.dispose()

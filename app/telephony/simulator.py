@@ -225,29 +225,3 @@ async def replay(
         if own:
             await client.aclose()
     return report
-
-
-async def tenant_secret(database_url: str, slug: str) -> str:
-    """The tenant's active webhook secret, created if it has none (demo and benchmarks only)."""
-    from app.auth.principal import Principal
-    from app.calls.service import Ctx
-    from app.config import get_settings
-    from app.db.database import Database
-    from app.db.engine import make_async_engine
-    from app.telephony import service
-    from app.tenancy.registry import load_tenant
-
-    engine = make_async_engine(get_settings(), url=database_url, pool_size=1)
-    db = Database(engine)
-    try:
-        async with db.tenant(slug) as session:
-            secret = await service.active_secret(session)
-            if secret is None:
-                actor = Principal(kind="tenant", user_id=None, role="admin", name="simulator")
-                tenant = await load_tenant(session, slug)
-                if tenant is None:
-                    raise LookupError(f"unknown tenant {slug!r}")
-                secret = await service.rotate_secret(Ctx(session=session, tenant=tenant, actor=actor))
-            return secret
-    finally:
-        await engine.dispose()
