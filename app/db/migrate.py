@@ -24,6 +24,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from app.config import PROJECT_ROOT
+from app.db.alembic_env import target_metadata
 from app.db.engine import make_sync_engine
 from app.db.tenancy import schema_for, slug_for_schema, tenant_schemas_with_version_table
 
@@ -213,9 +214,7 @@ def migrate_tenants(
     started = time.perf_counter()
     slugs = list(slugs)
     head = head_revision("tenant", script_location) if target == "head" else target
-    from app.db.alembic_env import _target_metadata
-
-    _target_metadata("tenant")  # built once here, inherited by forked workers
+    target_metadata("tenant")  # built once here, inherited by forked workers
     with engine.connect() as conn:
         pending = set(pending_tenants(conn, head))
     todo = [s for s in slugs if s in pending]
