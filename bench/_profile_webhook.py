@@ -35,7 +35,7 @@ STAGES = [
     ("commit", ("commit (app/events.py", "commit (sqlalchemy", "_commit")),
     ("event log", ("log_event", "_EVENT_LOG")),
     ("call upsert, merge, callbacks (SQL + Python)", ("app/telephony/service.py", "app/telephony/intake.py")),
-    ("parse + validate body", ("model_validate_json", "_parse (app/telephony/api.py")),
+    ("parse + validate body", ("model_validate_json", "parse (app/telephony/http.py")),
     ("tenant lookup, session set-up", ("app/web/deps.py", "app/tenancy/registry.py", "app/db/")),
     ("batching (app/batching.py)", ("app/batching.py",)),
     ("HTTP stack (uvicorn, Starlette, FastAPI)", ("uvicorn/protocols", "starlette/", "fastapi/", "h11")),

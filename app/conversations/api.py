@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.conversations import service
-from app.telephony.api import _body, _integrator_ctx, _parse, _verify_signature
+from app.telephony.http import integrator_ctx, parse, read_body, verify_signature
 from app.telephony.schemas import Called, Ident, Phone
 from app.web.deps import TenantDep, TenantSessionDep
 
@@ -45,11 +45,11 @@ class SmsStatusIn(BaseModel):
 
 @router.post("/sms/inbound", summary="Inbound SMS to 112 (integrator, HMAC signed)")
 async def sms_inbound(request: Request, tenant: TenantDep, session: TenantSessionDep):
-    body = await _body(request)
-    await _verify_signature(request, session, tenant.slug, body)
-    sms: SmsIn = _parse(SmsIn, body)
+    body = await read_body(request)
+    await verify_signature(request, session, tenant.slug, body)
+    sms: SmsIn = parse(SmsIn, body)
     msg, call = await service.receive(
-        _integrator_ctx(request, session, tenant),
+        integrator_ctx(request, session, tenant),
         "sms",
         sms.sender,
         sms.text,
@@ -63,10 +63,10 @@ async def sms_inbound(request: Request, tenant: TenantDep, session: TenantSessio
 
 @router.post("/sms/status", summary="SMS delivery report (integrator, HMAC signed)")
 async def sms_status(request: Request, tenant: TenantDep, session: TenantSessionDep):
-    body = await _body(request)
-    await _verify_signature(request, session, tenant.slug, body)
-    st: SmsStatusIn = _parse(SmsStatusIn, body)
+    body = await read_body(request)
+    await verify_signature(request, session, tenant.slug, body)
+    st: SmsStatusIn = parse(SmsStatusIn, body)
     msg = await service.apply_status(
-        _integrator_ctx(request, session, tenant), st.message_id, st.status, st.error
+        integrator_ctx(request, session, tenant), st.message_id, st.status, st.error
     )
     return {"known": msg is not None}

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from app.calls.http import service_errors
 from app.recordings import fetch, service
 from app.recordings.store import get_store
-from app.telephony.api import _integrator_ctx, _parse, _verify_signature
+from app.telephony.http import integrator_ctx, parse, verify_signature
 from app.web.deps import TenantDep, TenantSessionDep
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,10 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 async def post_recording(external_id: str, request: Request, tenant: TenantDep, session: TenantSessionDep):
     is_json = request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
     body = await _read_capped(request, JSON_MAX if is_json else service.MAX_BYTES)
-    await _verify_signature(request, session, tenant.slug, body)
+    await verify_signature(request, session, tenant.slug, body)
     source_url = None
     if is_json:
-        source_url = _parse(RecordingUrlIn, body).url
+        source_url = parse(RecordingUrlIn, body).url
         try:
             body = await fetch.fetch(source_url, service.MAX_BYTES)
         except fetch.FetchError as exc:
@@ -59,7 +59,7 @@ async def post_recording(external_id: str, request: Request, tenant: TenantDep, 
             raise HTTPException(422, f"url: {exc}") from None
     with service_errors():
         rec = await service.ingest(
-            _integrator_ctx(request, session, tenant), get_store(), external_id, body, source_url
+            integrator_ctx(request, session, tenant), get_store(), external_id, body, source_url
         )
     return {
         "recording_id": rec.id,

@@ -13,28 +13,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.auth.tokens import resolve_tenant_token
-from app.bounds import ascii_digits
 from app.calls.http import make_ctx, service_errors
-from app.calls.service import Ctx
-from app.core.tenant import TenantInfo
-from app.security.proxies import origin_of
 from app.telephony import service
 from app.telephony.aml import AmlError
+from app.telephony.http import integrator_ctx, parse, read_body, verify_signature
 from app.telephony.schemas import AmlIn, CallEventIn
-from app.telephony.signing import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    Loader,
-    SignatureError,
-    from_database,
-    from_session,
-    secret_cache,
-)
+from app.telephony.signing import from_database
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
 from app.web.errors import Conflict, Forbidden
@@ -42,58 +30,17 @@ from app.web.params import PathId
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/t/{slug}/telephony", tags=["telephony"])
-MAX_BODY = 16 * 1024
 WEBHOOK_SCOPE = "telephony:webhook"
 Operator = Annotated[Principal, Depends(api_tenant_access("operator", "supervisor", "admin"))]
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and ascii_digits(declared) and int(declared) > MAX_BODY:
-        raise HTTPException(413, f"Body terlalu besar (maks {MAX_BODY} byte)")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, f"Body terlalu besar (maks {MAX_BODY} byte)")
-    return body
-
-
-async def _verify_signature(request: Request, source: AsyncSession | Loader, slug: str, body: bytes) -> None:
-    """``source``: the request's tenant session (other signed endpoints), or a loader (the call-event
-    webhook, which opens no session: ``from_database``)."""
-    load = from_session(source) if isinstance(source, AsyncSession) else source
-    try:
-        await secret_cache.verify(
-            load, slug, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
-        )
-    except SignatureError as exc:
-        log.warning("telephony request refused for %s: %s", slug, exc.message)
-        raise HTTPException(exc.status, exc.message) from None
-
-
-def _parse(model: type[BaseModel], body: bytes):
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
-
-
-def _integrator_ctx(request: Request, session: AsyncSession, tenant: TenantInfo) -> Ctx:
-    return Ctx(
-        session=session,
-        tenant=tenant,
-        actor=service.INTEGRATOR,
-        redis=request.app.state.redis,
-        origin=origin_of(request),
-    )
 
 
 @router.post("/events", summary="Integrator call event (HMAC-SHA256 signed)")
 async def call_event(request: Request, tenant: TenantDep):
     # No session of its own: the event is written by the webhook queue with the other events of
     # this regency that arrive meanwhile (app.telephony.intake), answered once it is committed.
-    body = await _body(request)
-    await _verify_signature(request, from_database(request.app.state.db, tenant.slug), tenant.slug, body)
-    ev: CallEventIn = _parse(CallEventIn, body)
+    body = await read_body(request)
+    await verify_signature(request, from_database(request.app.state.db, tenant.slug), tenant.slug, body)
+    ev: CallEventIn = parse(CallEventIn, body)
     try:
         result = await request.app.state.telephony.submit(tenant, ev)
     except service.Replay as exc:
@@ -120,17 +67,17 @@ async def _aml_auth(request: Request, session: AsyncSession, slug: str, body: by
         if WEBHOOK_SCOPE not in principal.scopes:
             raise Forbidden(f"Token tidak memiliki izin {WEBHOOK_SCOPE}")
         return
-    await _verify_signature(request, session, slug, body)
+    await verify_signature(request, session, slug, body)
 
 
 @router.post("/aml", status_code=201, summary="AML position (ETSI TS 103 625 text form)")
 async def aml_delivery(request: Request, tenant: TenantDep, session: TenantSessionDep):
-    body = await _body(request)
+    body = await read_body(request)
     await _aml_auth(request, session, tenant.slug, body)
-    data: AmlIn = _parse(AmlIn, body)
+    data: AmlIn = parse(AmlIn, body)
     try:
         loc, call = await service.ingest_aml(
-            _integrator_ctx(request, session, tenant), data.caller_number, data.message
+            integrator_ctx(request, session, tenant), data.caller_number, data.message
         )
     except AmlError as exc:
         log.warning(
