@@ -585,7 +585,8 @@ def clear_cache() -> None:
 
 def cached_entries() -> dict:
     """What the cache holds now (key → value), for the pre-warmer's tests."""
-    return {k: v for k in _cache.keys() if (v := _cache.get(k)) is not None}
+    keys = _cache.keys()  # a TtlCache has keys() but is not iterable
+    return {k: v for k in keys if (v := _cache.get(k)) is not None}
 
 
 async def cached(key, build):
