@@ -121,9 +121,9 @@ async def test_handover_is_the_only_cross_tenant_writer_and_the_receiver_reads_o
     its own schema and public; a third tenant is untouched; the outbox/inbox pair is all that moved."""
     from sqlalchemy import event
 
-    from app.auth.principal import Principal
     from app.calls.schemas import IncidentCreate
     from app.calls.service import Ctx, open_incident
+    from app.core.principal import Principal
     from app.dispatch.models import Category
     from app.events import load_subscribers
     from app.handover import service

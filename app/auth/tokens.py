@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import PlatformUser, User
-from app.auth.principal import Principal
+from app.core.principal import Principal
 from app.db import uow
 from app.security.models import ApiToken, PlatformApiToken
 from app.security.proxies import client_address

@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from app.auth.principal import Principal
 from app.bounds import IsoDate, check_event_time, check_range
 from app.calls import service
 from app.calls.http import IdempotencyKey, idempotent, make_ctx, service_errors, with_key
@@ -28,6 +27,7 @@ from app.calls.schemas import (
     NearbyIncident,
     Outcome,
 )
+from app.core.principal import Principal
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access
 from app.web.params import PathId, QueryId

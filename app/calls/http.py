@@ -12,10 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
 from app.calls import idempotency
 from app.calls.service import Ctx
 from app.core.errors import InvalidInput, ServiceError
+from app.core.principal import Principal
 from app.security.proxies import origin_of
 from app.web.errors import Conflict, Forbidden, NotFound
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy.exc import DataError, IntegrityError
 
-from app.auth.principal import Principal
 from app.batching import Batcher
 from app.calls import service
 from app.calls.schemas import CallCreate
 from app.core.errors import ServiceError
+from app.core.principal import Principal
 from app.core.tenant import TenantInfo
 from app.db.database import Database
 

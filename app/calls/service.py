@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events, live
 from app.audit.service import record, snapshot
-from app.auth.principal import Principal
 from app.calls import idempotency
 from app.calls.models import Call, EventLog, Incident
 from app.calls.schemas import AttachCall, CallCorrection, CallCreate, IncidentCreate, IncidentUpdate
@@ -27,6 +26,7 @@ from app.core.clock import now
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.core.json import jsonable
 from app.core.origin import Origin
+from app.core.principal import Principal
 from app.core.tenant import TenantInfo
 from app.db import uow
 from app.db.base import TENANT_SCHEMA

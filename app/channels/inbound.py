@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.audit.service import record
-from app.auth.principal import Principal
 from app.calls.service import Ctx
 from app.channels import ack
 from app.channels.base import Inbound
@@ -28,6 +27,7 @@ from app.channels.registry import ADAPTERS
 from app.core import clock
 from app.core.errors import ConflictError
 from app.core.origin import Origin
+from app.core.principal import Principal
 from app.core.tenant import TenantInfo
 from app.db import uow
 from app.dispatch.models import Dispatch

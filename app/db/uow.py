@@ -22,9 +22,9 @@ from app import events
 from app.core.draining import refuse_commit_past_grace
 
 if TYPE_CHECKING:
-    from app.auth.principal import Principal
+    from app.core.principal import Principal
     from app.db.database import Database
-    from app.tenancy.registry import TenantInfo
+    from app.core.tenant import TenantInfo
 
 
 async def commit(session: AsyncSession) -> None:

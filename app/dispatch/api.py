@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from app.auth.principal import Principal
 from app.calls import service as calls
 from app.calls.http import IdempotencyKey, idempotent, make_ctx, service_errors
 from app.calls.schemas import EventOut
+from app.core.principal import Principal
 from app.dispatch import service
 from app.dispatch.schemas import (
     CategoryOut,

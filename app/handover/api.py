@@ -10,8 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.auth.principal import Principal
 from app.calls.http import make_ctx, service_errors
+from app.core.principal import Principal
 from app.handover import document, service
 from app.web.csrf import verify_csrf
 from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access

@@ -31,11 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import events, live
 from app.audit.service import record
 from app.auth.models import User
-from app.auth.principal import Principal
 from app.calls.models import Call, Incident
 from app.calls.service import Ctx, finish, log_event
 from app.core import clock
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
+from app.core.principal import Principal
 from app.db import uow
 from app.dispatch.models import Category, Dispatch
 from app.handover import document

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.auth.principal import Principal
 from app.calls.http import make_ctx, toast_error, toast_json
 from app.calls.service import Ctx
 from app.core.errors import ServiceError
+from app.core.principal import Principal
 from app.location import service
 from app.security.proxies import origin_of
 from app.web.csrf import verify_csrf

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.admin.areas import ensure_kecamatan
 from app.audit.service import record, record_platform, snapshot
 from app.auth.models import User
-from app.auth.principal import Principal
 from app.core.errors import ConflictError
 from app.core.origin import Origin
+from app.core.principal import Principal
 from app.core.tenant import TIMEZONES
 from app.db import uow
 from app.db.database import Database

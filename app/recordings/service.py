@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record
-from app.auth.principal import Principal
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event
 from app.core.clock import now
 from app.core.errors import DeniedError, InvalidInput, NotFoundError
+from app.core.principal import Principal
 from app.db import uow
 from app.recordings import audio
 from app.recordings.models import DEFAULT_RETENTION_DAYS, Recording, RecordingPolicy

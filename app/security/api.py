@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from app.auth.principal import Principal
+from app.core.principal import Principal
 from app.web.deps import ApiPrincipalDep, api_platform_principal
 
 router = APIRouter(prefix="/api/v1", tags=["security"])

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from app.auth.principal import Principal
 from app.bounds import IsoDate, check_range
+from app.core.principal import Principal
 from app.sla import reports
 from app.sla.policies import list_policies
 from app.web.deps import TenantDep, TenantSessionDep, api_tenant_access

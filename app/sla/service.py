@@ -33,11 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import jobs, live
 from app.audit.service import record, snapshot
-from app.auth.principal import Principal
 from app.config import get_settings
 from app.core import clock
 from app.core.errors import DeniedError, NotFoundError
 from app.core.origin import Origin
+from app.core.principal import Principal
 from app.core.tenant import TenantInfo
 from app.db import uow
 from app.db.direct import Direct, columns_of, recordset

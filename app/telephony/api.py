@@ -15,9 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.principal import Principal
 from app.auth.tokens import resolve_tenant_token
 from app.calls.http import make_ctx, service_errors
+from app.core.principal import Principal
 from app.telephony import service
 from app.telephony.aml import AmlError
 from app.telephony.http import integrator_ctx, parse, read_body, verify_signature

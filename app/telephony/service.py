@@ -35,12 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import events, namespace
 from app.audit.service import record
 from app.auth.models import User
-from app.auth.principal import Principal
 from app.calls.models import Call
 from app.calls.service import Ctx, finish, log_event
 from app.config import get_settings
 from app.core.clock import now
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
+from app.core.principal import Principal
 from app.db.database import Database
 from app.db.direct import Direct, recordset
 from app.db.engine import make_async_engine

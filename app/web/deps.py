@@ -14,10 +14,10 @@ from sqlalchemy import ARRAY, Integer, any_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import PlatformUser, User
-from app.auth.principal import Principal
 from app.auth.tokens import resolve_platform_token, resolve_tenant_token
 from app.batching import Batcher
 from app.config import Settings
+from app.core.principal import Principal
 from app.db.database import Database
 from app.db.direct import Direct
 from app.tenancy.registry import TenantInfo, TenantRegistry

@@ -191,8 +191,8 @@ async def ring(live_server, tenant, number: str) -> None:
 async def test_angkat_focuses_the_form_and_new_ringing_calls_are_never_missed(
     browser, live_server, db, tenant_factory, user_factory
 ):
-    from app.auth.principal import Principal
     from app.calls.service import Ctx
+    from app.core.principal import Principal
     from app.telephony import service
 
     tenant = await tenant_factory(prefix="ut")

@@ -12,10 +12,10 @@ from arq.connections import ArqRedis, RedisSettings
 from sqlalchemy import func, select
 
 from app import jobs, live, namespace
-from app.auth.principal import Principal
 from app.calls import service
 from app.calls.models import Call
 from app.calls.schemas import CallCreate
+from app.core.principal import Principal
 from app.sla.models import SlaClock
 
 # `app` in a test's arguments: building it registers the domain-event handlers (SLA clocks …).

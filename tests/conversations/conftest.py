@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from app.auth.principal import Principal
 from app.calls.service import Ctx
+from app.core.principal import Principal
 from app.telephony import service
 from app.telephony.signing import signed_headers
 from tests.channels import peers

@@ -11,11 +11,11 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from app.auth.principal import Principal
 from app.calls import service as calls
 from app.calls.models import Call
 from app.calls.schemas import CallCreate, IncidentCreate
 from app.calls.service import Ctx
+from app.core.principal import Principal
 from app.core.tenant import TenantInfo
 from app.dispatch import service as dispatching
 from app.dispatch.models import Category, Opd

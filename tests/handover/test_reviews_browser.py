@@ -8,8 +8,8 @@ import uuid
 import pytest
 from playwright.async_api import expect
 
-from app.auth.principal import Principal
 from app.calls.service import Ctx
+from app.core.principal import Principal
 from app.reputation import reviews
 from tests.browser.test_a11y_browser import serious_violations, tenant_login
 from tests.browser.test_console_ui_browser import DESKTOP, PHONE, no_sideways_scroll

@@ -9,12 +9,12 @@ import uuid
 from sqlalchemy import select, update
 
 from app.audit.models import AuditLog
-from app.auth.principal import Principal
 from app.calls import service as calls
 from app.calls.models import Call, EventLog
 from app.calls.schemas import CallCreate
 from app.calls.service import Ctx
 from app.channels.models import ChannelMessage
+from app.core.principal import Principal
 from tests.channels import peers
 from tests.channels.conftest import configure, run_worker
 from tests.conftest import csrf_of, login, tenant_of

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from app.auth.principal import Principal
 from app.calls.service import Ctx
+from app.core.principal import Principal
 from app.telephony import service
 from tests.conftest import TenantUnderTest
 

@@ -84,7 +84,7 @@ def ts(hour: int, minute: int = 0, day: int = 10) -> datetime:
 
 
 def principal_of(tenant, user):
-    from app.auth.principal import Principal
+    from app.core.principal import Principal
 
     return Principal(
         kind="tenant", user_id=user.id, role=user.role, name=user.full_name, tenant_slug=tenant.slug
@@ -197,8 +197,8 @@ async def seeded(app, db, regional_tenant, user_factory):
     damkar_id = await opd_id(db, a, "damkar")
     damkar = next(d for d in sent if d.opd_id == damkar_id)
     damkar_staff = await user_factory(a, "opd_staff", "damkar")
-    from app.auth.principal import Principal
     from app.calls.service import Ctx
+    from app.core.principal import Principal
 
     async with db.tenant(a.slug) as s:
         who = Principal(

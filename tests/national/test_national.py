@@ -362,9 +362,9 @@ async def test_prank_trends_by_province_show_no_number(
     kominfo_client, client, db, tenant_factory, user_factory
 ):
     """The reputation panel of the dashboard: counts by province, never a number or a hash."""
-    from app.auth.principal import Principal
     from app.calls import service as calls
     from app.calls.schemas import CallCreate
+    from app.core.principal import Principal
     from app.events import load_subscribers
 
     load_subscribers()

@@ -142,7 +142,7 @@ async def test_round_trip_send_back_resubmit_verify_activate(app, db, kominfo_cl
 
 
 async def test_launch_rank_follows_activation_dates(db, tenant_factory):
-    from app.auth.principal import Principal
+    from app.core.principal import Principal
     from app.onboarding import service
 
     early = await tenant_factory(status="verified", prefix="rk")

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.browser
 async def test_recording_plays_on_the_call_detail_page(
     browser, live_server, db, tenant_factory, user_factory, local_store, viewport
 ):
-    from app.auth.principal import Principal
     from app.calls.service import Ctx
+    from app.core.principal import Principal
     from app.telephony import service
 
     tenant = await tenant_factory(prefix="rb")

@@ -25,8 +25,8 @@ WAV = wav_bytes(0.5)
 
 @pytest.fixture(scope="module")
 async def rec_tenant(db, tenant_factory):
-    from app.auth.principal import Principal
     from app.calls.service import Ctx
+    from app.core.principal import Principal
     from app.telephony import service
 
     tenant = await tenant_factory(prefix="rec")

@@ -49,8 +49,8 @@ async def test_server_refuses_a_wrong_signature(s3_server):
 
 
 async def test_upload_and_play_through_s3(client, db, tenant_factory, user_factory, s3_server):
-    from app.auth.principal import Principal
     from app.calls.service import Ctx
+    from app.core.principal import Principal
     from app.telephony import service
     from tests.conftest import login
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.auth.principal import Principal
 from app.calls.service import Ctx
+from app.core.principal import Principal
 from app.telephony import service
 from app.telephony.signing import signed_headers
 

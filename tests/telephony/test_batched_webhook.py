@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError
 
-from app.auth.principal import Principal
 from app.calls.models import Call, EventLog
 from app.calls.service import Ctx
+from app.core.principal import Principal
 from app.db.tenancy import schema_for
 from app.sla.models import SlaClock
 from app.telephony import service

@@ -10,9 +10,9 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from app import live
-from app.auth.principal import Principal
 from app.calls.models import Call, EventLog
 from app.calls.service import Ctx
+from app.core.principal import Principal
 from app.telephony import service, triage
 from app.telephony.models import CallbackTask, TelephonyEvent
 from app.telephony.signing import sign
