@@ -23,8 +23,8 @@ from app.core.draining import refuse_commit_past_grace
 
 if TYPE_CHECKING:
     from app.core.principal import Principal
-    from app.db.database import Database
     from app.core.tenant import TenantInfo
+    from app.db.database import Database
 
 
 async def commit(session: AsyncSession) -> None:
