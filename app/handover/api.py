@@ -45,7 +45,7 @@ async def export(
     incident_id: PathId, tenant: TenantDep, session: TenantSessionDep, who: Read
 ) -> dict[str, Any]:
     with service_errors():
-        return await service.export(session, tenant.slug, incident_id)
+        return await service.export(session, tenant, incident_id)
 
 
 def _invalid(exc: document.InvalidDocument) -> RequestValidationError:

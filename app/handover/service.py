@@ -36,13 +36,14 @@ from app.calls.service import Ctx, finish, log_event
 from app.core import clock
 from app.core.errors import ConflictError, InvalidInput, NotFoundError
 from app.core.principal import Principal
+from app.core.tenant import TenantInfo
 from app.db import uow
 from app.dispatch.models import Category, Dispatch
 from app.handover import document
 from app.handover.models import HandoverInbox, HandoverOutbox
 from app.jobs import enqueue_into
 from app.tenancy.models import Tenant
-from app.tenancy.registry import load_tenant
+from app.tenancy.registry import known_tenant
 
 LIVE_TOPIC = "handover"
 DELIVER_JOB = "handover_deliver"
@@ -91,7 +92,7 @@ async def candidates(session: AsyncSession, own_slug: str) -> list[Regency]:
 # --- 1. sender: start ----------------------------------------------------------------------------
 
 
-async def _receiver(ctx: Ctx, receiver_slug: str, reason: str) -> tuple[str, Tenant, Tenant]:
+async def _receiver(ctx: Ctx, receiver_slug: str, reason: str) -> tuple[str, Tenant, TenantInfo]:
     """The checks every hand-over passes first: a reason, another regency, and an active one."""
     reason = (reason or "").strip()
     if len(reason) < 3:
@@ -103,10 +104,7 @@ async def _receiver(ctx: Ctx, receiver_slug: str, reason: str) -> tuple[str, Ten
         raise InvalidInput("receiver", "Pilih kabupaten/kota penerima")
     if receiver.status != "active":
         raise InvalidInput("receiver", f"{receiver.name} belum aktif melayani 112; pilih daerah lain")
-    own = await _regency(ctx.session, ctx.slug)
-    if own is None:
-        raise NotFoundError("Kabupaten/kota pengirim tidak dikenal")
-    return reason, receiver, own
+    return reason, receiver, ctx.tenant
 
 
 async def start(ctx: Ctx, incident_id: int, receiver_slug: str, reason: str) -> HandoverOutbox:
@@ -153,7 +151,7 @@ async def _none_waiting(ctx: Ctx, condition: Any, label: str) -> None:
 
 async def _write(
     ctx: Ctx,
-    own: Tenant,
+    own: TenantInfo,
     receiver: Tenant,
     reason: str,
     *,
@@ -514,9 +512,7 @@ async def _apply_decision(
             clock.now(),
             who,
         )
-        sender = await load_tenant(s, sender_slug)  # the receiver's job: the sender is another regency
-        if sender is None:
-            raise LookupError(f"unknown tenant {sender_slug!r}")
+        sender = await known_tenant(s, sender_slug)  # the receiver's job: the sender is another regency
         ctx = Ctx(session=s, tenant=sender, actor=SYSTEM, redis=redis)
         entity, entity_id = _subject(out)
         log_event(
@@ -642,11 +638,10 @@ async def receive_external(ctx: Ctx, doc: Any) -> tuple[HandoverInbox, bool]:
     return row, new_id is not None
 
 
-async def export(session: AsyncSession, tenant_slug: str, incident_id: int) -> dict:
+async def export(session: AsyncSession, own: TenantInfo, incident_id: int) -> dict:
     """The same document for an external system to read (no receiver, no outbox row)."""
-    own = await _regency(session, tenant_slug)
     incident = await session.get(Incident, incident_id)
-    if incident is None or own is None:
+    if incident is None:
         raise NotFoundError(f"Insiden #{incident_id} tidak ditemukan")
     return await document.build(
         session,

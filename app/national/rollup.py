@@ -49,7 +49,7 @@ from app.national.models import (
 )
 from app.sla.models import SlaClock
 from app.tenancy.models import Tenant
-from app.tenancy.registry import load_tenant
+from app.tenancy.registry import known_tenant
 
 log = logging.getLogger(__name__)
 REGENCY_HANDOVER = "regency"
@@ -375,9 +375,7 @@ async def rebuild_tenant(db, slug: str) -> int:
     """Recompute one tenant's rollup rows and make the stored ones equal, in one transaction;
     returns the day-row count."""
     async with db.tenant(slug) as session:
-        tenant = await load_tenant(session, slug)
-        if tenant is None:
-            raise LookupError(f"unknown tenant {slug!r}")
+        tenant = await known_tenant(session, slug)
         await session.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, tenant.id)))
         await session.execute(select(func.pg_advisory_xact_lock_shared(*FOLD_LOCK)))
         # Its committed deltas are in the data recounted below; later ones wait for our lock.

@@ -17,17 +17,15 @@ from app.db import uow
 from app.national.rollup import _day
 from app.reputation import service
 from app.reputation.models import caller_reputation as rep
-from app.tenancy.registry import load_tenant
+from app.tenancy.registry import known_tenant
 
 
 async def rebuild_tenant(db, slug: str) -> int:
     """One transaction: the regency's rows deleted (every key) and written again; the row count."""
     cutoff = datetime.now(UTC) - timedelta(days=get_settings().reputation_retention_days)
     async with db.tenant(slug) as session:
-        ref = await load_tenant(session, slug)
-        if ref is None:
-            raise LookupError(f"unknown tenant {slug!r}")
-        day = _day(Call.received_at, ref.zoneinfo_name)
+        tenant = await known_tenant(session, slug)
+        day = _day(Call.received_at, tenant.zoneinfo_name)
         counted = [o for o, b in service.BUCKET.items() if b]
         rows = (
             await session.execute(
@@ -36,7 +34,7 @@ async def rebuild_tenant(db, slug: str) -> int:
                 .group_by(Call.caller_number, day, Call.outcome)
             )
         ).all()
-        await session.execute(delete(rep).where(rep.c.tenant_id == ref.id))
-        await service.add(session, ref.id, [(n, d, {service.BUCKET[o]: c}) for n, d, o, c in rows])
+        await session.execute(delete(rep).where(rep.c.tenant_id == tenant.id))
+        await service.add(session, tenant.id, [(n, d, {service.BUCKET[o]: c}) for n, d, o, c in rows])
         await uow.commit(session)
         return len(rows)

@@ -50,7 +50,7 @@ from app.telephony import aml, triage
 from app.telephony.models import AmlLocation, CallbackTask, WatchEntry, WebhookSecret
 from app.telephony.schemas import CallEventIn
 from app.telephony.signing import secret_cache
-from app.tenancy.registry import load_tenant
+from app.tenancy.registry import known_tenant
 
 log = logging.getLogger(__name__)
 
@@ -604,9 +604,7 @@ async def tenant_secret(database_url: str, slug: str) -> str:
             secret = await active_secret(session)
             if secret is None:
                 actor = Principal(kind="tenant", user_id=None, role="admin", name="simulator")
-                tenant = await load_tenant(session, slug)
-                if tenant is None:
-                    raise LookupError(f"unknown tenant {slug!r}")
+                tenant = await known_tenant(session, slug)
                 secret = await rotate_secret(Ctx(session=session, tenant=tenant, actor=actor))
             return secret
     finally:

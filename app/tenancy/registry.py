@@ -18,7 +18,15 @@ from app.core.cache import TtlCache
 from app.core.tenant import TenantInfo
 from app.tenancy.models import Tenant
 
-__all__ = ["TenantInfo", "TenantRegistry", "active_tenants", "job_tenant", "load_tenant", "tenant_info"]
+__all__ = [
+    "TenantInfo",
+    "TenantRegistry",
+    "active_tenants",
+    "job_tenant",
+    "known_tenant",
+    "load_tenant",
+    "tenant_info",
+]
 
 
 class TenantRegistry:
@@ -60,6 +68,14 @@ async def load_tenant(connection, slug: str) -> TenantInfo | None:
     for work that starts without a request (jobs, the CLI, a hand-over's other regency)."""
     row = (await connection.execute(select(Tenant.__table__).where(Tenant.slug == slug))).mappings().first()
     return tenant_info(row) if row is not None else None
+
+
+async def known_tenant(connection, slug: str) -> TenantInfo:
+    """``load_tenant`` for work that cannot go on without the tenant: an unknown slug raises."""
+    tenant = await load_tenant(connection, slug)
+    if tenant is None:
+        raise LookupError(f"unknown tenant {slug!r}")
+    return tenant
 
 
 async def job_tenant(ctx: dict, slug: str) -> TenantInfo:
