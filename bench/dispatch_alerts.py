@@ -87,6 +87,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
     from app.db.engine import make_async_engine
     from app.dispatch.models import Category, Dispatch, Opd
     from app.sla.models import SlaPolicy
+    from app.tenancy.registry import known_tenant
 
     events.load_subscribers()
     url, counters = sms_gateway()
@@ -134,6 +135,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
 
             async def open_for(slug: str):
                 async with db.tenant(slug) as s:
+                    tenant = await known_tenant(s, slug)  # what a request would carry
                     opd_id = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
                     cat_id = (
                         await s.execute(select(Category.id).where(Category.code == "fire"))
@@ -145,7 +147,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
                         d = Dispatch(incident_id=inc.id, opd_id=opd_id, status="sent", version=1)
                         s.add(d)
                         await s.flush()
-                        await events.emit(s, "dispatch.created", slug, dispatch=d, incident=inc)
+                        await events.emit(s, "dispatch.created", tenant, dispatch=d, incident=inc)
                         await uow.commit(s)  # the outbox row commits with the dispatch; its job after
 
             await asyncio.gather(*(open_for(slug) for slug in slugs))

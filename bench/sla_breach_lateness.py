@@ -44,6 +44,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
     from app.db.engine import make_async_engine
     from app.dispatch.models import Category, Dispatch, Opd
     from app.sla.models import SlaClock, SlaPolicy
+    from app.tenancy.registry import known_tenant
 
     events.load_subscribers()
     engine = make_async_engine(get_settings(), url=env.database_url, pool_size=10, max_overflow=10)
@@ -77,6 +78,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
 
             async def open_for(slug: str):
                 async with db.tenant(slug) as s:
+                    tenant = await known_tenant(s, slug)  # what a request would carry
                     opd_id = (await s.execute(select(Opd.id).where(Opd.code == "damkar"))).scalar_one()
                     cat_id = (
                         await s.execute(select(Category.id).where(Category.code == "fire"))
@@ -92,7 +94,7 @@ async def _run(env, n_tenants: int, per_tenant: int) -> dict:
                         )
                         s.add(d)
                         await s.flush()
-                        await events.emit(s, "dispatch.created", slug, dispatch=d, incident=inc)
+                        await events.emit(s, "dispatch.created", tenant, dispatch=d, incident=inc)
                         await uow.commit(s)  # the after-commit action queues the deferred arq job
 
             await asyncio.gather(*(open_for(slug) for slug in slugs))

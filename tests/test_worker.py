@@ -67,3 +67,45 @@ async def test_one_trip_enqueue_is_idempotent_deferred_and_run_by_arq(settings):
         await pool.zrem(pool.default_queue_name, later)
         jobs.set_queue(None)
         await pool.aclose()
+
+
+async def test_the_jobs_of_a_worker_share_one_tenant_registry(settings, tenant_a, monkeypatch):
+    """arq hands each job a copy of the worker's context: the registry is made at start-up, so
+    the tenant of many timers is read once per TTL, not once per job."""
+    from arq.worker import func
+
+    from app.config import get_settings
+    from app.tenancy import registry
+
+    loads: list[str] = []
+    real = registry.load_tenant
+
+    async def counting(connection, slug):
+        loads.append(slug)
+        return await real(connection, slug)
+
+    async def tenant_id_of(ctx, slug):
+        return (await registry.job_tenant(ctx, slug)).id
+
+    monkeypatch.setattr(registry, "load_tenant", counting)
+    monkeypatch.setenv("TENANT_CACHE_TTL_S", "60")  # the suite runs with 0 (no caching)
+    get_settings.cache_clear()
+    pool = await create_pool(RedisSettings.from_dsn(settings.redis_url))
+    try:
+        queued = [await pool.enqueue_job("tenant_id_of", tenant_a.slug) for _ in range(3)]
+        worker = Worker(
+            functions=[*WorkerSettings.functions, func(tenant_id_of, name="tenant_id_of")],
+            redis_pool=pool,
+            burst=True,
+            poll_delay=0,
+            on_startup=WorkerSettings.on_startup,
+            on_shutdown=WorkerSettings.on_shutdown,
+        )
+        await worker.main()
+        assert [await job.result(timeout=5) for job in queued] == [tenant_a.id] * 3
+        assert loads == [tenant_a.slug]  # one registry read for the three jobs
+        await worker.close()
+    finally:
+        await pool.aclose()
+        monkeypatch.undo()
+        get_settings.cache_clear()

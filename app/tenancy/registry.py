@@ -79,11 +79,10 @@ async def known_tenant(connection, slug: str) -> TenantInfo:
 
 
 async def job_tenant(ctx: dict, slug: str) -> TenantInfo:
-    """The tenant of a job's payload (a slug, as queued): the worker's registry (one cache for all
-    its jobs, made on first use from ``ctx["db"]``). An unknown slug is an error, not an outage."""
-    registry = ctx.get("tenants")
-    if registry is None:
-        registry = ctx["tenants"] = TenantRegistry(ctx["db"].engine)
+    """The tenant of a job's payload (a slug, as queued), from the worker's registry (made at
+    start-up, app.worker; a job run outside a worker reads it through ``ctx["db"]``). An unknown
+    slug is an error, not an outage."""
+    registry = ctx.get("tenants") or TenantRegistry(ctx["db"].engine)
     tenant = await registry.get(slug)
     if tenant is None:
         raise LookupError(f"unknown tenant {slug!r}")
