@@ -26,7 +26,6 @@ from app.events import load_subscribers
 from app.outage import which
 from app.sla.jobs import sla_reconcile
 from app.sla.service import OVERDUE_GRACE
-from app.tenancy.registry import TenantRegistry
 
 log = logging.getLogger("app.worker")
 BACKOFF_START_S = 0.2
@@ -41,9 +40,6 @@ async def startup(ctx: dict) -> None:
         make_async_engine(settings, pool_size=5, max_overflow=5),
         prepare_threshold=settings.db_prepare_threshold,
     )
-    # One registry for every job of this process (arq hands each job a COPY of this dict, so a
-    # registry made inside a job would live for that job only: a registry query per timer).
-    ctx["tenants"] = TenantRegistry(ctx["db"].engine, ttl_s=settings.tenant_cache_ttl_s)
     jobs.set_queue(namespace.tag(ctx["redis"], settings))
     load_subscribers()
 

@@ -22,7 +22,6 @@ __all__ = [
     "TenantInfo",
     "TenantRegistry",
     "active_tenants",
-    "job_tenant",
     "known_tenant",
     "load_tenant",
     "tenant_info",
@@ -73,17 +72,6 @@ async def load_tenant(connection, slug: str) -> TenantInfo | None:
 async def known_tenant(connection, slug: str) -> TenantInfo:
     """``load_tenant`` for work that cannot go on without the tenant: an unknown slug raises."""
     tenant = await load_tenant(connection, slug)
-    if tenant is None:
-        raise LookupError(f"unknown tenant {slug!r}")
-    return tenant
-
-
-async def job_tenant(ctx: dict, slug: str) -> TenantInfo:
-    """The tenant of a job's payload (a slug, as queued), from the worker's registry (made at
-    start-up, app.worker; a job run outside a worker reads it through ``ctx["db"]``). An unknown
-    slug is an error, not an outage."""
-    registry = ctx.get("tenants") or TenantRegistry(ctx["db"].engine)
-    tenant = await registry.get(slug)
     if tenant is None:
         raise LookupError(f"unknown tenant {slug!r}")
     return tenant
