@@ -46,6 +46,123 @@ async def test_a_bug_is_not_retried_as_an_outage(db, tenant_a):
     assert not isinstance(caught.value, Retry)
 
 
+async def test_redis_lost_while_watching_is_an_outage_not_a_bug():
+    """redis-py answers a connection lost under WATCH with a WatchError raised while handling the
+    ConnectionError. arq's job start WATCHes every job's key; taken for a bug, it ended the worker
+    whenever Redis restarted while timers were due."""
+    import redis.asyncio as aioredis
+    from redis.exceptions import WatchError
+
+    from app.outage import which
+
+    server = RedisServer().start()
+    client = aioredis.Redis.from_url(server.url)
+    try:
+        async with client.pipeline(transaction=True) as pipe:
+            await pipe.watch("siaga112:in-progress:job")
+            server.stop()
+            with pytest.raises(WatchError) as caught:
+                await pipe.exists("siaga112:in-progress:job")
+        assert which(caught.value) == "redis"
+        assert which(WatchError("watched key changed")) is None  # a lost race is not an outage
+        try:
+            try:
+                raise ConnectionError("redis gone")
+            except ConnectionError:
+                raise KeyError("a bug while handling it") from None
+        except KeyError as bug:
+            assert which(bug) is None
+    finally:
+        await client.aclose()
+        server.stop()
+
+
+async def test_worker_survives_redis_restarting_while_it_starts_timers(settings, tmp_path):
+    """The worker keeps running through a Redis restart while SLA-sized bursts of jobs start and
+    finish (the fault run's case), notices within seconds that Redis is back (the catch-up
+    reconciliation that rebuilds the lost timers starts then), and runs jobs again."""
+    redis_server = RedisServer().start()
+    env = {**os.environ, "REDIS_URL": redis_server.url, "PYTHONPATH": str(ROOT)}
+    log = tmp_path / "worker.log"
+    proc = _worker_process(env, log)
+    queue = namespace.queue_name(settings.model_copy(update={"redis_url": redis_server.url}))
+    try:
+        _wait_for(lambda: "Starting worker" in log.read_text(), 60, "the worker to start")
+        for _round in range(5):  # kill Redis while the worker is busy starting jobs
+            pool = await create_pool(RedisSettings.from_dsn(redis_server.url), default_queue_name=queue)
+            try:
+                for _ in range(400):
+                    await pool.enqueue_job("ping")
+            finally:
+                await pool.aclose()
+            await asyncio.sleep(0.05)
+            redis_server.stop()
+            await asyncio.sleep(0.5)
+            redis_server.start()
+            # Jobs that finished during the outage must not read as outages once Redis is back.
+            back = time.monotonic()
+            while log.read_text().count("dependencies answer again") <= _round:
+                assert proc.poll() is None, log.read_text()[-4000:]
+                assert time.monotonic() - back < 3, "worker still backing off 3 s after Redis returned"
+                await asyncio.sleep(0.1)
+        pool = await create_pool(RedisSettings.from_dsn(redis_server.url), default_queue_name=queue)
+        try:
+            job = await pool.enqueue_job("ping")
+            assert isinstance(job, Job) and await job.result(timeout=20) == "pong"
+        finally:
+            await pool.aclose()
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        redis_server.stop()
+
+
+async def test_a_job_ended_by_an_outage_does_not_hold_the_worker_in_backoff(settings):
+    """arq re-raises a finished job's exception at a later poll. A job whose bookkeeping met the
+    Redis restart raised there once Redis was back, was taken for a new outage, and every such
+    job cost a backoff pause before the catch-up reconciliation could start."""
+    import redis.exceptions
+    from arq.worker import func
+
+    from app.worker import BACKOFF_START_S, ResilientWorker, ping
+
+    server = RedisServer().start()
+    pool = await create_pool(RedisSettings.from_dsn(server.url), default_queue_name="resilience-test")
+    worker = ResilientWorker(
+        functions=[func(ping, name="ping")], redis_pool=pool, queue_name="resilience-test"
+    )
+    reconciled = asyncio.Event()
+
+    async def reconcile() -> None:
+        reconciled.set()
+
+    worker._reconcile = reconcile  # type: ignore[method-assign]
+    try:
+
+        async def finished_during_outage() -> None:
+            raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1")
+
+        for n in range(5):
+            task = asyncio.create_task(finished_during_outage())
+            await asyncio.sleep(0)
+            worker.tasks[f"job-{n}"] = task
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        worker._outage_since = time.monotonic() - 2.0  # the outage the jobs met
+        worker._backoff = 0.5
+        started = time.monotonic()
+        await worker._poll_iteration()
+        assert time.monotonic() - started < BACKOFF_START_S  # no pause: Redis answers
+        assert worker.tasks == {} and worker._outage_since is None
+        await asyncio.wait_for(reconciled.wait(), 2)  # the catch-up reconciliation started at once
+    finally:
+        await pool.aclose()
+        server.stop()
+
+
 def _worker_process(env: dict, log: Path) -> subprocess.Popen:
     with log.open("w") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
