@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.bounds import ascii_digits
 from app.config import get_settings
 from app.db import uow
+from app.db.direct import Direct, columns_of, recordset
 from app.reputation.keys import current, keys
+from app.reputation.models import REPUTATION_OUTCOMES
 from app.reputation.models import caller_reputation as rep
 from app.tenancy.models import Tenant
 
@@ -46,19 +48,34 @@ async def add(session: AsyncSession, tenant_id: int, rows: list[tuple[str, date,
     # In key order: two transactions adding to the same callers lock their rows in one order
     # (the group-commit flushes of one regency in two web processes never deadlock here).
     values = [
-        {"key_id": key.id, "number_hash": h, "tenant_id": tenant_id, "day": d, **c}
+        {"key_id": key.id, "number_hash": "\\x" + h.hex(), "tenant_id": tenant_id, "day": d, **c}
         for (h, d), c in sorted(merged.items())
         if any(c.values())
     ]
-    if not values:
-        return
-    stmt = pg_insert(rep).values(values)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["key_id", "number_hash", "tenant_id", "day"],
-            set_={c: func.greatest(0, rep.c[c] + stmt.excluded[c]) for c in ("prank", "silent", "genuine")},
-        )
+    if values:
+        await _ADD.run(session, {"rows": values})
+
+
+_ADD_COLS = ("key_id", "number_hash", "tenant_id", "day", *REPUTATION_OUTCOMES)
+
+
+def _add_statement():
+    """The batch's rows as ONE recordset (``number_hash`` in bytea's hex text), added to the
+    stored counts in key order. Run through ``Direct``: SQLAlchemy never caches a PostgreSQL
+    INSERT, and this upsert was compiled again for every intake batch."""
+    given = recordset("rows", *columns_of(rep, _ADD_COLS))
+    stmt = pg_insert(rep).from_select(
+        list(_ADD_COLS),
+        select(*given.c).order_by(given.c.key_id, given.c.number_hash, given.c.tenant_id, given.c.day),
+        include_defaults=False,
     )
+    return stmt.on_conflict_do_update(
+        index_elements=["key_id", "number_hash", "tenant_id", "day"],
+        set_={c: func.greatest(0, rep.c[c] + stmt.excluded[c]) for c in REPUTATION_OUTCOMES},
+    )
+
+
+_ADD = Direct(_add_statement)
 
 
 @dataclass(frozen=True)

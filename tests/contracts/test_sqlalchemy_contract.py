@@ -65,3 +65,15 @@ def test_construct_params_and_insert_prefetch_are_still_public_attributes():
     compiled, _, _ = _both(insert(_table), ["name"])
     assert compiled.construct_params({"name": "x"})["name"] == "x", RECHECK
     assert isinstance(list(compiled.insert_prefetch), list), RECHECK
+
+
+def test_the_postgresql_insert_construct_is_never_cached():
+    """Why the hot ON CONFLICT statements go through Direct (tests/db/test_compiled_once.py):
+    SQLAlchemy gives its PostgreSQL INSERT no cache key, so ``session.execute`` compiles it at
+    every execution, while a Core INSERT is cached. If a release caches it, Direct is still
+    correct; only the reason written in app/notify/service.py and app/reputation/service.py
+    is gone."""
+    plain = insert(_table).values(name="x")
+    upsert = postgresql.insert(_table).values(name="x").on_conflict_do_nothing(index_elements=["id"])
+    assert plain._generate_cache_key() is not None
+    assert upsert._generate_cache_key() is None
