@@ -34,6 +34,7 @@ from app.channels.models import ChannelContact, ChannelMessage, PushSubscription
 from app.config import get_settings
 from app.core import clock
 from app.db import uow
+from app.db.direct import Direct, columns_of, recordset
 from app.dispatch.models import Category, Dispatch, Opd
 from app.events import after_commit_redis
 
@@ -80,18 +81,55 @@ def recipient_key(row: ChannelMessage) -> str:
 # --- writing -------------------------------------------------------------------------------------
 
 
+_INSERT_COLS = (
+    "dedupe_key",
+    "kind",
+    "dispatch_id",
+    "clock_id",
+    "opd_id",
+    "contact_id",
+    "push_subscription_id",
+    "recipient",
+    "channel",
+    "address",
+    "step",
+    "body",
+    "status",
+    "attempts",
+)
+_NEW_ROW: dict[str, Any] = {
+    **dict.fromkeys(_INSERT_COLS),
+    "step": 0,
+    "body": {},
+    "status": "pending",
+    "attempts": 0,
+}
+
+
+def _insert_statement():
+    """The rows as ONE recordset, a row whose dedupe_key exists skipped. Through ``Direct``:
+    SQLAlchemy never caches its PostgreSQL INSERT, and every dispatch compiled this again."""
+    table = ChannelMessage.__table__
+    given = recordset("rows", *columns_of(table, _INSERT_COLS))
+    return (
+        insert(table)
+        .from_select(list(_INSERT_COLS), select(*given.c), include_defaults=False)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id)
+    )
+
+
+_INSERT = Direct(_insert_statement)
+
+
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
-    keys = set().union(*rows)  # a multi-row VALUES needs every key in every row
-    rows = [{**dict.fromkeys(keys), **r} for r in rows]
-    stmt = (
-        insert(ChannelMessage)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(ChannelMessage.id)
-    )
-    return list((await session.execute(stmt)).scalars())
+    unknown = set().union(*rows) - set(_INSERT_COLS)
+    if unknown:
+        raise ValueError(f"outbox rows with unknown columns: {sorted(unknown)}")
+    written = await _INSERT.all(session, {"rows": [{**_NEW_ROW, **r} for r in rows]})
+    return [r.id for r in written]
 
 
 def _first_channel(contact: ChannelContact, enabled: set[str], start: int = 0) -> tuple[int, dict] | None:

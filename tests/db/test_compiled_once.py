@@ -125,3 +125,35 @@ async def test_caller_reputation_upsert_compiles_once_and_adds(db, tenant_a, com
             await s.execute(select(func.count()).select_from(caller_reputation).where(
                 caller_reputation.c.number_hash == key.digest(number)))
         ).scalar_one() == 2  # fmt: skip
+
+
+async def test_outbox_rows_compile_once_and_keep_their_defaults(db, tenant_a, compilations):
+    from app.channels.models import ChannelMessage
+    from app.channels.outbox import queue_text
+
+    tag = uuid.uuid4().hex
+
+    async def queue(n: int):
+        async with db.tenant(tenant_a.slug) as s:
+            first = await queue_text(s, tenant_a.slug, "sms", "+6281234567890", f"Uji {n}", f"{tag}:{n}")
+            again = await queue_text(s, tenant_a.slug, "sms", "+6281234567890", f"Uji {n}", f"{tag}:{n}")
+            row = (await s.execute(select(ChannelMessage).where(ChannelMessage.id == first))).scalar_one()
+            got = SimpleNamespace(**{c.key: getattr(row, c.key) for c in ChannelMessage.__table__.columns})
+            await s.rollback()
+            return first, again, got
+
+    await queue(1)
+    compilations.clear()
+    first, again, row = await queue(2)
+    assert [c for c in compilations if "Insert" in c] == []  # the row's read-back is a plain SELECT
+    assert first is not None and again is None  # the dedupe_key holds
+    assert (row.kind, row.channel, row.address, row.recipient, row.step, row.status, row.attempts) == (
+        "text",
+        "sms",
+        "+6281234567890",
+        "+6281234567890",
+        0,
+        "pending",
+        0,
+    )
+    assert row.body == {"text": "Uji 2"} and row.contact_id is None and row.next_attempt_at is not None
