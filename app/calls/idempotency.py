@@ -15,6 +15,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.calls.models import IdempotencyKey
+from app.db.direct import Direct
+
+# Through Direct: SQLAlchemy never caches its PostgreSQL INSERT (tests/db/test_compiled_once.py).
+_REMEMBER = Direct(
+    lambda: (
+        pg_insert(IdempotencyKey.__table__)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(IdempotencyKey.__table__.c.key)
+    )
+)
 
 
 class Repeated(Exception):
@@ -39,13 +49,6 @@ async def remember(session: AsyncSession, scope: str, key: str | None, ids: list
     """Record ``key`` → ``ids`` in the current transaction; ``Repeated`` if it is taken."""
     if key is None:
         return
-    inserted = (
-        await session.execute(
-            pg_insert(IdempotencyKey)
-            .values(scope=scope, key=key, entity_ids=ids)
-            .on_conflict_do_nothing(index_elements=["scope", "key"])
-            .returning(IdempotencyKey.key)
-        )
-    ).scalar_one_or_none()
+    inserted = await _REMEMBER.first(session, {"scope": scope, "key": key, "entity_ids": ids})
     if inserted is None:
         raise Repeated(await stored(session, scope, key) or [])

@@ -157,3 +157,18 @@ async def test_outbox_rows_compile_once_and_keep_their_defaults(db, tenant_a, co
         0,
     )
     assert row.body == {"text": "Uji 2"} and row.contact_id is None and row.next_attempt_at is not None
+
+
+async def test_idempotency_keys_compile_once(db, tenant_a, compilations):
+    from app.calls import idempotency
+
+    tag = uuid.uuid4().hex
+    async with db.tenant(tenant_a.slug) as s:
+        await idempotency.remember(s, "incident", f"{tag}:1", [1])
+        compilations.clear()
+        await idempotency.remember(s, "incident", f"{tag}:2", [2, 3])
+        assert [c for c in compilations if "Insert" in c] == []
+        with pytest.raises(idempotency.Repeated) as repeated:
+            await idempotency.remember(s, "incident", f"{tag}:2", [9])
+        assert repeated.value.ids == [2, 3]
+        await s.rollback()
