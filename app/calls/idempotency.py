@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.calls.models import IdempotencyKey
 from app.db.direct import Direct
 
-# Through Direct: SQLAlchemy never caches its PostgreSQL INSERT (tests/db/test_compiled_once.py).
-_REMEMBER = Direct(
-    lambda: (
-        pg_insert(IdempotencyKey.__table__)
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(IdempotencyKey.__table__.c.key)
-    )
-)
+
+def _remember_statement():
+    """Through Direct: SQLAlchemy never caches its PostgreSQL INSERT (tests/db/test_compiled_once.py)."""
+    table = IdempotencyKey.__table__
+    return pg_insert(table).on_conflict_do_nothing(index_elements=["scope", "key"]).returning(table.c.key)
+
+
+_REMEMBER = Direct(_remember_statement)
 
 
 class Repeated(Exception):
