@@ -8,6 +8,10 @@ tenant binding stays in the data layer exactly as for every other statement) and
 on the psycopg connection of the session's current transaction: same transaction, same commit
 or rollback, errors raised as SQLAlchemy's (``IntegrityError``, ``DataError`` …).
 
+It is also the way to run PostgreSQL's ``INSERT … ON CONFLICT`` often: SQLAlchemy gives that
+construct no cache key, so through ``session.execute`` it is compiled at every execution
+(tests/contracts/test_sqlalchemy_contract.py; tests/db/test_compiled_once.py covers the hot ones).
+
 Only for statements whose parameters psycopg adapts itself and whose results need no SQLAlchemy
 type processing (ints, text, timestamps, JSON); rows come back as named tuples.
 
