@@ -113,11 +113,7 @@ async def test_worker_survives_redis_restarting_while_it_starts_timers(settings,
             await pool.aclose()
         assert proc.poll() is None
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
         redis_server.stop()
 
 
@@ -163,6 +159,14 @@ async def test_a_job_ended_by_an_outage_does_not_hold_the_worker_in_backoff(sett
         server.stop()
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _worker_process(env: dict, log: Path) -> subprocess.Popen:
     with log.open("w") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
@@ -206,11 +210,7 @@ async def test_worker_process_survives_redis_going_away(settings, tmp_path):
         text = log.read_text()
         assert "redis unavailable" in text and "reconciling SLA timers now" in text, text
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
         redis_server.stop()
 
 

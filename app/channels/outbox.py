@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import jobs
@@ -34,7 +33,7 @@ from app.channels.models import ChannelContact, ChannelMessage, PushSubscription
 from app.config import get_settings
 from app.core import clock
 from app.db import uow
-from app.db.direct import Direct, columns_of, recordset
+from app.db.direct import Direct, insert_rows
 from app.dispatch.models import Category, Dispatch, Opd
 from app.events import after_commit_redis
 
@@ -110,10 +109,8 @@ def _insert_statement():
     """The rows as ONE recordset, a row whose dedupe_key exists skipped. Through ``Direct``:
     SQLAlchemy never caches its PostgreSQL INSERT, and every dispatch compiled this again."""
     table = ChannelMessage.__table__
-    given = recordset("rows", *columns_of(table, _INSERT_COLS))
     return (
-        insert(table)
-        .from_select(list(_INSERT_COLS), select(*given.c), include_defaults=False)
+        insert_rows(table, "rows", _INSERT_COLS)
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(table.c.id)
     )

@@ -29,9 +29,10 @@ from typing import Any
 import psycopg
 from psycopg.pq import ExecStatus
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Text, TypeDecorator, bindparam, cast, column, func
+from sqlalchemy import Text, TypeDecorator, bindparam, cast, column, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import ColumnClause
@@ -144,6 +145,16 @@ def recordset(param: str, *columns: ColumnClause, name: str = "r") -> TableValue
     costs an event-loop wait; this costs one JSON encoding and one round trip."""
     rows = func.jsonb_to_recordset(cast(bindparam(param, type_=_Records()), JSONB))
     return rows.table_valued(*columns).render_derived(name=name, with_types=True)
+
+
+def insert_rows(table, param: str, keys: Sequence[str], *, order_by: Sequence[str] = ()):
+    """``INSERT INTO table (keys) SELECT … FROM recordset(param)`` (PostgreSQL's INSERT, so
+    ``.on_conflict_…`` and ``.returning`` chain on), rows in ``order_by`` order if given."""
+    given = recordset(param, *columns_of(table, keys))
+    rows = select(*given.c)
+    if order_by:
+        rows = rows.order_by(*(given.c[k] for k in order_by))
+    return pg_insert(table).from_select(list(keys), rows, include_defaults=False)
 
 
 def columns_of(table, keys: Sequence[str]) -> list[ColumnClause]:

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Date, cast, delete, func, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bounds import ascii_digits
 from app.config import get_settings
 from app.db import uow
-from app.db.direct import Direct, columns_of, recordset
+from app.db.direct import Direct, insert_rows
 from app.reputation.keys import current, keys
 from app.reputation.models import REPUTATION_OUTCOMES
 from app.reputation.models import caller_reputation as rep
@@ -63,12 +62,7 @@ def _add_statement():
     """The batch's rows as ONE recordset (``number_hash`` in bytea's hex text), added to the
     stored counts in key order. Run through ``Direct``: SQLAlchemy never caches a PostgreSQL
     INSERT, and this upsert was compiled again for every intake batch."""
-    given = recordset("rows", *columns_of(rep, _ADD_COLS))
-    stmt = pg_insert(rep).from_select(
-        list(_ADD_COLS),
-        select(*given.c).order_by(given.c.key_id, given.c.number_hash, given.c.tenant_id, given.c.day),
-        include_defaults=False,
-    )
+    stmt = insert_rows(rep, "rows", _ADD_COLS, order_by=("key_id", "number_hash", "tenant_id", "day"))
     return stmt.on_conflict_do_update(
         index_elements=["key_id", "number_hash", "tenant_id", "day"],
         set_={c: func.greatest(0, rep.c[c] + stmt.excluded[c]) for c in REPUTATION_OUTCOMES},

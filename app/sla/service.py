@@ -28,7 +28,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import jobs, live
@@ -40,7 +39,7 @@ from app.core.origin import Origin
 from app.core.principal import Principal
 from app.core.tenant import TenantInfo
 from app.db import uow
-from app.db.direct import Direct, columns_of, recordset
+from app.db.direct import Direct, insert_rows, recordset
 from app.dispatch.models import Category, Opd
 from app.events import DomainEvent, after_commit_redis, emit, emit_many
 from app.notify.service import add_notification, queue_webhook
@@ -181,10 +180,8 @@ _CLOCK_COLS = (
 
 def _start_clocks_statement():
     table = SlaClock.__table__
-    given = recordset("clocks", *columns_of(table, _CLOCK_COLS))
     return (
-        insert(table)
-        .from_select(list(_CLOCK_COLS), select(*given.c), include_defaults=False)
+        insert_rows(table, "clocks", _CLOCK_COLS)
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(table.c.key, table.c.id, table.c.next_due_at)
     )
