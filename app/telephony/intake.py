@@ -56,7 +56,7 @@ from app.core.json import jsonable
 from app.core.tenant import TenantInfo
 from app.db import uow
 from app.db.database import Database
-from app.db.direct import Direct, columns_of, recordset
+from app.db.direct import Direct, columns_of, insert_rows, recordset
 from app.telephony.models import CallbackTask, TelephonyEvent
 from app.telephony.schemas import CallEventIn
 from app.telephony.service import (
@@ -198,10 +198,8 @@ _WRITE_COLS = (
 
 def _events_seen_statement():
     table = TelephonyEvent.__table__
-    given = recordset("events", *columns_of(table, _EVENT_COLS))
     return (
-        pg_insert(table)
-        .from_select(list(_EVENT_COLS), select(*given.c).order_by(given.c.event_id), include_defaults=False)
+        insert_rows(table, "events", _EVENT_COLS, order_by=("event_id",))
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(table.c.event_id)
     )
