@@ -17,6 +17,13 @@ type processing (ints, text, timestamps, JSON); rows come back as named tuples.
 
 A batch of rows is ONE parameter (``recordset``), so a statement writes any number of rows in
 one round trip.
+
+A write whose result nobody reads (history rows, national deltas, reputation counters) can be
+queued with ``later``: the queue goes out in ONE psycopg pipeline together with the next
+statement on that connection (a ``Direct`` one, anything SQLAlchemy executes) or the commit,
+in the order the statements were given. A group-commit flush is a chain of round trips in
+which every wait for PostgreSQL is also a wait for the event loop to come back to it, so each
+one removed shortens the flush that the regency's next batch waits for.
 """
 
 from __future__ import annotations
@@ -29,16 +36,19 @@ from typing import Any
 import psycopg
 from psycopg.pq import ExecStatus
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Text, TypeDecorator, bindparam, cast, column, func, select
+from sqlalchemy import Engine, Text, TypeDecorator, bindparam, cast, column, func, select
+from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import Pool
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 _DRIVER_KEY = "siaga112.direct"
+_LATER_KEY = "siaga112.later"  # in the pooled connection's info: [(sql, values)] not yet sent
 TUPLES_OK = ExecStatus.TUPLES_OK
 
 
@@ -92,7 +102,21 @@ class Direct:
         return values
 
     async def _execute(self, session: AsyncSession, params: dict[str, Any], fetch: str | None):
-        return await self.execute_on(*await _driver(session), params, fetch)
+        pg, dialect, translate, info = await _driver(session)
+        pending = info.pop(_LATER_KEY, None)
+        if not pending:
+            return await self.execute_on(pg, dialect, translate, params, fetch)
+        sql, compiled, extra = self._compile(dialect, translate, tuple(params))
+        values = self._values(compiled, extra, params)
+        try:
+            async with pg.pipeline() as pipeline, pg.cursor(row_factory=namedtuple_row) as cur:
+                for write, params_ in pending:
+                    await cur.execute(write, params_)
+                await cur.execute(sql, values)
+                await pipeline.sync()
+                return await _fetch(cur, fetch)
+        except psycopg.Error as err:  # whichever statement failed, and wherever psycopg says so
+            raise _error(err, pending, (sql, values), dialect) from err
 
     async def execute_on(
         self, pg, dialect, translate: dict | None, params: dict[str, Any], fetch: str | None
@@ -106,11 +130,16 @@ class Direct:
                 await cur.execute(sql, values)
             except psycopg.Error as err:
                 raise sa_exc.DBAPIError.instance(sql, values, err, psycopg.Error, dialect=dialect) from err
-            if fetch == "one":  # None if it returns no rows (or is not a query that returns any)
-                return await cur.fetchone() if _has_rows(cur) else None
-            if fetch == "all":
-                return await cur.fetchall()
-            return None
+            return await _fetch(cur, fetch)
+
+    async def later(self, session: AsyncSession, params: dict[str, Any]) -> None:
+        """Run this write in the session's transaction without waiting for it: it is sent with
+        the next statement on the connection or the commit, whichever comes first, in order. An
+        error it raises surfaces there, still before the commit, so the transaction rolls back
+        as if the statement had failed at once. Not for a statement whose rows are wanted."""
+        _, dialect, translate, info = await _driver(session)
+        sql, compiled, extra = self._compile(dialect, translate, tuple(params))
+        info.setdefault(_LATER_KEY, []).append((sql, self._values(compiled, extra, params)))
 
     async def run(self, session: AsyncSession, params: dict[str, Any]) -> None:
         await self._execute(session, params, None)
@@ -180,9 +209,10 @@ def bind_processors(compiled, dialect) -> dict[str, Callable[[Any], Any]]:
     return found
 
 
-async def _driver(session: AsyncSession) -> tuple[Any, Any, dict | None]:
+async def _driver(session: AsyncSession) -> tuple[Any, Any, dict | None, dict]:
     """The psycopg connection of the session's current transaction (begun if need be), its
-    dialect and schema translate map; looked up once per transaction."""
+    dialect, schema translate map and the pooled connection's info (where ``later`` queues);
+    looked up once per transaction."""
     tx = session.sync_session.get_transaction()
     cached = session.info.get(_DRIVER_KEY)
     if cached is not None and tx is not None and cached[0] is tx:
@@ -192,6 +222,83 @@ async def _driver(session: AsyncSession) -> tuple[Any, Any, dict | None]:
     assert sync is not None  # an AsyncConnection is started by session.connection()
     translate = sync.get_execution_options().get("schema_translate_map")
     raw = await conn.get_raw_connection()
-    found = (raw.driver_connection, conn.dialect, translate)
+    found = (raw.driver_connection, conn.dialect, translate, sync.info)
     session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), found)
     return found
+
+
+# --- writes queued by ``later`` ------------------------------------------------------------------
+
+
+async def _fetch(cur, fetch: str | None):
+    if fetch == "one":  # None if it returns no rows (or is not a query that returns any)
+        return await cur.fetchone() if _has_rows(cur) else None
+    if fetch == "all":
+        return await cur.fetchall()
+    return None
+
+
+async def send_later(pg, dialect, pending: list[tuple[str, Any]], then: str | None = None) -> None:
+    """``pending`` (and ``then``, a statement without parameters, e.g. COMMIT) in one pipeline."""
+    try:
+        async with pg.pipeline() as pipeline, pg.cursor() as cur:
+            for sql, values in pending:
+                await cur.execute(sql, values)
+            if then is not None:
+                await cur.execute(then)
+            await pipeline.sync()
+    except psycopg.Error as err:  # whichever statement failed, and wherever psycopg says so
+        raise _error(err, pending, (then, None) if then else None, dialect) from err
+
+
+async def commit_with_later(session: AsyncSession) -> None:
+    """Send the writes queued in the session's transaction and its COMMIT in ONE pipeline, if
+    nothing else is to come between them (no ORM changes for SQLAlchemy to flush first); then
+    ``session.commit()`` finds the connection idle and only does its own bookkeeping (its
+    after-commit events). Otherwise the queue goes out on SQLAlchemy's commit event."""
+    tx = session.sync_session.get_transaction()
+    cached = session.info.get(_DRIVER_KEY)
+    if tx is None or cached is None or cached[0] is not tx:
+        return
+    pg, dialect, _, info = cached[1]
+    if not info.get(_LATER_KEY) or session.new or session.dirty or session.deleted:
+        return
+    await send_later(pg, dialect, info.pop(_LATER_KEY), then="COMMIT")
+
+
+def _error(err: psycopg.Error, pending: list, last: tuple[str, Any] | None, dialect) -> sa_exc.StatementError:
+    """SQLAlchemy's error for a pipeline (IntegrityError, DataError …, as for one statement);
+    PostgreSQL stops a pipeline at its first failing statement, so the SQL shown is the lot."""
+    statements = [sql for sql, _ in pending] + ([last[0]] if last else [])
+    return sa_exc.DBAPIError.instance(" ;\n".join(statements), None, err, psycopg.Error, dialect=dialect)
+
+
+def _send_queued(conn) -> None:
+    """Before anything SQLAlchemy executes on a connection, and before its commit: the writes
+    queued on it go first, so every statement runs in the order it was given."""
+    if conn.invalidated or _LATER_KEY not in conn.info:
+        return
+    pending = conn.info.pop(_LATER_KEY)
+    if pending:
+        conn.connection.dbapi_connection.run_async(lambda pg: send_later(pg, conn.dialect, pending))
+
+
+def _send_before_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+    _send_queued(conn)
+
+
+def _drop_on_rollback(conn) -> None:
+    if not conn.invalidated:  # an invalidated one has no info to read; its record drops it below
+        conn.info.pop(_LATER_KEY, None)
+
+
+def _drop_from_record(dbapi_connection, record, *exc) -> None:
+    if record is not None:  # never carried into another checkout's transaction
+        record.info.pop(_LATER_KEY, None)
+
+
+sa_event.listen(Engine, "before_cursor_execute", _send_before_execute)
+sa_event.listen(Engine, "commit", _send_queued)
+sa_event.listen(Engine, "rollback", _drop_on_rollback)
+sa_event.listen(Pool, "checkin", _drop_from_record)
+sa_event.listen(Pool, "invalidate", _drop_from_record)

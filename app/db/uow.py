@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import events
 from app.core.draining import refuse_commit_past_grace
+from app.db.direct import commit_with_later
 
 if TYPE_CHECKING:
     from app.core.principal import Principal
@@ -31,6 +32,7 @@ async def commit(session: AsyncSession) -> None:
     """The one commit of the application (tests/unit/test_architecture.py keeps it so): the
     transaction, then a wait for the notices and timers its commit started."""
     refuse_commit_past_grace()  # shutting down past its grace: roll back, the client gets a 503
+    await commit_with_later(session)  # queued writes and COMMIT in one round trip (app.db.direct)
     await session.commit()
     await events.wait_sent(session)
 

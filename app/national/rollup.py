@@ -97,7 +97,7 @@ KEYED = {
 async def _append(
     session: AsyncSession, tenant: TenantInfo, day: date, kind: str, key: str, deltas: dict[str, int]
 ) -> None:
-    await _PENDING_INSERT.run(
+    await _PENDING_INSERT.later(
         session, {"tenant_id": tenant.id, "day": day, "kind": kind, "key": key, "deltas": deltas}
     )
 

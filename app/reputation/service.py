@@ -52,7 +52,7 @@ async def add(session: AsyncSession, tenant_id: int, rows: list[tuple[str, date,
         if any(c.values())
     ]
     if values:
-        await _ADD.run(session, {"rows": values})
+        await _ADD.later(session, {"rows": values})
 
 
 _ADD_COLS = ("key_id", "number_hash", "tenant_id", "day", *REPUTATION_OUTCOMES)

@@ -391,7 +391,7 @@ async def apply_events(
         for call, _, _, _ in merged
         if any(getattr(call, k) != getattr(locked[call.external_id], k) for k in _WRITE_COLS)
     ]
-    await _WRITE.run(
+    await _WRITE.later(
         session,
         {
             "calls": [{"id": c.id, **{k: getattr(c, k) for k in _WRITE_COLS}} for c in changed],
@@ -437,6 +437,6 @@ async def _sync_callbacks(session: AsyncSession, merged: list) -> None:
         else:
             change.append({"id": row.id, "status": task[0], "note": task[1]})
     if new:
-        await _ADD_TASKS.run(session, {"tasks": new})
+        await _ADD_TASKS.later(session, {"tasks": new})
     if change:
-        await _CHANGE_TASKS.run(session, {"tasks": change})
+        await _CHANGE_TASKS.later(session, {"tasks": change})
