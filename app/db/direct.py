@@ -108,15 +108,18 @@ class Direct:
             return await self.execute_on(pg, dialect, translate, params, fetch)
         sql, compiled, extra = self._compile(dialect, translate, tuple(params))
         values = self._values(compiled, extra, params)
+        writes, cur = pg.cursor(), pg.cursor(row_factory=namedtuple_row)
         try:
-            async with pg.pipeline() as pipeline, pg.cursor(row_factory=namedtuple_row) as cur:
+            async with pg.pipeline():  # leaving it sends the one Sync and reads every result
                 for write, params_ in pending:
-                    await cur.execute(write, params_)
+                    await writes.execute(write, params_)
                 await cur.execute(sql, values)
-                await pipeline.sync()
-                return await _fetch(cur, fetch)
+            return await _fetch(cur, fetch)
         except psycopg.Error as err:  # whichever statement failed, and wherever psycopg says so
             raise _error(err, pending, (sql, values), dialect) from err
+        finally:
+            await writes.close()
+            await cur.close()
 
     async def execute_on(
         self, pg, dialect, translate: dict | None, params: dict[str, Any], fetch: str | None
@@ -241,12 +244,11 @@ async def _fetch(cur, fetch: str | None):
 async def send_later(pg, dialect, pending: list[tuple[str, Any]], then: str | None = None) -> None:
     """``pending`` (and ``then``, a statement without parameters, e.g. COMMIT) in one pipeline."""
     try:
-        async with pg.pipeline() as pipeline, pg.cursor() as cur:
+        async with pg.pipeline(), pg.cursor() as cur:  # one Sync, when the pipeline is left
             for sql, values in pending:
                 await cur.execute(sql, values)
             if then is not None:
                 await cur.execute(then)
-            await pipeline.sync()
     except psycopg.Error as err:  # whichever statement failed, and wherever psycopg says so
         raise _error(err, pending, (then, None) if then else None, dialect) from err
 

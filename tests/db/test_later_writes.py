@@ -33,7 +33,7 @@ _NUMBERS = Direct(select(Call.caller_number).where(Call.caller_number.like(bindp
 
 class RoundTrips:
     """How often the client waits for PostgreSQL: a statement outside a pipeline, a pipeline
-    (each of app.db.direct's syncs once), a COMMIT psycopg itself sends."""
+    (it syncs once, when it is left), an explicit Sync inside one, a COMMIT psycopg sends."""
 
     def __init__(self, monkeypatch):
         self.count = 0
@@ -68,7 +68,15 @@ class RoundTrips:
                 trips.count += 1
             return await commit(conn)
 
+        sync = psycopg.AsyncPipeline.sync
+
+        async def counted_sync(p):  # a Sync before the pipeline's own, at its end: one more wait
+            trips.count += 1
+            trips.seen.append("<sync>")
+            return await sync(p)
+
         monkeypatch.setattr(psycopg.AsyncConnection, "pipeline", counted_pipeline)
+        monkeypatch.setattr(psycopg.AsyncPipeline, "sync", counted_sync)
         monkeypatch.setattr(psycopg.AsyncCursor, "execute", counted_execute)
         monkeypatch.setattr(psycopg.AsyncConnection, "commit", counted_commit)
 
