@@ -135,6 +135,15 @@ class Direct:
                 raise sa_exc.DBAPIError.instance(sql, values, err, psycopg.Error, dialect=dialect) from err
             return await _fetch(cur, fetch)
 
+    async def explain(self, session: AsyncSession, params: dict[str, Any]) -> str:
+        """PostgreSQL's plan for the statement with these parameters, not run (tests check that
+        a batch statement does not scan a whole table)."""
+        pg, dialect, translate, _ = await _driver(session)
+        sql, compiled, extra = self._compile(dialect, translate, tuple(params))
+        async with pg.cursor() as cur:
+            await cur.execute("EXPLAIN " + sql, self._values(compiled, extra, params))
+            return "\n".join(row[0] for row in await cur.fetchall())
+
     async def later(self, session: AsyncSession, params: dict[str, Any]) -> None:
         """Run this write in the session's transaction without waiting for it: it is sent with
         the next statement on the connection or the commit, whichever comes first, in order. An

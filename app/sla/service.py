@@ -15,10 +15,13 @@ from datetime import datetime, timedelta
 from typing import TypeGuard
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     DateTime,
     String,
     and_,
+    any_,
+    bindparam,
     case,
     column,
     delete,
@@ -294,6 +297,8 @@ async def stop_clocks(
     breached now, with its lateness, so a worker outage never turns a late step into a met one.
     """
     conditions = [getattr(SlaClock, k) == v for k, v in where.items()]
+    if {"kind", "subject", "subject_id"} <= where.keys():  # the unique key's index finds it
+        conditions.append(SlaClock.key == clock_key(where["kind"], where["subject"], where["subject_id"]))
     rows = (
         (
             await session.execute(
@@ -346,6 +351,9 @@ def _stop_many_statement():
     return (
         update(t)
         .where(
+            # By the unique key as well (kind:subject:id): no index has the three columns, and
+            # joined only to the recordset the planner scanned every clock ever kept.
+            t.c.key == any_(bindparam("keys", type_=ARRAY(String))),
             t.c.kind == r.c.kind,
             t.c.subject == r.c.subject,
             t.c.subject_id == r.c.subject_id,
@@ -379,10 +387,11 @@ async def stop_clocks_many(session: AsyncSession, tenant: TenantInfo, stops: lis
     rows = await _STOP_MANY.all(
         session,
         {
+            "keys": [clock_key(*target) for target in by_target],
             "stops": [
                 {k: s[k] for k in ("kind", "subject", "subject_id", "at", "reason")}
                 for s in by_target.values()
-            ]
+            ],
         },
     )
     done = [

@@ -222,12 +222,15 @@ def _upsert_statement():
 
 
 def _write_statement():
-    """The changed calls and every event-log row of the batch, in one statement."""
+    """The changed calls and every event-log row of the batch, in one statement. The calls are
+    found by ``id = ANY(:ids)`` as well: joined only to the recordset (which PostgreSQL always
+    guesses at 100 rows), the planner scanned the whole calls table at every batch while it was
+    small or its statistics old (tests/telephony/test_batched_webhook.py looks at the plan)."""
     calls, history = Call.__table__, EventLog.__table__
     changed = recordset("calls", column("id", BigInteger), *columns_of(calls, _WRITE_COLS), name="c")
     updated = (
         update(calls)
-        .where(calls.c.id == changed.c.id)
+        .where(calls.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))), calls.c.id == changed.c.id)
         .values({k: changed.c[k] for k in _WRITE_COLS})
         .returning(calls.c.id)
         .cte("updated")
@@ -261,8 +264,10 @@ def _callback_statements():
     new = recordset("tasks", *columns_of(table, ("call_id", "caller_number", "status", "note")))
     add = insert(table).from_select(["call_id", "caller_number", "status", "note"], select(*new.c))
     changed = recordset("tasks", *columns_of(table, ("id", "status", "note")))
-    change = (
-        update(table).where(table.c.id == changed.c.id).values(status=changed.c.status, note=changed.c.note)
+    change = (  # found by id = ANY as well (see _write_statement)
+        update(table)
+        .where(table.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))), table.c.id == changed.c.id)
+        .values(status=changed.c.status, note=changed.c.note)
     )
     return existing, add, change
 
@@ -394,6 +399,7 @@ async def apply_events(
     await _WRITE.later(
         session,
         {
+            "ids": [c.id for c in changed],
             "calls": [{"id": c.id, **{k: getattr(c, k) for k in _WRITE_COLS}} for c in changed],
             "log": sorted(log_rows, key=lambda r: r["i"]),
         },
@@ -439,4 +445,4 @@ async def _sync_callbacks(session: AsyncSession, merged: list) -> None:
     if new:
         await _ADD_TASKS.later(session, {"tasks": new})
     if change:
-        await _CHANGE_TASKS.later(session, {"tasks": change})
+        await _CHANGE_TASKS.later(session, {"ids": [t["id"] for t in change], "tasks": change})
