@@ -225,7 +225,7 @@ def _write_statement():
     """The changed calls and every event-log row of the batch, in one statement. The calls are
     found by ``id = ANY(:ids)`` as well: joined only to the recordset (which PostgreSQL always
     guesses at 100 rows), the planner scanned the whole calls table at every batch while it was
-    small or its statistics old (tests/telephony/test_batched_webhook.py looks at the plan)."""
+    small or its statistics old (tests/db/test_batch_plans.py looks at the plan)."""
     calls, history = Call.__table__, EventLog.__table__
     changed = recordset("calls", column("id", BigInteger), *columns_of(calls, _WRITE_COLS), name="c")
     updated = (
