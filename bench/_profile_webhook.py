@@ -7,6 +7,7 @@ One uvicorn process (so every event is in the profile), the simulated flood-day 
 bench/webhook_intake.py, closed loop. The process's CPU time (utime+stime from /proc) divided by
 the events answered gives CPU per event; py-spy's samples split it into stages, each sample
 counted once, in the first stage (top to bottom) that any of its frames matches.
+``PROFILE_RAW=/path/file.raw`` keeps py-spy's raw samples there (collapsed stacks) for a closer look.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def main(events: int = 3000, concurrency: int = 16) -> dict:
         with Server(env, workers=1) as srv:
             pid = srv.procs[0].pid
             run(webhook_loop(srv.url, slug, secret, batch[:100], 4))  # warm-up
-            out = Path(tempfile.mkdtemp()) / "webhook.raw"
+            out = Path(os.environ.get("PROFILE_RAW") or Path(tempfile.mkdtemp()) / "webhook.raw")
             spy = subprocess.Popen(
                 ["py-spy", "record", "-r", "250", "--format", "raw", "-o", str(out), "--pid", str(pid)],
                 stdout=subprocess.DEVNULL,
