@@ -72,6 +72,10 @@ async def test_operator_sends_link_and_sees_the_phones_position_live(
 
         # Live on the console (SSE → panel refresh → map): accuracy circle, source, time.
         await mine.locator(".tel-loc", has_text="tautan lokasi").wait_for(timeout=10_000)
+        # The map is drawn on htmx:afterSettle, a moment after the panel's text is swapped in.
+        await page.wait_for_function(
+            "window.siagaTelephony.fixes.some(f => f.source === 'link')", timeout=10_000
+        )
         fixes = await page.evaluate("window.siagaTelephony.fixes")
         link_fix = next(f for f in fixes if f["source"] == "link" and f["caller"] == "+6281377720001")
         assert link_fix["best"] and link_fix["radius_m"] == 23
