@@ -3,8 +3,7 @@
 ``python bench/_intake_ab.py BEFORE [AFTER] [--rounds 6] [--seconds 8] [--webhook] [--procs 2]``
 (AFTER: the working tree). ``--webhook``: signed telephony events of bench/webhook_intake.py's
 flood-day mix instead of API calls (``--seconds`` then counts thousands of events), with
-``--pgbouncer`` through PgBouncer in transaction mode (raw ceiling and web processes alike).
-Each revision is checked out into a temporary git worktree and measured by its OWN
+``--pgbouncer`` through PgBouncer in transaction mode (raw ceiling and web processes alike). Each revision is checked out into a temporary git worktree and measured by its OWN
 ``bench/call_intake.py`` loops (a raw INSERT+COMMIT ceiling at 16 connections, then
 ``POST /api/v1/t/{slug}/calls`` at 16 connections against two web processes), the two taking
 turns so that a machine getting busier or quieter affects both. Prints each run and the means.

@@ -107,7 +107,19 @@ class Direct:
         if not pending:
             return await self.execute_on(pg, dialect, translate, params, fetch)
         sql, compiled, extra = self._compile(dialect, translate, tuple(params))
-        return await send_later(pg, dialect, pending, (sql, self._values(compiled, extra, params)), fetch)
+        values = self._values(compiled, extra, params)
+        writes, cur = pg.cursor(), pg.cursor(row_factory=namedtuple_row)
+        try:
+            async with pg.pipeline():  # leaving it sends the one Sync and reads every result
+                for write, params_ in pending:
+                    await writes.execute(write, params_)
+                await cur.execute(sql, values)
+            return await _fetch(cur, fetch)
+        except psycopg.Error as err:  # whichever statement failed, and wherever psycopg says so
+            raise _error(err, pending, (sql, values), dialect) from err
+        finally:
+            await writes.close()
+            await cur.close()
 
     async def execute_on(
         self, pg, dialect, translate: dict | None, params: dict[str, Any], fetch: str | None
@@ -213,9 +225,10 @@ async def _driver(session: AsyncSession) -> tuple[Any, Any, dict | None, dict]:
     """The psycopg connection of the session's current transaction (begun if need be), its
     dialect, schema translate map and the pooled connection's info (where ``later`` queues);
     looked up once per transaction."""
-    found = _current_driver(session)
-    if found is not None:
-        return found
+    tx = session.sync_session.get_transaction()
+    cached = session.info.get(_DRIVER_KEY)
+    if cached is not None and tx is not None and cached[0] is tx:
+        return cached[1]
     conn = await session.connection()
     sync = conn.sync_connection
     assert sync is not None  # an AsyncConnection is started by session.connection()
@@ -224,13 +237,6 @@ async def _driver(session: AsyncSession) -> tuple[Any, Any, dict | None, dict]:
     found = (raw.driver_connection, conn.dialect, translate, sync.info)
     session.info[_DRIVER_KEY] = (session.sync_session.get_transaction(), found)
     return found
-
-
-def _current_driver(session: AsyncSession) -> tuple[Any, Any, dict | None, dict] | None:
-    """What ``_driver`` found for the session's current transaction, if it looked already."""
-    tx = session.sync_session.get_transaction()
-    cached = session.info.get(_DRIVER_KEY)
-    return cached[1] if cached is not None and tx is not None and cached[0] is tx else None
 
 
 # --- writes queued by ``later`` ------------------------------------------------------------------
@@ -244,25 +250,16 @@ async def _fetch(cur, fetch: str | None):
     return None
 
 
-async def send_later(
-    pg, dialect, pending: list[tuple[str, Any]], then: tuple[str, Any] | None = None, fetch: str | None = None
-):
-    """``pending``, then ``then`` (sql, values: the statement whose rows are wanted, or COMMIT),
-    in ONE pipeline: leaving it sends the one Sync and reads every result. ``then``'s rows as
-    ``fetch`` asks ("one", "all" or None)."""
-    writes, cur = pg.cursor(), pg.cursor(row_factory=namedtuple_row)
+async def send_later(pg, dialect, pending: list[tuple[str, Any]], then: str | None = None) -> None:
+    """``pending`` (and ``then``, a statement without parameters, e.g. COMMIT) in one pipeline."""
     try:
-        async with pg.pipeline():
+        async with pg.pipeline(), pg.cursor() as cur:  # one Sync, when the pipeline is left
             for sql, values in pending:
-                await writes.execute(sql, values)
+                await cur.execute(sql, values)
             if then is not None:
-                await cur.execute(*then)
-        return await _fetch(cur, fetch) if then is not None else None
+                await cur.execute(then)
     except psycopg.Error as err:  # whichever statement failed, and wherever psycopg says so
-        raise _error(err, pending, then, dialect) from err
-    finally:
-        await writes.close()
-        await cur.close()
+        raise _error(err, pending, (then, None) if then else None, dialect) from err
 
 
 async def commit_with_later(session: AsyncSession) -> None:
@@ -270,13 +267,14 @@ async def commit_with_later(session: AsyncSession) -> None:
     nothing else is to come between them (no ORM changes for SQLAlchemy to flush first); then
     ``session.commit()`` finds the connection idle and only does its own bookkeeping (its
     after-commit events). Otherwise the queue goes out on SQLAlchemy's commit event."""
-    found = _current_driver(session)
-    if found is None:
+    tx = session.sync_session.get_transaction()
+    cached = session.info.get(_DRIVER_KEY)
+    if tx is None or cached is None or cached[0] is not tx:
         return
-    pg, dialect, _, info = found
+    pg, dialect, _, info = cached[1]
     if not info.get(_LATER_KEY) or session.new or session.dirty or session.deleted:
         return
-    await send_later(pg, dialect, info.pop(_LATER_KEY), ("COMMIT", None))
+    await send_later(pg, dialect, info.pop(_LATER_KEY), then="COMMIT")
 
 
 def _error(err: psycopg.Error, pending: list, last: tuple[str, Any] | None, dialect) -> sa_exc.StatementError:
@@ -289,9 +287,9 @@ def _error(err: psycopg.Error, pending: list, last: tuple[str, Any] | None, dial
 def _send_queued(conn) -> None:
     """Before anything SQLAlchemy executes on a connection, and before its commit: the writes
     queued on it go first, so every statement runs in the order it was given."""
-    if conn.invalidated:
+    if conn.invalidated or _LATER_KEY not in conn.info:
         return
-    pending = conn.info.pop(_LATER_KEY, None)
+    pending = conn.info.pop(_LATER_KEY)
     if pending:
         conn.connection.dbapi_connection.run_async(lambda pg: send_later(pg, conn.dialect, pending))
 
